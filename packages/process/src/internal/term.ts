@@ -1,0 +1,527 @@
+/**
+ * Term order, equality, printing. Function declarations (hoisted) because
+ * `Term.ts` and this module import each other.
+ * @internal
+ */
+import type { Term } from "../Term.js"
+import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "../Term.js"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder("utf-8", { fatal: true })
+
+/** @internal */
+export function utf8Encode(s: string): Uint8Array {
+  return encoder.encode(s)
+}
+
+// --- node numbering for printing -------------------------------------------
+
+let localNode: Atom | undefined
+let localCreation = 0
+const nodeNumbers = new Map<string, number>()
+
+/** @internal */
+export function setLocalNode(node: Atom, creation: number): void {
+  localNode = node
+  localCreation = creation
+}
+
+/** @internal */
+export function nodeIndex(node: Atom, creation: number): number {
+  if (node.name === "nonode@nohost" || (node === localNode && creation === localCreation)) return 0
+  if (localNode === undefined && creation === 0) return 0
+  const key = `${node.name}/${creation}`
+  let n = nodeNumbers.get(key)
+  if (n === undefined) {
+    n = 10000 + nodeNumbers.size * 1111 + 1234
+    nodeNumbers.set(key, n)
+  }
+  return n
+}
+
+// --- classification ----------------------------------------------------------
+
+// Erlang's order: number < atom < reference < fun < port < pid < tuple < map < nil < list < bitstring
+const enum Rank {
+  Number = 0,
+  Atom = 1,
+  Ref = 2,
+  Fun = 3,
+  Port = 4,
+  Pid = 5,
+  Tuple = 6,
+  Map = 7,
+  Nil = 8,
+  List = 9,
+  Bits = 10
+}
+
+function rank(t: Term): Rank {
+  switch (typeof t) {
+    case "number":
+    case "bigint":
+      return Rank.Number
+  }
+  if (t instanceof Uint8Array) return Rank.Bits
+  if (Array.isArray(t)) return t.length === 0 ? Rank.Nil : Rank.List
+  switch ((t as { _tag: string })._tag) {
+    case "Float":
+      return Rank.Number
+    case "Atom":
+      return Rank.Atom
+    case "Ref":
+      return Rank.Ref
+    case "Fun":
+    case "Export":
+      return Rank.Fun
+    case "Port":
+      return Rank.Port
+    case "Pid":
+      return Rank.Pid
+    case "Tuple":
+      return Rank.Tuple
+    case "TermMap":
+      return Rank.Map
+    case "ImproperList":
+      return Rank.List
+    case "Bitstring":
+      return Rank.Bits
+  }
+  throw new TypeError(`not a term: ${String(t)}`)
+}
+
+function sign(n: number): -1 | 0 | 1 {
+  return n < 0 ? -1 : n > 0 ? 1 : 0
+}
+
+function cmpPrim<A extends number | bigint | string>(a: A, b: A): -1 | 0 | 1 {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Atom text order: by code point (as erts compares the UTF-8 bytes). @internal */
+export function compareText(a: string, b: string): -1 | 0 | 1 {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x < y ? -1 : 1
+    if (x > 0xffff) i++
+  }
+  return cmpPrim(a.length, b.length)
+}
+
+function compareNumbers(a: number | bigint | Float, b: number | bigint | Float): -1 | 0 | 1 {
+  const x = a instanceof Float ? a.value : a
+  const y = b instanceof Float ? b.value : b
+  if (typeof x === "number" && typeof y === "number") return sign(x - y) === 0 ? 0 : x < y ? -1 : 1
+  if (typeof x === "bigint" && typeof y === "bigint") return cmpPrim(x, y)
+  // mixed bigint / number
+  const big = typeof x === "bigint" ? x : (y as bigint)
+  const num = typeof x === "number" ? x : (y as number)
+  let r: -1 | 0 | 1
+  if (Number.isInteger(num)) r = cmpPrim(big, BigInt(num))
+  else {
+    const f = BigInt(Math.floor(num))
+    r = big <= f ? -1 : 1
+  }
+  return typeof x === "bigint" ? r : (-r as -1 | 0 | 1)
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1
+  return cmpPrim(a.length, b.length)
+}
+
+function bitsOf(t: Uint8Array | Bitstring): { bytes: Uint8Array; bitLength: number } {
+  return t instanceof Uint8Array ? { bytes: t, bitLength: t.length * 8 } : { bytes: t.bytes, bitLength: t.bitLength }
+}
+
+function listParts(t: ReadonlyArray<Term> | ImproperList): { elements: ReadonlyArray<Term>; tail: Term } {
+  return Array.isArray(t)
+    ? { elements: t as ReadonlyArray<Term>, tail: [] }
+    : { elements: (t as ImproperList).elements, tail: (t as ImproperList).tail }
+}
+
+function sortedEntries(m: TermMap): Array<readonly [Term, Term]> {
+  return [...m.entries].sort((x, y) => compareExact(x[0], y[0]))
+}
+
+/** Total order where 1 < 1.0 (used to sort map keys, as erts does). */
+function compareExact(a: Term, b: Term): -1 | 0 | 1 {
+  const c = compare(a, b)
+  if (c !== 0) return c
+  const fa = a instanceof Float || (typeof a === "number" && !Number.isInteger(a))
+  const fb = b instanceof Float || (typeof b === "number" && !Number.isInteger(b))
+  if (fa !== fb) return fa ? 1 : -1
+  return 0
+}
+
+/** @internal */
+export function compare(a: Term, b: Term): -1 | 0 | 1 {
+  if (a === b) return 0
+  const ra = rank(a)
+  const rb = rank(b)
+  if (ra !== rb) return ra < rb ? -1 : 1
+  switch (ra) {
+    case Rank.Number:
+      return compareNumbers(a as number, b as number)
+    case Rank.Atom:
+      return compareText((a as Atom).name, (b as Atom).name)
+    case Rank.Ref: {
+      const x = a as Ref
+      const y = b as Ref
+      let c = compareText(x.node.name, y.node.name)
+      if (c !== 0) return c
+      c = cmpPrim(x.creation, y.creation)
+      if (c !== 0) return c
+      // the most significant word is the last one
+      const n = Math.max(x.ids.length, y.ids.length)
+      for (let i = n - 1; i >= 0; i--) {
+        c = cmpPrim(x.ids[i] ?? 0, y.ids[i] ?? 0)
+        if (c !== 0) return c
+      }
+      return 0
+    }
+    case Rank.Fun: {
+      if (a instanceof Export && b instanceof Export) {
+        return compareText(a.module.name, b.module.name) || compareText(a.fun.name, b.fun.name) ||
+          cmpPrim(a.arity, b.arity)
+      }
+      if (a instanceof Export) return 1
+      if (b instanceof Export) return -1
+      const x = a as Fun
+      const y = b as Fun
+      return compareText(x.module.name, y.module.name) || cmpPrim(x.index, y.index) ||
+        compareBytes(x.uniq, y.uniq) || compareBytes(x.bytes, y.bytes)
+    }
+    case Rank.Port: {
+      const x = a as Port
+      const y = b as Port
+      return compareText(x.node.name, y.node.name) || cmpPrim(x.creation, y.creation) || cmpPrim(x.id, y.id)
+    }
+    case Rank.Pid: {
+      // as erts: serial, then id, then node name, then creation
+      const x = a as Pid
+      const y = b as Pid
+      return cmpPrim(x.serial, y.serial) || cmpPrim(x.id, y.id) || compareText(x.node.name, y.node.name) ||
+        cmpPrim(x.creation, y.creation)
+    }
+    case Rank.Tuple: {
+      const x = (a as Tuple).elements
+      const y = (b as Tuple).elements
+      if (x.length !== y.length) return x.length < y.length ? -1 : 1
+      for (let i = 0; i < x.length; i++) {
+        const c = compare(x[i]!, y[i]!)
+        if (c !== 0) return c
+      }
+      return 0
+    }
+    case Rank.Map: {
+      const x = a as TermMap
+      const y = b as TermMap
+      if (x.size !== y.size) return x.size < y.size ? -1 : 1
+      const ex = sortedEntries(x)
+      const ey = sortedEntries(y)
+      for (let i = 0; i < ex.length; i++) {
+        const c = compareExact(ex[i]![0], ey[i]![0])
+        if (c !== 0) return c
+      }
+      for (let i = 0; i < ex.length; i++) {
+        const c = compare(ex[i]![1], ey[i]![1])
+        if (c !== 0) return c
+      }
+      return 0
+    }
+    case Rank.Nil:
+      return 0
+    case Rank.List: {
+      const x = listParts(a as ReadonlyArray<Term>)
+      const y = listParts(b as ReadonlyArray<Term>)
+      const n = Math.min(x.elements.length, y.elements.length)
+      for (let i = 0; i < n; i++) {
+        const c = compare(x.elements[i]!, y.elements[i]!)
+        if (c !== 0) return c
+      }
+      if (x.elements.length === y.elements.length) return compare(x.tail, y.tail)
+      // one list continues where the other has its tail
+      if (x.elements.length < y.elements.length) {
+        const rest = y.elements.slice(n)
+        return compare(x.tail, Array.isArray(y.tail) ? rest : new ImproperList(rest, y.tail))
+      }
+      const rest = x.elements.slice(n)
+      return compare(Array.isArray(x.tail) ? rest : new ImproperList(rest, x.tail), y.tail)
+    }
+    case Rank.Bits: {
+      const x = bitsOf(a as Uint8Array)
+      const y = bitsOf(b as Uint8Array)
+      const n = Math.min(x.bytes.length, y.bytes.length)
+      for (let i = 0; i < n; i++) if (x.bytes[i] !== y.bytes[i]) return x.bytes[i]! < y.bytes[i]! ? -1 : 1
+      return cmpPrim(x.bitLength, y.bitLength)
+    }
+  }
+  return 0
+}
+
+/** @internal */
+export function equals(a: Term, b: Term): boolean {
+  if (a === b) return true
+  const ta = typeof a
+  const tb = typeof b
+  if (ta === "number" || ta === "bigint" || a instanceof Float) {
+    if (!(tb === "number" || tb === "bigint" || b instanceof Float)) return false
+    const fa = a instanceof Float || (ta === "number" && !Number.isInteger(a))
+    const fb = b instanceof Float || (tb === "number" && !Number.isInteger(b))
+    if (fa !== fb) return false
+    if (fa) {
+      const x = a instanceof Float ? a.value : (a as number)
+      const y = b instanceof Float ? b.value : (b as number)
+      return Object.is(x, y) || (x === y && x !== 0)
+    }
+    return compareNumbers(a as number, b as number) === 0
+  }
+  if (a instanceof Uint8Array) {
+    return b instanceof Uint8Array && a.length === b.length && compareBytes(a, b) === 0
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!equals(a[i], b[i])) return false
+    return true
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  const x = a as Exclude<Term, number | bigint | Uint8Array | ReadonlyArray<Term>>
+  const y = b as typeof x
+  if (x._tag !== y._tag) return false
+  switch (x._tag) {
+    case "Atom":
+      return false // interned: a !== b already
+    case "Tuple": {
+      const ye = (y as Tuple).elements
+      if (x.elements.length !== ye.length) return false
+      for (let i = 0; i < ye.length; i++) if (!equals(x.elements[i]!, ye[i]!)) return false
+      return true
+    }
+    case "ImproperList": {
+      const yy = y as ImproperList
+      return equals(x.elements, yy.elements) && equals(x.tail, yy.tail)
+    }
+    case "Bitstring": {
+      const yy = y as Bitstring
+      return x.bitLength === yy.bitLength && compareBytes(x.bytes, yy.bytes) === 0
+    }
+    case "TermMap": {
+      const yy = y as TermMap
+      if (x.size !== yy.size) return false
+      for (const [k, v] of x.entries) {
+        const w = yy.get(k)
+        if (w === undefined || !equals(v, w)) return false
+      }
+      return true
+    }
+    case "Pid": {
+      const yy = y as Pid
+      return x.node === yy.node && x.id === yy.id && x.serial === yy.serial && x.creation === yy.creation
+    }
+    case "Ref": {
+      const yy = y as Ref
+      return x.node === yy.node && x.creation === yy.creation && x.ids.length === yy.ids.length &&
+        x.ids.every((w, i) => w === yy.ids[i])
+    }
+    case "Port": {
+      const yy = y as Port
+      return x.node === yy.node && x.id === yy.id && x.creation === yy.creation
+    }
+    case "Export": {
+      const yy = y as Export
+      return x.module === yy.module && x.fun === yy.fun && x.arity === yy.arity
+    }
+    case "Fun":
+      return compareBytes(x.bytes, (y as Fun).bytes) === 0
+    case "Float":
+      return false
+  }
+}
+
+/** A string that is equal for `=:=`-equal terms (map index key). @internal */
+export function keyOf(t: Term): string {
+  return format(t, true)
+}
+
+// --- guards -----------------------------------------------------------------
+
+/** @internal */
+export function isTerm(u: unknown, depth: number): boolean {
+  if (depth > 10_000) return false
+  switch (typeof u) {
+    case "number":
+      return Number.isFinite(u) && (!Number.isInteger(u) || Number.isSafeInteger(u))
+    case "bigint":
+      return true
+    case "object":
+      break
+    default:
+      return false
+  }
+  if (u === null) return false
+  if (u instanceof Uint8Array) return true
+  if (Array.isArray(u)) return u.every((e) => isTerm(e, depth + 1))
+  if (u instanceof Tuple) return u.elements.every((e) => isTerm(e, depth + 1))
+  if (u instanceof ImproperList) {
+    return u.elements.length > 0 && u.elements.every((e) => isTerm(e, depth + 1)) && !Array.isArray(u.tail) &&
+      isTerm(u.tail, depth + 1)
+  }
+  if (u instanceof TermMap) return u.entries.every(([k, v]) => isTerm(k, depth + 1) && isTerm(v, depth + 1))
+  if (u instanceof Float) return Number.isFinite(u.value)
+  return u instanceof Atom || u instanceof Pid || u instanceof Ref || u instanceof Port ||
+    u instanceof Export || u instanceof Fun || u instanceof Bitstring
+}
+
+// --- printing ---------------------------------------------------------------
+
+const reserved = new Set([
+  "after",
+  "and",
+  "andalso",
+  "band",
+  "begin",
+  "bnot",
+  "bor",
+  "bsl",
+  "bsr",
+  "bxor",
+  "case",
+  "catch",
+  "cond",
+  "div",
+  "end",
+  "fun",
+  "if",
+  "let",
+  "not",
+  "of",
+  "or",
+  "orelse",
+  "receive",
+  "rem",
+  "try",
+  "when",
+  "xor",
+  "maybe",
+  "else"
+])
+
+/** @internal */
+export function formatAtom(name: string): string {
+  if (/^[a-z][a-zA-Z0-9_@]*$/.test(name) && !reserved.has(name)) return name
+  return `'${escape(name, "'")}'`
+}
+
+function escape(s: string, quote: string): string {
+  let out = ""
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    if (ch === quote || ch === "\\") out += "\\" + ch
+    else if (c === 10) out += "\\n"
+    else if (c === 9) out += "\\t"
+    else if (c === 13) out += "\\r"
+    else if (c < 32 || c === 127) out += `\\${c.toString(8)}`
+    else out += ch
+  }
+  return out
+}
+
+/** Erlang's shortest round-trip float text: `1.0`, `-0.0`, `1.0e300`, `3.14`. @internal */
+export function formatFloat(v: number): string {
+  if (Object.is(v, -0)) return "-0.0"
+  let s = v.toString()
+  let exp = ""
+  const e = s.indexOf("e")
+  if (e >= 0) {
+    exp = "e" + s.slice(e + 1).replace("+", "")
+    s = s.slice(0, e)
+  }
+  if (!s.includes(".")) s += ".0"
+  return s + exp
+}
+
+function isPrintableChar(c: unknown): c is number {
+  return typeof c === "number" && Number.isInteger(c) &&
+    ((c >= 32 && c <= 126) || (c >= 160 && c <= 255) || c === 10 || c === 9 || c === 13 || c === 8 || c === 27 ||
+      c === 7 || c === 11 || c === 12)
+}
+
+/** @internal */
+export function toText(t: Term): string | undefined {
+  if (t instanceof Uint8Array) {
+    try {
+      return decoder.decode(t)
+    } catch {
+      return undefined
+    }
+  }
+  if (Array.isArray(t)) {
+    if (!t.every((c) => typeof c === "number" && Number.isInteger(c) && c >= 0 && c <= 0x10ffff)) return undefined
+    return String.fromCodePoint(...(t as Array<number>))
+  }
+  return undefined
+}
+
+function printableBinary(b: Uint8Array): string | undefined {
+  if (b.length === 0) return undefined
+  for (const c of b) if (!isPrintableChar(c) || c >= 128) return undefined
+  return String.fromCharCode(...b)
+}
+
+/** @internal */
+export function format(t: Term, exact = false): string {
+  switch (typeof t) {
+    case "number":
+      return Number.isInteger(t) ? String(t) : formatFloat(t)
+    case "bigint":
+      return t.toString()
+  }
+  if (t instanceof Uint8Array) {
+    const text = printableBinary(t)
+    return text !== undefined ? `<<"${escape(text, '"')}">>` : `<<${Array.from(t).join(",")}>>`
+  }
+  if (Array.isArray(t)) {
+    if (t.length > 0 && !exact && t.every(isPrintableChar)) {
+      return `"${escape(String.fromCharCode(...(t as Array<number>)), '"')}"`
+    }
+    return `[${t.map((e) => format(e, exact)).join(",")}]`
+  }
+  const x = t as Exclude<Term, number | bigint | Uint8Array | ReadonlyArray<Term>>
+  switch (x._tag) {
+    case "Atom":
+      return formatAtom(x.name)
+    case "Float":
+      return exact ? `f:${formatFloat(x.value)}` : formatFloat(x.value)
+    case "Tuple":
+      return `{${x.elements.map((e) => format(e, exact)).join(",")}}`
+    case "ImproperList":
+      return `[${x.elements.map((e) => format(e, exact)).join(",")}|${format(x.tail, exact)}]`
+    case "Bitstring": {
+      if (x.bytes.length === 0) return "<<>>"
+      const whole = Array.from(x.bytes.subarray(0, x.bytes.length - 1))
+      const last = x.bytes[x.bytes.length - 1]! >> (8 - x.bits)
+      return `<<${[...whole.map(String), `${last}:${x.bits}`].join(",")}>>`
+    }
+    case "TermMap":
+      return `#{${
+        sortedEntries(x).map(([k, v]) => `${format(k, exact)} => ${format(v, exact)}`).join(",")
+      }}`
+    case "Pid":
+      return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : x.toString()
+    case "Ref":
+      return exact ? `#Ref<${x.node.name}/${x.creation}.${x.ids.join(".")}>` : x.toString()
+    case "Port":
+      return exact ? `#Port<${x.node.name}/${x.creation}.${x.id}>` : x.toString()
+    case "Export":
+      return `fun ${formatAtom(x.module.name)}:${formatAtom(x.fun.name)}/${x.arity}`
+    case "Fun":
+      return exact
+        ? `#Fun<${Array.from(x.bytes).join(",")}>`
+        : `#Fun<${x.module.name}.${x.index}.${Array.from(x.uniq.subarray(0, 4)).join("")}>`
+  }
+}
