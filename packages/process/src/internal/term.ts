@@ -483,11 +483,11 @@ export function format(t: Term, exact = false): string {
   }
   if (t instanceof Uint8Array) {
     const text = printableBinary(t)
-    return text !== undefined ? `<<"${escape(text, '"')}">>` : `<<${Array.from(t).join(",")}>>`
+    return text !== undefined ? `<<"${escape(text, "\"")}">>` : `<<${Array.from(t).join(",")}>>`
   }
   if (Array.isArray(t)) {
     if (t.length > 0 && !exact && t.every(isPrintableChar)) {
-      return `"${escape(String.fromCharCode(...(t as Array<number>)), '"')}"`
+      return `"${escape(String.fromCharCode(...(t as Array<number>)), "\"")}"`
     }
     return `[${t.map((e) => format(e, exact)).join(",")}]`
   }
@@ -508,9 +508,7 @@ export function format(t: Term, exact = false): string {
       return `<<${[...whole.map(String), `${last}:${x.bits}`].join(",")}>>`
     }
     case "TermMap":
-      return `#{${
-        sortedEntries(x).map(([k, v]) => `${format(k, exact)} => ${format(v, exact)}`).join(",")
-      }}`
+      return `#{${sortedEntries(x).map(([k, v]) => `${format(k, exact)} => ${format(v, exact)}`).join(",")}}`
     case "Pid":
       return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : x.toString()
     case "Ref":
