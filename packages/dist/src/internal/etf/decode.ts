@@ -1,0 +1,661 @@
+/**
+ * The ETF decoder: a recursive descent over a `Uint8Array`, with a depth counter.
+ * Every length is checked against the bytes that remain before anything is allocated.
+ * @internal
+ */
+import type { Term } from "@effect-otp/process/Term"
+import { equals as TermEquals } from "@effect-otp/process/Term"
+import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "@effect-otp/process/Term"
+import { inflateSync } from "node:zlib"
+import { DecodeError } from "./errors.js"
+import { copyRange } from "./pool.js"
+import * as T from "./tags.js"
+
+/** @internal */
+export interface DecodeOptions {
+  readonly maxDepth?: number | undefined
+  readonly versionByte?: boolean | undefined
+  readonly copyBinaries?: boolean | undefined
+  readonly atomCache?: ReadonlyArray<Atom | undefined> | undefined
+  readonly maxUncompressedSize?: number | undefined
+}
+
+/** @internal */
+export const DEFAULT_MAX_DEPTH = 1000
+/** @internal */
+export const DEFAULT_MAX_UNCOMPRESSED = 64 * 1024 * 1024
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+// --- floats -----------------------------------------------------------------
+
+const f64 = new Float64Array(1)
+const f64b = new Uint8Array(f64.buffer)
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+// --- atom cache: a direct-mapped table from the UTF-8 bytes of short names ----
+
+const CACHE_BITS = 10
+const CACHE_SIZE = 1 << CACHE_BITS
+const cacheKeys: Array<Uint8Array | undefined> = new Array(CACHE_SIZE).fill(undefined)
+const cacheAtoms: Array<Atom | undefined> = new Array(CACHE_SIZE).fill(undefined)
+const CACHE_MAX_LEN = 48
+
+const fail = (offset: number, reason: string): never => {
+  throw new DecodeError({ offset, reason })
+}
+
+class Decoder {
+  b: Uint8Array = new Uint8Array(0)
+  /** current position */
+  p = 0
+  /** end of the readable region */
+  end = 0
+  /** offset added to positions in error reports (for decompressed input) */
+  base = 0
+  depth = 0
+  maxDepth = DEFAULT_MAX_DEPTH
+  copy = true
+  atomCache: ReadonlyArray<Atom | undefined> | undefined = undefined
+
+  err(at: number, reason: string): never {
+    return fail(this.base + at, reason)
+  }
+
+  need(n: number, what: string): void {
+    if (n > this.end - this.p) this.err(this.p, `truncated ${what}: needs ${n} bytes, ${this.end - this.p} left`)
+  }
+
+  u16(): number {
+    const b = this.b
+    const p = this.p
+    this.p = p + 2
+    return (b[p]! << 8) | b[p + 1]!
+  }
+
+  u32(): number {
+    const b = this.b
+    const p = this.p
+    this.p = p + 4
+    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!)
+  }
+
+  i32(): number {
+    const b = this.b
+    const p = this.p
+    this.p = p + 4
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
+  }
+
+  bytes(n: number): Uint8Array {
+    const p = this.p
+    this.p = p + n
+    return this.copy ? copyRange(this.b, p, p + n) : this.b.subarray(p, p + n)
+  }
+
+  enter(at: number): void {
+    if (++this.depth > this.maxDepth) this.err(at, `nesting deeper than maxDepth (${this.maxDepth})`)
+  }
+
+  /** Decodes one term at `this.p` (no version byte). */
+  term(): Term {
+    const b = this.b
+    const start = this.p
+    if (start >= this.end) this.err(start, "truncated: expected a term")
+    const tag = b[start]!
+    this.p = start + 1
+    switch (tag) {
+      case T.SMALL_INTEGER: {
+        this.need(1, "SMALL_INTEGER_EXT")
+        return b[this.p++]!
+      }
+      case T.INTEGER: {
+        this.need(4, "INTEGER_EXT")
+        return this.i32()
+      }
+      case T.SMALL_ATOM_UTF8: {
+        this.need(1, "SMALL_ATOM_UTF8_EXT")
+        const n = b[this.p++]!
+        this.need(n, "SMALL_ATOM_UTF8_EXT")
+        return this.atomUtf8(n, start)
+      }
+      case T.ATOM_UTF8: {
+        this.need(2, "ATOM_UTF8_EXT")
+        const n = this.u16()
+        this.need(n, "ATOM_UTF8_EXT")
+        return this.atomUtf8(n, start)
+      }
+      case T.ATOM: {
+        this.need(2, "ATOM_EXT")
+        const n = this.u16()
+        this.need(n, "ATOM_EXT")
+        return this.atomLatin1(n, start)
+      }
+      case T.SMALL_ATOM: {
+        this.need(1, "SMALL_ATOM_EXT")
+        const n = b[this.p++]!
+        this.need(n, "SMALL_ATOM_EXT")
+        return this.atomLatin1(n, start)
+      }
+      case T.ATOM_CACHE_REF: {
+        this.need(1, "ATOM_CACHE_REF")
+        const i = b[this.p++]!
+        const atom = this.atomCache?.[i]
+        if (atom === undefined) return this.err(start, `ATOM_CACHE_REF ${i} without an atom cache entry`)
+        return atom
+      }
+      case T.SMALL_TUPLE: {
+        this.need(1, "SMALL_TUPLE_EXT")
+        const n = b[this.p++]!
+        return this.tuple(n, start)
+      }
+      case T.LARGE_TUPLE: {
+        this.need(4, "LARGE_TUPLE_EXT")
+        const n = this.u32()
+        return this.tuple(n, start)
+      }
+      case T.NIL:
+        return []
+      case T.STRING: {
+        this.need(2, "STRING_EXT")
+        const n = this.u16()
+        this.need(n, "STRING_EXT")
+        const out = new Array<number>(n)
+        const p = this.p
+        for (let i = 0; i < n; i++) out[i] = b[p + i]!
+        this.p = p + n
+        return out
+      }
+      case T.LIST: {
+        this.need(4, "LIST_EXT")
+        const n = this.u32()
+        // each element and the tail take at least one byte
+        if (n + 1 > this.end - this.p) this.err(start, `LIST_EXT of ${n} elements does not fit in the input`)
+        return this.list(n, start)
+      }
+      case T.BINARY: {
+        this.need(4, "BINARY_EXT")
+        const n = this.u32()
+        this.need(n, "BINARY_EXT")
+        return this.bytes(n)
+      }
+      case T.MAP: {
+        this.need(4, "MAP_EXT")
+        const n = this.u32()
+        if (n * 2 > this.end - this.p) this.err(start, `MAP_EXT of ${n} pairs does not fit in the input`)
+        return this.map(n, start)
+      }
+      case T.NEW_FLOAT: {
+        this.need(8, "NEW_FLOAT_EXT")
+        const p = this.p
+        if (littleEndian) {
+          for (let i = 0; i < 8; i++) f64b[i] = b[p + 7 - i]!
+        } else {
+          for (let i = 0; i < 8; i++) f64b[i] = b[p + i]!
+        }
+        this.p = p + 8
+        return this.float(f64[0]!, start)
+      }
+      case T.FLOAT: {
+        this.need(31, "FLOAT_EXT")
+        let s = ""
+        for (let i = 0; i < 31; i++) {
+          const c = b[this.p + i]!
+          if (c === 0) break
+          s += String.fromCharCode(c)
+        }
+        this.p += 31
+        s = s.trim()
+        if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) this.err(start, "FLOAT_EXT is not a float")
+        return this.float(Number(s), start)
+      }
+      case T.SMALL_BIG: {
+        this.need(2, "SMALL_BIG_EXT")
+        const n = b[this.p++]!
+        return this.big(n, start)
+      }
+      case T.LARGE_BIG: {
+        this.need(5, "LARGE_BIG_EXT")
+        const n = this.u32()
+        return this.big(n, start)
+      }
+      case T.BIT_BINARY: {
+        this.need(5, "BIT_BINARY_EXT")
+        const n = this.u32()
+        const bits = b[this.p++]!
+        if (bits > 8 || (bits === 0) !== (n === 0)) this.err(start, `BIT_BINARY_EXT with ${bits} bits in the last byte`)
+        this.need(n, "BIT_BINARY_EXT")
+        if (bits === 8 || n === 0) return this.bytes(n)
+        const p = this.p
+        const out = this.b.slice(p, p + n)
+        this.p = p + n
+        out[n - 1] = out[n - 1]! & ((0xff << (8 - bits)) & 0xff)
+        return new Bitstring(out, bits)
+      }
+      case T.NEW_PID:
+      case T.PID: {
+        const node = this.atom()
+        const size = tag === T.NEW_PID ? 12 : 9
+        this.need(size, "PID")
+        const id = this.u32()
+        const serial = this.u32()
+        const creation = tag === T.NEW_PID ? this.u32() : b[this.p++]!
+        return new Pid(node, id, serial, creation)
+      }
+      case T.NEW_PORT:
+      case T.PORT:
+      case T.V4_PORT: {
+        const node = this.atom()
+        if (tag === T.V4_PORT) {
+          this.need(12, "V4_PORT_EXT")
+          const hi = this.u32()
+          const lo = this.u32()
+          const id = (BigInt(hi) << 32n) | BigInt(lo)
+          return new Port(node, id, this.u32())
+        }
+        this.need(tag === T.NEW_PORT ? 8 : 5, "PORT")
+        const id = BigInt(this.u32())
+        const creation = tag === T.NEW_PORT ? this.u32() : b[this.p++]!
+        return new Port(node, id, creation)
+      }
+      case T.NEWER_REFERENCE:
+      case T.NEW_REFERENCE: {
+        this.need(2, "REFERENCE")
+        const n = this.u16()
+        if (n < 1 || n > 5) this.err(start, `reference with ${n} id words`)
+        const node = this.atom()
+        this.need((tag === T.NEWER_REFERENCE ? 4 : 1) + 4 * n, "REFERENCE")
+        const creation = tag === T.NEWER_REFERENCE ? this.u32() : b[this.p++]!
+        const ids = new Array<number>(n)
+        for (let i = 0; i < n; i++) ids[i] = this.u32()
+        return new Ref(node, creation, ids)
+      }
+      case T.REFERENCE: {
+        const node = this.atom()
+        this.need(5, "REFERENCE_EXT")
+        const id = this.u32()
+        return new Ref(node, b[this.p++]!, [id])
+      }
+      case T.EXPORT: {
+        const module = this.atom()
+        const fun = this.atom()
+        this.need(2, "EXPORT_EXT")
+        if (b[this.p] !== T.SMALL_INTEGER) this.err(this.p, "EXPORT_EXT arity is not a SMALL_INTEGER_EXT")
+        const arity = b[this.p + 1]!
+        this.p += 2
+        return new Export(module, fun, arity)
+      }
+      case T.NEW_FUN:
+        return this.fun(start)
+      case T.FUN:
+        return this.err(start, "FUN_EXT (removed in OTP 23) is not supported")
+      case T.LOCAL:
+        return this.err(start, "LOCAL_EXT is not supported")
+      case T.COMPRESSED:
+        return this.err(start, "compressed term below the top level")
+      case T.VERSION:
+        return this.err(start, "unexpected version byte 131 inside a term")
+      default:
+        return this.err(start, `unknown tag ${tag}`)
+    }
+  }
+
+  /** An atom, whatever its tag (used for nodes, modules and functions). */
+  atom(): Atom {
+    const at = this.p
+    if (at >= this.end) this.err(at, "truncated: expected an atom")
+    const tag = this.b[at]!
+    if (
+      tag !== T.SMALL_ATOM_UTF8 && tag !== T.ATOM_UTF8 && tag !== T.ATOM && tag !== T.SMALL_ATOM &&
+      tag !== T.ATOM_CACHE_REF
+    ) {
+      this.err(at, `expected an atom, found tag ${tag}`)
+    }
+    return this.term() as Atom
+  }
+
+  atomUtf8(n: number, start: number): Atom {
+    const b = this.b
+    const p = this.p
+    if (n <= CACHE_MAX_LEN) {
+      let h = n
+      for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + b[p + i]!) | 0
+      const slot = (h ^ (h >>> CACHE_BITS)) & (CACHE_SIZE - 1)
+      const key = cacheKeys[slot]
+      if (key !== undefined && key.length === n) {
+        let i = 0
+        while (i < n && key[i] === b[p + i]) i++
+        if (i === n) {
+          this.p = p + n
+          return cacheAtoms[slot]!
+        }
+      }
+      const atom = this.atomUtf8Slow(n, start)
+      cacheKeys[slot] = b.slice(p, p + n)
+      cacheAtoms[slot] = atom
+      return atom
+    }
+    return this.atomUtf8Slow(n, start)
+  }
+
+  atomUtf8Slow(n: number, start: number): Atom {
+    const b = this.b
+    const p = this.p
+    let ascii = true
+    for (let i = 0; i < n; i++) {
+      if (b[p + i]! >= 0x80) {
+        ascii = false
+        break
+      }
+    }
+    let name: string
+    if (ascii) {
+      if (n > 255) this.err(start, `atom of ${n} characters (at most 255)`)
+      name = latin1(b, p, n)
+    } else {
+      try {
+        name = utf8.decode(b.subarray(p, p + n))
+      } catch {
+        return this.err(start, "atom is not valid UTF-8")
+      }
+      if (n > 255) {
+        let chars = 0
+        for (const _ of name) chars++
+        if (chars > 255) this.err(start, `atom of ${chars} characters (at most 255)`)
+      }
+    }
+    this.p = p + n
+    return Atom.make(name)
+  }
+
+  atomLatin1(n: number, start: number): Atom {
+    if (n > 255) this.err(start, `atom of ${n} characters (at most 255)`)
+    const b = this.b
+    const p = this.p
+    for (let i = 0; i < n; i++) {
+      if (b[p + i]! >= 0x80) {
+        this.p = p + n
+        return Atom.make(latin1(b, p, n))
+      }
+    }
+    // ASCII: the same bytes in UTF-8
+    return this.atomUtf8(n, start)
+  }
+
+  tuple(n: number, start: number): Tuple {
+    if (n > this.end - this.p) this.err(start, `tuple of arity ${n} does not fit in the input`)
+    this.enter(start)
+    const elements = new Array<Term>(n)
+    for (let i = 0; i < n; i++) elements[i] = this.term()
+    this.depth--
+    return new Tuple(elements)
+  }
+
+  list(n: number, start: number): Term {
+    this.enter(start)
+    if (n === 0) {
+      // an empty LIST_EXT is its tail
+      const tail = this.term()
+      this.depth--
+      return tail
+    }
+    const elements = new Array<Term>(n)
+    for (let i = 0; i < n; i++) elements[i] = this.term()
+    let tail: Term
+    if (this.p < this.end && this.b[this.p] === T.NIL) {
+      this.p++
+      this.depth--
+      return elements
+    }
+    tail = this.term()
+    this.depth--
+    if (Array.isArray(tail)) {
+      for (const e of tail as ReadonlyArray<Term>) elements.push(e)
+      return elements
+    }
+    if (tail instanceof ImproperList) {
+      for (const e of tail.elements) elements.push(e)
+      tail = tail.tail
+    }
+    return new ImproperList(elements, tail)
+  }
+
+  map(n: number, start: number): TermMap {
+    this.enter(start)
+    const entries = new Array<readonly [Term, Term]>(n)
+    for (let i = 0; i < n; i++) {
+      const k = this.term()
+      entries[i] = [k, this.term()]
+    }
+    this.depth--
+    if (n > 1 && hasDuplicateKey(entries)) this.err(start, "MAP_EXT with a duplicate key")
+    return new TermMap(entries)
+  }
+
+  float(v: number, start: number): Term {
+    if (!Number.isFinite(v)) this.err(start, "float is not finite")
+    return Number.isInteger(v) ? new Float(v) : v
+  }
+
+  big(n: number, start: number): number | bigint {
+    this.need(n + 1, "BIG_EXT")
+    const b = this.b
+    const negative = b[this.p++] !== 0
+    const p = this.p
+    this.p = p + n
+    if (n <= 6) {
+      let v = 0
+      for (let i = n - 1; i >= 0; i--) v = v * 256 + b[p + i]!
+      return negative ? (v === 0 ? 0 : -v) : v
+    }
+    // skip high zero bytes
+    let top = n - 1
+    while (top >= 0 && b[p + top] === 0) top--
+    if (top < 6) {
+      let v = 0
+      for (let i = top; i >= 0; i--) v = v * 256 + b[p + i]!
+      return negative ? (v === 0 ? 0 : -v) : v
+    }
+    if (top > 100_000) this.err(start, "bignum too large")
+    let hex = ""
+    for (let i = top; i >= 0; i--) hex += HEX[b[p + i]!]
+    let v = BigInt("0x" + hex)
+    if (negative) v = -v
+    if (v >= MIN_SAFE && v <= MAX_SAFE) return Number(v)
+    return v
+  }
+
+  fun(start: number): Fun {
+    const b = this.b
+    this.need(4, "NEW_FUN_EXT")
+    const size = this.u32()
+    const bodyStart = start + 1
+    if (size < 4 + 1 + 16 + 4 + 4 || size > this.end - bodyStart) {
+      this.err(start, `NEW_FUN_EXT of size ${size} does not fit in the input`)
+    }
+    const bodyEnd = bodyStart + size
+    const savedEnd = this.end
+    this.end = bodyEnd
+    const arity = b[this.p++]!
+    const uniq = b.slice(this.p, this.p + 16)
+    this.p += 16
+    const index = this.u32()
+    const numFree = this.u32()
+    const module = this.atom()
+    const oldIndex = this.term()
+    const oldUniq = this.term()
+    if (typeof oldIndex !== "number" || !Number.isInteger(oldIndex)) this.err(start, "NEW_FUN_EXT OldIndex")
+    if (typeof oldUniq !== "number" || !Number.isInteger(oldUniq)) this.err(start, "NEW_FUN_EXT OldUniq")
+    if (!(this.term() instanceof Pid)) this.err(start, "NEW_FUN_EXT Pid is not a pid")
+    if (numFree > this.end - this.p) this.err(start, `NEW_FUN_EXT with ${numFree} free variables`)
+    this.enter(start)
+    for (let i = 0; i < numFree; i++) this.term()
+    this.depth--
+    if (this.p !== bodyEnd) this.err(start, "NEW_FUN_EXT size does not match its contents")
+    this.end = savedEnd
+    return new Fun(module, arity, index, uniq, b.slice(bodyStart, bodyEnd))
+  }
+}
+
+const HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_SAFE = -MAX_SAFE
+
+function latin1(b: Uint8Array, p: number, n: number): string {
+  if (n <= 16) {
+    let s = ""
+    for (let i = 0; i < n; i++) s += String.fromCharCode(b[p + i]!)
+    return s
+  }
+  return String.fromCharCode.apply(null, b.subarray(p, p + n) as unknown as Array<number>)
+}
+
+// --- duplicate map keys (binary_to_term rejects them) -------------------------
+
+function sameKey(a: Term, b: Term): boolean {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object") {
+    // numbers and bigints: 1 and 1n are the same integer; 1 and 1.5 are not
+    return (typeof a === "bigint" || typeof b === "bigint") && typeof a !== "object" && typeof b !== "object" &&
+      // eslint-disable-next-line eqeqeq
+      a == b
+  }
+  if (a instanceof Uint8Array) {
+    if (!(b instanceof Uint8Array) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+    return true
+  }
+  if (b instanceof Uint8Array) return false
+  return TermEquals(a, b)
+}
+
+function keyHash(t: Term): string | number {
+  switch (typeof t) {
+    case "number":
+      return Number.isInteger(t) ? t : `f${t}`
+    case "bigint":
+      return t >= MIN_SAFE && t <= MAX_SAFE ? Number(t) : `n${t}`
+  }
+  if (t instanceof Atom) return `a${t.name}`
+  if (t instanceof Uint8Array) return `b${t.length}:${latin1(t, 0, Math.min(t.length, 24))}`
+  if (Array.isArray(t)) return `l${t.length}`
+  const o = t as { _tag: string }
+  if (o._tag === "Float") return `f${(t as Float).value}`
+  if (o._tag === "Tuple") return `t${(t as Tuple).elements.length}`
+  return o._tag
+}
+
+function hasDuplicateKey(entries: ReadonlyArray<readonly [Term, Term]>): boolean {
+  const n = entries.length
+  if (n <= 16) {
+    for (let i = 1; i < n; i++) {
+      const k = entries[i]![0]
+      if (k instanceof Uint8Array) {
+        // the common case of binary keys: compare lengths first
+        const len = k.length
+        for (let j = 0; j < i; j++) {
+          const o = entries[j]![0]
+          if (o instanceof Uint8Array && o.length === len && sameKey(k, o)) return true
+        }
+      } else {
+        for (let j = 0; j < i; j++) if (sameKey(k, entries[j]![0])) return true
+      }
+    }
+    return false
+  }
+  const buckets = new Map<string | number, number | Array<number>>()
+  for (let i = 0; i < n; i++) {
+    const k = entries[i]![0]
+    const h = keyHash(k)
+    const seen = buckets.get(h)
+    if (seen === undefined) {
+      buckets.set(h, i)
+    } else if (typeof seen === "number") {
+      if (sameKey(k, entries[seen]![0])) return true
+      buckets.set(h, [seen, i])
+    } else {
+      for (const j of seen) if (sameKey(k, entries[j]![0])) return true
+      seen.push(i)
+    }
+  }
+  return false
+}
+
+// --- entry points --------------------------------------------------------------
+
+const shared = new Decoder()
+
+/** @internal */
+export function decodeAt(
+  bytes: Uint8Array,
+  offset: number,
+  options?: DecodeOptions
+): { readonly term: Term; readonly end: number } {
+  const d = shared
+  d.b = bytes
+  d.p = offset
+  d.end = bytes.length
+  d.base = 0
+  d.depth = 0
+  d.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH
+  d.copy = options?.copyBinaries ?? true
+  d.atomCache = options?.atomCache
+  try {
+    if (!(offset >= 0 && offset <= bytes.length && Number.isInteger(offset))) fail(offset, "offset outside the input")
+    let term: Term
+    if (options?.versionByte ?? true) {
+      if (offset >= bytes.length) fail(offset, "truncated: expected the version byte 131")
+      if (bytes[offset] !== T.VERSION) fail(offset, `expected the version byte 131, found ${bytes[offset]}`)
+      d.p = offset + 1
+      if (d.p < d.end && bytes[d.p] === T.COMPRESSED) return compressed(d, options)
+    }
+    term = d.term()
+    const end = d.p
+    d.b = EMPTY
+    return { term, end }
+  } catch (e) {
+    d.b = EMPTY
+    d.atomCache = undefined
+    throw toDecodeError(e, d.base + d.p)
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+function compressed(d: Decoder, options?: DecodeOptions): { readonly term: Term; readonly end: number } {
+  const bytes = d.b
+  const start = d.p
+  d.p++
+  d.need(4, "compressed term")
+  const size = d.u32()
+  const limit = options?.maxUncompressedSize ?? DEFAULT_MAX_UNCOMPRESSED
+  if (size > limit) fail(start, `compressed term of ${size} bytes is over the limit (${limit})`)
+  if (size === 0) fail(start, "compressed term of 0 bytes")
+  let inflated: Uint8Array
+  try {
+    inflated = inflateSync(bytes.subarray(d.p), { maxOutputLength: size })
+  } catch (e) {
+    return fail(start, `bad zlib data: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  if (inflated.length !== size) fail(start, `compressed term inflates to ${inflated.length} bytes, not ${size}`)
+  // the zlib stream is taken to run to the end of the input
+  const end = bytes.length
+  d.b = inflated
+  d.p = 0
+  d.end = inflated.length
+  d.base = start + 5
+  d.copy = true
+  const term = d.term()
+  if (d.p !== inflated.length) fail(d.base + d.p, "trailing bytes after the compressed term")
+  d.b = EMPTY
+  d.base = 0
+  return { term, end }
+}
+
+function toDecodeError(e: unknown, at: number): DecodeError {
+  if (e instanceof DecodeError) return e
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new DecodeError({ offset: at, reason: "nesting too deep for the JS stack" })
+  }
+  return new DecodeError({ offset: at, reason: `internal error: ${e instanceof Error ? e.message : String(e)}` })
+}
