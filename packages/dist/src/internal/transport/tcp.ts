@@ -1,0 +1,137 @@
+/**
+ * TCP carriers over `node:net`.
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as net from "node:net"
+import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
+import { AcceptQueue, BaseCarrier } from "./carrier.js"
+import { CarrierClosed, TransportError } from "./error.js"
+
+/** Batches up to this size are copied into one buffer; larger ones use cork/uncork. */
+const CONCAT_LIMIT = 256 * 1024
+
+export class TcpCarrier extends BaseCarrier {
+  readonly remoteAddress: Address | undefined
+  readonly framing: 2 | 4 = 2
+  private error: unknown = undefined
+
+  constructor(private readonly socket: net.Socket) {
+    super()
+    socket.setNoDelay(true)
+    this.remoteAddress = socket.remoteAddress !== undefined && socket.remotePort !== undefined
+      ? { host: socket.remoteAddress, port: socket.remotePort }
+      : undefined
+    socket.on("data", (buf: Buffer) => this.deliver(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))
+    socket.on("drain", () => this.drained())
+    socket.on("error", (err) => {
+      this.error = err
+    })
+    socket.on("close", () => {
+      this.finish(
+        this.error !== undefined
+          ? new CarrierClosed({ by: "error", cause: this.error })
+          : new CarrierClosed({ by: "peer" })
+      )
+    })
+    if (socket.destroyed) this.finish(new CarrierClosed({ by: "peer" }))
+  }
+
+  protected pauseSource(): void {
+    this.socket.pause()
+  }
+
+  protected resumeSource(): void {
+    this.socket.resume()
+  }
+
+  protected writeChunks(chunks: ReadonlyArray<Uint8Array>): boolean {
+    const socket = this.socket
+    if (chunks.length === 1) return socket.write(chunks[0]!)
+    let total = 0
+    for (const c of chunks) total += c.length
+    if (total <= CONCAT_LIMIT) {
+      const out = Buffer.allocUnsafe(total)
+      let at = 0
+      for (const c of chunks) {
+        out.set(c, at)
+        at += c.length
+      }
+      return socket.write(out)
+    }
+    socket.cork()
+    let more = true
+    for (const c of chunks) more = socket.write(c)
+    socket.uncork()
+    return more
+  }
+
+  protected destroy(cause?: unknown): void {
+    this.finish(new CarrierClosed({ by: "local", cause }))
+    this.socket.destroy()
+  }
+}
+
+const addressText = (host: string | undefined, port: number | undefined) => `${host ?? "*"}:${port ?? 0}`
+
+const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<TcpCarrier, TransportError>((resume) => {
+      const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
+      const onError = (cause: Error) => {
+        socket.destroy()
+        resume(Effect.fail(
+          new TransportError({ reason: "ConnectFailed", address: addressText(address.host, address.port), cause })
+        ))
+      }
+      socket.once("error", onError)
+      socket.once("connect", () => {
+        socket.off("error", onError)
+        resume(Effect.succeed(new TcpCarrier(socket)))
+      })
+      return Effect.sync(() => socket.destroy())
+    }),
+    (carrier) => carrier.close
+  )
+
+const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const queue = new AcceptQueue<net.Socket>((socket) => socket.destroy())
+    const server = yield* Effect.acquireRelease(
+      Effect.async<net.Server, TransportError>((resume) => {
+        const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+          // Until a carrier wraps it, an error must not become an uncaught exception.
+          socket.on("error", () => {})
+          queue.push(socket)
+        })
+        const onError = (cause: Error) => {
+          server.close()
+          resume(Effect.fail(
+            new TransportError({ reason: "ListenFailed", address: addressText(options.host, options.port), cause })
+          ))
+        }
+        server.once("error", onError)
+        const ready = () => {
+          server.off("error", onError)
+          resume(Effect.succeed(server))
+        }
+        if (options.host !== undefined) server.listen(options.port ?? 0, options.host, ready)
+        else server.listen(options.port ?? 0, ready)
+      }),
+      (server) =>
+        Effect.sync(() => {
+          queue.close(addressText(options.host, options.port))
+          server.close()
+        })
+    )
+    const bound = server.address() as net.AddressInfo
+    const address = addressText(bound.address, bound.port)
+    const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
+      Effect.map(queue.take(address), (socket) => new TcpCarrier(socket)),
+      (carrier) => carrier.close
+    )
+    return { host: bound.address, port: bound.port, accept }
+  })
+
+export const transport: Context.Tag.Service<Transport> = { listen, connect }
