@@ -53,10 +53,40 @@ describe("Cookie", () => {
     it("matches erlang:md5 of the cookie and the decimal unsigned challenge", () => {
       // fixtures from erl: erlang:md5(["secret", integer_to_list(3735928559)])
       expect(Array.from(Cookie.digest(Redacted.make("secret"), 3735928559))).toEqual([
-        195, 147, 155, 49, 215, 169, 19, 216, 46, 42, 206, 9, 36, 124, 123, 65
+        195,
+        147,
+        155,
+        49,
+        215,
+        169,
+        19,
+        216,
+        46,
+        42,
+        206,
+        9,
+        36,
+        124,
+        123,
+        65
       ])
       expect(Array.from(Cookie.digest(Redacted.make("ABCDEFGHIJKLMNOPQRST"), 0))).toEqual([
-        243, 36, 219, 84, 236, 50, 219, 45, 121, 97, 148, 63, 16, 191, 76, 136
+        243,
+        36,
+        219,
+        84,
+        236,
+        50,
+        219,
+        45,
+        121,
+        97,
+        148,
+        63,
+        16,
+        191,
+        76,
+        136
       ])
     })
 

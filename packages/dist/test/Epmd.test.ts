@@ -223,7 +223,14 @@ describe("Epmd embedded server", () => {
       expect(reg.creation).toBeGreaterThanOrEqual(4)
 
       const info = yield* Epmd.portPlease("127.0.0.1", name, epmdPort)
-      expect(info).toMatchObject({ name, port: 40001, nodeType: 77, hidden: false, highestVersion: 6, lowestVersion: 6 })
+      expect(info).toMatchObject({
+        name,
+        port: 40001,
+        nodeType: 77,
+        hidden: false,
+        highestVersion: 6,
+        lowestVersion: 6
+      })
       expect(yield* Epmd.portPlease("127.0.0.1", `${name}@somewhere`, { epmdPort })).toMatchObject({ port: 40001 })
 
       expect(yield* Epmd.names("127.0.0.1", epmdPort)).toContainEqual({ name, port: 40001 })
@@ -349,57 +356,67 @@ describe("Epmd embedded server", () => {
 // ---------------------------------------------------------------------------
 
 describe("Epmd interop", () => {
-  it.scopedLive.skipIf(!hasErl)("a real erl registers with the embedded epmd and resolves our node through it", () =>
-    Effect.gen(function*() {
-      const server = yield* Epmd.serve({ port: 0 })
-      const env = { ERL_EPMD_PORT: String(server.port) }
-      const erlName = unique("t")
-      yield* startProcess("erl", ["-sname", erlName, "-setcookie", unique("c"), "-noshell", "-start_epmd", "false"], env)
-      const listed = yield* eventually(
-        Epmd.names("127.0.0.1", server.port),
-        (list) => list.some((n) => n.name === erlName)
-      )
-      const erlPort = listed.find((n) => n.name === erlName)!.port
-      expect(erlPort).toBeGreaterThan(0)
-      // the real erl registered as a version 6, normal node
-      expect(yield* Epmd.portPlease("127.0.0.1", erlName, server.port)).toMatchObject({
-        port: erlPort,
-        nodeType: 77,
-        highestVersion: 6
+  it.scopedLive.skipIf(!hasErl)(
+    "a real erl registers with the embedded epmd and resolves our node through it",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Epmd.serve({ port: 0 })
+        const env = { ERL_EPMD_PORT: String(server.port) }
+        const erlName = unique("t")
+        yield* startProcess(
+          "erl",
+          ["-sname", erlName, "-setcookie", unique("c"), "-noshell", "-start_epmd", "false"],
+          env
+        )
+        const listed = yield* eventually(
+          Epmd.names("127.0.0.1", server.port),
+          (list) => list.some((n) => n.name === erlName)
+        )
+        const erlPort = listed.find((n) => n.name === erlName)!.port
+        expect(erlPort).toBeGreaterThan(0)
+        // the real erl registered as a version 6, normal node
+        expect(yield* Epmd.portPlease("127.0.0.1", erlName, server.port)).toMatchObject({
+          port: erlPort,
+          nodeType: 77,
+          highestVersion: 6
+        })
+
+        // the real epmd binary, as a client of our server
+        const epmdNames = yield* run("epmd", ["-port", String(server.port), "-names"])
+        expect(epmdNames).toContain(`name ${erlName} at port ${erlPort}`)
+
+        // erl resolves a name we registered
+        const ours = unique("ts")
+        yield* Epmd.register({ name: ours, port: 45678, epmdPort: server.port })
+        const out = yield* run("erl", [
+          "-noshell",
+          "-start_epmd",
+          "false",
+          "-eval",
+          `io:format("~p~n", [erl_epmd:port_please("${ours}", "127.0.0.1")]), io:format("~p~n", [erl_epmd:port_please("nobody_${ours}", "127.0.0.1")]), halt().`
+        ], env)
+        expect(out).toContain("{port,45678,6}")
+        expect(out).toContain("noport")
       })
+  )
 
-      // the real epmd binary, as a client of our server
-      const epmdNames = yield* run("epmd", ["-port", String(server.port), "-names"])
-      expect(epmdNames).toContain(`name ${erlName} at port ${erlPort}`)
-
-      // erl resolves a name we registered
-      const ours = unique("ts")
-      yield* Epmd.register({ name: ours, port: 45678, epmdPort: server.port })
-      const out = yield* run("erl", [
-        "-noshell",
-        "-start_epmd",
-        "false",
-        "-eval",
-        `io:format("~p~n", [erl_epmd:port_please("${ours}", "127.0.0.1")]), io:format("~p~n", [erl_epmd:port_please("nobody_${ours}", "127.0.0.1")]), halt().`
-      ], env)
-      expect(out).toContain("{port,45678,6}")
-      expect(out).toContain("noport")
-    }))
-
-  it.scopedLive.skipIf(!hasErl || !hasEpmd)("registers with the system epmd, visible in epmd -names until the scope closes", () =>
-    Effect.gen(function*() {
-      yield* run("epmd", ["-daemon"])
-      yield* eventually(Epmd.probe(Epmd.DEFAULT_PORT), (up) => up)
-      const name = unique("ts")
-      const scope = yield* Scope.make()
-      const reg = yield* Epmd.register({ name, port: 45679, epmdPort: Epmd.DEFAULT_PORT }).pipe(Scope.extend(scope))
-      expect(reg.creation).not.toBe(0)
-      expect(yield* run("epmd", ["-names"])).toContain(`name ${name} at port 45679`)
-      expect(yield* Epmd.portPlease("127.0.0.1", name, Epmd.DEFAULT_PORT)).toMatchObject({ port: 45679 })
-      const dup = yield* Effect.flip(Epmd.register({ name, port: 45680, epmdPort: Epmd.DEFAULT_PORT }))
-      expect(dup.reason).toBe("NameInUse")
-      yield* Scope.close(scope, Exit.void)
-      yield* eventually(run("epmd", ["-names"]), (out) => !out.includes(`name ${name} `))
-      expect((yield* Effect.flip(Epmd.portPlease("127.0.0.1", name, Epmd.DEFAULT_PORT))).reason).toBe("NotFound")
-    }))
+  it.scopedLive.skipIf(!hasErl || !hasEpmd)(
+    "registers with the system epmd, visible in epmd -names until the scope closes",
+    () =>
+      Effect.gen(function*() {
+        yield* run("epmd", ["-daemon"])
+        yield* eventually(Epmd.probe(Epmd.DEFAULT_PORT), (up) => up)
+        const name = unique("ts")
+        const scope = yield* Scope.make()
+        const reg = yield* Epmd.register({ name, port: 45679, epmdPort: Epmd.DEFAULT_PORT }).pipe(Scope.extend(scope))
+        expect(reg.creation).not.toBe(0)
+        expect(yield* run("epmd", ["-names"])).toContain(`name ${name} at port 45679`)
+        expect(yield* Epmd.portPlease("127.0.0.1", name, Epmd.DEFAULT_PORT)).toMatchObject({ port: 45679 })
+        const dup = yield* Effect.flip(Epmd.register({ name, port: 45680, epmdPort: Epmd.DEFAULT_PORT }))
+        expect(dup.reason).toBe("NameInUse")
+        yield* Scope.close(scope, Exit.void)
+        yield* eventually(run("epmd", ["-names"]), (out) => !out.includes(`name ${name} `))
+        expect((yield* Effect.flip(Epmd.portPlease("127.0.0.1", name, Epmd.DEFAULT_PORT))).reason).toBe("NotFound")
+      })
+  )
 })

@@ -7,7 +7,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -83,12 +83,13 @@ const fromSocketFailure = (ctx: Ctx) => (failure: socket.SocketFailure): EpmdErr
   }
 }
 
-const withTimeout = (ctx: Ctx, timeout: Duration.DurationInput | undefined) =>
-<A, R>(self: Effect.Effect<A, EpmdError, R>): Effect.Effect<A, EpmdError, R> =>
-  Effect.timeoutFail(self, {
-    duration: timeout ?? DEFAULT_TIMEOUT,
-    onTimeout: () => new EpmdError({ ...ctx, reason: "Timeout" })
-  })
+const withTimeout =
+  (ctx: Ctx, timeout: Duration.DurationInput | undefined) =>
+  <A, R>(self: Effect.Effect<A, EpmdError, R>): Effect.Effect<A, EpmdError, R> =>
+    Effect.timeoutFail(self, {
+      duration: timeout ?? DEFAULT_TIMEOUT,
+      onTimeout: () => new EpmdError({ ...ctx, reason: "Timeout" })
+    })
 
 const tooLong = (ctx: Ctx, cause: unknown) =>
   new EpmdError({ ...ctx, reason: "Malformed", detail: "request does not fit in an EPMD packet", cause })

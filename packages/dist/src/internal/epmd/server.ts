@@ -28,7 +28,11 @@ export interface Server {
 }
 
 /** (internal) */
-export type ListenFailure = { readonly _tag: "ListenFailed"; readonly code: string | undefined; readonly cause: unknown }
+export type ListenFailure = {
+  readonly _tag: "ListenFailed"
+  readonly code: string | undefined
+  readonly cause: unknown
+}
 
 interface Registered {
   readonly entry: packets.NodeEntry
@@ -89,7 +93,9 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailu
           const entry = req.entry
           const xResp = entry.highestVersion >= 6
           const reply = (result: number, creation: number) =>
-            socket.write(xResp ? packets.encodeAlive2XResp(result, creation) : packets.encodeAlive2Resp(result, creation))
+            socket.write(
+              xResp ? packets.encodeAlive2XResp(result, creation) : packets.encodeAlive2Resp(result, creation)
+            )
           if (!options.relaxed && !isLoopback(socket.remoteAddress)) {
             log(`refused ALIVE2 for ${entry.name} from non-loopback ${socket.remoteAddress}`, "Warning")
             reply(1, 0)
