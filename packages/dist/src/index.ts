@@ -1,4 +1,28 @@
 /**
  * @since 0.1.0
  */
-export {}
+export * as Cookie from "./Cookie.js"
+/**
+ * @since 0.1.0
+ */
+export * as Epmd from "./Epmd.js"
+/**
+ * @since 0.1.0
+ */
+export * as Etf from "./Etf.js"
+/**
+ * @since 0.1.0
+ */
+export * as Flags from "./Flags.js"
+/**
+ * @since 0.1.0
+ */
+export * as Handshake from "./Handshake.js"
+/**
+ * @since 0.1.0
+ */
+export * as NodeName from "./NodeName.js"
+/**
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.js"
