@@ -19,7 +19,9 @@
  * "Malformed", "NameMismatch", "Nok", "Closed") and the `step` that failed.
  * "PeerUnreachable" (step "connect") is for callers that fail to open the carrier
  * (NetKernel); the runner itself never raises it. "NameInUse" is the `alive` case
- * answered `false`: a live connection to that node already exists.
+ * answered `false`: a live connection to that node already exists. An initiator whose
+ * peer closes the connection right after our challenge reply gets "AuthenticationFailed"
+ * (that is how OTP answers a wrong digest); other unexpected closes are "Closed".
  *
  * @since 0.1.0
  */

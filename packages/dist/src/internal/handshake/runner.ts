@@ -74,7 +74,15 @@ class FrameReader {
 }
 
 const closedError = (step: HandshakeStep, peer: string | undefined) => (cause: TransportError) =>
-  new HandshakeError({ step, reason: "Closed", peer, detail: "the connection closed", cause })
+  step === "recvChallengeAck"
+    ? new HandshakeError({
+      step,
+      reason: "AuthenticationFailed",
+      peer,
+      detail: "the peer closed the connection after our challenge reply (the cookies probably differ)",
+      cause
+    })
+    : new HandshakeError({ step, reason: "Closed", peer, detail: "the connection closed", cause })
 
 const readMessage = (carrier: Carrier, reader: FrameReader, step: HandshakeStep, peer: string | undefined) =>
   Effect.gen(function*() {

@@ -1,0 +1,130 @@
+/**
+ * The handshake against real Erlang/OTP, both ways.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Epmd from "../src/Epmd.js"
+import * as Flags from "../src/Flags.js"
+import * as Handshake from "../src/Handshake.js"
+import * as Transport from "../src/Transport.js"
+import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
+
+const creation = () => 1 + Math.floor(Math.random() * 0xfffffff0)
+
+/** An erl node that prints every nodeup/nodedown (all node types). */
+const startWatcher = (name: string, cookie: string) =>
+  startErlScoped({
+    args: ["-sname", name, "-setcookie", cookie],
+    eval: "net_kernel:monitor_nodes(true, [{node_type, all}]), io:format(\"ready~n\"), " +
+      "Loop = fun L() -> receive {E, N, _} -> io:format(\"~p ~p~n\", [E, N]), L() end end, Loop().",
+    ready: "ready"
+  })
+
+/** TS dials an erl node by name. */
+const dial = (erlName: string, cookie: string, tsName: string) =>
+  Effect.gen(function*() {
+    const info = yield* Epmd.portPlease("127.0.0.1", erlName)
+    const carrier = yield* Transport.tcpTransport.connect({ host: "127.0.0.1", port: info.port })
+    const result = yield* Effect.either(Handshake.initiate(carrier, {
+      thisNode: `${tsName}@vm`,
+      cookie: Redacted.make(cookie),
+      creation: creation(),
+      peer: `${erlName}@vm`
+    }))
+    return { carrier, result }
+  })
+
+/** TS listens, registers with epmd and accepts one connection. */
+const listenAndAccept = (tsName: string, cookie: string) =>
+  Effect.gen(function*() {
+    const listener = yield* Transport.tcpTransport.listen({ host: "127.0.0.1", port: 0 })
+    const reg = yield* Epmd.register({ name: tsName, port: listener.port })
+    const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+      const carrier = yield* listener.accept
+      const result = yield* Effect.either(Handshake.accept(carrier, {
+        thisNode: `${tsName}@vm`,
+        cookie: Redacted.make(cookie),
+        creation: reg.creation
+      }))
+      // keep the connection open until erl has printed its answer
+      if (Either.isRight(result)) yield* carrier.closed
+      return result
+    })))
+    return fiber
+  })
+
+describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
+  it.live("TS initiates to erl; erl reports the hidden node up", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const erlName = uniqueName()
+      const cookie = uniqueName("c")
+      const tsName = uniqueName("ts")
+      const erl = yield* startWatcher(erlName, cookie)
+      const { result } = yield* dial(erlName, cookie, tsName)
+      if (Either.isLeft(result)) throw result.left
+      const r = result.right
+      expect(r.peerName).toBe(`${erlName}@vm`)
+      expect(Flags.missing(Flags.MANDATORY_25, r.peerFlags)).toBe(0n)
+      expect(Flags.has(r.peerFlags, Flags.DFLAG_PUBLISHED)).toBe(true)
+      expect(r.hidden).toBe(false)
+      expect(Flags.has(r.flags, Flags.DFLAG_PUBLISHED)).toBe(false)
+      expect(r.peerCreation).toBeGreaterThan(0)
+      yield* Effect.promise(() => erl.waitFor(`nodeup ${tsName}@vm`))
+    })), 60_000)
+
+  it.live(
+    "TS initiates with a wrong cookie: AuthenticationFailed in recvChallengeAck",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const erlName = uniqueName()
+        const cookie = uniqueName("c")
+        yield* startWatcher(erlName, cookie)
+        const { result } = yield* dial(erlName, "not_the_cookie", uniqueName("ts"))
+        if (Either.isRight(result)) throw new Error("expected a failure")
+        expect([result.left.step, result.left.reason]).toEqual(["recvChallengeAck", "AuthenticationFailed"])
+        expect(result.left.message).not.toContain("not_the_cookie")
+      })),
+    60_000
+  )
+
+  it.live("erl connects to TS: net_kernel:connect_node returns true", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const tsName = uniqueName("ts")
+      const cookie = uniqueName("c")
+      const fiber = yield* listenAndAccept(tsName, cookie)
+      const out = yield* Effect.promise(() =>
+        runErl(`io:format("result ~p ~p~n", [net_kernel:connect_node('${tsName}@vm'), nodes(hidden)]), halt().`, {
+          args: ["-sname", uniqueName(), "-setcookie", cookie]
+        })
+      )
+      expect(out.stdout).toContain(`result true [${tsName}@vm]`)
+      const r = yield* Fiber.join(fiber)
+      if (Either.isLeft(r)) throw r.left
+      expect(r.right.peerName).toMatch(/^t_.*@vm$/)
+      expect(r.right.hidden).toBe(false)
+      expect(Flags.missing(Flags.MANDATORY_25, r.right.peerFlags)).toBe(0n)
+    })), 60_000)
+
+  it.live(
+    "erl connects to TS with a wrong cookie: false in erl, AuthenticationFailed in TS",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const tsName = uniqueName("ts")
+        const fiber = yield* listenAndAccept(tsName, uniqueName("c"))
+        const out = yield* Effect.promise(() =>
+          runErl(`io:format("result ~p~n", [net_kernel:connect_node('${tsName}@vm')]), halt().`, {
+            args: ["-sname", uniqueName(), "-setcookie", "wrong_cookie"]
+          })
+        )
+        expect(out.stdout).toContain("result false")
+        const r = yield* Fiber.join(fiber)
+        if (Either.isRight(r)) throw new Error("expected a failure")
+        expect([r.left.step, r.left.reason]).toEqual(["recvChallengeReply", "AuthenticationFailed"])
+        expect(r.left.message).not.toContain("wrong_cookie")
+      })),
+    60_000
+  )
+})
