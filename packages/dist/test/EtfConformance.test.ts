@@ -7,7 +7,7 @@ import * as Term from "@effect-otp/process/Term"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Etf from "../src/Etf.js"
-import { erlAvailable, runErl } from "./helpers/erl.js"
+import { erlAvailable, runErl, startErl } from "./helpers/erl.js"
 
 const a = Term.atom
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
@@ -69,7 +69,10 @@ const corpus: ReadonlyArray<readonly [string, string]> = [
   ["bits_20", "<<1, 2, 9:4>>"],
   ["pid_self", "self()"],
   ["pid_spawned", "spawn(fun() -> ok end)"],
-  ["pid_remote", "binary_to_term(<<131, 88, 119, 7, \"n@vm123\", 0, 0, 1, 2, 0, 0, 0, 3, 16#EA, 16#BC, 16#DE, 16#F1>>)"],
+  [
+    "pid_remote",
+    "binary_to_term(<<131, 88, 119, 7, \"n@vm123\", 0, 0, 1, 2, 0, 0, 0, 3, 16#EA, 16#BC, 16#DE, 16#F1>>)"
+  ],
   ["ref", "make_ref()"],
   ["ref_remote", "binary_to_term(<<131, 90, 0, 3, 119, 3, \"a@b\", 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3>>)"],
   ["port", "hd(erlang:ports())"],
@@ -226,7 +229,12 @@ describe.skipIf(!erlOk)("ETF conformance with real erl (OTP term_to_binary / bin
         const other = decoded(m.get(kind)!)
         if (t instanceof Term.Fun && other instanceof Term.Fun) {
           // a fun is kept as its bytes, which hold atoms in the form of the encoding
-          expect([other.module, other.arity, other.index, hex(other.uniq)]).toEqual([t.module, t.arity, t.index, hex(t.uniq)])
+          expect([other.module, other.arity, other.index, hex(other.uniq)]).toEqual([
+            t.module,
+            t.arity,
+            t.index,
+            hex(t.uniq)
+          ])
           continue
         }
         if (!Term.equals(other, t)) throw new Error(`${name} (${kind}) differs: ${Term.format(other).slice(0, 200)}`)
@@ -284,6 +292,20 @@ describe.skipIf(!erlOk)("ETF conformance with real erl (OTP term_to_binary / bin
         expect(printed).toBe(print)
       }
     })
+  }, 60_000)
+
+  it("the erl helper: startErl waits for its marker, kill ends the OS process", async () => {
+    const node = await startErl({
+      eval: "io:format(\"ready ~s~n\", [os:getpid()]), timer:sleep(infinity).",
+      ready: /ready \d+\n/
+    })
+    try {
+      expect(node.stdout()).toContain(`ready ${node.pid}`)
+      expect(() => process.kill(node.pid, 0)).not.toThrow()
+    } finally {
+      await node.kill()
+    }
+    expect(() => process.kill(node.pid, 0)).toThrow()
   }, 60_000)
 
   afterAll(() => forms.clear())

@@ -6,9 +6,9 @@
  * (`term_to_binary(T, [{minor_version, 2}])`), else built in TS. Prints ops/s for
  * decode and encode of each.
  */
-import { execFileSync } from "node:child_process"
 import * as Term from "@effect-otp/process/Term"
 import * as Either from "effect/Either"
+import { execFileSync } from "node:child_process"
 import * as Etf from "../../src/Etf.js"
 
 const erlTerms = (): { small: Uint8Array; records: Uint8Array } | undefined => {
@@ -73,9 +73,9 @@ const main = () => {
     console.log(
       `${name.padEnd(8)} ${String(bytes.length).padStart(5)} B  decode ${fmt(best(dec))} (${
         (best(dec) * bytes.length / 1e6).toFixed(0)
-      } MB/s)  encode ${fmt(best(enc))}  re-encode byte-identical: ${same}  [runs: dec ${dec.map(fmt).join(", ")}; enc ${
-        enc.map(fmt).join(", ")
-      }]`
+      } MB/s)  encode ${fmt(best(enc))}  re-encode byte-identical: ${same}  [runs: dec ${
+        dec.map(fmt).join(", ")
+      }; enc ${enc.map(fmt).join(", ")}]`
     )
   }
 }

@@ -9,9 +9,9 @@
  *   returns a handle that kills it by pid. `startErlScoped` is the same as an Effect
  *   whose scope kills the node.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 
 let available: boolean | undefined
 
@@ -29,7 +29,7 @@ export const erlAvailable = (): boolean => {
     if (!available) {
       const why = r.error?.message ?? r.stderr ?? `exit ${r.status}`
       if (process.env.CI) throw new Error(`erl is required under CI but does not run: ${why}`)
-      // eslint-disable-next-line no-console
+
       console.warn(
         `\n${"!".repeat(72)}\n!! erl is not available (${why.trim()}):\n!! SKIPPING the tests against real Erlang.\n${
           "!".repeat(72)
@@ -45,6 +45,9 @@ export const uniqueName = (prefix = "t"): string => `${prefix}_${Math.random().t
 
 /** Quotes a JS string as an Erlang string literal. */
 export const erlString = (s: string): string => JSON.stringify(s)
+
+const extraArgs = (extra: ReadonlyArray<string> | undefined): Array<string> =>
+  extra === undefined ? [] : ["-extra", ...extra]
 
 export interface RunErlOptions {
   /** Extra `erl` arguments placed before `-eval` (e.g. `["-sname", "t_x", "-setcookie", "c"]`). */
@@ -67,9 +70,10 @@ export interface ErlResult {
  * a timeout (the process is killed by pid).
  */
 export const runErl = (code: string, options: RunErlOptions = {}): Promise<ErlResult> => {
-  const evalCode = /halt\(\d*\)\.\s*$|init:stop\(\)\.\s*$/.test(code) ? code : `${code.replace(/\.\s*$/, "")}, init:stop().`
-  const argv = ["-noshell", ...(options.args ?? []), "-eval", evalCode]
-  if (options.extra !== undefined) argv.push("-extra", ...options.extra)
+  const evalCode = /halt\(\d*\)\.\s*$|init:stop\(\)\.\s*$/.test(code)
+    ? code
+    : `${code.replace(/\.\s*$/, "")}, init:stop().`
+  const argv = ["-noshell", ...(options.args ?? []), "-eval", evalCode, ...extraArgs(options.extra)]
   return new Promise((resolve, reject) => {
     const child = spawn("erl", argv, { stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -134,9 +138,12 @@ const killPid = (pid: number | undefined): void => {
  * must call `kill()` (in a finalizer); `startErlScoped` does that for you.
  */
 export const startErl = async (options: StartErlOptions = {}): Promise<ErlNode> => {
-  const argv = ["-noshell", ...(options.args ?? [])]
-  if (options.eval !== undefined) argv.push("-eval", options.eval)
-  if (options.extra !== undefined) argv.push("-extra", ...options.extra)
+  const argv = [
+    "-noshell",
+    ...(options.args ?? []),
+    ...(options.eval !== undefined ? ["-eval", options.eval] : []),
+    ...extraArgs(options.extra)
+  ]
   const child = spawn("erl", argv, { stdio: ["pipe", "pipe", "pipe"] })
   let out = ""
   let err = ""
@@ -168,7 +175,9 @@ export const startErl = async (options: StartErlOptions = {}): Promise<ErlNode> 
           resolve(out)
         } else if (exitCode !== undefined) {
           done()
-          reject(new Error(`erl exited (${exitCode}) before printing ${String(marker)}\nstdout: ${out}\nstderr: ${err}`))
+          reject(
+            new Error(`erl exited (${exitCode}) before printing ${String(marker)}\nstdout: ${out}\nstderr: ${err}`)
+          )
         }
       }
       const timer = setTimeout(() => {

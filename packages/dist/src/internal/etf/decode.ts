@@ -5,7 +5,19 @@
  */
 import type { Term } from "@effect-otp/process/Term"
 import { equals as TermEquals } from "@effect-otp/process/Term"
-import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "@effect-otp/process/Term"
+import {
+  Atom,
+  Bitstring,
+  Export,
+  Float,
+  Fun,
+  ImproperList,
+  Pid,
+  Port,
+  Ref,
+  TermMap,
+  Tuple
+} from "@effect-otp/process/Term"
 import { inflateSync } from "node:zlib"
 import { DecodeError } from "./errors.js"
 import { copyRange } from "./pool.js"
@@ -517,7 +529,6 @@ function sameKey(a: Term, b: Term): boolean {
   if (typeof a !== "object" || typeof b !== "object") {
     // numbers and bigints: 1 and 1n are the same integer; 1 and 1.5 are not
     return (typeof a === "bigint" || typeof b === "bigint") && typeof a !== "object" && typeof b !== "object" &&
-      // eslint-disable-next-line eqeqeq
       a == b
   }
   if (a instanceof Uint8Array) {
@@ -602,14 +613,13 @@ export function decodeAt(
   d.atomCache = options?.atomCache
   try {
     if (!(offset >= 0 && offset <= bytes.length && Number.isInteger(offset))) fail(offset, "offset outside the input")
-    let term: Term
     if (options?.versionByte ?? true) {
       if (offset >= bytes.length) fail(offset, "truncated: expected the version byte 131")
       if (bytes[offset] !== T.VERSION) fail(offset, `expected the version byte 131, found ${bytes[offset]}`)
       d.p = offset + 1
       if (d.p < d.end && bytes[d.p] === T.COMPRESSED) return compressed(d, options)
     }
-    term = d.term()
+    const term = d.term()
     const end = d.p
     d.b = EMPTY
     return { term, end }

@@ -4,7 +4,19 @@
  * @internal
  */
 import type { Term } from "@effect-otp/process/Term"
-import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "@effect-otp/process/Term"
+import {
+  Atom,
+  Bitstring,
+  Export,
+  Float,
+  Fun,
+  ImproperList,
+  Pid,
+  Port,
+  Ref,
+  TermMap,
+  Tuple
+} from "@effect-otp/process/Term"
 import { EncodeError } from "./errors.js"
 import { copyRange } from "./pool.js"
 import * as T from "./tags.js"
@@ -16,7 +28,6 @@ const utf8 = new TextEncoder()
 
 /** UTF-8 bytes of non-ASCII atom names (atoms are interned forever anyway). */
 const atomBytes = new Map<Atom, Uint8Array>()
-
 
 const fail = (reason: string): never => {
   throw new EncodeError({ reason })
