@@ -98,7 +98,9 @@ export interface DecodeOptions {
   /**
    * Whether decoded binaries are copies (default `true`). With `false`, binaries are
    * `subarray` views of the input, so they alias it: only use this when the input
-   * buffer is never reused or mutated.
+   * buffer is never reused or mutated. (Copies of 65..4096 bytes are views of a shared
+   * 64 KiB pool, as Node's `Buffer.allocUnsafe`: respect `byteOffset`/`byteLength` when
+   * using `.buffer`.)
    */
   readonly copyBinaries?: boolean | undefined
   /** Atoms for ATOM_CACHE_REF indexes (only after a distribution header with an atom cache). */
@@ -109,7 +111,8 @@ export interface DecodeOptions {
 
 /**
  * Encodes a term as `term_to_binary` does (with the leading version byte 131) into a
- * new `Uint8Array`.
+ * new `Uint8Array` (results of 65..4096 bytes are views of a shared pool, as Node's
+ * `Buffer.allocUnsafe`: respect `byteOffset`/`byteLength` when using `.buffer`).
  *
  * @throws EncodeError when the value is not a term.
  * @since 0.1.0

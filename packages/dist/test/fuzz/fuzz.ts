@@ -156,7 +156,8 @@ export const runFuzz = (n: number, seed = 1, options: { readonly log?: (s: strin
   }
   const t0 = performance.now()
   for (let i = 0; i < n; i++) {
-    // a quarter of the inputs are seeds themselves at first, then mutations only
+    if (options.log !== undefined && i > 0 && i % 100_000 === 0) options.log(`${i} inputs`)
+    // the seeds themselves first, then random inputs and mutations
     const input = i < seeds.length ? seeds[i]! : mutate(rnd, seeds)
     const s = performance.now()
     let result: Either.Either<Term.Term, Etf.DecodeError>
@@ -193,7 +194,6 @@ export const runFuzz = (n: number, seed = 1, options: { readonly log?: (s: strin
     } catch (e) {
       fail(input, `re-encoding threw ${e instanceof Error ? e.message : String(e)}`)
     }
-    if (options.log !== undefined && (i + 1) % 100_000 === 0) options.log(`${i + 1} inputs`)
   }
   return {
     inputs: n,

@@ -468,7 +468,6 @@ class Decoder {
       for (let i = top; i >= 0; i--) v = v * 256 + b[p + i]!
       return negative ? (v === 0 ? 0 : -v) : v
     }
-    if (top > 100_000) this.err(start, "bignum too large")
     let hex = ""
     for (let i = top; i >= 0; i--) hex += HEX[b[p + i]!]
     let v = BigInt("0x" + hex)
