@@ -2,3 +2,28 @@
  * @since 0.1.0
  */
 export * as Term from "./Term.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Signal from "./Signal.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Router from "./Router.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Mailbox from "./Mailbox.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProcessRuntime from "./ProcessRuntime.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Process from "./Process.js"

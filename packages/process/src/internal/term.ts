@@ -431,18 +431,28 @@ function escape(s: string, quote: string): string {
   return out
 }
 
-/** Erlang's shortest round-trip float text: `1.0`, `-0.0`, `1.0e300`, `3.14`. @internal */
+/**
+ * Erlang's shortest round-trip float text (`io_lib:format("~p")`): the shortest digits
+ * that read back to the same float, written in fixed or scientific notation, whichever
+ * is shorter (fixed on a tie): `1.0`, `-0.0`, `1.0e300`, `1.0e5`, `123456.0`, `1.2e-4`.
+ * @internal
+ */
 export function formatFloat(v: number): string {
   if (Object.is(v, -0)) return "-0.0"
-  let s = v.toString()
-  let exp = ""
-  const e = s.indexOf("e")
-  if (e >= 0) {
-    exp = "e" + s.slice(e + 1).replace("+", "")
-    s = s.slice(0, e)
+  if (!Number.isFinite(v)) return String(v)
+  const neg = v < 0
+  const [mant, expText] = Math.abs(v).toExponential().split("e") as [string, string]
+  const exp = Number(expText)
+  const digits = mant.replace(".", "")
+  const sci = (digits.length === 1 ? `${digits}.0` : `${digits[0]}.${digits.slice(1)}`) + `e${exp}`
+  let fixed: string
+  if (exp >= 0) {
+    if (digits.length <= exp + 1) fixed = digits + "0".repeat(exp + 1 - digits.length) + ".0"
+    else fixed = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`
+  } else {
+    fixed = `0.${"0".repeat(-exp - 1)}${digits}`
   }
-  if (!s.includes(".")) s += ".0"
-  return s + exp
+  return (neg ? "-" : "") + (sci.length < fixed.length ? sci : fixed)
 }
 
 function isPrintableChar(c: unknown): c is number {
@@ -477,7 +487,8 @@ function printableBinary(b: Uint8Array): string | undefined {
 export function format(t: Term, exact = false): string {
   switch (typeof t) {
     case "number":
-      return Number.isInteger(t) ? String(t) : formatFloat(t)
+      // a non-integral number is a float: in exact mode it must key like `Float` (`1.5 =:= Float(1.5)`)
+      return Number.isInteger(t) ? String(t) : exact ? `f:${formatFloat(t)}` : formatFloat(t)
     case "bigint":
       return t.toString()
   }

@@ -1,0 +1,173 @@
+/**
+ * A process mailbox: a hand-written FIFO with selective receive.
+ *
+ * - `push` appends and wakes the single parked receiver (if any) through the callback
+ *   it registered with `Effect.async`; it never allocates more than the array slot.
+ * - `find` scans in arrival order from a save point; non-matching messages stay in
+ *   place, in order, for later receives. Only the owning process removes messages, so
+ *   the indices it scanned stay valid while it waits.
+ *
+ * Not `effect/Queue`: every `Queue.take` on an empty queue allocates a `Deferred`
+ * (measured 12× slower for ping-pong).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+
+const WAKE: Effect.Effect<void> = Effect.void
+
+/**
+ * What `receive` accepts: a predicate (`true` takes the message as is) or a function
+ * returning an `Option` (`Some(a)` takes the message and yields `a`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Matcher<A> = (message: unknown) => Option.Option<A> | boolean
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export class Mailbox {
+  private items: Array<unknown> | undefined = undefined
+  private head = 0
+  /** @internal the parked receiver's resume callback */
+  waiter: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+  /** @internal number of messages the parked receiver has already scanned */
+  waitFrom = 0
+  /** @internal set by `find`: the value of the last match */
+  lastMatch: unknown = undefined
+  private waitEffect: Effect.Effect<void> | undefined = undefined
+
+  /**
+   * Number of messages waiting.
+   * @since 0.1.0
+   */
+  get size(): number {
+    return this.items === undefined ? 0 : this.items.length - this.head
+  }
+
+  /**
+   * Appends a message and wakes the parked receiver.
+   * @since 0.1.0
+   */
+  push(message: unknown): void {
+    if (this.items === undefined) this.items = [message]
+    else this.items.push(message)
+    const w = this.waiter
+    if (w !== undefined) {
+      this.waiter = undefined
+      w(WAKE)
+    }
+  }
+
+  /**
+   * The index (relative to the oldest message) of the first message at or after `start`
+   * that `match` accepts, with its value in `lastMatch`; or `-(size + 1)` when none does.
+   * Without `match`, the oldest message at or after `start` matches.
+   * @since 0.1.0
+   */
+  find(match: Matcher<unknown> | undefined, start: number): number {
+    const items = this.items
+    if (items === undefined) return -1
+    const head = this.head
+    for (let i = head + start; i < items.length; i++) {
+      const m = items[i]
+      if (match === undefined) {
+        this.lastMatch = m
+        return i - head
+      }
+      const r = match(m)
+      if (r === true) {
+        this.lastMatch = m
+        return i - head
+      }
+      if (r !== false && Option.isOption(r) && Option.isSome(r)) {
+        this.lastMatch = r.value
+        return i - head
+      }
+    }
+    return -(items.length - head) - 1
+  }
+
+  /**
+   * Removes and returns the message at `index` (relative to the oldest message).
+   * @since 0.1.0
+   */
+  removeAt(index: number): unknown {
+    const items = this.items!
+    const abs = this.head + index
+    const m = items[abs]
+    if (abs === this.head) {
+      items[abs] = undefined
+      this.head++
+      if (this.head === items.length) {
+        items.length = 0
+        this.head = 0
+      } else if (this.head > 1024 && this.head * 2 > items.length) {
+        this.items = items.slice(this.head)
+        this.head = 0
+      }
+    } else {
+      items.splice(abs, 1)
+    }
+    return m
+  }
+
+  /**
+   * Removes every message that `predicate` accepts.
+   * @since 0.1.0
+   */
+  removeWhere(predicate: (message: unknown) => boolean): number {
+    if (this.items === undefined) return 0
+    const kept = this.toArray()
+    const rest = kept.filter((m) => !predicate(m))
+    this.items = rest
+    this.head = 0
+    return kept.length - rest.length
+  }
+
+  /**
+   * The waiting messages, oldest first (a copy).
+   * @since 0.1.0
+   */
+  toArray(): Array<unknown> {
+    return this.items === undefined ? [] : this.items.slice(this.head)
+  }
+
+  /**
+   * Drops every message.
+   * @since 0.1.0
+   */
+  clear(): void {
+    this.items = undefined
+    this.head = 0
+    this.waiter = undefined
+  }
+
+  /**
+   * An effect that parks until a message arrives beyond the first `waitFrom` messages
+   * (returns at once if one already has). Built once per mailbox and reused.
+   * @since 0.1.0
+   */
+  wait(scanned: number): Effect.Effect<void> {
+    this.waitFrom = scanned
+    if (this.waitEffect === undefined) {
+      this.waitEffect = Effect.async<void>((resume) => {
+        if (this.size > this.waitFrom) resume(WAKE)
+        else this.waiter = resume
+      })
+    }
+    return this.waitEffect
+  }
+}
+
+/**
+ * An empty mailbox.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (): Mailbox => new Mailbox()

@@ -1,0 +1,628 @@
+/**
+ * Erlang processes on Effect fibers.
+ *
+ * A process is a fiber with a mailbox, a set of links and monitors, and flags. Inside a
+ * process the current process is the `Self` service, so `receive`, `link`, `monitor`,
+ * `trapExit`… require `Self`; `spawn`, `send`, `register`… require the `ProcessRuntime`.
+ *
+ * Exit reasons (what links and monitors see):
+ * - the effect succeeds → `normal`;
+ * - it fails with `ProcessExit` (see `exit(reason)`) → that reason;
+ * - it fails with a value that is a `Term` → that term;
+ * - any other failure or a defect → `{effect_failure, <<"Cause.pretty text">>}`, and the
+ *   cause is logged at Error level ("Error in process <0.N.0> with exit value: …"),
+ *   as Erlang logs a crashed process;
+ * - an exit signal that kills it → that signal's reason (`kill` becomes `killed`);
+ * - interruption for any other reason (a closing `Scope` with `spawnScoped`, the
+ *   `ProcessRuntime` layer being released, the fiber interrupted directly) → `shutdown`.
+ *
+ * Killing is interruption: finalizers run, and an uninterruptible region delays death.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/runtime.js"
+import type { ProcessImpl } from "./internal/runtime.js"
+import * as tags from "./internal/tags.js"
+import type { Matcher } from "./Mailbox.js"
+import { RemoteName } from "./Signal.js"
+import type { Destination } from "./Signal.js"
+import { Atom, atoms, Pid, Tuple } from "./Term.js"
+import type { Ref, Term } from "./Term.js"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/**
+ * The current process (a Context service present inside every process).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Self: typeof tags.Self = tags.Self
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export type Self = tags.Self
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessHandle extends tags.ProcessHandle {}
+
+/**
+ * Options of `spawn`.
+ *
+ * - `link`: link to the calling process (requires `Self`; see `spawnLink`).
+ * - `name`: register the new process under this name before it runs; a taken name fails
+ *   with `RegisterError` and nothing is spawned.
+ * - `trapExit`: start trapping exits.
+ * - `schema`: messages are decoded with it when they arrive (`receive` then sees the
+ *   decoded values). A message that does not decode is logged at Warning level and
+ *   dropped (`onDecodeError: "drop"`, the default) or kept as is (`"keep"`); it never
+ *   crashes the process or the sender.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpawnOptions extends tags.SpawnOptions {}
+
+/**
+ * What `processInfo` returns. `monitors` lists what the process monitors (a pid, or
+ * `{Name, Node}` for a monitor by name); `status` is `waiting` when parked in `receive`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessInfo extends tags.ProcessInfo {}
+
+/**
+ * Sending to a name that is not registered (Erlang's `badarg`), or to `{Name, Node}`
+ * while the local node is not alive.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const SendError: typeof tags.SendError = tags.SendError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SendError = tags.SendError
+
+/**
+ * `register`/`unregister` failures (Erlang's `badarg`): `NameTaken`, `AlreadyRegistered`
+ * (the process has a name), `NoProcess`, `NotRegistered`, `BadName` (`undefined`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const RegisterError: typeof tags.RegisterError = tags.RegisterError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RegisterError = tags.RegisterError
+
+/**
+ * A process exit with an Erlang reason: fail with it (`exit(reason)`) to end the
+ * current process with that reason; `run` fails with it when its process is killed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ProcessExit: typeof tags.ProcessExit = tags.ProcessExit
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProcessExit = tags.ProcessExit
+
+/**
+ * What `send`, `monitor`… accept as a target: a pid, a local name (string or atom),
+ * `RemoteName` or the Erlang tuple `{Name, Node}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Target = Pid | Atom | string | RemoteName | Tuple
+
+const toDestination = (to: Target): Destination => {
+  if (typeof to === "string") return Atom.make(to)
+  if (to instanceof Tuple) {
+    const [name, node] = to.elements
+    if (to.elements.length === 2 && name instanceof Atom && node instanceof Atom) return new RemoteName({ name, node })
+    throw new TypeError(`not a process target: ${to.toString()}`)
+  }
+  return to
+}
+
+const withSelf = <A, E, R>(f: (p: ProcessImpl) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Self> =>
+  Effect.flatMap(tags.Self, (h) => f(h as ProcessImpl))
+
+// ---------------------------------------------------------------------------
+// Spawning
+// ---------------------------------------------------------------------------
+
+const spawnImpl = (
+  effect: Effect.Effect<unknown, unknown, any>,
+  options: SpawnOptions | undefined,
+  parent: ProcessImpl | undefined
+): Effect.Effect<ProcessImpl, tags.RegisterError, any> =>
+  Effect.flatMap(tags.ProcessRuntime, (shape) =>
+    Effect.flatMap(Effect.runtime<any>(), (runtime) => {
+      const rt = shape as internal.RuntimeImpl
+      const err = rt.checkName(options?.name)
+      if (err !== undefined) return Effect.fail(err)
+      const p = rt.create(options, parent)
+      if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
+      rt.start(p, effect, runtime)
+      return Effect.succeed(p)
+    }))
+
+/**
+ * Starts a process running `effect` and returns its pid. The process gets the caller's
+ * context (services, FiberRefs such as the TestClock) plus its own `Self`, but not the
+ * caller's interruption: it runs until it ends or an exit signal kills it.
+ *
+ * @since 0.1.0
+ * @category spawning
+ */
+export const spawn: {
+  <R>(
+    effect: Effect.Effect<unknown, unknown, R>,
+    options: SpawnOptions & { readonly name: string | Atom }
+  ): Effect.Effect<Pid, RegisterError, tags.ProcessRuntime | Exclude<R, Self>>
+  <R>(
+    effect: Effect.Effect<unknown, unknown, R>,
+    options?: SpawnOptions
+  ): Effect.Effect<Pid, never, tags.ProcessRuntime | Exclude<R, Self>>
+} = (effect: Effect.Effect<unknown, unknown, any>, options?: SpawnOptions): any =>
+  options?.link === true
+    ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
+      Effect.map(spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined), (p) => p.pid))
+    : Effect.map(spawnImpl(effect, options, undefined), (p) => p.pid)
+
+/**
+ * `spawn` and link to the calling process, atomically.
+ *
+ * @since 0.1.0
+ * @category spawning
+ */
+export const spawnLink = <R>(
+  effect: Effect.Effect<unknown, unknown, R>,
+  options?: Omit<SpawnOptions, "link" | "name">
+): Effect.Effect<Pid, never, tags.ProcessRuntime | Self | Exclude<R, Self>> =>
+  withSelf((parent) =>
+    Effect.map(spawnImpl(effect, { ...options, link: true }, parent), (p) => p.pid) as Effect.Effect<
+      Pid,
+      never,
+      tags.ProcessRuntime | Exclude<R, Self>
+    >
+  )
+
+/**
+ * `spawn` and monitor from the calling process, atomically: `[pid, ref]`.
+ *
+ * @since 0.1.0
+ * @category spawning
+ */
+export const spawnMonitor = <R>(
+  effect: Effect.Effect<unknown, unknown, R>,
+  options?: Omit<SpawnOptions, "link" | "name">
+): Effect.Effect<readonly [Pid, Ref], never, tags.ProcessRuntime | Self | Exclude<R, Self>> =>
+  withSelf((parent) =>
+    Effect.flatMap(
+      spawnImpl(effect, options, undefined) as Effect.Effect<ProcessImpl, never, tags.ProcessRuntime>,
+      (p) => Effect.map(p.rt.monitor(parent, p.pid), (ref) => [p.pid, ref] as const)
+    )
+  )
+
+const killAndAwait = (p: ProcessImpl): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    p.rt.kill(p, internal.shutdown)
+    return p.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.await(p.fiber))
+  })
+
+/**
+ * `spawn` tied to the current `Scope`: when the scope closes, the process is killed with
+ * reason `shutdown` (untrappable, like a `brutal_kill` with a polite name) and the scope
+ * waits for it to finish.
+ *
+ * @since 0.1.0
+ * @category spawning
+ */
+export const spawnScoped = <R>(
+  effect: Effect.Effect<unknown, unknown, R>,
+  options?: Omit<SpawnOptions, "name">
+): Effect.Effect<Pid, never, tags.ProcessRuntime | Scope.Scope | Exclude<R, Self>> =>
+  Effect.flatMap(
+    options?.link === true
+      ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
+        spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined))
+      : spawnImpl(effect, options, undefined),
+    (p) => Effect.as(Effect.addFinalizer(() => killAndAwait(p as ProcessImpl)), (p as ProcessImpl).pid)
+  ) as any
+
+/**
+ * Runs `effect` as a process (as the Erlang shell does for typed expressions) and waits
+ * for it: its result, its failure, or `ProcessExit(reason)` when an exit signal killed
+ * it. Interrupting the caller kills the process with `shutdown`.
+ *
+ * @since 0.1.0
+ * @category spawning
+ */
+export const run = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options?: Omit<SpawnOptions, "link" | "name">
+): Effect.Effect<A, E | ProcessExit, tags.ProcessRuntime | Exclude<R, Self>> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(spawnImpl(effect, options, undefined), (p) =>
+      Effect.flatMap(
+        Effect.onInterrupt(restore(Fiber.await(p.fiber!)), () => killAndAwait(p)),
+        (exit): Effect.Effect<A, E | ProcessExit> => {
+          if (Exit.isSuccess(exit)) return Effect.succeed(exit.value as A)
+          if (p.killReason !== undefined && Cause.isInterruptedOnly(exit.cause)) {
+            return Effect.fail(new tags.ProcessExit({ reason: p.killReason }))
+          }
+          return Effect.failCause(exit.cause as any)
+        }
+      ))
+  ) as any
+
+// ---------------------------------------------------------------------------
+// Identity
+// ---------------------------------------------------------------------------
+
+/**
+ * The pid of the current process.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const self: Effect.Effect<Pid, never, Self> = Effect.map(tags.Self, (h) => h.pid)
+
+/**
+ * A new unique reference.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.map(
+  tags.ProcessRuntime,
+  (rt) => rt.unsafeMakeRef()
+)
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+/**
+ * `to ! message`. A local send is synchronous (push + wake). Sending to a dead or unknown
+ * pid, or to a remote pid while no distribution runs, is silently dropped; sending to an
+ * unregistered local name fails with `SendError("NotRegistered")`; sending to
+ * `{Name, Node}` on another node while the local node is not alive fails with
+ * `SendError("NotAlive")` (both are Erlang's `badarg`).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const send = (to: Target, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
+  Effect.flatMap(tags.ProcessRuntime, (shape) => {
+    const rt = shape as internal.RuntimeImpl
+    const dest = toDestination(to)
+    if (rt.isLocalDestination(dest)) return rt.send(dest, message, undefined)
+    return Effect.flatMap(
+      Effect.serviceOption(tags.Self),
+      (s) => rt.send(dest, message, Option.isSome(s) ? s.value.pid : undefined)
+    )
+  })
+
+const take = (p: ProcessImpl, index: number): unknown => {
+  const v = p.lastMatch
+  p.removeAt(index)
+  p.lastMatch = undefined
+  return v
+}
+
+const recv = (p: ProcessImpl, match: Matcher<unknown> | undefined, start: number): Effect.Effect<unknown> => {
+  const i = p.find(match, start)
+  if (i >= 0) return Effect.succeed(take(p, i))
+  const scanned = -i - 1
+  return Effect.flatMap(p.wait(scanned), () => recv(p, match, scanned))
+}
+
+const recvUntil = (
+  p: ProcessImpl,
+  match: Matcher<unknown> | undefined,
+  start: number,
+  deadline: number
+): Effect.Effect<Option.Option<unknown>> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const i = p.find(match, start)
+    if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
+    if (now >= deadline) return Effect.succeed(Option.none())
+    const scanned = -i - 1
+    return Effect.flatMap(
+      Effect.timeoutOption(p.wait(scanned), Duration.millis(deadline - now)),
+      () => recvUntil(p, match, scanned, deadline)
+    )
+  })
+
+const receiveAny: Effect.Effect<unknown, never, Self> = withSelf((p) => recv(p, undefined, 0))
+
+/**
+ * Options of `receive`: `after` is Erlang's `after` clause (a timeout; `0` only looks at
+ * the mailbox). With `after`, `receive` returns an `Option` (`None` on timeout).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReceiveOptions {
+  readonly after: Duration.DurationInput
+}
+
+/**
+ * Takes the oldest message that `match` accepts, waiting for one if needed. Messages it
+ * does not accept stay in the mailbox, in order. `match` is a predicate / refinement, or
+ * a function returning an `Option` (its `Some` value is what `receive` yields).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const receive: {
+  (): Effect.Effect<unknown, never, Self>
+  <A>(match: (message: unknown) => Option.Option<A>): Effect.Effect<A, never, Self>
+  <A>(refinement: Predicate.Refinement<unknown, A>): Effect.Effect<A, never, Self>
+  (predicate: Predicate.Predicate<unknown>): Effect.Effect<unknown, never, Self>
+  <A>(
+    match: (message: unknown) => Option.Option<A>,
+    options: ReceiveOptions
+  ): Effect.Effect<Option.Option<A>, never, Self>
+  <A>(refinement: Predicate.Refinement<unknown, A>, options: ReceiveOptions): Effect.Effect<Option.Option<A>, never, Self>
+  (
+    predicate: Predicate.Predicate<unknown> | undefined,
+    options: ReceiveOptions
+  ): Effect.Effect<Option.Option<unknown>, never, Self>
+} = (match?: Matcher<unknown>, options?: ReceiveOptions): any => {
+  if (options === undefined) return match === undefined ? receiveAny : withSelf((p) => recv(p, match, 0))
+  const after = Duration.decode(options.after)
+  if (!Duration.isFinite(after)) return withSelf((p) => Effect.map(recv(p, match, 0), Option.some))
+  const ms = Duration.toMillis(after)
+  return withSelf((p) => Effect.flatMap(Clock.currentTimeMillis, (now) => recvUntil(p, match, 0, now + ms)))
+}
+
+/**
+ * `receive` with an `after` timeout: `Some(message)` or `None`.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const receiveTimeout: {
+  (after: Duration.DurationInput): Effect.Effect<Option.Option<unknown>, never, Self>
+  <A>(
+    after: Duration.DurationInput,
+    match: (message: unknown) => Option.Option<A>
+  ): Effect.Effect<Option.Option<A>, never, Self>
+  <A>(after: Duration.DurationInput, refinement: Predicate.Refinement<unknown, A>): Effect.Effect<
+    Option.Option<A>,
+    never,
+    Self
+  >
+  (after: Duration.DurationInput, predicate: Predicate.Predicate<unknown>): Effect.Effect<
+    Option.Option<unknown>,
+    never,
+    Self
+  >
+} = (after: Duration.DurationInput, match?: Matcher<unknown>): any => receive(match as any, { after })
+
+/**
+ * Takes the oldest message that decodes with `schema` (others stay in place), decoded.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const receiveSchema = <A, I>(schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, Self> => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return receive((m) => Either.getRight(decode(m)))
+}
+
+// ---------------------------------------------------------------------------
+// Links, monitors, exits
+// ---------------------------------------------------------------------------
+
+/**
+ * Links the current process with `pid`. Linking to a dead local pid delivers an exit
+ * signal with reason `noproc` (a `{'EXIT', Pid, noproc}` message when trapping, death
+ * otherwise); a remote link that cannot be routed gives `noconnection` the same way.
+ *
+ * @since 0.1.0
+ * @category links
+ */
+export const link = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => p.rt.link(p, pid))
+
+/**
+ * Removes the link between the current process and `pid` (immediate locally).
+ *
+ * @since 0.1.0
+ * @category links
+ */
+export const unlink = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => p.rt.unlink(p, pid))
+
+/**
+ * Monitors a process (by pid, by local name, or `{Name, Node}`). When it ends, the
+ * current process receives `{'DOWN', Ref, process, Object, Reason}` where `Object` is
+ * the pid, or `{Name, Node}` for a monitor by name. A dead or unknown target gives the
+ * `'DOWN'` with `noproc` at once.
+ *
+ * @since 0.1.0
+ * @category monitors
+ */
+export const monitor = (target: Target): Effect.Effect<Ref, never, Self> =>
+  withSelf((p) => p.rt.monitor(p, toDestination(target)))
+
+/**
+ * Removes a monitor; `true` if it was active. With `flush: true`, also removes its
+ * `'DOWN'` message from the mailbox if one already arrived.
+ *
+ * @since 0.1.0
+ * @category monitors
+ */
+export const demonitor = (
+  ref: Ref,
+  options?: { readonly flush?: boolean }
+): Effect.Effect<boolean, never, Self> => withSelf((p) => p.rt.demonitor(p, ref, options?.flush === true))
+
+/**
+ * `exit(reason)` ends the current process with `reason` (a failure with `ProcessExit`,
+ * so it can be caught like Erlang's `catch exit(...)`).
+ *
+ * `exit(pid, reason)` sends an exit signal: `kill` cannot be trapped and kills with
+ * `killed`; `normal` is ignored unless the target traps exits (or is the caller);
+ * a trapping target receives `{'EXIT', From, Reason}`. `From` is the calling process, or
+ * `<0.0.0>` outside a process.
+ *
+ * @since 0.1.0
+ * @category exits
+ */
+export const exit: {
+  (reason: Term): Effect.Effect<never, ProcessExit>
+  (pid: Pid, reason: Term): Effect.Effect<void, never, tags.ProcessRuntime>
+} = function(this: unknown): any {
+  if (arguments.length === 1) return Effect.fail(new tags.ProcessExit({ reason: arguments[0] }))
+  const pid = arguments[0] as Pid
+  const reason = arguments[1] as Term
+  return Effect.flatMap(tags.ProcessRuntime, (shape) =>
+    Effect.map(Effect.serviceOption(tags.Self), (s) => {
+      const rt = shape as internal.RuntimeImpl
+      rt.exit2(Option.isSome(s) ? s.value.pid : rt.systemPid, pid, reason)
+    }))
+} as any
+
+/**
+ * Sets the current process's `trap_exit` flag and returns the previous value.
+ *
+ * @since 0.1.0
+ * @category exits
+ */
+export const trapExit = (flag: boolean): Effect.Effect<boolean, never, Self> =>
+  withSelf((p) =>
+    Effect.sync(() => {
+      const old = p.trapExit
+      p.trapExit = flag
+      return old
+    })
+  )
+
+/**
+ * `{'EXIT', From, Reason}`, the message a trapping process receives.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isExitMessage = (u: unknown): u is Tuple =>
+  u instanceof Tuple && u.elements.length === 3 && u.elements[0] === atoms.EXIT
+
+/**
+ * `{'DOWN', Ref, process, Object, Reason}`, optionally for a given ref.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple =>
+  u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
+  (ref === undefined || (u.elements[1] !== undefined && internal.refKey(u.elements[1] as Ref) === internal.refKey(ref)))
+
+// ---------------------------------------------------------------------------
+// Registry and introspection
+// ---------------------------------------------------------------------------
+
+/**
+ * Registers a local process under a name.
+ *
+ * @since 0.1.0
+ * @category registry
+ */
+export const register = (name: string | Atom, pid: Pid): Effect.Effect<void, RegisterError, tags.ProcessRuntime> =>
+  Effect.flatMap(tags.ProcessRuntime, (rt) => {
+    const err = (rt as internal.RuntimeImpl).register(internal.atomOf(name), pid)
+    return err === undefined ? Effect.void : Effect.fail(err)
+  })
+
+/**
+ * Removes a registered name.
+ *
+ * @since 0.1.0
+ * @category registry
+ */
+export const unregister = (name: string | Atom): Effect.Effect<void, RegisterError, tags.ProcessRuntime> =>
+  Effect.flatMap(tags.ProcessRuntime, (rt) => {
+    const err = (rt as internal.RuntimeImpl).unregister(internal.atomOf(name))
+    return err === undefined ? Effect.void : Effect.fail(err)
+  })
+
+/**
+ * The pid registered under a name.
+ *
+ * @since 0.1.0
+ * @category registry
+ */
+export const whereis = (name: string | Atom): Effect.Effect<Option.Option<Pid>, never, tags.ProcessRuntime> =>
+  Effect.map(tags.ProcessRuntime, (rt) => Option.fromNullable(rt.unsafeWhereis(internal.atomOf(name))))
+
+/**
+ * Every registered name.
+ *
+ * @since 0.1.0
+ * @category registry
+ */
+export const registered: Effect.Effect<ReadonlyArray<Atom>, never, tags.ProcessRuntime> = Effect.map(
+  tags.ProcessRuntime,
+  (rt) => [...(rt as internal.RuntimeImpl).registry.keys()]
+)
+
+/**
+ * Whether a local process is alive.
+ *
+ * @since 0.1.0
+ * @category introspection
+ */
+export const isAlive = (pid: Pid): Effect.Effect<boolean, never, tags.ProcessRuntime> =>
+  Effect.map(tags.ProcessRuntime, (rt) => rt.unsafeIsAlive(pid))
+
+/**
+ * Information about a local process (`None` when it is not alive).
+ *
+ * @since 0.1.0
+ * @category introspection
+ */
+export const processInfo = (pid: Pid): Effect.Effect<Option.Option<ProcessInfo>, never, tags.ProcessRuntime> =>
+  Effect.map(tags.ProcessRuntime, (rt) => Option.fromNullable((rt as internal.RuntimeImpl).info(pid)))
+
+/**
+ * The pids of all local processes.
+ *
+ * @since 0.1.0
+ * @category introspection
+ */
+export const processes: Effect.Effect<ReadonlyArray<Pid>, never, tags.ProcessRuntime> = Effect.map(
+  tags.ProcessRuntime,
+  (rt) => Array.from((rt as internal.RuntimeImpl).table.values(), (p) => p.pid)
+)

@@ -1,0 +1,85 @@
+/**
+ * The `Router` carries signals whose target lives on another node. The dist layer
+ * provides one; without it the runtime uses `defaultRouter`, which behaves like an
+ * Erlang node that is not alive:
+ *
+ * - a `Message` to `{Name, Node}` fails with `RouteError("NotAlive")` (Erlang raises
+ *   `badarg`), which `Process.send` turns into a `SendError`;
+ * - a `Message` to a remote pid is silently dropped (as in Erlang);
+ * - `Link` and `Monitor` fail with `RouteError("NoConnection")`: the runtime then gives
+ *   the caller an exit signal / a `'DOWN'` with reason `noconnection`;
+ * - `Exit`, `Unlink`, `UnlinkAck`, `Demonitor` and `Down` are dropped.
+ *
+ * A router is expected to enqueue (not to wait for the network): `route` is called from
+ * the sending fiber, in signal order.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type { Signal } from "./Signal.js"
+import type { Atom } from "./Term.js"
+
+/**
+ * Why a signal could not be routed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouteError extends Data.TaggedError("RouteError")<{
+  readonly reason: "NotAlive" | "NoConnection"
+  readonly node: Atom | undefined
+}> {
+  override get message(): string {
+    return this.reason === "NotAlive"
+      ? "the local node is not alive (no distribution)"
+      : `no connection to ${this.node?.name ?? "the node"}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RouterShape {
+  /** Sends a signal to another node. */
+  readonly route: (signal: Signal) => Effect.Effect<void, RouteError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Router extends Context.Tag("@effect-otp/process/Router")<Router, RouterShape>() {}
+
+const notAlive = (signal: Signal): RouteError =>
+  new RouteError({
+    reason: "NotAlive",
+    node: signal.to._tag === "RemoteName" || signal.to._tag === "Pid" ? signal.to.node : undefined
+  })
+
+/**
+ * The router of a node that is not alive (see the module doc).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultRouter: RouterShape = {
+  route: (signal) => {
+    switch (signal._tag) {
+      case "Message":
+        return signal.to._tag === "RemoteName" ? Effect.fail(notAlive(signal)) : Effect.void
+      case "Link":
+      case "Monitor":
+        return Effect.fail(
+          new RouteError({
+            reason: "NoConnection",
+            node: signal.to._tag === "RemoteName" || signal.to._tag === "Pid" ? signal.to.node : undefined
+          })
+        )
+      default:
+        return Effect.void
+    }
+  }
+}

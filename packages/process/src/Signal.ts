@@ -1,0 +1,157 @@
+/**
+ * The signals processes exchange, as a tagged union. Between two local processes the
+ * runtime applies them directly (a local message is never wrapped in a `Message`); they
+ * are materialised only when a signal leaves the node (through the `Router`) or arrives
+ * from it (`ProcessRuntime.deliver`).
+ *
+ * Messages are plain JS values (`unknown`): a value is encoded as a term only when it
+ * crosses the wire.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type { Atom, Pid, Ref, Term } from "./Term.js"
+
+/**
+ * A registered name on a given node: Erlang's `{Name, Node}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class RemoteName extends Data.TaggedClass("RemoteName")<{
+  readonly name: Atom
+  readonly node: Atom
+}> {}
+
+/**
+ * Where a message can go: a pid, a local registered name, or `{Name, Node}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Destination = Pid | Atom | RemoteName
+
+/**
+ * `to ! message`. `from` is the sender when known (the dist layer may use SEND_SENDER).
+ * `to` is an `Atom` for a registered name on the receiving node, or a `RemoteName`
+ * when the router must pick the node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Message extends Data.TaggedClass("Message")<{
+  readonly from: Pid | undefined
+  readonly to: Destination
+  readonly message: unknown
+}> {}
+
+/**
+ * `link(to)` from `from`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Link extends Data.TaggedClass("Link")<{
+  readonly from: Pid
+  readonly to: Pid
+}> {}
+
+/**
+ * `unlink(to)` from `from` (OTP 26 unlink protocol: the peer answers `UnlinkAck` with the same id).
+ * Locally an unlink is immediate.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Unlink extends Data.TaggedClass("Unlink")<{
+  readonly from: Pid
+  readonly to: Pid
+  readonly id: bigint
+}> {}
+
+/**
+ * The answer to `Unlink`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class UnlinkAck extends Data.TaggedClass("UnlinkAck")<{
+  readonly from: Pid
+  readonly to: Pid
+  readonly id: bigint
+}> {}
+
+/**
+ * An exit signal: `kind: "link"` when a linked process died (reason is its exit reason),
+ * `kind: "exit2"` for `exit(To, Reason)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Exit extends Data.TaggedClass("Exit")<{
+  readonly from: Pid
+  readonly to: Pid
+  readonly reason: Term
+  readonly kind: "link" | "exit2"
+}> {}
+
+/**
+ * `monitor(process, to)`. `to` is an `Atom` for a registered name on the receiving node,
+ * or a `RemoteName` on the way out (the router picks the node from it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Monitor extends Data.TaggedClass("Monitor")<{
+  readonly from: Pid
+  readonly to: Pid | Atom | RemoteName
+  readonly ref: Ref
+}> {}
+
+/**
+ * `demonitor(ref)`, sent by the watcher `from` to the monitored process.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Demonitor extends Data.TaggedClass("Demonitor")<{
+  readonly from: Pid
+  readonly to: Pid | Atom | RemoteName
+  readonly ref: Ref
+}> {}
+
+/**
+ * The monitored process (a pid, or the registered name it was monitored by) went down;
+ * `to` is the watcher.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Down extends Data.TaggedClass("Down")<{
+  readonly from: Pid | Atom
+  readonly to: Pid
+  readonly ref: Ref
+  readonly reason: Term
+}> {}
+
+/**
+ * Every signal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Signal = Message | Link | Unlink | UnlinkAck | Exit | Monitor | Demonitor | Down
+
+/**
+ * The node a signal is addressed to, when the destination names one (`undefined` for a
+ * bare local name).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const targetNode = (signal: Signal): Atom | undefined => {
+  const to = signal.to
+  if (to._tag === "Pid") return to.node
+  if (to._tag === "RemoteName") return to.node
+  return undefined
+}

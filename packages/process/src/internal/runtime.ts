@@ -1,0 +1,677 @@
+/**
+ * The process table, the registry and every signal rule. Synchronous at the core: local
+ * signals are applied at once by the caller, Effects only wrap the edges (spawn, receive,
+ * routing to other nodes).
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import { Mailbox } from "../Mailbox.js"
+import type { RouterShape } from "../Router.js"
+import { defaultRouter, RouteError, Router } from "../Router.js"
+import * as Sig from "../Signal.js"
+import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
+import type { Term } from "../Term.js"
+import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
+import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
+
+const effectFailure = Atom.make("effect_failure")
+/** @internal */
+export const shutdown = Atom.make("shutdown")
+const encoder = new TextEncoder()
+
+/** @internal */
+export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${r.ids.join(".")}`
+/** @internal */
+export const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
+
+const samePid = (a: Pid, b: Pid): boolean =>
+  a === b || (a.id === b.id && a.serial === b.serial && a.node === b.node && a.creation === b.creation)
+
+/** A monitor this process holds. */
+interface Held {
+  readonly ref: Ref
+  /** local process, remote pid, or remote name */
+  readonly target: ProcessImpl | Pid | Sig.RemoteName
+  /** what the 'DOWN' message names: the pid or `{Name, Node}` */
+  readonly object: Pid | Tuple
+}
+
+/** A monitor held on this process. */
+interface Watch {
+  readonly ref: Ref
+  readonly watcher: ProcessImpl | Pid
+  /** what was monitored: our pid or our registered name (for the 'DOWN') */
+  readonly object: Pid | Atom
+}
+
+/** @internal */
+export const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
+  new Tuple([atoms.DOWN, ref, atoms.process, object, reason])
+
+/** @internal */
+export const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
+
+/**
+ * A process: its mailbox (inherited, so one object per process), its fiber and its
+ * relations. Link and monitor tables are allocated on first use.
+ * @internal
+ */
+export class ProcessImpl extends Mailbox {
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  name: Atom | undefined = undefined
+  trapExit = false
+  dead = false
+  killReason: Term | undefined = undefined
+  links: Set<ProcessImpl> | undefined = undefined
+  remoteLinks: Map<string, Pid> | undefined = undefined
+  monitors: Map<string, Held> | undefined = undefined
+  monitoredBy: Map<string, Watch> | undefined = undefined
+  decode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined = undefined
+  keepUndecodable = false
+  constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
+    super()
+  }
+  /** Delivers a message (decoding it when the process declared a schema). */
+  deliver(message: unknown): void {
+    if (this.dead) return
+    if (this.decode !== undefined) {
+      const r = this.decode(message)
+      if (Either.isLeft(r)) {
+        this.rt.logWarning(
+          `process ${this.pid.toString()}: ${this.keepUndecodable ? "kept" : "dropped"} a message that does not ` +
+            `match its schema: ${ParseResult.TreeFormatter.formatErrorSync(r.left)}`
+        )
+        if (!this.keepUndecodable) return
+      } else message = r.right
+    }
+    this.push(message)
+  }
+}
+
+/** @internal */
+export class RuntimeImpl implements ProcessRuntimeShape {
+  node: Atom = atoms.nonode
+  creation = 0
+  router: RouterShape
+  readonly table = new Map<number, ProcessImpl>()
+  readonly registry = new Map<Atom, ProcessImpl>()
+  /** processes with a link or monitor to or from another node (for `nodeDown`) */
+  readonly remoteRelated = new Set<ProcessImpl>()
+  private nextId = 1
+  private serial = 0
+  private refCounter = 0
+  private unlinkId = 0n
+  private readonly outbox: Array<Sig.Signal> = []
+  private pumping = false
+  readonly systemPid: Pid
+  readonly fiberId = FiberId.none
+  readonly defaultRouter: RouterShape
+  baseRuntime: Runtime.Runtime<ProcessRuntime>
+
+  constructor(router: RouterShape | undefined, base: Runtime.Runtime<never>) {
+    this.defaultRouter = router ?? defaultRouter
+    this.router = this.defaultRouter
+    this.systemPid = new Pid(this.node, 0, 0, 0)
+    this.baseRuntime = Runtime.make({
+      context: Context.add(base.context, ProcessRuntime, this),
+      fiberRefs: base.fiberRefs,
+      runtimeFlags: Runtime.defaultRuntimeFlags
+    })
+  }
+
+  // --- identity -------------------------------------------------------------
+
+  setNode(node: Atom, creation: number): Effect.Effect<void> {
+    return Effect.sync(() => this.unsafeSetNode(node, creation))
+  }
+  unsafeSetNode(node: Atom, creation: number): void {
+    this.node = node
+    this.creation = creation
+    setLocalNode(node, creation)
+  }
+  setRouter(router: RouterShape | undefined): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.router = router ?? this.defaultRouter
+    })
+  }
+  isLocal = (pid: Pid): boolean =>
+    (pid.node === this.node && pid.creation === this.creation) || pid.node === atoms.nonode
+
+  private newPid(): Pid {
+    const id = this.nextId++
+    if (this.nextId > 0x7fffffff) {
+      this.nextId = 1
+      this.serial++
+    }
+    return new Pid(this.node, id, this.serial, this.creation)
+  }
+  unsafeMakeRef = (): Ref => {
+    const n = ++this.refCounter
+    return new Ref(this.node, this.creation, [n & 0x3ffff, Math.floor(n / 0x40000) >>> 0, 0])
+  }
+  get makeRef(): Effect.Effect<Ref> {
+    return Effect.sync(this.unsafeMakeRef)
+  }
+
+  lookup(pid: Pid): ProcessImpl | undefined {
+    if (!this.isLocal(pid)) return undefined
+    const p = this.table.get(pid.id)
+    return p !== undefined && samePid(p.pid, pid) ? p : undefined
+  }
+  unsafeIsAlive = (pid: Pid): boolean => this.lookup(pid) !== undefined
+  unsafeWhereis = (name: Atom): Pid | undefined => this.registry.get(name)?.pid
+  unsafeProcessCount = (): number => this.table.size
+
+  // --- logging and routing from synchronous code -----------------------------
+
+  logWarning(text: string): void {
+    Runtime.runFork(this.baseRuntime)(Effect.logWarning(text))
+  }
+  logError(text: string): void {
+    Runtime.runFork(this.baseRuntime)(Effect.logError(text))
+  }
+  /** Routes a signal to another node from synchronous code, in order, ignoring errors. */
+  enqueue(signal: Sig.Signal): void {
+    this.outbox.push(signal)
+    if (!this.pumping) {
+      this.pumping = true
+      Runtime.runFork(this.baseRuntime)(this.pump)
+    }
+  }
+  private readonly pump: Effect.Effect<void> = Effect.suspend(() => {
+    const signal = this.outbox.shift()
+    if (signal === undefined) {
+      this.pumping = false
+      return Effect.void
+    }
+    return Effect.zipRight(Effect.ignore(this.router.route(signal)), this.pump)
+  })
+
+  // --- spawning ---------------------------------------------------------------
+
+  /** Creates the process entry; the caller starts the fiber with `start`. */
+  create(options: SpawnOptions | undefined, parent: ProcessImpl | undefined): ProcessImpl {
+    const p = new ProcessImpl(this, this.newPid())
+    if (options !== undefined) {
+      if (options.trapExit === true) p.trapExit = true
+      if (options.schema !== undefined) {
+        p.decode = Schema.decodeUnknownEither(options.schema)
+        p.keepUndecodable = options.onDecodeError === "keep"
+      }
+      if (options.link === true && parent !== undefined && !parent.dead) {
+        ;(p.links = new Set()).add(parent)
+        ;(parent.links ??= new Set()).add(p)
+      }
+    }
+    this.table.set(p.pid.id, p)
+    return p
+  }
+
+  start(p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>, runtime: Runtime.Runtime<any>): void {
+    const fiber = Runtime.runFork(
+      Runtime.make({
+        context: Context.add(runtime.context, Self, p),
+        fiberRefs: runtime.fiberRefs,
+        runtimeFlags: Runtime.defaultRuntimeFlags
+      }),
+      effect,
+      { immediate: false }
+    )
+    p.fiber = fiber
+    fiber.addObserver((exit) => this.onExit(p, exit))
+  }
+
+  checkName(name: string | Atom | undefined): RegisterError | undefined {
+    if (name === undefined) return undefined
+    const atom = typeof name === "string" ? Atom.make(name) : name
+    if (atom === atoms.undefined) return new RegisterError({ reason: "BadName", name: atom })
+    if (this.registry.has(atom)) return new RegisterError({ reason: "NameTaken", name: atom })
+    return undefined
+  }
+
+  unsafeSpawn = (effect: Effect.Effect<unknown, unknown, Self>, options?: SpawnOptions): Pid => {
+    const err = this.checkName(options?.name)
+    if (err !== undefined) throw err
+    const p = this.create(options, undefined)
+    if (options?.name !== undefined) this.unsafeRegister(atomOf(options.name), p)
+    this.start(p, effect, this.baseRuntime)
+    return p.pid
+  }
+
+  // --- death ------------------------------------------------------------------
+
+  exitReason(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): Term {
+    if (Exit.isSuccess(exit)) return atoms.normal
+    const cause = exit.cause
+    if (Cause.isInterruptedOnly(cause)) return shutdown
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      const e = failure.value
+      if (e instanceof ProcessExit) return e.reason
+      if (isTerm(e)) return e
+    } else {
+      const defect = Cause.dieOption(cause)
+      if (Option.isSome(defect) && defect.value instanceof ProcessExit) return defect.value.reason
+    }
+    const text = Cause.pretty(cause)
+    this.logError(`Error in process ${p.pid.toString()} with exit value:\n${text}`)
+    return new Tuple([effectFailure, encoder.encode(text)])
+  }
+
+  onExit(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void {
+    const reason = p.killReason ?? this.exitReason(p, exit)
+    p.dead = true
+    p.killReason = reason
+    p.clear()
+    this.table.delete(p.pid.id)
+    if (p.name !== undefined && this.registry.get(p.name) === p) this.registry.delete(p.name)
+    this.remoteRelated.delete(p)
+    if (p.links !== undefined) {
+      for (const l of p.links) {
+        l.links?.delete(p)
+        this.exitSignal(l, p.pid, reason, "link")
+      }
+      p.links = undefined
+    }
+    if (p.remoteLinks !== undefined) {
+      for (const to of p.remoteLinks.values()) this.enqueue(new Sig.Exit({ from: p.pid, to, reason, kind: "link" }))
+      p.remoteLinks = undefined
+    }
+    if (p.monitoredBy !== undefined) {
+      for (const [key, w] of p.monitoredBy) {
+        if (w.watcher instanceof ProcessImpl) {
+          w.watcher.monitors?.delete(key)
+          w.watcher.deliver(
+            downMessage(w.ref, w.object instanceof Atom ? new Tuple([w.object, this.node]) : w.object, reason)
+          )
+        } else {
+          this.enqueue(new Sig.Down({ from: w.object, to: w.watcher, ref: w.ref, reason }))
+        }
+      }
+      p.monitoredBy = undefined
+    }
+    if (p.monitors !== undefined) {
+      for (const [key, h] of p.monitors) {
+        if (h.target instanceof ProcessImpl) h.target.monitoredBy?.delete(key)
+        else this.enqueue(new Sig.Demonitor({ from: p.pid, to: h.target, ref: h.ref }))
+      }
+      p.monitors = undefined
+    }
+  }
+
+  /** Terminates a process with `reason` (asynchronously: its fiber is interrupted). */
+  kill(p: ProcessImpl, reason: Term): void {
+    if (p.dead || p.killReason !== undefined) return
+    p.killReason = reason
+    p.fiber?.unsafeInterruptAsFork(this.fiberId)
+  }
+
+  /** Erlang's rules for an exit signal arriving at a local process. */
+  exitSignal(p: ProcessImpl, from: Pid, reason: Term, kind: "link" | "exit2"): void {
+    if (p.dead || p.killReason !== undefined) return
+    if (kind === "exit2" && reason === atoms.kill) return this.kill(p, atoms.killed)
+    if (p.trapExit) return p.deliver(exitMessage(from, reason))
+    if (reason === atoms.normal) {
+      if (kind === "exit2" && samePid(from, p.pid)) this.kill(p, atoms.normal)
+      return
+    }
+    this.kill(p, reason)
+  }
+
+  unsafeExit = (pid: Pid, reason: Term): void => this.exit2(this.systemPid, pid, reason)
+
+  exit2(from: Pid, to: Pid, reason: Term): void {
+    const p = this.lookup(to)
+    if (p !== undefined) this.exitSignal(p, from, reason, "exit2")
+    else if (!this.isLocal(to)) this.enqueue(new Sig.Exit({ from, to, reason, kind: "exit2" }))
+  }
+
+  // --- messages ---------------------------------------------------------------
+
+  /** Whether a send to `to` stays on this node (no router, no sender needed). */
+  isLocalDestination(to: Sig.Destination): boolean {
+    return to instanceof Atom || (to instanceof Pid ? this.isLocal(to) : to.node === this.node)
+  }
+
+  /** Sends locally, or queues for the router. `false` when a local name is not registered. */
+  unsafeSend = (to: Sig.Destination, message: unknown): boolean => {
+    if (to instanceof Pid) {
+      if (this.isLocal(to)) this.lookup(to)?.deliver(message)
+      else this.enqueue(new Sig.Message({ from: undefined, to, message }))
+      return true
+    }
+    if (to instanceof Atom) {
+      const p = this.registry.get(to)
+      if (p === undefined) return false
+      p.deliver(message)
+      return true
+    }
+    if (to.node === this.node) return this.unsafeSend(to.name, message)
+    this.enqueue(new Sig.Message({ from: undefined, to, message }))
+    return true
+  }
+
+  send(to: Sig.Destination, message: unknown, from: Pid | undefined): Effect.Effect<void, SendError> {
+    if (to instanceof Pid) {
+      if (this.isLocal(to)) {
+        this.lookup(to)?.deliver(message)
+        return Effect.void
+      }
+      return Effect.ignore(this.router.route(new Sig.Message({ from, to, message })))
+    }
+    if (to instanceof Atom) {
+      const p = this.registry.get(to)
+      if (p === undefined) return Effect.fail(new SendError({ reason: "NotRegistered", to }))
+      p.deliver(message)
+      return Effect.void
+    }
+    if (to.node === this.node) return this.send(to.name, message, from)
+    return Effect.catchAll(
+      this.router.route(new Sig.Message({ from, to, message })),
+      (e): Effect.Effect<void, SendError> =>
+        e.reason === "NotAlive" ? Effect.fail(new SendError({ reason: "NotAlive", to })) : Effect.void
+    )
+  }
+
+  // --- registry -----------------------------------------------------------------
+
+  unsafeRegister(name: Atom, p: ProcessImpl): void {
+    this.registry.set(name, p)
+    p.name = name
+  }
+
+  register(name: Atom, pid: Pid): RegisterError | undefined {
+    if (name === atoms.undefined) return new RegisterError({ reason: "BadName", name })
+    if (this.registry.has(name)) return new RegisterError({ reason: "NameTaken", name })
+    const p = this.lookup(pid)
+    if (p === undefined || p.killReason !== undefined) return new RegisterError({ reason: "NoProcess", name })
+    if (p.name !== undefined) return new RegisterError({ reason: "AlreadyRegistered", name })
+    this.unsafeRegister(name, p)
+    return undefined
+  }
+
+  unregister(name: Atom): RegisterError | undefined {
+    const p = this.registry.get(name)
+    if (p === undefined) return new RegisterError({ reason: "NotRegistered", name })
+    this.registry.delete(name)
+    p.name = undefined
+    return undefined
+  }
+
+  // --- links ------------------------------------------------------------------
+
+  link(p: ProcessImpl, to: Pid): Effect.Effect<void> {
+    if (samePid(p.pid, to)) return Effect.void
+    if (this.isLocal(to)) {
+      const t = this.lookup(to)
+      if (t === undefined || t.dead) this.exitSignal(p, to, atoms.noproc, "link")
+      else {
+        ;(p.links ??= new Set()).add(t)
+        ;(t.links ??= new Set()).add(p)
+      }
+      return Effect.void
+    }
+    const key = pidKey(to)
+    if (p.remoteLinks?.has(key)) return Effect.void
+    ;(p.remoteLinks ??= new Map()).set(key, to)
+    this.remoteRelated.add(p)
+    return Effect.catchAll(this.router.route(new Sig.Link({ from: p.pid, to })), () =>
+      Effect.sync(() => {
+        if (p.remoteLinks?.delete(key)) this.exitSignal(p, to, atoms.noconnection, "link")
+      }))
+  }
+
+  unlink(p: ProcessImpl, to: Pid): Effect.Effect<void> {
+    if (this.isLocal(to)) {
+      const t = this.lookup(to)
+      if (t !== undefined) {
+        p.links?.delete(t)
+        t.links?.delete(p)
+      }
+      return Effect.void
+    }
+    if (p.remoteLinks?.delete(pidKey(to)) !== true) return Effect.void
+    return Effect.ignore(this.router.route(new Sig.Unlink({ from: p.pid, to, id: ++this.unlinkId })))
+  }
+
+  // --- monitors -----------------------------------------------------------------
+
+  monitor(p: ProcessImpl, target: Pid | Atom | Sig.RemoteName): Effect.Effect<Ref> {
+    const ref = this.unsafeMakeRef()
+    const key = refKey(ref)
+    let local: ProcessImpl | undefined
+    let object: Pid | Tuple
+    let watchObject: Pid | Atom
+    if (target instanceof Pid) {
+      object = target
+      watchObject = target
+      if (!this.isLocal(target)) return this.monitorRemote(p, ref, key, target, object)
+      local = this.lookup(target)
+    } else {
+      const name = target instanceof Atom ? target : target.name
+      if (!(target instanceof Atom) && target.node !== this.node) {
+        return this.monitorRemote(p, ref, key, target, new Tuple([target.name, target.node]))
+      }
+      object = new Tuple([name, this.node])
+      watchObject = name
+      local = this.registry.get(name)
+    }
+    if (local === undefined || local.dead) {
+      p.deliver(downMessage(ref, object, atoms.noproc))
+    } else {
+      ;(p.monitors ??= new Map()).set(key, { ref, target: local, object })
+      ;(local.monitoredBy ??= new Map()).set(key, { ref, watcher: p, object: watchObject })
+    }
+    return Effect.succeed(ref)
+  }
+
+  private monitorRemote(
+    p: ProcessImpl,
+    ref: Ref,
+    key: string,
+    target: Pid | Sig.RemoteName,
+    object: Pid | Tuple
+  ): Effect.Effect<Ref> {
+    ;(p.monitors ??= new Map()).set(key, { ref, target, object })
+    this.remoteRelated.add(p)
+    return Effect.as(
+      Effect.catchAll(this.router.route(new Sig.Monitor({ from: p.pid, to: target, ref })), () =>
+        Effect.sync(() => {
+          if (p.monitors?.delete(key)) p.deliver(downMessage(ref, object, atoms.noconnection))
+        })),
+      ref
+    )
+  }
+
+  demonitor(p: ProcessImpl, ref: Ref, flush: boolean): Effect.Effect<boolean> {
+    const key = refKey(ref)
+    const held = p.monitors?.get(key)
+    let effect: Effect.Effect<void> = Effect.void
+    if (held !== undefined) {
+      p.monitors!.delete(key)
+      if (held.target instanceof ProcessImpl) held.target.monitoredBy?.delete(key)
+      else effect = Effect.ignore(this.router.route(new Sig.Demonitor({ from: p.pid, to: held.target, ref })))
+    }
+    if (flush) {
+      p.removeWhere((m) =>
+        m instanceof Tuple && m.elements.length === 5 && m.elements[0] === atoms.DOWN &&
+        m.elements[1] instanceof Ref && refKey(m.elements[1]) === key
+      )
+    }
+    return Effect.as(effect, held !== undefined)
+  }
+
+  // --- signals from the network -------------------------------------------------
+
+  deliver(signal: Sig.Signal): Effect.Effect<void> {
+    return Effect.sync(() => this.unsafeDeliver(signal))
+  }
+
+  unsafeDeliver = (signal: Sig.Signal): void => {
+    switch (signal._tag) {
+      case "Message": {
+        const to = signal.to
+        if (to instanceof Pid) this.lookup(to)?.deliver(signal.message)
+        else if (to instanceof Atom) this.registry.get(to)?.deliver(signal.message)
+        else if (to.node === this.node) this.registry.get(to.name)?.deliver(signal.message)
+        return
+      }
+      case "Link": {
+        const t = this.lookup(signal.to)
+        if (t === undefined) {
+          this.enqueue(new Sig.Exit({ from: signal.to, to: signal.from, reason: atoms.noproc, kind: "link" }))
+        } else {
+          ;(t.remoteLinks ??= new Map()).set(pidKey(signal.from), signal.from)
+          this.remoteRelated.add(t)
+        }
+        return
+      }
+      case "Unlink": {
+        this.lookup(signal.to)?.remoteLinks?.delete(pidKey(signal.from))
+        this.enqueue(new Sig.UnlinkAck({ from: signal.to, to: signal.from, id: signal.id }))
+        return
+      }
+      case "UnlinkAck":
+        return
+      case "Exit": {
+        const t = this.lookup(signal.to)
+        if (t === undefined) return
+        if (signal.kind === "link") {
+          // a link exit for a link we do not have is ignored
+          if (t.remoteLinks?.delete(pidKey(signal.from)) !== true) return
+        }
+        this.exitSignal(t, signal.from, signal.reason, signal.kind)
+        return
+      }
+      case "Monitor": {
+        const to = signal.to
+        const name = to instanceof Pid ? undefined : to instanceof Atom ? to : to.name
+        const t = name === undefined ? this.lookup(to as Pid) : this.registry.get(name)
+        if (t === undefined || t.dead) {
+          this.enqueue(
+            new Sig.Down({ from: name ?? (to as Pid), to: signal.from, ref: signal.ref, reason: atoms.noproc })
+          )
+        } else {
+          ;(t.monitoredBy ??= new Map()).set(refKey(signal.ref), {
+            ref: signal.ref,
+            watcher: signal.from,
+            object: name ?? t.pid
+          })
+          this.remoteRelated.add(t)
+        }
+        return
+      }
+      case "Demonitor": {
+        const to = signal.to
+        const t = to instanceof Pid
+          ? this.lookup(to)
+          : this.registry.get(to instanceof Atom ? to : to.name)
+        t?.monitoredBy?.delete(refKey(signal.ref))
+        return
+      }
+      case "Down": {
+        const w = this.lookup(signal.to)
+        if (w === undefined) return
+        const key = refKey(signal.ref)
+        const held = w.monitors?.get(key)
+        if (held === undefined) return
+        w.monitors!.delete(key)
+        w.deliver(downMessage(held.ref, held.object, signal.reason))
+        return
+      }
+    }
+  }
+
+  nodeDown(node: Atom, reason: Term = atoms.noconnection): Effect.Effect<void> {
+    return Effect.sync(() => this.unsafeNodeDown(node, reason))
+  }
+
+  unsafeNodeDown(node: Atom, reason: Term = atoms.noconnection): void {
+    for (const p of [...this.remoteRelated]) {
+      if (p.remoteLinks !== undefined) {
+        for (const [key, pid] of [...p.remoteLinks]) {
+          if (pid.node !== node) continue
+          p.remoteLinks.delete(key)
+          this.exitSignal(p, pid, reason, "link")
+        }
+      }
+      if (p.monitors !== undefined) {
+        for (const [key, h] of [...p.monitors]) {
+          if (h.target instanceof ProcessImpl || h.target.node !== node) continue
+          p.monitors.delete(key)
+          p.deliver(downMessage(h.ref, h.object, reason))
+        }
+      }
+      if (p.monitoredBy !== undefined) {
+        for (const [key, w] of [...p.monitoredBy]) {
+          if (w.watcher instanceof Pid && w.watcher.node === node) p.monitoredBy.delete(key)
+        }
+      }
+    }
+  }
+
+  // --- introspection ------------------------------------------------------------
+
+  info(pid: Pid): ProcessInfo | undefined {
+    const p = this.lookup(pid)
+    if (p === undefined) return undefined
+    const links: Array<Pid> = []
+    if (p.links) for (const l of p.links) links.push(l.pid)
+    if (p.remoteLinks) for (const l of p.remoteLinks.values()) links.push(l)
+    const monitors: Array<Pid | Tuple> = []
+    if (p.monitors) for (const h of p.monitors.values()) monitors.push(h.object)
+    const monitoredBy: Array<Pid> = []
+    if (p.monitoredBy) {
+      for (const w of p.monitoredBy.values()) monitoredBy.push(w.watcher instanceof Pid ? w.watcher : w.watcher.pid)
+    }
+    const messages = p.toArray()
+    return {
+      pid: p.pid,
+      registeredName: Option.fromNullable(p.name),
+      status: p.killReason !== undefined ? "exiting" : p.waiter !== undefined ? "waiting" : "runnable",
+      messageQueueLen: messages.length,
+      messages,
+      links,
+      monitors,
+      monitoredBy,
+      trapExit: p.trapExit
+    }
+  }
+
+  /** Kills every process with `shutdown` and waits for them (the layer's finalizer). */
+  shutdownAll(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const p of this.table.values()) {
+        this.kill(p, shutdown)
+        if (p.fiber !== undefined) fibers.push(p.fiber)
+      }
+      return Effect.asVoid(Fiber.awaitAll(fibers))
+    })
+  }
+}
+
+/** @internal */
+export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
+
+/** @internal */
+export const make: Effect.Effect<RuntimeImpl, never, import("effect/Scope").Scope> = Effect.gen(function*() {
+  const router = yield* Effect.serviceOption(Router)
+  const base = yield* Effect.runtime<never>()
+  const rt = new RuntimeImpl(Option.getOrUndefined(router), base)
+  yield* Effect.addFinalizer(() => rt.shutdownAll())
+  return rt
+})
+
+/** @internal re-exported for the public modules */
+export { RouteError }

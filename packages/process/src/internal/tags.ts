@@ -1,0 +1,100 @@
+/**
+ * Tags, service shapes and errors, in a leaf module so that the public modules and the
+ * machinery can all import them without an import cycle.
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import type { RouterShape } from "../Router.js"
+import type { Destination, Signal } from "../Signal.js"
+import type { Atom, Pid, Ref, Term, Tuple } from "../Term.js"
+
+/** @internal */
+export interface ProcessHandle {
+  readonly pid: Pid
+}
+
+/** @internal */
+export class Self extends Context.Tag("@effect-otp/process/Self")<Self, ProcessHandle>() {}
+
+/** @internal */
+export interface SpawnOptions {
+  readonly link?: boolean | undefined
+  readonly name?: string | Atom | undefined
+  readonly trapExit?: boolean | undefined
+  readonly schema?: Schema.Schema<any, any, never> | undefined
+  readonly onDecodeError?: "drop" | "keep" | undefined
+}
+
+/** @internal */
+export interface ProcessInfo {
+  readonly pid: Pid
+  readonly registeredName: Option.Option<Atom>
+  readonly status: "waiting" | "runnable" | "exiting"
+  readonly messageQueueLen: number
+  readonly messages: ReadonlyArray<unknown>
+  readonly links: ReadonlyArray<Pid>
+  readonly monitors: ReadonlyArray<Pid | Tuple>
+  readonly monitoredBy: ReadonlyArray<Pid>
+  readonly trapExit: boolean
+}
+
+/** @internal */
+export interface ProcessRuntimeShape {
+  readonly node: Atom
+  readonly creation: number
+  readonly router: RouterShape
+  readonly setNode: (node: Atom, creation: number) => Effect.Effect<void>
+  readonly setRouter: (router: RouterShape | undefined) => Effect.Effect<void>
+  readonly isLocal: (pid: Pid) => boolean
+  readonly deliver: (signal: Signal) => Effect.Effect<void>
+  readonly nodeDown: (node: Atom, reason?: Term) => Effect.Effect<void>
+  readonly makeRef: Effect.Effect<Ref>
+  readonly unsafeMakeRef: () => Ref
+  readonly unsafeDeliver: (signal: Signal) => void
+  readonly unsafeSend: (to: Destination, message: unknown) => boolean
+  readonly unsafeSpawn: (effect: Effect.Effect<unknown, unknown, Self>, options?: SpawnOptions) => Pid
+  readonly unsafeWhereis: (name: Atom) => Pid | undefined
+  readonly unsafeIsAlive: (pid: Pid) => boolean
+  readonly unsafeExit: (pid: Pid, reason: Term) => void
+  readonly unsafeProcessCount: () => number
+}
+
+/** @internal */
+export class ProcessRuntime
+  extends Context.Tag("@effect-otp/process/ProcessRuntime")<ProcessRuntime, ProcessRuntimeShape>()
+{}
+
+/** @internal */
+export class SendError extends Data.TaggedError("SendError")<{
+  readonly reason: "NotRegistered" | "NotAlive"
+  readonly to: Destination
+}> {
+  override get message(): string {
+    return this.reason === "NotRegistered"
+      ? `badarg: no process registered as ${String(this.to)}`
+      : `badarg: cannot send to ${String(this.to)}, the local node is not alive`
+  }
+}
+
+/** @internal */
+export class RegisterError extends Data.TaggedError("RegisterError")<{
+  readonly reason: "NameTaken" | "AlreadyRegistered" | "NoProcess" | "NotRegistered" | "BadName"
+  readonly name: Atom
+}> {
+  override get message(): string {
+    return `badarg: ${this.reason} (${this.name.toString()})`
+  }
+}
+
+/** @internal */
+export class ProcessExit extends Data.TaggedError("ProcessExit")<{
+  readonly reason: Term
+}> {
+  override get message(): string {
+    return `process exited: ${String(this.reason)}`
+  }
+}
