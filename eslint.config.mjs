@@ -10,7 +10,7 @@ export default [
     ignores: [
       "**/node_modules/**",
       "**/build/**",
-      "**/dist/**",
+      "packages/*/dist/**",
       "**/.tsbuildinfo/**",
       "**/*.tsbuildinfo",
       "**/coverage/**",
