@@ -125,7 +125,7 @@ function compareNumbers(a: number | bigint | Float, b: number | bigint | Float):
     const f = BigInt(Math.floor(num))
     r = big <= f ? -1 : 1
   }
-  return typeof x === "bigint" ? r : (-r as -1 | 0 | 1)
+  return typeof x === "bigint" || r === 0 ? r : (-r as -1 | 1)
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
