@@ -22,6 +22,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -154,8 +155,20 @@ const toDestination = (to: Target): Destination => {
   return to
 }
 
+// One run-loop op instead of three for `Effect.flatMap(Tag, f)`: read the service from the fiber's context.
 const withSelf = <A, E, R>(f: (p: ProcessImpl) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Self> =>
-  Effect.flatMap(tags.Self, (h) => f(h as ProcessImpl))
+  Effect.withFiberRuntime((fiber) => f(Context.unsafeGet(fiber.currentContext, tags.Self) as ProcessImpl))
+
+const withRuntime = <A, E, R>(
+  f: (rt: internal.RuntimeImpl, self: ProcessImpl | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | tags.ProcessRuntime> =>
+  Effect.withFiberRuntime((fiber) => {
+    const ctx = fiber.currentContext
+    return f(
+      Context.unsafeGet(ctx, tags.ProcessRuntime) as internal.RuntimeImpl,
+      ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined
+    )
+  })
 
 // ---------------------------------------------------------------------------
 // Spawning
@@ -325,15 +338,7 @@ export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.ma
  * @category messages
  */
 export const send = (to: Target, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
-  Effect.flatMap(tags.ProcessRuntime, (shape) => {
-    const rt = shape as internal.RuntimeImpl
-    const dest = toDestination(to)
-    if (rt.isLocalDestination(dest)) return rt.send(dest, message, undefined)
-    return Effect.flatMap(
-      Effect.serviceOption(tags.Self),
-      (s) => rt.send(dest, message, Option.isSome(s) ? s.value.pid : undefined)
-    )
-  })
+  withRuntime((rt, self) => rt.send(toDestination(to), message, self?.pid))
 
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch
@@ -509,11 +514,10 @@ export const exit: {
   if (arguments.length === 1) return Effect.fail(new tags.ProcessExit({ reason: arguments[0] }))
   const pid = arguments[0] as Pid
   const reason = arguments[1] as Term
-  return Effect.flatMap(tags.ProcessRuntime, (shape) =>
-    Effect.map(Effect.serviceOption(tags.Self), (s) => {
-      const rt = shape as internal.RuntimeImpl
-      rt.exit2(Option.isSome(s) ? s.value.pid : rt.systemPid, pid, reason)
-    }))
+  return withRuntime((rt, self) => {
+    rt.exit2(self?.pid ?? rt.systemPid, pid, reason)
+    return Effect.void
+  })
 } as any
 
 /**
