@@ -1,11 +1,15 @@
 /**
  * The handshake against real Erlang/OTP, both ways.
  */
+import { atom, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
+import * as Connection from "../src/Connection.js"
+import type * as Control from "../src/Control.js"
 import * as Epmd from "../src/Epmd.js"
 import * as Flags from "../src/Flags.js"
 import * as Handshake from "../src/Handshake.js"
@@ -127,4 +131,79 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       })),
     60_000
   )
+
+  it.live(
+    "after the handshake, erl's net_kernel answers is_auth over a Connection",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const erlName = uniqueName()
+        const cookie = uniqueName("c")
+        const tsName = uniqueName("ts")
+        yield* startWatcher(erlName, cookie)
+        const { carrier, result } = yield* dial(erlName, cookie, tsName)
+        if (Either.isLeft(result)) throw result.left
+        const hs = result.right
+        const reply = yield* Deferred.make<Control.Frame>()
+        const conn = yield* Connection.make({
+          carrier,
+          handshake: hs,
+          onFrame: Connection.decodingHandler((frame) => Deferred.succeed(reply, frame))
+        })
+        const me = atom(hs.thisNode)
+        const self = new Pid(me, 1, 0, hs.thisCreation)
+        const ref = new Ref(me, hs.thisCreation, [7, 8, 9])
+        yield* conn.sendControl(
+          { _tag: "RegSend", from: self, toName: atom("net_kernel") },
+          tuple(atom("$gen_call"), tuple(self, ref), tuple(atom("is_auth"), me))
+        )
+        const frame = yield* Deferred.await(reply)
+        expect(["Send", "SendSender"]).toContain(frame.control._tag)
+        expect((frame.control as { to: Pid }).to).toEqual(self)
+        expect(frame.message).toEqual(tuple(ref, atom("yes")))
+      })),
+    60_000
+  )
+
+  it.live("erl sends a REG_SEND to a TS name and gets the answer back", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const tsName = uniqueName("ts")
+      const cookie = uniqueName("c")
+      const listener = yield* Transport.tcpTransport.listen({ host: "127.0.0.1", port: 0 })
+      const reg = yield* Epmd.register({ name: tsName, port: listener.port })
+      const seen = yield* Deferred.make<Control.Frame>()
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        const carrier = yield* listener.accept
+        const hs = yield* Handshake.accept(carrier, {
+          thisNode: `${tsName}@vm`,
+          cookie: Redacted.make(cookie),
+          creation: reg.creation
+        })
+        const self = new Pid(atom(hs.thisNode), 1, 0, hs.thisCreation)
+        const conn: Connection.Connection = yield* Connection.make({
+          carrier,
+          handshake: hs,
+          onFrame: Connection.decodingHandler((frame) =>
+            Effect.gen(function*() {
+              yield* Deferred.succeed(seen, frame)
+              const m = frame.message
+              if (frame.control._tag === "RegSend" && m instanceof Tuple && m.elements[1] instanceof Pid) {
+                const answer: Term = tuple(atom("ok"), atom("world"), frame.control.toName)
+                yield* conn.sendControl({ _tag: "SendSender", from: self, to: m.elements[1] }, answer)
+              }
+            })
+          )
+        })
+        yield* Effect.never
+      }))
+      const out = yield* Effect.promise(() =>
+        runErl(
+          `true = net_kernel:connect_node('${tsName}@vm'), {foo, '${tsName}@vm'} ! {hello, self()}, ` +
+            `receive M -> io:format("got ~p~n", [M]) after 10000 -> io:format("timeout~n") end, halt().`,
+          { args: ["-sname", uniqueName(), "-setcookie", cookie] }
+        )
+      )
+      expect(out.stdout).toContain("got {ok,world,foo}")
+      const frame = yield* Deferred.await(seen)
+      expect(frame.control).toMatchObject({ _tag: "RegSend", toName: atom("foo") })
+    })), 60_000)
 })

@@ -19,6 +19,8 @@ export class MemoryCarrier extends BaseCarrier {
   private sourcePaused = false
   /** Total bytes written by this end (for tests). */
   bytesWritten = 0
+  /** Number of write batches (`write`/`writev` calls) by this end (for tests). */
+  writes = 0
 
   constructor(readonly remoteAddress: Address | undefined, readonly framing: 2 | 4) {
     super()
@@ -57,6 +59,7 @@ export class MemoryCarrier extends BaseCarrier {
   }
 
   protected writeChunks(chunks: ReadonlyArray<Uint8Array>): boolean {
+    this.writes++
     for (const c of chunks) {
       if (c.length === 0) continue
       this.bytesWritten += c.length

@@ -1,0 +1,409 @@
+/**
+ * A connected distribution channel: framing, ticks, one writer fiber, read
+ * backpressure. Mechanism only; what frames mean is the caller's business.
+ */
+import type { Atom, Term } from "@effect-otp/process/Term"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import type { Carrier } from "../../Transport.js"
+import {
+  ControlError,
+  type ControlMessage,
+  decodeFrame,
+  encodeFrameEither,
+  type Frame,
+  hexDump
+} from "../control/codec.js"
+import type { HandshakeResult } from "../handshake/machine.js"
+import { buildBatch, FrameParser } from "./framing.js"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+export type ConnectionClosedReason =
+  | "Local"
+  | "PeerClosed"
+  | "TransportError"
+  | "TickTimeout"
+  | "FrameTooLarge"
+  | "Malformed"
+  | "HandlerFailed"
+
+/** Why a connection closed; also the error of `send` on a closed connection. */
+export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
+  readonly reason: ConnectionClosedReason
+  readonly peer: string
+  readonly detail?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `connection to ${this.peer} closed: ${this.reason}${this.detail ? ` (${this.detail})` : ""}`
+  }
+  /** The reason OTP would give in `{nodedown, Node, [{nodedown_reason, R}]}`. */
+  get nodedownReason(): string {
+    switch (this.reason) {
+      case "Local":
+        return "disconnect"
+      case "TickTimeout":
+        return "net_tick_timeout"
+      case "PeerClosed":
+      case "TransportError":
+        return "connection_closed"
+      default:
+        return "connection_closed"
+    }
+  }
+}
+
+export interface ConnectionOptions<E = never> {
+  readonly carrier: Carrier
+  readonly handshake: HandshakeResult
+  /**
+   * Called for each frame payload (ticks excluded), one at a time and in order, from
+   * the connection's reader fiber. A failure closes the connection: a `ControlError`
+   * as "Malformed" (logged with a hex dump), anything else as "HandlerFailed".
+   */
+  readonly onFrame: (payload: Uint8Array) => Effect.Effect<void, E>
+  /** net_ticktime (default 60 s): tick after TickTime/4 without writes, drop after ~TickTime of silence. */
+  readonly tickTime?: Duration.DurationInput | undefined
+  /** Largest accepted frame (default 128 MiB); a bigger one closes the connection. */
+  readonly maxFrameSize?: number | undefined
+  /** Pause reading when this many received bytes wait for `onFrame` (default 16 MiB). */
+  readonly maxInboundBytes?: number | undefined
+  /** `send` suspends while more than this many bytes wait to be written (default 4 MiB). */
+  readonly busyLimit?: number | undefined
+}
+
+export interface ConnectionStats {
+  readonly bytesIn: number
+  readonly bytesOut: number
+  readonly framesIn: number
+  readonly framesOut: number
+  readonly ticksIn: number
+  readonly ticksOut: number
+  /** Bytes queued or being written. */
+  readonly pendingOut: number
+  /** Bytes received and not yet handled. */
+  readonly pendingIn: number
+  readonly readPaused: boolean
+}
+
+export interface Connection {
+  readonly peer: Atom
+  readonly peerName: string
+  /** Negotiated flags. */
+  readonly flags: bigint
+  readonly handshake: HandshakeResult
+  /**
+   * Queue a frame payload (without its length) for the writer fiber. Fails when the
+   * connection is closed; suspends after queueing while more than `busyLimit` bytes
+   * are pending (the caller is slowed down, the frame is kept).
+   */
+  readonly send: (payload: Uint8Array) => Effect.Effect<void, ConnectionClosed>
+  /** Queue a frame payload without ever blocking; false when the connection is closed. */
+  readonly unsafeSend: (payload: Uint8Array) => boolean
+  /** Encode a control message (and its second term) and `send` it. */
+  readonly sendControl: (
+    control: ControlMessage,
+    message?: Term
+  ) => Effect.Effect<void, ConnectionClosed | ControlError>
+  /** Close now with reason "Local". */
+  readonly close: (detail?: string) => Effect.Effect<void>
+  /** Completes with the reason when the connection has closed. */
+  readonly closed: Effect.Effect<ConnectionClosed>
+  readonly isClosed: () => boolean
+  readonly stats: () => ConnectionStats
+}
+
+const DEFAULT_TICK_TIME = Duration.seconds(60)
+const DEFAULT_MAX_FRAME = 128 * 1024 * 1024
+const DEFAULT_MAX_INBOUND = 16 * 1024 * 1024
+const DEFAULT_BUSY_LIMIT = 4 * 1024 * 1024
+const TICK = new Uint8Array(0)
+/** OTP declares the peer dead after this many tick intervals without reads. */
+const SILENT_INTERVALS = 4
+
+// ---------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------
+
+export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { carrier, handshake } = options
+    const peerName = handshake.peerName
+    const tickInterval = Duration.unsafeDivide(Duration.decode(options.tickTime ?? DEFAULT_TICK_TIME), 4)
+    const maxInbound = options.maxInboundBytes ?? DEFAULT_MAX_INBOUND
+    const busyLimit = options.busyLimit ?? DEFAULT_BUSY_LIMIT
+    const parser = new FrameParser(options.maxFrameSize ?? DEFAULT_MAX_FRAME)
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const done = yield* Deferred.make<ConnectionClosed>()
+
+    let closedWith: ConnectionClosed | undefined
+    const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+
+    // --- stats ---
+    let bytesIn = 0
+    let bytesOut = 0
+    let framesIn = 0
+    let framesOut = 0
+    let ticksOut = 0
+    let readSinceCheck = false
+    let wroteSinceCheck = false
+
+    // --- outbound: a hand-rolled queue drained by one writer fiber ---
+    let queue: Array<Uint8Array> = []
+    let pendingOut = 0
+    let wakeWriter: (() => void) | undefined
+    let busyWaiters: Array<() => void> = []
+
+    // --- inbound: frames waiting for onFrame ---
+    let inbound: Array<Uint8Array> = []
+    let pendingIn = 0
+    let wakeReader: (() => void) | undefined
+    let readPaused = false
+
+    const wake = (w: (() => void) | undefined) => {
+      if (w !== undefined) w()
+    }
+
+    const closeWith = (error: ConnectionClosed): void => {
+      if (closedWith !== undefined) return
+      closedWith = error
+      carrier.unsafeClose(error)
+      queue = []
+      inbound = []
+      const w1 = wakeWriter
+      const w2 = wakeReader
+      wakeWriter = undefined
+      wakeReader = undefined
+      wake(w1)
+      wake(w2)
+      const busy = busyWaiters
+      busyWaiters = []
+      for (const b of busy) b()
+      Deferred.unsafeDone(done, Exit.succeed(error))
+      const log = error.reason === "Local" || error.reason === "PeerClosed"
+        ? Effect.logDebug(error.message)
+        : Effect.logWarning(error.message)
+      runFork(log.pipe(Effect.annotateLogs({ module: "Connection", peer: peerName, reason: error.reason })))
+      for (const f of fibers) f.unsafeInterruptAsFork(FiberId.none)
+    }
+
+    const closed = (reason: ConnectionClosedReason, detail?: string, cause?: unknown) =>
+      new ConnectionClosed({ reason, peer: peerName, detail, cause })
+
+    // --- receive path (I/O callbacks, synchronous) ---
+    const received: Array<Uint8Array> = []
+    const onData = (chunk: Uint8Array): void => {
+      if (closedWith !== undefined || chunk.length === 0) return
+      bytesIn += chunk.length
+      readSinceCheck = true
+      const tooLarge = parser.push(chunk, received)
+      for (let i = 0; i < received.length; i++) {
+        const frame = received[i]!
+        inbound.push(frame)
+        pendingIn += frame.length
+        framesIn++
+      }
+      received.length = 0
+      if (tooLarge !== undefined) {
+        closeWith(closed("FrameTooLarge", `a frame of ${tooLarge} bytes exceeds maxFrameSize ${parser.maxFrameSize}`))
+        return
+      }
+      if (inbound.length > 0) {
+        const w = wakeReader
+        wakeReader = undefined
+        wake(w)
+      }
+      if (!readPaused && pendingIn > maxInbound) {
+        readPaused = true
+        carrier.pause()
+      }
+    }
+
+    const waitFor = (set: (resume: () => void) => void) =>
+      Effect.async<void>((resume) => {
+        set(() => resume(Effect.void))
+      })
+
+    const reader: Effect.Effect<void, E> = Effect.gen(function*() {
+      while (closedWith === undefined) {
+        if (inbound.length === 0) {
+          yield* waitFor((r) => (wakeReader = r))
+          continue
+        }
+        const batch = inbound
+        inbound = []
+        for (let i = 0; i < batch.length; i++) {
+          if (closedWith !== undefined) return
+          const frame = batch[i]!
+          yield* options.onFrame(frame)
+          pendingIn -= frame.length
+          if (readPaused && pendingIn <= maxInbound / 2 && closedWith === undefined) {
+            readPaused = false
+            carrier.resume()
+          }
+        }
+      }
+    })
+
+    const onReaderFailure = (cause: Cause.Cause<E>): Effect.Effect<void> =>
+      Effect.sync(() => {
+        if (Cause.isInterruptedOnly(cause)) return
+        const failure = Cause.failureOption(cause)
+        if (failure._tag === "Some" && failure.value instanceof ControlError) {
+          closeWith(closed("Malformed", failure.value.message, failure.value))
+        } else {
+          closeWith(closed("HandlerFailed", Cause.pretty(cause), Cause.squash(cause)))
+        }
+      })
+
+    // --- send path ---
+    const unsafeSend = (payload: Uint8Array): boolean => {
+      if (closedWith !== undefined) return false
+      queue.push(payload)
+      pendingOut += payload.length + 4
+      const w = wakeWriter
+      wakeWriter = undefined
+      wake(w)
+      return true
+    }
+
+    const send = (payload: Uint8Array): Effect.Effect<void, ConnectionClosed> =>
+      Effect.suspend(() => {
+        if (closedWith !== undefined) return Effect.fail(closedWith)
+        unsafeSend(payload)
+        if (pendingOut <= busyLimit) return Effect.void
+        return Effect.async<void>((resume) => {
+          busyWaiters.push(() => resume(Effect.void))
+        })
+      })
+
+    const writer: Effect.Effect<void> = Effect.gen(function*() {
+      while (closedWith === undefined) {
+        if (queue.length === 0) {
+          yield* waitFor((r) => (wakeWriter = r))
+          continue
+        }
+        const batch = queue
+        queue = []
+        let size = 0
+        let data = false
+        for (let i = 0; i < batch.length; i++) {
+          const n = batch[i]!.length
+          size += n + 4
+          if (n > 0) {
+            data = true
+            framesOut++
+          } else {
+            ticksOut++
+          }
+        }
+        if (data) wroteSinceCheck = true
+        const result = yield* Effect.either(carrier.writev(buildBatch(batch)))
+        if (Either.isLeft(result)) {
+          closeWith(closed("TransportError", result.left.message, result.left))
+          return
+        }
+        bytesOut += size
+        pendingOut -= size
+        if (pendingOut <= busyLimit && busyWaiters.length > 0) {
+          const busy = busyWaiters
+          busyWaiters = []
+          for (const b of busy) b()
+        }
+      }
+    })
+
+    // --- ticks ---
+    const ticker: Effect.Effect<void> = Effect.gen(function*() {
+      let silent = 0
+      while (closedWith === undefined) {
+        yield* Effect.sleep(tickInterval)
+        if (readSinceCheck || readPaused) {
+          silent = 0
+        } else if (++silent >= SILENT_INTERVALS) {
+          closeWith(closed("TickTimeout", `nothing read for ${SILENT_INTERVALS} tick intervals (net_tick_timeout)`))
+          return
+        }
+        readSinceCheck = false
+        if (!wroteSinceCheck) unsafeSend(TICK)
+        wroteSinceCheck = false
+      }
+    })
+
+    // --- start ---
+    onData(handshake.tail)
+    carrier.unsafeOnData(onData)
+    fibers.push(
+      yield* Effect.forkScoped(Effect.catchAllCause(reader, onReaderFailure)),
+      yield* Effect.forkScoped(writer),
+      yield* Effect.forkScoped(ticker),
+      yield* Effect.forkScoped(Effect.flatMap(carrier.closed, (c) =>
+        Effect.sync(() =>
+          closeWith(
+            c.by === "error"
+              ? closed("TransportError", c.cause instanceof Error ? c.cause.message : undefined, c.cause)
+              : c.by === "peer"
+              ? closed("PeerClosed")
+              : closed("Local", "carrier closed")
+          )
+        )))
+    )
+    yield* Effect.addFinalizer(() => Effect.sync(() => closeWith(closed("Local", "scope closed"))))
+    if (closedWith !== undefined) { for (const f of fibers) f.unsafeInterruptAsFork(FiberId.none) }
+
+    const connection: Connection = {
+      peer: handshake.peer,
+      peerName,
+      flags: handshake.flags,
+      handshake,
+      send,
+      unsafeSend,
+      sendControl: (control, message) =>
+        Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
+          const bytes = encodeFrameEither(control, message)
+          return Either.isLeft(bytes) ? Effect.fail(bytes.left) : send(bytes.right)
+        }),
+      close: (detail) => Effect.sync(() => closeWith(closed("Local", detail))),
+      closed: Deferred.await(done),
+      isClosed: () => closedWith !== undefined,
+      stats: () => ({
+        bytesIn,
+        bytesOut,
+        framesIn,
+        framesOut,
+        ticksIn: parser.ticks,
+        ticksOut,
+        pendingOut,
+        pendingIn,
+        readPaused
+      })
+    }
+    return connection
+  })
+
+/**
+ * An `onFrame` that decodes control messages and passes them on; a bad frame fails
+ * with its `ControlError`, which closes the connection as "Malformed".
+ */
+export const decodingHandler = <E>(
+  handler: (frame: Frame) => Effect.Effect<void, E>
+): (payload: Uint8Array) => Effect.Effect<void, E | ControlError> =>
+(payload) => {
+  const frame = decodeFrame(payload)
+  return Either.isLeft(frame) ? Effect.fail(frame.left) : handler(frame.right)
+}
+
+export { hexDump }
