@@ -28,13 +28,19 @@ import type { Atom } from "./Term.js"
  * @category errors
  */
 export class RouteError extends Data.TaggedError("RouteError")<{
-  readonly reason: "NotAlive" | "NoConnection"
+  readonly reason: "NotAlive" | "NoConnection" | "NotEncodable"
   readonly node: Atom | undefined
+  readonly detail?: string | undefined
 }> {
   override get message(): string {
-    return this.reason === "NotAlive"
-      ? "the local node is not alive (no distribution)"
-      : `no connection to ${this.node?.name ?? "the node"}`
+    switch (this.reason) {
+      case "NotAlive":
+        return "the local node is not alive (no distribution)"
+      case "NoConnection":
+        return `no connection to ${this.node?.name ?? "the node"}`
+      case "NotEncodable":
+        return `cannot send to ${this.node?.name ?? "another node"}: ${this.detail ?? "the value has no term form"}`
+    }
   }
 }
 

@@ -74,6 +74,15 @@ describe("Term", () => {
     expect(m.get(1)).toBe(atom("x"))
   })
 
+  it("refs: missing high words count as zero (as in erts)", () => {
+    const a = new Term.Ref(node, 1, [2])
+    const b = new Term.Ref(node, 1, [2, 0, 0])
+    expect(Term.equals(a, b)).toBe(true)
+    expect(Term.compare(a, b)).toBe(0)
+    expect(Term.map(Array.from({ length: 9 }, (_, i) => [new Term.Ref(node, 1, [i]), i] as const)).get(b)).toBe(2)
+    expect(Term.equals(a, new Term.Ref(node, 1, [2, 1]))).toBe(false)
+  })
+
   it("maps look keys up with exact equality", () => {
     const m = Term.map([[1, atom("int")], [float(1), atom("float")], [1.5, atom("x")]])
     expect(m.get(1)).toBe(atom("int"))

@@ -21,6 +21,7 @@ import { defaultRouter, RouteError, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
+import { refWords } from "./term.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
 
@@ -30,7 +31,7 @@ export const shutdown = Atom.make("shutdown")
 const encoder = new TextEncoder()
 
 /** @internal */
-export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${r.ids.join(".")}`
+export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
 /** @internal */
 export const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
 
@@ -367,7 +368,13 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         this.lookup(to)?.deliver(message)
         return Effect.void
       }
-      return Effect.ignore(this.router.route(new Sig.Message({ from, to, message })))
+      return Effect.catchAll(
+        this.router.route(new Sig.Message({ from, to, message })),
+        (e): Effect.Effect<void, SendError> =>
+          e.reason === "NotEncodable"
+            ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
+            : Effect.void
+      )
     }
     if (to instanceof Atom) {
       const p = this.registry.get(to)
@@ -379,7 +386,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return Effect.catchAll(
       this.router.route(new Sig.Message({ from, to, message })),
       (e): Effect.Effect<void, SendError> =>
-        e.reason === "NotAlive" ? Effect.fail(new SendError({ reason: "NotAlive", to })) : Effect.void
+        e.reason === "NotAlive"
+          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
+          : e.reason === "NotEncodable"
+          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
+          : Effect.void
     )
   }
 

@@ -70,13 +70,19 @@ export class ProcessRuntime
 
 /** @internal */
 export class SendError extends Data.TaggedError("SendError")<{
-  readonly reason: "NotRegistered" | "NotAlive"
+  readonly reason: "NotRegistered" | "NotAlive" | "NotEncodable"
   readonly to: Destination
+  readonly detail?: string | undefined
 }> {
   override get message(): string {
-    return this.reason === "NotRegistered"
-      ? `badarg: no process registered as ${String(this.to)}`
-      : `badarg: cannot send to ${String(this.to)}, the local node is not alive`
+    switch (this.reason) {
+      case "NotRegistered":
+        return `badarg: no process registered as ${String(this.to)}`
+      case "NotAlive":
+        return `badarg: cannot send to ${String(this.to)}, the local node is not alive`
+      case "NotEncodable":
+        return `badarg: cannot send to ${String(this.to)}: ${this.detail ?? "the message has no term form"}`
+    }
   }
 }
 

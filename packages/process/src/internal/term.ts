@@ -325,8 +325,11 @@ export function equals(a: Term, b: Term): boolean {
     }
     case "Ref": {
       const yy = y as Ref
-      return x.node === yy.node && x.creation === yy.creation && x.ids.length === yy.ids.length &&
-        x.ids.every((w, i) => w === yy.ids[i])
+      // as erts: missing high words count as zero, so [N] and [N, 0] are the same ref
+      if (x.node !== yy.node || x.creation !== yy.creation) return false
+      const n = Math.max(x.ids.length, yy.ids.length)
+      for (let i = 0; i < n; i++) if ((x.ids[i] ?? 0) !== (yy.ids[i] ?? 0)) return false
+      return true
     }
     case "Port": {
       const yy = y as Port
@@ -341,6 +344,13 @@ export function equals(a: Term, b: Term): boolean {
     case "Float":
       return false
   }
+}
+
+/** The ref words without high zero words, joined with dots (equal refs give equal text). @internal */
+export function refWords(ids: ReadonlyArray<number>): string {
+  let n = ids.length
+  while (n > 1 && ids[n - 1] === 0) n--
+  return ids.slice(0, n).join(".")
 }
 
 /** A string that is equal for `=:=`-equal terms (map index key). @internal */
@@ -523,7 +533,7 @@ export function format(t: Term, exact = false): string {
     case "Pid":
       return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : x.toString()
     case "Ref":
-      return exact ? `#Ref<${x.node.name}/${x.creation}.${x.ids.join(".")}>` : x.toString()
+      return exact ? `#Ref<${x.node.name}/${x.creation}.${refWords(x.ids)}>` : x.toString()
     case "Port":
       return exact ? `#Port<${x.node.name}/${x.creation}.${x.id}>` : x.toString()
     case "Export":
