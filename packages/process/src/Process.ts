@@ -38,8 +38,8 @@ import * as tags from "./internal/tags.js"
 import type { Matcher } from "./Mailbox.js"
 import { RemoteName } from "./Signal.js"
 import type { Destination } from "./Signal.js"
-import { Atom, atoms, Pid, Tuple } from "./Term.js"
-import type { Ref, Term } from "./Term.js"
+import { Atom, atoms, Tuple } from "./Term.js"
+import type { Pid, Ref, Term } from "./Term.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -210,8 +210,10 @@ export const spawn: {
 } = (effect: Effect.Effect<unknown, unknown, any>, options?: SpawnOptions): any =>
   options?.link === true
     ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
-      Effect.map(spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined), (p) => p.pid))
-    : Effect.map(spawnImpl(effect, options, undefined), (p) => p.pid)
+      Effect.map(spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined), (p) =>
+        p.pid))
+    : Effect.map(spawnImpl(effect, options, undefined), (p) =>
+      p.pid)
 
 /**
  * `spawn` and link to the calling process, atomically.
@@ -271,7 +273,8 @@ export const spawnScoped = <R>(
       ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
         spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined))
       : spawnImpl(effect, options, undefined),
-    (p) => Effect.as(Effect.addFinalizer(() => killAndAwait(p as ProcessImpl)), (p as ProcessImpl).pid)
+    (p) =>
+      Effect.as(Effect.addFinalizer(() => killAndAwait(p as ProcessImpl)), (p as ProcessImpl).pid)
   ) as any
 
 /**
@@ -401,7 +404,10 @@ export const receive: {
     match: (message: unknown) => Option.Option<A>,
     options: ReceiveOptions
   ): Effect.Effect<Option.Option<A>, never, Self>
-  <A>(refinement: Predicate.Refinement<unknown, A>, options: ReceiveOptions): Effect.Effect<Option.Option<A>, never, Self>
+  <A>(
+    refinement: Predicate.Refinement<unknown, A>,
+    options: ReceiveOptions
+  ): Effect.Effect<Option.Option<A>, never, Self>
   (
     predicate: Predicate.Predicate<unknown> | undefined,
     options: ReceiveOptions

@@ -83,8 +83,7 @@ export const unsafeSend = (runtime: ProcessRuntimeShape, to: Destination, messag
  * @since 0.1.0
  * @category utils
  */
-export const deliver = (runtime: ProcessRuntimeShape, signal: Signal): Effect.Effect<void> =>
-  runtime.deliver(signal)
+export const deliver = (runtime: ProcessRuntimeShape, signal: Signal): Effect.Effect<void> => runtime.deliver(signal)
 
 /**
  * @since 0.1.0

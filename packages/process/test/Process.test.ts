@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Process from "../src/Process.js"
 import * as ProcessRuntime from "../src/ProcessRuntime.js"
-import * as Router from "../src/Router.js"
+import type * as Router from "../src/Router.js"
 import * as Signal from "../src/Signal.js"
 import * as Term from "../src/Term.js"
 
@@ -290,9 +290,12 @@ describe("Process", () => {
       const scope = yield* Scope.make()
       let finalized = false
       const pid = yield* Process.spawnScoped(
-        Effect.ensuring(Effect.zipRight(Process.send(me, "ready"), waitForever), Effect.sync(() => {
-          finalized = true
-        }))
+        Effect.ensuring(
+          Effect.zipRight(Process.send(me, "ready"), waitForever),
+          Effect.sync(() => {
+            finalized = true
+          })
+        )
       ).pipe(Scope.extend(scope))
       expect(yield* Process.receive()).toBe("ready")
       const ref = yield* Process.monitor(pid)
@@ -414,16 +417,18 @@ describe("Process", () => {
   it.effect("the runtime kills its processes with shutdown when released", () =>
     Effect.gen(function*() {
       let reason: unknown
-      yield* Effect.scoped(Effect.gen(function*() {
-        const rt = yield* ProcessRuntime.ProcessRuntime
-        yield* Process.spawn(Effect.onExit(waitForever, (exit) =>
-          Effect.sync(() => {
-            reason = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-          })))
-        expect(rt.unsafeProcessCount()).toBe(1)
-        yield* eventually(() => reason === undefined && rt.unsafeProcessCount() === 1)
-        yield* Effect.yieldNow()
-      }).pipe(Effect.provide(ProcessRuntime.layer)))
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const rt = yield* ProcessRuntime.ProcessRuntime
+          yield* Process.spawn(Effect.onExit(waitForever, (exit) =>
+            Effect.sync(() => {
+              reason = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+            })))
+          expect(rt.unsafeProcessCount()).toBe(1)
+          yield* eventually(() => reason === undefined && rt.unsafeProcessCount() === 1)
+          yield* Effect.yieldNow()
+        }).pipe(Effect.provide(ProcessRuntime.layer))
+      )
       expect(reason).toBe(true)
     }))
 

@@ -15,15 +15,16 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { Mailbox } from "../Mailbox.js"
 import type { RouterShape } from "../Router.js"
 import { defaultRouter, RouteError, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
-import { refWords } from "./term.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
+import { refWords } from "./term.js"
 
 const effectFailure = Atom.make("effect_failure")
 /** @internal */
@@ -637,10 +638,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     const p = this.lookup(pid)
     if (p === undefined) return undefined
     const links: Array<Pid> = []
-    if (p.links) for (const l of p.links) links.push(l.pid)
-    if (p.remoteLinks) for (const l of p.remoteLinks.values()) links.push(l)
+    if (p.links) { for (const l of p.links) links.push(l.pid) }
+    if (p.remoteLinks) { for (const l of p.remoteLinks.values()) links.push(l) }
     const monitors: Array<Pid | Tuple> = []
-    if (p.monitors) for (const h of p.monitors.values()) monitors.push(h.object)
+    if (p.monitors) { for (const h of p.monitors.values()) monitors.push(h.object) }
     const monitoredBy: Array<Pid> = []
     if (p.monitoredBy) {
       for (const w of p.monitoredBy.values()) monitoredBy.push(w.watcher instanceof Pid ? w.watcher : w.watcher.pid)
@@ -676,7 +677,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
 
 /** @internal */
-export const make: Effect.Effect<RuntimeImpl, never, import("effect/Scope").Scope> = Effect.gen(function*() {
+export const make: Effect.Effect<RuntimeImpl, never, Scope.Scope> = Effect.gen(function*() {
   const router = yield* Effect.serviceOption(Router)
   const base = yield* Effect.runtime<never>()
   const rt = new RuntimeImpl(Option.getOrUndefined(router), base)
