@@ -1,0 +1,147 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Transport from "../src/Transport.js"
+
+/** Reads until `n` bytes have arrived. */
+const readN = (carrier: Transport.Carrier, n: number) =>
+  Effect.gen(function*() {
+    const out: Array<number> = []
+    while (out.length < n) {
+      const chunk = yield* carrier.read
+      for (const b of chunk) out.push(b)
+    }
+    return out
+  })
+
+const settle = Effect.promise(() => new Promise<void>((r) => setTimeout(r, 20)))
+
+const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: string) =>
+  describe(name, () => {
+    it.scoped("listen, connect, accept and exchange bytes both ways", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const listener = yield* t.listen({ host, port: 0 })
+        expect(listener.port).toBeGreaterThan(0)
+        const client = yield* t.connect({ host, port: listener.port })
+        const server = yield* listener.accept
+        expect(client.framing).toBe(2)
+        yield* client.write(new Uint8Array([1, 2, 3]))
+        expect(yield* readN(server, 3)).toEqual([1, 2, 3])
+        yield* server.writev([new Uint8Array([4]), new Uint8Array([5, 6]), new Uint8Array(0), new Uint8Array([7])])
+        expect(yield* readN(client, 4)).toEqual([4, 5, 6, 7])
+        expect(client.remoteAddress?.port).toBe(listener.port)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("bytes buffered by read are handed to the push handler first, in order", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const listener = yield* t.listen({ host, port: 0 })
+        const client = yield* t.connect({ host, port: listener.port })
+        const server = yield* listener.accept
+        yield* client.write(new Uint8Array([1]))
+        expect(yield* readN(server, 1)).toEqual([1])
+        yield* client.write(new Uint8Array([2, 3]))
+        yield* settle
+        const got: Array<number> = []
+        server.unsafeOnData((c) => got.push(...c))
+        yield* client.write(new Uint8Array([4]))
+        yield* settle
+        expect(got).toEqual([2, 3, 4])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("pause holds data back until resume", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const listener = yield* t.listen({ host, port: 0 })
+        const client = yield* t.connect({ host, port: listener.port })
+        const server = yield* listener.accept
+        const got: Array<number> = []
+        server.unsafeOnData((c) => got.push(...c))
+        server.pause()
+        yield* client.write(new Uint8Array([9, 9]))
+        yield* settle
+        expect(got).toEqual([])
+        server.resume()
+        yield* settle
+        expect(got).toEqual([9, 9])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("closing one end: the other sees `peer`, reads fail with Closed, writes fail", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const listener = yield* t.listen({ host, port: 0 })
+        const client = yield* t.connect({ host, port: listener.port })
+        const server = yield* listener.accept
+        yield* client.write(new Uint8Array([1]))
+        yield* client.close
+        expect((yield* client.closed).by).toBe("local")
+        expect((yield* server.closed).by).toBe("peer")
+        // bytes sent before the close are still readable
+        expect(yield* readN(server, 1)).toEqual([1])
+        const e = yield* Effect.flip(server.read)
+        expect([e._tag, e.reason]).toEqual(["TransportError", "Closed"])
+        expect((yield* Effect.flip(client.write(new Uint8Array([1])))).reason).toBe("Closed")
+        expect(server.isClosed()).toBe(true)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("connect to a closed port fails with ConnectFailed", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const port = yield* Effect.scoped(Effect.map(t.listen({ host, port: 0 }), (l) => l.port))
+        const e = yield* Effect.flip(t.connect({ host, port }))
+        expect(e.reason).toBe("ConnectFailed")
+        expect(e.message).toContain(String(port))
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("closing the listener fails a waiting accept and closes accepted carriers with their scope", () =>
+      Effect.gen(function*() {
+        const t = yield* Transport.Transport
+        const scope = yield* Scope.make()
+        const listener = yield* Scope.extend(t.listen({ host, port: 0 }), scope)
+        const clientScope = yield* Scope.make()
+        const client = yield* Scope.extend(t.connect({ host, port: listener.port }), clientScope)
+        const serverScope = yield* Scope.make()
+        const server = yield* Scope.extend(listener.accept, serverScope)
+        const waiting = yield* Effect.fork(Effect.either(Effect.scoped(listener.accept)))
+        yield* Effect.yieldNow()
+        yield* Scope.close(scope, Exit.void)
+        const r = yield* Fiber.join(waiting)
+        expect(Either.isLeft(r) && r.left.reason).toBe("Closed")
+        yield* Scope.close(serverScope, Exit.void)
+        expect(server.isClosed()).toBe(true)
+        expect((yield* client.closed).by).toBe("peer")
+        yield* Scope.close(clientScope, Exit.void)
+      }).pipe(Effect.provide(layer)))
+  })
+
+describe("Transport", () => {
+  suite("tcp", Transport.layerTcp, "127.0.0.1")
+  suite("memory", Transport.layerMemory, "memory")
+
+  it.scoped("tcp: a large writev arrives whole and in order", () =>
+    Effect.gen(function*() {
+      const t = Transport.tcpTransport
+      const listener = yield* t.listen({ host: "127.0.0.1", port: 0 })
+      const client = yield* t.connect({ host: "127.0.0.1", port: listener.port })
+      const server = yield* listener.accept
+      const chunks = Array.from({ length: 20 }, (_, i) => new Uint8Array(100_000).fill(i))
+      const reading = yield* Effect.fork(readN(server, 2_000_000))
+      yield* client.writev(chunks)
+      const got = yield* Fiber.join(reading)
+      expect(got.length).toBe(2_000_000)
+      for (let i = 0; i < 20; i++) expect(got[i * 100_000]).toBe(i)
+    }))
+
+  it.scoped("memory pairs honour the framing hint", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* Transport.memoryPair({ framing: 4 })
+      expect([a.framing, b.framing]).toEqual([4, 4])
+      yield* a.write(new Uint8Array([1]))
+      expect(yield* readN(b, 1)).toEqual([1])
+    }))
+})
