@@ -48,7 +48,7 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         yield* client.write(new Uint8Array([2, 3]))
         yield* settle
         const got: Array<number> = []
-        server.unsafeOnData((c) => got.push(...c))
+        server.unsafeOnData((c) => c.forEach((b) => got.push(b)))
         yield* client.write(new Uint8Array([4]))
         yield* settle
         expect(got).toEqual([2, 3, 4])
@@ -61,7 +61,7 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         const client = yield* t.connect({ host, port: listener.port })
         const server = yield* listener.accept
         const got: Array<number> = []
-        server.unsafeOnData((c) => got.push(...c))
+        server.unsafeOnData((c) => c.forEach((b) => got.push(b)))
         server.pause()
         yield* client.write(new Uint8Array([9, 9]))
         yield* settle
