@@ -238,3 +238,14 @@ export const awaitsMessage: (state: State) => boolean = machine.awaitsMessage
  * @category state machine
  */
 export const stepOf: (state: State) => HandshakeStep = machine.stepOf
+
+/**
+ * The simultaneous-connect rule: when a peer dials us while our own attempt to it is
+ * pending, compare the names as atoms (bytewise UTF-8). If ours is greater we keep our
+ * attempt and answer `nok`; otherwise we drop ours and answer `ok_simultaneous`.
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const simultaneousDecision = (thisNode: string, otherNode: string): "nok" | "ok_simultaneous" =>
+  Buffer.compare(Buffer.from(thisNode, "utf8"), Buffer.from(otherNode, "utf8")) > 0 ? "nok" : "ok_simultaneous"

@@ -114,6 +114,13 @@ describe("Handshake", () => {
     })
   })
 
+  it("simultaneous connect: the greater name keeps its own attempt", () => {
+    expect(Handshake.simultaneousDecision("b@vm", "a@vm")).toBe("nok")
+    expect(Handshake.simultaneousDecision("a@vm", "b@vm")).toBe("ok_simultaneous")
+    expect(Handshake.simultaneousDecision("a@vm", "a@vm2")).toBe("ok_simultaneous")
+    expect(Handshake.simultaneousDecision("Z@vm", "a@vm")).toBe("ok_simultaneous")
+  })
+
   describe("runner, both roles in memory", () => {
     it.scoped("completes and negotiates flags", () =>
       Effect.gen(function*() {
