@@ -2,6 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as crypto from "node:crypto"
@@ -161,6 +164,21 @@ describe("Handshake", () => {
         expect([ea.step, ea.reason]).toEqual(["recvChallengeAck", "AuthenticationFailed"])
         expect(ea.message).not.toContain("secret")
         expect(cb.isClosed()).toBe(true)
+      }))
+
+    it.scoped("logs every step at trace/debug level and never logs the cookie", () =>
+      Effect.gen(function*() {
+        const logs: Array<string> = []
+        const logger = Logger.make(({ annotations, message }) => {
+          logs.push(`${String(message)} ${JSON.stringify(HashMap.toEntries(annotations))}`)
+        })
+        yield* handshakePair({ a: { cookie: cookie("supersecret1") }, b: { cookie: cookie("supersecret2") } }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Logger.withMinimumLogLevel(LogLevel.All)
+        )
+        expect(logs.some((l) => l.includes("recvName") && l.includes("acceptor"))).toBe(true)
+        expect(logs.some((l) => l.includes("AuthenticationFailed"))).toBe(true)
+        expect(logs.join("\n")).not.toContain("supersecret")
       }))
 
     it.scoped("the acceptor names missing flags and answers not_allowed", () =>
