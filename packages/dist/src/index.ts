@@ -26,3 +26,19 @@ export * as NodeName from "./NodeName.js"
  * @since 0.1.0
  */
 export * as Transport from "./Transport.js"
+/**
+ * @since 0.1.0
+ */
+export * as Connection from "./Connection.js"
+/**
+ * @since 0.1.0
+ */
+export * as Control from "./Control.js"
+/**
+ * @since 0.1.0
+ */
+export * as DistNode from "./DistNode.js"
+/**
+ * @since 0.1.0
+ */
+export * as NetKernel from "./NetKernel.js"

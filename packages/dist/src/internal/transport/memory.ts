@@ -120,7 +120,7 @@ export const make = (): Context.Tag.Service<Transport> => {
         listeners.set(port, queue)
         const address = `memory:${port}`
         const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
-          queue.take(address),
+          Effect.interruptible(queue.take(address)),
           (c) => c.close
         )
         return Effect.succeed({ port, queue, listener: { host: "memory", port, accept } })

@@ -77,7 +77,8 @@ const addressText = (host: string | undefined, port: number | undefined) => `${h
 
 const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<TcpCarrier, TransportError>((resume) => {
+    // interruptible: the returned canceler destroys a socket that is still connecting
+    Effect.interruptible(Effect.async<TcpCarrier, TransportError>((resume) => {
       const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
       const onError = (cause: Error) => {
         socket.destroy()
@@ -91,7 +92,7 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
         resume(Effect.succeed(new TcpCarrier(socket)))
       })
       return Effect.sync(() => socket.destroy())
-    }),
+    })),
     (carrier) => carrier.close
   )
 
@@ -128,7 +129,8 @@ const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError,
     const bound = server.address() as net.AddressInfo
     const address = addressText(bound.address, bound.port)
     const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
-      Effect.map(queue.take(address), (socket) => new TcpCarrier(socket)),
+      // interruptible: a pending accept must not hold up the scope that waits for it
+      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TcpCarrier(socket))),
       (carrier) => carrier.close
     )
     return { host: bound.address, port: bound.port, accept }

@@ -1,0 +1,148 @@
+/**
+ * `DistNode.layer` turns the local `ProcessRuntime` into a named Erlang node: it
+ * listens for distribution connections, registers with EPMD (starting an embedded
+ * EPMD when none runs), gives local pids the node's name and creation, and installs the
+ * `Router` that carries signals to other nodes.
+ *
+ * ```ts
+ * const Node = DistNode.layer({ name: "alice", cookie: "secret" }).pipe(
+ *   Layer.provideMerge(ProcessRuntime.layer)
+ * )
+ * ```
+ *
+ * Until `global` exists the node is **hidden by default** (OTP's `global`, `rex` and `pg`
+ * only watch visible nodes; see PROTOCOL.md §5). Pass `hidden: false` for a visible node.
+ *
+ * @since 0.1.0
+ */
+import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import { Atom, setLocalNode } from "@effect-otp/process/Term"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as Cookie from "./Cookie.js"
+import * as Epmd from "./Epmd.js"
+import * as internal from "./internal/netKernel.js"
+import { NetKernel } from "./NetKernel.js"
+import * as NodeName from "./NodeName.js"
+import * as Transport from "./Transport.js"
+
+/**
+ * Why the node could not start. Never holds the cookie.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DistNodeError extends Data.TaggedError("DistNodeError")<{
+  readonly reason: "BadNodeName" | "Cookie" | "Listen" | "NameInUse" | "Epmd"
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `cannot start the distribution: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** `alice` (a short name, completed with this host) or `alice@host`. */
+  readonly name: string
+  /** Long names (`-name`) instead of short names (`-sname`). Default: short. */
+  readonly longNames?: boolean | undefined
+  /** The cookie (as `-setcookie`); else `~/.erlang.cookie`, created when missing. */
+  readonly cookie?: Redacted.Redacted<string> | string | undefined
+  /** Hidden node (default `true`, see the module doc). */
+  readonly hidden?: boolean | undefined
+  /** EPMD port (default `ERL_EPMD_PORT` or 4369). */
+  readonly epmdPort?: number | undefined
+  /** `net_ticktime` (default 60 s). */
+  readonly netTicktime?: Duration.DurationInput | undefined
+  /** `net_setuptime`, per handshake step (default 7 s). */
+  readonly setupTime?: Duration.DurationInput | undefined
+  /** `net_kernel:allow/1` from the start. */
+  readonly allow?: ReadonlyArray<string> | undefined
+  /** Where to listen (default all interfaces, any free port). */
+  readonly listen?: Transport.ListenOptions | undefined
+  /** Largest accepted frame (default 128 MiB). */
+  readonly maxFrameSize?: number | undefined
+  /** Handshakes in progress beyond this are refused (default 64). */
+  readonly maxPendingHandshakes?: number | undefined
+  /** Time limit for `ping` and connect-on-demand (default 7 s). */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+const make = (options: Options) =>
+  Effect.gen(function*() {
+    const runtime = yield* ProcessRuntime
+    const parsed = NodeName.parse(options.name, { mode: options.longNames === true ? "long" : "short" })
+    if (Either.isLeft(parsed)) {
+      return yield* new DistNodeError({ reason: "BadNodeName", detail: parsed.left.message, cause: parsed.left })
+    }
+    const name = parsed.right
+    const cookie = yield* Cookie.load({ cookie: options.cookie }).pipe(
+      Effect.mapError((e) => new DistNodeError({ reason: "Cookie", detail: e.message, cause: e }))
+    )
+    const transport = Option.getOrElse(yield* Effect.serviceOption(Transport.Transport), () => Transport.tcpTransport)
+    const epmd = yield* Effect.serviceOption(Epmd.Epmd).pipe(
+      Effect.flatMap(Option.match({
+        onSome: Effect.succeed,
+        onNone: () =>
+          Layer.build(Epmd.layerAuto(options.epmdPort === undefined ? {} : { port: options.epmdPort })).pipe(
+            Effect.map(Context.get(Epmd.Epmd))
+          )
+      })),
+      Effect.mapError((e) => new DistNodeError({ reason: "Epmd", detail: e.message, cause: e }))
+    )
+    const listener = yield* transport.listen(options.listen ?? {}).pipe(
+      Effect.mapError((e) => new DistNodeError({ reason: "Listen", detail: e.message, cause: e }))
+    )
+    const alive = NodeName.alive(name)
+    const registration = yield* epmd.register({
+      name: alive,
+      port: listener.port,
+      epmdPort: options.epmdPort
+    }).pipe(
+      Effect.mapError((e) =>
+        new DistNodeError({
+          reason: e.reason === "NameInUse" ? "NameInUse" : "Epmd",
+          detail: e.reason === "NameInUse" ? `the name ${alive} is in use on this host` : e.message,
+          cause: e
+        })
+      )
+    )
+    const node = Atom.make(name)
+    yield* runtime.setNode(node, registration.creation)
+    setLocalNode(node, registration.creation)
+    const kernel = yield* internal.make({
+      name: node,
+      creation: registration.creation,
+      cookie,
+      hidden: options.hidden !== false,
+      tickTime: Duration.decode(options.netTicktime ?? Duration.seconds(60)),
+      setupTime: Duration.decode(options.setupTime ?? Duration.seconds(7)),
+      allow: options.allow,
+      maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
+      maxFrameSize: options.maxFrameSize,
+      connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7))
+    }, { runtime, transport, epmd: epmd as Epmd.EpmdService, listener })
+    yield* Effect.logDebug(`node ${name} up on port ${listener.port}, creation ${registration.creation}`)
+    return kernel
+  })
+
+/**
+ * The node: requires a `ProcessRuntime`, provides `NetKernel`. A `Transport` or `Epmd`
+ * in the context replaces the defaults (TCP, and `Epmd.layerAuto`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<NetKernel, DistNodeError, ProcessRuntime> =>
+  Layer.scoped(NetKernel, make(options))

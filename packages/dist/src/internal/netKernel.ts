@@ -1,0 +1,901 @@
+/**
+ * net_kernel: the node's connection table and policy (connect on demand, the
+ * simultaneous-connect rule, allow, visible/hidden, nodeup/nodedown), the Router that
+ * carries signals to other nodes, the frame dispatcher that turns control messages
+ * into local signals, and the `net_kernel` process that answers `is_auth`.
+ *
+ * Mechanism lives elsewhere: `Transport` (bytes), `Handshake` (dist_util),
+ * `Connection` (frames, ticks, the writer fiber).
+ */
+import * as Process from "@effect-otp/process/Process"
+import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
+import { RouteError, type RouterShape } from "@effect-otp/process/Router"
+import * as Sig from "@effect-otp/process/Signal"
+import {
+  Atom,
+  atoms,
+  ImproperList,
+  isTagged,
+  isTerm,
+  Pid,
+  Ref,
+  type Term,
+  Tuple,
+  tuple
+} from "@effect-otp/process/Term"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { EpmdService } from "../Epmd.js"
+import * as Flags from "../Flags.js"
+import * as Handshake from "../Handshake.js"
+import type { Carrier, Listener, Transport } from "../Transport.js"
+import * as Conn from "./connection/connection.js"
+import * as Control from "./control/codec.js"
+import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/** Why `connect` failed. */
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly node: string
+  readonly reason:
+    | "PeerUnreachable"
+    | "Handshake"
+    | "NotAllowed"
+    | "Timeout"
+    | "SimultaneousLost"
+    | "Closed"
+    | "BadNodeName"
+    | "NotAlive"
+  readonly detail?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `cannot connect to ${this.node}: ${this.reason}${this.detail ? ` (${this.detail})` : ""}`
+  }
+}
+
+export type NodeKind = "visible" | "hidden" | "connected" | "this" | "known"
+
+export interface NodeEvent {
+  readonly _tag: "nodeup" | "nodedown"
+  readonly node: Atom
+  readonly hidden: boolean
+  readonly reason?: string | undefined
+}
+
+export interface NetKernelOptions {
+  readonly name: Atom
+  readonly creation: number
+  readonly cookie: Redacted.Redacted<string>
+  readonly hidden: boolean
+  readonly tickTime: Duration.Duration
+  readonly setupTime: Duration.Duration
+  readonly allow: ReadonlyArray<string> | undefined
+  readonly maxPendingHandshakes: number
+  readonly maxFrameSize: number | undefined
+  readonly connectTimeout: Duration.Duration
+}
+
+interface Entry {
+  state: "pending" | "up"
+  /** which attempt owns the pending state (a generation counter) */
+  attempt: number
+  initiating: boolean
+  readonly ready: Deferred.Deferred<Conn.Connection, ConnectError>
+  conn: Conn.Connection | undefined
+  hidden: boolean
+  /** our own setup fiber, interrupted when we lose a simultaneous connect */
+  fiber: Fiber.RuntimeFiber<void, never> | undefined
+  /** the connection's scope, closed on nodedown */
+  scope: Scope.CloseableScope | undefined
+}
+
+export interface NetKernelImpl {
+  readonly node: Atom
+  readonly creation: number
+  readonly port: number
+  readonly hidden: boolean
+  readonly netKernelPid: Pid
+  readonly connect: (node: Atom | string) => Effect.Effect<void, ConnectError>
+  readonly ping: (node: Atom | string) => Effect.Effect<"pong" | "pang">
+  readonly nodes: (kind?: NodeKind | ReadonlyArray<NodeKind>) => ReadonlyArray<Atom>
+  readonly disconnect: (node: Atom | string) => Effect.Effect<boolean>
+  readonly nodeEvents: Stream.Stream<NodeEvent>
+  readonly subscribeNodes: (
+    pid: Pid,
+    options?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
+  ) => () => void
+  readonly monitorNode: (pid: Pid, node: Atom) => Effect.Effect<void>
+  readonly setAllow: (nodes: ReadonlyArray<string> | undefined) => void
+  readonly connection: (node: Atom) => Conn.Connection | undefined
+  readonly aliasSend: (from: Pid, alias: Ref, message: Term) => Effect.Effect<void, RouteError>
+  readonly sendControl: (node: Atom, control: Control.ControlMessage, message?: Term) => Effect.Effect<
+    void,
+    RouteError
+  >
+  readonly onSpawnRequest: (
+    handler: (
+      node: Atom,
+      req: Extract<Control.ControlMessage, { _tag: "SpawnRequest" | "SpawnRequestTT" }>,
+      args: Term | undefined
+    ) => Effect.Effect<void>
+  ) => void
+  readonly onSpawnReply: (
+    handler: (req: Extract<Control.ControlMessage, { _tag: "SpawnReply" | "SpawnReplyTT" }>) => void
+  ) => void
+}
+
+const A = {
+  net_kernel: Atom.make("net_kernel"),
+  gen_call: Atom.make("$gen_call"),
+  is_auth: Atom.make("is_auth"),
+  yes: Atom.make("yes"),
+  no: Atom.make("no"),
+  alias: Atom.make("alias"),
+  nodeup: Atom.make("nodeup"),
+  nodedown: Atom.make("nodedown"),
+  nodedown_reason: Atom.make("nodedown_reason"),
+  node_type: Atom.make("node_type"),
+  visible: Atom.make("visible"),
+  hidden: Atom.make("hidden"),
+  notsup: Atom.make("notsup"),
+  empty: Atom.make("")
+} as const
+
+const nodeText = (node: Atom | string): string => typeof node === "string" ? node : node.name
+
+/** Atom order for the simultaneous-connect rule: bytewise on the UTF-8 names. */
+const greaterName = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a), Buffer.from(b)) > 0
+
+// ---------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------
+
+export const make = (
+  options: NetKernelOptions,
+  deps: {
+    readonly runtime: ProcessRuntimeShape
+    readonly transport: Context_Transport
+    readonly epmd: EpmdService
+    readonly listener: Listener
+  }
+): Effect.Effect<NetKernelImpl, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { epmd, listener, runtime, transport } = deps
+    const thisNode = options.name
+    const thisName = thisNode.name
+    const kernelScope = yield* Effect.scope
+    const fibers = yield* FiberSet.make<void, never>()
+    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    const table = new Map<string, Entry>()
+    let allow: ReadonlySet<string> | undefined = options.allow ? new Set(options.allow) : undefined
+    let attempts = 0
+    let pendingAccepts = 0
+    const events = yield* PubSub.unbounded<NodeEvent>()
+    const subscribers = new Map<Pid, { hidden: boolean; reason: boolean }>()
+    const nodeMonitors = new Map<string, Array<Pid>>()
+    let spawnRequestHandler:
+      | ((node: Atom, req: any, args: Term | undefined) => Effect.Effect<void>)
+      | undefined
+    let spawnReplyHandler: ((req: any) => void) | undefined
+
+    const flags = Flags.recommended({ hidden: options.hidden })
+    const common = {
+      thisNode: thisName,
+      cookie: options.cookie,
+      creation: options.creation,
+      hidden: options.hidden,
+      setupTime: options.setupTime
+    }
+
+    // --- node events -----------------------------------------------------------
+
+    const publish = (event: NodeEvent) => {
+      Effect.runSync(PubSub.publish(events, event))
+      for (const [pid, sub] of subscribers) {
+        if (event.hidden && !sub.hidden) continue
+        const info: Array<Term> = []
+        if (sub.hidden) info.push(tuple(A.node_type, event.hidden ? A.hidden : A.visible))
+        if (sub.reason && event._tag === "nodedown") {
+          info.push(tuple(A.nodedown_reason, Atom.make(event.reason ?? "connection_closed")))
+        }
+        const tag = event._tag === "nodeup" ? A.nodeup : A.nodedown
+        runtime.unsafeSend(pid, sub.hidden || sub.reason ? tuple(tag, event.node, info) : tuple(tag, event.node))
+      }
+      if (event._tag === "nodedown") {
+        const watchers = nodeMonitors.get(event.node.name)
+        if (watchers !== undefined) {
+          nodeMonitors.delete(event.node.name)
+          for (const pid of watchers) runtime.unsafeSend(pid, tuple(A.nodedown, event.node))
+        }
+      }
+    }
+
+    // --- frames from a peer ----------------------------------------------------
+
+    const deliverMessage = (to: Pid | Atom, message: Term | undefined, peer: string) => {
+      if (!runtime.unsafeSend(to, message)) {
+        yieldLog(`message to unregistered name ${String(to)} from ${peer} dropped`)
+      }
+    }
+    const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
+
+    const onFrame = (peer: Atom) => (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
+      const decoded = Control.decodeFrame(payload)
+      if (decoded._tag === "Left") return Effect.fail(decoded.left)
+      const { control: c, message } = decoded.right
+      switch (c._tag) {
+        case "Send":
+        case "SendTT":
+        case "SendSender":
+        case "SendSenderTT":
+          deliverMessage(c.to, message, peer.name)
+          break
+        case "RegSend":
+        case "RegSendTT":
+          deliverMessage(c.toName, message, peer.name)
+          break
+        case "AliasSend":
+        case "AliasSendTT":
+          // we never hand out aliases (our calls use plain refs); OTP drops such messages too
+          yieldLog(`ALIAS_SEND from ${peer.name} to an unknown alias dropped`)
+          break
+        case "Link":
+          runtime.unsafeDeliver(new Sig.Link({ from: c.from, to: c.to }))
+          break
+        case "Unlink":
+          runtime.unsafeDeliver(new Sig.Unlink({ from: c.from, to: c.to, id: 0n }))
+          break
+        case "UnlinkId":
+          runtime.unsafeDeliver(new Sig.Unlink({ from: c.from, to: c.to, id: BigInt(c.id) }))
+          break
+        case "UnlinkIdAck":
+          runtime.unsafeDeliver(new Sig.UnlinkAck({ from: c.from, to: c.to, id: BigInt(c.id) }))
+          break
+        case "Exit":
+        case "ExitTT":
+          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: c.reason, kind: "link" }))
+          break
+        case "PayloadExit":
+        case "PayloadExitTT":
+          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: message!, kind: "link" }))
+          break
+        case "Exit2":
+        case "Exit2TT":
+          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: c.reason, kind: "exit2" }))
+          break
+        case "PayloadExit2":
+        case "PayloadExit2TT":
+          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: message!, kind: "exit2" }))
+          break
+        case "MonitorP":
+          runtime.unsafeDeliver(new Sig.Monitor({ from: c.from, to: c.to, ref: c.ref }))
+          break
+        case "DemonitorP":
+          runtime.unsafeDeliver(new Sig.Demonitor({ from: c.from, to: c.to, ref: c.ref }))
+          break
+        case "MonitorPExit":
+          runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: c.reason }))
+          break
+        case "PayloadMonitorPExit":
+          runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: message! }))
+          break
+        case "SpawnRequest":
+        case "SpawnRequestTT":
+          if (spawnRequestHandler !== undefined) return spawnRequestHandler(peer, c, message)
+          return sendControl(peer, {
+            _tag: "SpawnReply",
+            reqId: c.reqId,
+            to: c.from,
+            flags: 0,
+            result: A.notsup
+          }).pipe(Effect.ignore)
+        case "SpawnReply":
+        case "SpawnReplyTT":
+          if (spawnReplyHandler !== undefined) spawnReplyHandler(c)
+          break
+        case "GroupLeader":
+        case "NodeLink":
+          break
+      }
+      return Effect.void
+    }
+
+    // --- the table ---------------------------------------------------------------
+
+    const newEntry = (initiating: boolean): Entry => ({
+      state: "pending",
+      attempt: ++attempts,
+      initiating,
+      ready: Deferred.unsafeMake<Conn.Connection, ConnectError>(undefined as any),
+      conn: undefined,
+      hidden: true,
+      fiber: undefined,
+      scope: undefined
+    })
+
+    const failEntry = (name: string, entry: Entry, error: ConnectError) => {
+      if (table.get(name) === entry) table.delete(name)
+      Deferred.unsafeDone(entry.ready, Exit.fail(error))
+    }
+
+    /** A handshake finished (either role): start the connection and announce nodeup. */
+    const up = (
+      entry: Entry,
+      result: HandshakeResult,
+      carrier: Carrier,
+      scope: Scope.CloseableScope
+    ): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const name = result.peerName
+        const conn = yield* Conn.make({
+          carrier,
+          handshake: result,
+          onFrame: onFrame(result.peer),
+          tickTime: options.tickTime,
+          maxFrameSize: options.maxFrameSize
+        }).pipe(Scope.extend(scope))
+        entry.state = "up"
+        entry.conn = conn
+        entry.scope = scope
+        entry.fiber = undefined
+        entry.hidden = options.hidden || result.hidden
+        table.set(name, entry)
+        publish({ _tag: "nodeup", node: result.peer, hidden: entry.hidden })
+        yield* Effect.logDebug(`nodeup ${name}`).pipe(Effect.annotateLogs("module", "NetKernel"))
+        Deferred.unsafeDone(entry.ready, Exit.succeed(conn))
+        runFork(
+          Effect.flatMap(conn.closed, (closed) =>
+            Effect.gen(function*() {
+              if (table.get(name) === entry) table.delete(name)
+              yield* Scope.close(scope, Exit.void)
+              yield* runtime.nodeDown(result.peer)
+              publish({ _tag: "nodedown", node: result.peer, hidden: entry.hidden, reason: closed.nodedownReason })
+              yield* Effect.logDebug(`nodedown ${name}: ${closed.message}`).pipe(
+                Effect.annotateLogs("module", "NetKernel")
+              )
+            }))
+        )
+      })
+
+    const connectionFailed = (node: string, e: HandshakeError | ConnectError): ConnectError =>
+      e._tag === "ConnectError" ? e : new ConnectError({
+        node,
+        reason: e.reason === "NotAllowed" || e.reason === "MissingFlags"
+          ? "NotAllowed"
+          : e.reason === "Nok"
+          ? "SimultaneousLost"
+          : e.reason === "PeerUnreachable"
+          ? "PeerUnreachable"
+          : e.reason === "HandshakeTimeout"
+          ? "Timeout"
+          : "Handshake",
+        detail: e.message,
+        cause: e
+      })
+
+    /** Our side of a connection attempt (net_kernel:connect_node). */
+    const setup = (name: string, entry: Entry): Effect.Effect<void> => {
+      const at = name.indexOf("@")
+      const alive = name.slice(0, at)
+      const host = name.slice(at + 1)
+      return Effect.gen(function*() {
+        const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
+        const attempt = Effect.gen(function*() {
+          const info = yield* epmd.portPlease(host, alive).pipe(
+            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
+          )
+          if (info.highestVersion < 6) {
+            return yield* new ConnectError({ node: name, reason: "NotAllowed", detail: "peer lacks protocol 6" })
+          }
+          const carrier = yield* transport.connect({ host, port: info.port }).pipe(
+            Scope.extend(scope),
+            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
+          )
+          const result = yield* Handshake.initiate(carrier, {
+            ...common,
+            flags,
+            peer: name,
+            onAlive: () => Effect.succeed(true)
+          })
+          return { carrier, result }
+        })
+        const exit = yield* Effect.exit(attempt)
+        if (Exit.isSuccess(exit)) {
+          if (table.get(name) !== entry || entry.attempt === -1) {
+            yield* Scope.close(scope, Exit.void)
+            return
+          }
+          return yield* up(entry, exit.value.result, exit.value.carrier, scope)
+        }
+        yield* Scope.close(scope, Exit.void)
+        if (Cause.isInterruptedOnly(exit.cause)) return
+        const error = Cause.failureOption(exit.cause)
+        const ce = Option.isSome(error)
+          ? connectionFailed(name, error.value)
+          : new ConnectError({ node: name, reason: "Handshake", detail: Cause.pretty(exit.cause) })
+        if (ce.reason === "SimultaneousLost" && table.get(name) === entry) {
+          // the peer's own attempt to us will finish the connection; wait for it a while
+          entry.initiating = false
+          entry.fiber = undefined
+          runFork(
+            Effect.sleep(options.setupTime).pipe(
+              Effect.andThen(() => {
+                if (entry.state === "pending" && table.get(name) === entry) failEntry(name, entry, ce)
+              })
+            )
+          )
+          return
+        }
+        yield* Effect.logDebug(`connect to ${name} failed: ${ce.message}`).pipe(
+          Effect.annotateLogs("module", "NetKernel")
+        )
+        failEntry(name, entry, ce)
+      })
+    }
+
+    const ensure = (node: Atom | string): Effect.Effect<Conn.Connection, ConnectError> =>
+      Effect.suspend(() => {
+        const name = nodeText(node)
+        const existing = table.get(name)
+        if (existing !== undefined) {
+          return existing.conn !== undefined && existing.state === "up"
+            ? Effect.succeed(existing.conn)
+            : Deferred.await(existing.ready)
+        }
+        if (name === thisName) {
+          return Effect.fail(new ConnectError({ node: name, reason: "BadNodeName", detail: "this node" }))
+        }
+        const at = name.indexOf("@")
+        if (at <= 0 || at === name.length - 1 || name.indexOf("@", at + 1) >= 0) {
+          return Effect.fail(new ConnectError({ node: name, reason: "BadNodeName" }))
+        }
+        const entry = newEntry(true)
+        table.set(name, entry)
+        entry.fiber = runFork(setup(name, entry))
+        return Deferred.await(entry.ready)
+      })
+
+    // --- accepting ---------------------------------------------------------------
+
+    const policy = (carrierScope: { entry: Entry | undefined }) =>
+    (
+      peerName: string,
+      _flags: bigint,
+      _creation: number
+    ): Effect.Effect<PolicyDecision> =>
+      Effect.sync((): PolicyDecision => {
+        if (allow !== undefined && !allow.has(peerName)) return "not_allowed"
+        const existing = table.get(peerName)
+        if (existing === undefined) {
+          const entry = newEntry(false)
+          table.set(peerName, entry)
+          carrierScope.entry = entry
+          return "ok"
+        }
+        if (existing.state === "up") return "alive"
+        if (!existing.initiating) return "nok"
+        // simultaneous connect: the greater name keeps its own attempt
+        if (greaterName(thisName, peerName)) return "nok"
+        const fiber = existing.fiber
+        existing.fiber = undefined
+        existing.initiating = false
+        existing.attempt = ++attempts
+        if (fiber !== undefined) runFork(Fiber.interrupt(fiber).pipe(Effect.asVoid))
+        carrierScope.entry = existing
+        return "ok_simultaneous"
+      })
+
+    const onAliveConfirmed = (carrierScope: { entry: Entry | undefined }) => (peerName: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const old = table.get(peerName)
+        if (old?.conn !== undefined) {
+          yield* old.conn.close("peer reconnected")
+          // wait until its nodedown has been processed
+          yield* Effect.ignore(old.conn.closed)
+          yield* Effect.yieldNow()
+        }
+        if (table.get(peerName) === old) table.delete(peerName)
+        const entry = newEntry(false)
+        table.set(peerName, entry)
+        carrierScope.entry = entry
+      })
+
+    const acceptOne = (carrier: Carrier, scope: Scope.CloseableScope): Effect.Effect<void> => {
+      const holder: { entry: Entry | undefined } = { entry: undefined }
+      return Effect.gen(function*() {
+        const exit = yield* Effect.exit(Handshake.accept(carrier, {
+          ...common,
+          flags,
+          policy: policy(holder),
+          onAliveConfirmed: onAliveConfirmed(holder)
+        }))
+        pendingAccepts--
+        const entry = holder.entry
+        if (Exit.isSuccess(exit) && entry !== undefined && table.get(exit.value.peerName) === entry) {
+          return yield* up(entry, exit.value, carrier, scope)
+        }
+        yield* Scope.close(scope, Exit.void)
+        if (Exit.isFailure(exit)) {
+          const error = Cause.failureOption(exit.cause)
+          yield* Effect.logWarning(
+            `handshake from ${carrier.remoteAddress?.host ?? "?"} failed: ${
+              Option.isSome(error) ? error.value.message : Cause.pretty(exit.cause)
+            }`
+          ).pipe(Effect.annotateLogs("module", "NetKernel"))
+          if (entry !== undefined) {
+            const name = Option.isSome(error) ? error.value.peer ?? "" : ""
+            const key = [...table.entries()].find(([, e]) => e === entry)?.[0] ?? name
+            failEntry(key, entry, new ConnectError({ node: key, reason: "Handshake", detail: "accept failed" }))
+          }
+        }
+      })
+    }
+
+    const acceptLoop: Effect.Effect<never> = Effect.forever(
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
+        const carrier = yield* listener.accept.pipe(Scope.extend(scope), Effect.orDie)
+        if (pendingAccepts >= options.maxPendingHandshakes) {
+          yield* Effect.logWarning(`too many pending handshakes (${pendingAccepts}); connection refused`).pipe(
+            Effect.annotateLogs("module", "NetKernel")
+          )
+          yield* Scope.close(scope, Exit.void)
+          return
+        }
+        pendingAccepts++
+        runFork(acceptOne(carrier, scope))
+      })
+    )
+    runFork(Effect.catchAllCause(acceptLoop, (cause) => Effect.logError("accept loop stopped", cause)))
+
+    // --- the Router -------------------------------------------------------------
+
+    const pendingOut = new Map<string, Array<Sig.Signal>>()
+
+    const encodeSignal = (signal: Sig.Signal, conn: Conn.Connection): [Control.ControlMessage, Term | undefined] => {
+      const f = conn.flags
+      switch (signal._tag) {
+        case "Message": {
+          const to = signal.to
+          if (to._tag === "Pid") {
+            return signal.from !== undefined && (f & Flags.DFLAG_SEND_SENDER) !== 0n
+              ? [{ _tag: "SendSender", from: signal.from, to }, signal.message as Term]
+              : [{ _tag: "Send", to }, signal.message as Term]
+          }
+          const name = to._tag === "RemoteName" ? to.name : to
+          return [{ _tag: "RegSend", from: signal.from ?? netKernelPid, toName: name }, signal.message as Term]
+        }
+        case "Link":
+          return [{ _tag: "Link", from: signal.from, to: signal.to }, undefined]
+        case "Unlink":
+          return (f & Flags.DFLAG_UNLINK_ID) !== 0n
+            ? [{ _tag: "UnlinkId", id: signal.id, from: signal.from, to: signal.to }, undefined]
+            : [{ _tag: "Unlink", from: signal.from, to: signal.to }, undefined]
+        case "UnlinkAck":
+          return [{ _tag: "UnlinkIdAck", id: signal.id, from: signal.from, to: signal.to }, undefined]
+        case "Exit":
+          if (signal.kind === "link") {
+            return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
+              ? [{ _tag: "PayloadExit", from: signal.from, to: signal.to }, signal.reason]
+              : [{ _tag: "Exit", from: signal.from, to: signal.to, reason: signal.reason }, undefined]
+          }
+          return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
+            ? [{ _tag: "PayloadExit2", from: signal.from, to: signal.to }, signal.reason]
+            : [{ _tag: "Exit2", from: signal.from, to: signal.to, reason: signal.reason }, undefined]
+        case "Monitor":
+          return [{
+            _tag: "MonitorP",
+            from: signal.from,
+            to: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
+            ref: signal.ref
+          }, undefined]
+        case "Demonitor":
+          return [{
+            _tag: "DemonitorP",
+            from: signal.from,
+            to: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
+            ref: signal.ref
+          }, undefined]
+        case "Down":
+          return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
+            ? [{ _tag: "PayloadMonitorPExit", from: signal.from, to: signal.to, ref: signal.ref }, signal.reason]
+            : [
+              { _tag: "MonitorPExit", from: signal.from, to: signal.to, ref: signal.ref, reason: signal.reason },
+              undefined
+            ]
+      }
+    }
+
+    /** Encode and queue on an up connection, synchronously (keeps signal order). */
+    const write = (signal: Sig.Signal, conn: Conn.Connection): RouteError | undefined => {
+      if (signal._tag === "UnlinkAck" && signal.id === 0n) return undefined
+      const [control, message] = encodeSignal(signal, conn)
+      let payload: Uint8Array
+      try {
+        payload = Control.encodeFrame(control, message)
+      } catch (e) {
+        return notEncodable(conn.peer, e instanceof Error ? e.message : String(e))
+      }
+      conn.unsafeSend(payload)
+      return undefined
+    }
+
+    /** The signal could not reach its node: apply Erlang's local consequences. */
+    const unreachable = (signal: Sig.Signal) => {
+      switch (signal._tag) {
+        case "Link":
+          runtime.unsafeDeliver(
+            new Sig.Exit({ from: signal.to, to: signal.from, reason: atoms.noconnection, kind: "link" })
+          )
+          break
+        case "Monitor":
+          runtime.unsafeDeliver(
+            new Sig.Down({
+              from: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
+              to: signal.from,
+              ref: signal.ref,
+              reason: atoms.noconnection
+            })
+          )
+          break
+        default:
+          break
+      }
+    }
+
+    const flushPending = (name: string) => (result: Exit.Exit<Conn.Connection, ConnectError>) =>
+      Effect.sync(() => {
+        const queued = pendingOut.get(name)
+        pendingOut.delete(name)
+        if (queued === undefined) return
+        for (const s of queued) {
+          if (Exit.isSuccess(result)) {
+            const err = write(s, result.value)
+            if (err !== undefined) yieldLog(err.message)
+          } else unreachable(s)
+        }
+      })
+
+    const route = (signal: Sig.Signal): Effect.Effect<void, RouteError> =>
+      Effect.suspend(() => {
+        const node = Sig.targetNode(signal)
+        if (node === undefined || node === thisNode) {
+          runtime.unsafeDeliver(signal)
+          return Effect.void
+        }
+        const name = node.name
+        const entry = table.get(name)
+        if (entry !== undefined && entry.state === "up" && entry.conn !== undefined && !pendingOut.has(name)) {
+          const err = write(signal, entry.conn)
+          return err === undefined ? Effect.void : Effect.fail(err)
+        }
+        if (signal._tag === "Message" && !isTerm(signal.message)) {
+          return Effect.fail(notEncodable(node, "the message has no term form"))
+        }
+        // connect on demand; keep order with a per-node queue until the connection is up
+        const queue = pendingOut.get(name)
+        if (queue !== undefined) {
+          queue.push(signal)
+          return Effect.void
+        }
+        pendingOut.set(name, [signal])
+        runFork(Effect.flatMap(Effect.exit(ensure(node)), flushPending(name)))
+        return Effect.void
+      })
+
+    const router: RouterShape = { route }
+
+    const sendControl = (node: Atom, control: Control.ControlMessage, message?: Term) =>
+      Effect.flatMap(
+        Effect.mapError(ensure(node), () => new RouteError({ reason: "NoConnection", node })),
+        (conn) =>
+          Effect.mapError(conn.sendControl(control, message), () => new RouteError({ reason: "NoConnection", node }))
+      )
+
+    const aliasSend = (from: Pid, alias: Ref, message: Term) =>
+      runtime.isLocal(new Pid(alias.node, 0, 0, alias.creation))
+        ? Effect.void
+        : sendControl(alias.node, { _tag: "AliasSend", from, alias }, message)
+
+    // --- the net_kernel process -----------------------------------------------
+
+    /** gen:reply: tags `[alias|A]` and `[[alias|A]|_]` go to alias A, others to From. */
+    const genReply = (from: Pid, tag: Term, reply: Term): Effect.Effect<void> => {
+      const message = tuple(tag, reply)
+      let alias: Ref | undefined
+      if (tag instanceof ImproperList) {
+        const head = tag.elements[0]
+        if (head === A.alias && tag.elements.length === 1 && tag.tail instanceof Ref) alias = tag.tail
+        else if (head instanceof ImproperList && head.elements[0] === A.alias && head.tail instanceof Ref) {
+          alias = head.tail
+        }
+      }
+      if (alias !== undefined && !runtime.isLocal(from)) {
+        return Effect.ignore(aliasSend(netKernelPid, alias, message))
+      }
+      runtime.unsafeSend(from, message)
+      return Effect.void
+    }
+
+    const netKernelLoop = Effect.forever(
+      Effect.flatMap(Process.receive(), (msg) => {
+        if (isTagged(msg, A.gen_call, 3)) {
+          const [, fromTag, request] = (msg as Tuple).elements
+          if (fromTag instanceof Tuple && fromTag.elements.length === 2 && fromTag.elements[0] instanceof Pid) {
+            const from = fromTag.elements[0]
+            const tag = fromTag.elements[1]!
+            if (isTagged(request, A.is_auth, 2)) return genReply(from, tag, A.yes)
+            return genReply(from, tag, tuple(atoms.error, Atom.make("not_supported")))
+          }
+        }
+        return Effect.void
+      })
+    )
+    const netKernelPid = yield* Process.spawn(netKernelLoop, { name: A.net_kernel }).pipe(
+      Effect.provideService(ProcessRuntime, runtime),
+      Effect.orDie
+    )
+
+    // --- public operations --------------------------------------------------------
+
+    const connect = (node: Atom | string) => Effect.asVoid(ensure(node))
+
+    const pingVia = (node: Atom): Effect.Effect<"pong" | "pang"> =>
+      Process.run(
+        Effect.gen(function*() {
+          const self = yield* Process.self
+          const target = new Sig.RemoteName({ name: A.net_kernel, node })
+          const ref = yield* Process.monitor(target)
+          yield* Process.send(target, tuple(A.gen_call, tuple(self, ref), tuple(A.is_auth, thisNode)))
+          const answer = yield* Process.receive(
+            (m): Option.Option<"pong" | "pang"> => {
+              if (m instanceof Tuple && m.elements.length === 2 && m.elements[0] instanceof Ref) {
+                if (m.elements[0] === ref || equalsRef(m.elements[0], ref)) {
+                  return Option.some(m.elements[1] === A.yes ? "pong" : "pang")
+                }
+              }
+              if (Process.isDownMessage(m, ref)) return Option.some("pang")
+              return Option.none()
+            },
+            { after: options.connectTimeout }
+          )
+          yield* Process.demonitor(ref, { flush: true })
+          return Option.getOrElse(answer, () => "pang" as const)
+        })
+      ).pipe(Effect.provideService(ProcessRuntime, runtime), Effect.orElseSucceed(() => "pang" as const))
+
+    const ping = (node: Atom | string): Effect.Effect<"pong" | "pang"> =>
+      Effect.suspend(() => {
+        const name = nodeText(node)
+        if (name === thisName) return Effect.succeed("pong" as const)
+        return Effect.flatMap(Effect.either(ensure(name)), (connected) => {
+          if (connected._tag === "Left") return Effect.succeed("pang" as const)
+          return Effect.tap(
+            pingVia(Atom.make(name)),
+            (answer) => answer === "pang" ? Effect.asVoid(disconnect(name)) : Effect.void
+          )
+        })
+      })
+
+    const nodes = (kind?: NodeKind | ReadonlyArray<NodeKind>): ReadonlyArray<Atom> => {
+      const kinds = new Set<NodeKind>(kind === undefined ? ["visible"] : typeof kind === "string" ? [kind] : kind)
+      const out: Array<Atom> = []
+      if (kinds.has("this")) out.push(thisNode)
+      for (const [name, e] of table) {
+        if (e.state !== "up") continue
+        if (kinds.has("connected") || kinds.has("known") || (e.hidden ? kinds.has("hidden") : kinds.has("visible"))) {
+          out.push(Atom.make(name))
+        }
+      }
+      return out
+    }
+
+    const disconnect = (node: Atom | string): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        const name = nodeText(node)
+        const e = table.get(name)
+        if (e === undefined) return Effect.succeed(false)
+        if (e.state === "up" && e.conn !== undefined) {
+          const conn = e.conn
+          return Effect.zipRight(conn.close("disconnect"), Effect.as(Effect.ignore(conn.closed), true))
+        }
+        if (e.fiber !== undefined) {
+          const f = e.fiber
+          failEntry(name, e, new ConnectError({ node: name, reason: "Closed", detail: "disconnected" }))
+          return Effect.as(Fiber.interrupt(f), true)
+        }
+        return Effect.succeed(false)
+      })
+
+    const subscribeNodes = (
+      pid: Pid,
+      opts?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
+    ) => {
+      subscribers.set(pid, { hidden: opts?.hidden === true, reason: opts?.nodedownReason === true })
+      return () => {
+        subscribers.delete(pid)
+      }
+    }
+
+    const monitorNode = (pid: Pid, node: Atom): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (node === thisNode) return Effect.void
+        return Effect.flatMap(Effect.either(ensure(node)), (r) => {
+          if (r._tag === "Left") {
+            runtime.unsafeSend(pid, tuple(A.nodedown, node))
+          } else {
+            const list = nodeMonitors.get(node.name) ?? []
+            list.push(pid)
+            nodeMonitors.set(node.name, list)
+          }
+          return Effect.void
+        })
+      })
+
+    // --- shutdown ---------------------------------------------------------------
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* runtime.setRouter(undefined)
+        for (const e of table.values()) if (e.conn !== undefined) yield* e.conn.close("shutdown")
+        table.clear()
+      })
+    )
+
+    yield* runtime.setRouter(router)
+
+    return {
+      node: thisNode,
+      creation: options.creation,
+      port: listener.port,
+      hidden: options.hidden,
+      netKernelPid,
+      connect,
+      ping,
+      nodes,
+      disconnect,
+      nodeEvents: Stream.fromPubSub(events),
+      subscribeNodes,
+      monitorNode,
+      setAllow: (list) => {
+        allow = list ? new Set(list) : undefined
+      },
+      connection: (node) => {
+        const e = table.get(node.name)
+        return e?.state === "up" ? e.conn : undefined
+      },
+      aliasSend,
+      sendControl,
+      onSpawnRequest: (h) => {
+        spawnRequestHandler = h
+      },
+      onSpawnReply: (h) => {
+        spawnReplyHandler = h
+      }
+    } satisfies NetKernelImpl
+  })
+
+type Context_Transport = Transport["Type"]
+
+const equalsRef = (a: Ref, b: Ref): boolean =>
+  a.node === b.node && a.creation === b.creation && a.ids.length === b.ids.length &&
+  a.ids.every((w, i) => w === b.ids[i])
+
+const notEncodable = (node: Atom, detail: string): RouteError =>
+  new RouteError({ reason: "NotEncodable", node, detail })
