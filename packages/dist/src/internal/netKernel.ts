@@ -138,6 +138,11 @@ export interface NetKernelImpl {
   readonly onSpawnReply: (
     handler: (req: Extract<Control.ControlMessage, { _tag: "SpawnReply" | "SpawnReplyTT" }>) => void
   ) => void
+  /**
+   * A MONITOR_P_EXIT from a peer is first offered to this handler (the monitors that
+   * `spawn_request` sets up live outside the process table); `true` means it was handled.
+   */
+  readonly onDown: (handler: (from: Pid | Atom, to: Pid, ref: Ref, reason: Term) => boolean) => void
 }
 
 const A = {
@@ -193,6 +198,7 @@ export const make = (
       | ((node: Atom, req: any, args: Term | undefined) => Effect.Effect<void>)
       | undefined
     let spawnReplyHandler: ((req: any) => void) | undefined
+    let downHandler: ((from: Pid | Atom, to: Pid, ref: Ref, reason: Term) => boolean) | undefined
 
     const flags = Flags.recommended({ hidden: options.hidden })
     const common = {
@@ -290,9 +296,11 @@ export const make = (
           runtime.unsafeDeliver(new Sig.Demonitor({ from: c.from, to: c.to, ref: c.ref }))
           break
         case "MonitorPExit":
+          if (downHandler !== undefined && downHandler(c.from, c.to, c.ref, c.reason)) break
           runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: c.reason }))
           break
         case "PayloadMonitorPExit":
+          if (downHandler !== undefined && downHandler(c.from, c.to, c.ref, message!)) break
           runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: message! }))
           break
         case "SpawnRequest":
@@ -887,6 +895,9 @@ export const make = (
       },
       onSpawnReply: (h) => {
         spawnReplyHandler = h
+      },
+      onDown: (h) => {
+        downHandler = h
       }
     } satisfies NetKernelImpl
   })
