@@ -39,6 +39,16 @@ export const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/
 const samePid = (a: Pid, b: Pid): boolean =>
   a === b || (a.id === b.id && a.serial === b.serial && a.node === b.node && a.creation === b.creation)
 
+/**
+ * Process-local information about a link to a process on another node (the docs' link
+ * protocol, erl_dist_protocol "Link Protocol"): the pid, and the id of an outstanding
+ * unlink (`0n` while the link is active).
+ */
+interface RemoteLink {
+  readonly pid: Pid
+  unlinking: bigint
+}
+
 /** A monitor this process holds. */
 interface Held {
   readonly ref: Ref
@@ -75,7 +85,7 @@ export class ProcessImpl extends Mailbox {
   dead = false
   killReason: Term | undefined = undefined
   links: Set<ProcessImpl> | undefined = undefined
-  remoteLinks: Map<string, Pid> | undefined = undefined
+  remoteLinks: Map<string, RemoteLink> | undefined = undefined
   monitors: Map<string, Held> | undefined = undefined
   monitoredBy: Map<string, Watch> | undefined = undefined
   decode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined = undefined
@@ -182,22 +192,26 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   logError(text: string): void {
     Runtime.runFork(this.baseRuntime)(Effect.logError(text))
   }
-  /** Routes a signal to another node from synchronous code, in order, ignoring errors. */
+  /**
+   * Routes a signal to another node from synchronous code, in order, ignoring errors.
+   * The router is run synchronously (a router only enqueues), so a signal queued here
+   * leaves before anything the process does next: `UNLINK_ID_ACK` must precede every
+   * later signal to the unlinker.
+   */
   enqueue(signal: Sig.Signal): void {
     this.outbox.push(signal)
-    if (!this.pumping) {
-      this.pumping = true
-      Runtime.runFork(this.baseRuntime)(this.pump)
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      const run = Runtime.runSyncExit(this.baseRuntime)
+      for (let next = this.outbox.shift(); next !== undefined; next = this.outbox.shift()) {
+        // an asynchronous router keeps running in the background (runSyncExit does not interrupt it)
+        run(this.router.route(next))
+      }
+    } finally {
+      this.pumping = false
     }
   }
-  private readonly pump: Effect.Effect<void> = Effect.suspend(() => {
-    const signal = this.outbox.shift()
-    if (signal === undefined) {
-      this.pumping = false
-      return Effect.void
-    }
-    return Effect.zipRight(Effect.ignore(this.router.route(signal)), this.pump)
-  })
 
   // --- spawning ---------------------------------------------------------------
 
@@ -286,7 +300,9 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       p.links = undefined
     }
     if (p.remoteLinks !== undefined) {
-      for (const to of p.remoteLinks.values()) this.enqueue(new Sig.Exit({ from: p.pid, to, reason, kind: "link" }))
+      for (const l of p.remoteLinks.values()) {
+        if (l.unlinking === 0n) this.enqueue(new Sig.Exit({ from: p.pid, to: l.pid, reason, kind: "link" }))
+      }
       p.remoteLinks = undefined
     }
     if (p.monitoredBy !== undefined) {
@@ -434,8 +450,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       return Effect.void
     }
     const key = pidKey(to)
-    if (p.remoteLinks?.has(key)) return Effect.void
-    ;(p.remoteLinks ??= new Map()).set(key, to)
+    const existing = p.remoteLinks?.get(key)
+    if (existing !== undefined && existing.unlinking === 0n) return Effect.void
+    // a LINK sent: the link is active again, the outcome of an outstanding unlink is ignored
+    if (existing !== undefined) existing.unlinking = 0n
+    else (p.remoteLinks ??= new Map()).set(key, { pid: to, unlinking: 0n })
     this.remoteRelated.add(p)
     return Effect.catchAll(this.router.route(new Sig.Link({ from: p.pid, to })), () =>
       Effect.sync(() => {
@@ -452,8 +471,12 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       }
       return Effect.void
     }
-    if (p.remoteLinks?.delete(pidKey(to)) !== true) return Effect.void
-    return Effect.ignore(this.router.route(new Sig.Unlink({ from: p.pid, to, id: ++this.unlinkId })))
+    // an UNLINK_ID is sent only for an active link; the link info stays until the ack
+    const l = p.remoteLinks?.get(pidKey(to))
+    if (l === undefined || l.unlinking !== 0n) return Effect.void
+    const id = ++this.unlinkId
+    l.unlinking = id
+    return Effect.ignore(this.router.route(new Sig.Unlink({ from: p.pid, to, id })))
   }
 
   // --- monitors -----------------------------------------------------------------
@@ -543,24 +566,42 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         if (t === undefined) {
           this.enqueue(new Sig.Exit({ from: signal.to, to: signal.from, reason: atoms.noproc, kind: "link" }))
         } else {
-          ;(t.remoteLinks ??= new Map()).set(pidKey(signal.from), signal.from)
-          this.remoteRelated.add(t)
+          // a LINK received: creates an active link unless link info exists (even an unlinking one)
+          const key = pidKey(signal.from)
+          if (t.remoteLinks?.has(key) !== true) {
+            ;(t.remoteLinks ??= new Map()).set(key, { pid: signal.from, unlinking: 0n })
+            this.remoteRelated.add(t)
+          }
         }
         return
       }
       case "Unlink": {
-        this.lookup(signal.to)?.remoteLinks?.delete(pidKey(signal.from))
-        this.enqueue(new Sig.UnlinkAck({ from: signal.to, to: signal.from, id: signal.id }))
+        // an UNLINK_ID received: removes an active link (an unlinking one stays until its
+        // own ack); the ack goes out at once, before any other signal to the unlinker
+        const t = this.lookup(signal.to)
+        const key = pidKey(signal.from)
+        const l = t?.remoteLinks?.get(key)
+        if (l !== undefined && l.unlinking === 0n) t!.remoteLinks!.delete(key)
+        if (signal.id !== 0n) this.enqueue(new Sig.UnlinkAck({ from: signal.to, to: signal.from, id: signal.id }))
         return
       }
-      case "UnlinkAck":
+      case "UnlinkAck": {
+        const t = this.lookup(signal.to)
+        const key = pidKey(signal.from)
+        const l = t?.remoteLinks?.get(key)
+        if (l !== undefined && l.unlinking !== 0n && l.unlinking === signal.id) t!.remoteLinks!.delete(key)
         return
+      }
       case "Exit": {
         const t = this.lookup(signal.to)
         if (t === undefined) return
         if (signal.kind === "link") {
-          // a link exit for a link we do not have is ignored
-          if (t.remoteLinks?.delete(pidKey(signal.from)) !== true) return
+          // react only to an active link, then drop the link info
+          const key = pidKey(signal.from)
+          const l = t.remoteLinks?.get(key)
+          if (l === undefined) return
+          t.remoteLinks!.delete(key)
+          if (l.unlinking !== 0n) return
         }
         this.exitSignal(t, signal.from, signal.reason, signal.kind)
         return
@@ -611,10 +652,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeNodeDown(node: Atom, reason: Term = atoms.noconnection): void {
     for (const p of [...this.remoteRelated]) {
       if (p.remoteLinks !== undefined) {
-        for (const [key, pid] of [...p.remoteLinks]) {
-          if (pid.node !== node) continue
+        for (const [key, l] of [...p.remoteLinks]) {
+          if (l.pid.node !== node) continue
           p.remoteLinks.delete(key)
-          this.exitSignal(p, pid, reason, "link")
+          if (l.unlinking === 0n) this.exitSignal(p, l.pid, reason, "link")
         }
       }
       if (p.monitors !== undefined) {
@@ -639,7 +680,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     if (p === undefined) return undefined
     const links: Array<Pid> = []
     if (p.links) { for (const l of p.links) links.push(l.pid) }
-    if (p.remoteLinks) { for (const l of p.remoteLinks.values()) links.push(l) }
+    if (p.remoteLinks) { for (const l of p.remoteLinks.values()) if (l.unlinking === 0n) links.push(l.pid) }
     const monitors: Array<Pid | Tuple> = []
     if (p.monitors) { for (const h of p.monitors.values()) monitors.push(h.object) }
     const monitoredBy: Array<Pid> = []
