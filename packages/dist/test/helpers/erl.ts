@@ -46,6 +46,9 @@ export const uniqueName = (prefix = "t"): string => `${prefix}_${Math.random().t
 /** Quotes a JS string as an Erlang string literal. */
 export const erlString = (s: string): string => JSON.stringify(s)
 
+const withEnv = (env: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv =>
+  env === undefined ? process.env : { ...process.env, ...env }
+
 const extraArgs = (extra: ReadonlyArray<string> | undefined): Array<string> =>
   extra === undefined ? [] : ["-extra", ...extra]
 
@@ -56,6 +59,8 @@ export interface RunErlOptions {
   readonly extra?: ReadonlyArray<string>
   /** Kill the process after this long (default 60 s). */
   readonly timeoutMs?: number
+  /** Extra environment variables (e.g. `{ ERL_EPMD_PORT: "4370" }`), merged over `process.env`. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface ErlResult {
@@ -75,7 +80,7 @@ export const runErl = (code: string, options: RunErlOptions = {}): Promise<ErlRe
     : `${code.replace(/\.\s*$/, "")}, init:stop().`
   const argv = ["-noshell", ...(options.args ?? []), "-eval", evalCode, ...extraArgs(options.extra)]
   return new Promise((resolve, reject) => {
-    const child = spawn("erl", argv, { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("erl", argv, { stdio: ["ignore", "pipe", "pipe"], env: withEnv(options.env) })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
@@ -107,6 +112,8 @@ export interface StartErlOptions {
   readonly timeoutMs?: number
   /** Plain arguments after `-extra`. */
   readonly extra?: ReadonlyArray<string>
+  /** Extra environment variables (e.g. `{ ERL_EPMD_PORT: "4370" }`), merged over `process.env`. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface ErlNode {
@@ -144,7 +151,7 @@ export const startErl = async (options: StartErlOptions = {}): Promise<ErlNode> 
     ...(options.eval !== undefined ? ["-eval", options.eval] : []),
     ...extraArgs(options.extra)
   ]
-  const child = spawn("erl", argv, { stdio: ["pipe", "pipe", "pipe"] })
+  const child = spawn("erl", argv, { stdio: ["pipe", "pipe", "pipe"], env: withEnv(options.env) })
   let out = ""
   let err = ""
   const waiters = new Set<() => void>()

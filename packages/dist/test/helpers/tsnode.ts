@@ -1,0 +1,150 @@
+/**
+ * Test helpers for the interop suites: TS nodes (each with its own ProcessRuntime, so
+ * several can live in one test process), a compiled Erlang peer module, erl log checks,
+ * free ports and a log collector.
+ */
+import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import { expect } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import type * as Scope from "effect/Scope"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as DistNode from "../../src/DistNode.js"
+import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
+
+/** The host part of short names here (`/etc/hosts` maps it to 127.0.0.1). */
+export const host = "vm"
+
+/** A TS node: DistNode over its own ProcessRuntime (both in the output). */
+export const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
+  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+
+/** Build a TS node for the current scope; provide the result to run code "on" that node. */
+export const buildNode = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
+  Layer.build(nodeLayer(name, cookie, extra))
+
+/**
+ * The Erlang side of the interop tests. `start/0` registers:
+ * - `echo`: `{From, Msg}` -> `From ! {echo, Msg}` (the chapter's echo)
+ * - `worker`: the chapter's `send_work` server: `{work, From, W}` -> `From ! {result, W * 2}`
+ * - `silent`: swallows everything (for the `send_work` timeout)
+ * - `peer`: commands (see `peer/0`)
+ * and prints `ready`.
+ */
+export const PEER_MODULE = `
+-module(interop_peer).
+-export([start/0, worker/0]).
+
+start() ->
+    register(echo, spawn(fun echo/0)),
+    register(worker, spawn(fun worker/0)),
+    register(silent, spawn(fun silent/0)),
+    register(peer, spawn(fun peer/0)),
+    io:format("ready~n").
+
+echo() ->
+    receive {From, Msg} -> From ! {echo, Msg} end,
+    echo().
+
+worker() ->
+    receive
+        {work, From, Work} when is_integer(Work) -> From ! {result, Work * 2};
+        {work, From, Work} -> From ! {result, {done, Work}}
+    end,
+    worker().
+
+silent() ->
+    receive _ -> silent() end.
+
+peer() ->
+    receive
+        {send_to, Pid, Msg} -> Pid ! Msg;
+        {give_worker, From} -> From ! {worker_pid, whereis(worker)};
+        {remote_worker, Node, From} -> From ! {worker_pid, rpc:call(Node, erlang, whereis, [worker])};
+        {count, From, N} -> From ! {counter, spawn(fun() -> count(From, N, 1) end)};
+        {emit, To, N} -> spawn(fun() -> emit(To, 1, N) end);
+        {bin, From, B} -> From ! {bin, B, crypto:hash(sha256, B)};
+        {is_pid, From, X} -> From ! {is_pid, is_pid(X), node(X)}
+    end,
+    peer().
+
+count(From, N, I) when I > N ->
+    io:format("count ok ~p~n", [N]),
+    From ! {count_result, ok, N};
+count(From, N, I) ->
+    receive
+        {seq, I} -> count(From, N, I + 1);
+        Other ->
+            io:format("count bad at ~p: ~p~n", [I, Other]),
+            From ! {count_result, bad, I}
+    end.
+
+emit(To, I, N) when I > N -> To ! {seq_done, N};
+emit(To, I, N) -> To ! {seq, I}, emit(To, I + 1, N).
+`
+
+let peerDir: string | undefined
+
+/** Compiles `interop_peer` once per test process (removed when the process exits). */
+export const peerBeamDir = (): string => {
+  if (peerDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "interop-peer-"))
+    writeFileSync(join(dir, "interop_peer.erl"), PEER_MODULE)
+    const r = spawnSync("erlc", ["-o", dir, join(dir, "interop_peer.erl")], { encoding: "utf8" })
+    if (r.status !== 0) throw new Error(`erlc failed: ${r.stdout}${r.stderr}`)
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }))
+    peerDir = dir
+  }
+  return peerDir
+}
+
+/** Starts `erl -sname <name> -setcookie <cookie>` running `interop_peer:start()`; killed with the scope. */
+export const startPeer = (
+  name: string,
+  cookie: string,
+  options: { readonly env?: Readonly<Record<string, string>>; readonly args?: ReadonlyArray<string> } = {}
+): Effect.Effect<ErlNode, Error, Scope.Scope> =>
+  Effect.suspend(() => {
+    const opts: StartErlOptions = {
+      args: ["-sname", name, "-setcookie", cookie, "-pa", peerBeamDir(), ...(options.args ?? [])],
+      eval: "interop_peer:start().",
+      ready: "ready",
+      ...(options.env !== undefined ? { env: options.env } : {})
+    }
+    return startErlScoped(opts)
+  })
+
+/** Lines of erl's output that indicate a distribution problem or any error report. */
+const badLine = /=ERROR REPORT|=WARNING REPORT|=CRASH REPORT|^\*\* |Connection attempt|invalid|rejected/im
+
+/** Asserts erl printed no error report and no distribution complaint (stdout + stderr). */
+export const expectCleanErlLog = (node: ErlNode): void => {
+  const all = `${node.stdout()}\n${node.stderr()}`
+  const bad = all.split("\n").filter((l) => badLine.test(l))
+  expect(bad, `erl's log:\n${all}`).toEqual([])
+}
+
+/** A TCP port with nothing listening on it (found by binding port 0 on 127.0.0.1 and closing). */
+export const freePort = (): Effect.Effect<number> =>
+  Effect.async<number>((resume) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  })
+
+/** A logger that collects every message (as text) into `lines`, as a layer for `Layer.provide`. */
+export const collectLogs = (lines: Array<string>): Layer.Layer<never> =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      lines.push(`${logLevel.label} ${Array.isArray(message) ? message.map(String).join(" ") : String(message)}`)
+    })
+  )
