@@ -1,0 +1,273 @@
+/**
+ * The `effect-otp` command: `erl`'s flags on `@effect/cli`.
+ *
+ * ```sh
+ * npx effect-otp --sname alice --setcookie secret     # a named node and its shell
+ * npx effect-otp -sname bob -setcookie secret         # erl's single-dash spelling works too
+ * npx effect-otp --sname worker --noshell             # run until SIGINT/SIGTERM
+ * npx effect-otp --eval 'Effect.log("hi")'            # run code, then exit
+ * npx effect-otp                                      # a non-distributed node, like plain erl
+ * ```
+ *
+ * A bad value (node name, cookie file, number) is one line on stderr and exit code 2.
+ *
+ * @since 0.1.0
+ */
+import * as Cookie from "@effect-otp/dist/Cookie"
+import * as NodeName from "@effect-otp/dist/NodeName"
+import * as Args from "@effect/cli/Args"
+import * as CliCommand from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+
+/**
+ * The node's settings after validation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NodeOptions {
+  /** the full node name (`alice@vm`), when distributed */
+  readonly name: Option.Option<{
+    readonly node: NodeName.NodeName
+    readonly mode: NodeName.Mode
+    readonly cookie: Redacted.Redacted<string>
+  }>
+  readonly hidden: boolean
+  readonly netTicktime: Option.Option<number>
+  readonly epmdPort: Option.Option<number>
+  readonly noshell: boolean
+  readonly eval: Option.Option<string>
+}
+
+/**
+ * A flag value that cannot be used (printed as one line, exit code 2).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly reason: string
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const sname = Options.text("sname").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription(
+    "Start a distributed node with a short name: alice (the host is added: alice@<host>) or alice@vm. Example: --sname alice"
+  ),
+  Options.optional
+)
+const name = Options.text("name").pipe(
+  Options.withPseudoName("NAME@HOST"),
+  Options.withDescription(
+    "Start a distributed node with a long name: alice@host.example.com or alice@127.0.0.1. Example: --name alice@127.0.0.1"
+  ),
+  Options.optional
+)
+const setcookie = Options.redacted("setcookie").pipe(
+  Options.withPseudoName("COOKIE"),
+  Options.withDescription(
+    "The magic cookie shared by the cluster (else ~/.erlang.cookie, created if missing). Example: --setcookie secret"
+  ),
+  Options.optional
+)
+const hidden = Options.boolean("hidden").pipe(
+  Options.withDescription(
+    "Connect as a hidden node: not in others' nodes(), no transitive connections. Example: --hidden"
+  )
+)
+const netTicktime = Options.integer("net-ticktime").pipe(
+  Options.withPseudoName("SECONDS"),
+  Options.withDescription(
+    "Seconds before an unresponsive node is considered down (default 60). Example: --net-ticktime 20"
+  ),
+  Options.optional
+)
+const epmdPort = Options.integer("epmd-port").pipe(
+  Options.withPseudoName("PORT"),
+  Options.withDescription("The port of epmd (default 4369, or ERL_EPMD_PORT). Example: --epmd-port 4370"),
+  Options.optional
+)
+const noshell = Options.boolean("noshell").pipe(
+  Options.withDescription("Run the node without a shell until SIGINT/SIGTERM, then exit cleanly. Example: --noshell")
+)
+const evalCode = Options.text("eval").pipe(
+  Options.withPseudoName("CODE"),
+  Options.withDescription(
+    "Run this code (an expression, statements or an Effect) with the shell's helpers in scope, then exit (stay with --noshell). Example: --eval 'ping(\"bob@vm\")'"
+  ),
+  Options.optional
+)
+
+/**
+ * The raw flags as `@effect/cli` parses them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Flags {
+  readonly sname: Option.Option<string>
+  readonly name: Option.Option<string>
+  readonly setcookie: Option.Option<Redacted.Redacted<string>>
+  readonly hidden: boolean
+  readonly netTicktime: Option.Option<number>
+  readonly epmdPort: Option.Option<number>
+  readonly noshell: boolean
+  readonly eval: Option.Option<string>
+}
+
+const flagOptions = { sname, name, setcookie, hidden, netTicktime, epmdPort, noshell, eval: evalCode }
+
+/** The flags that take a value (for argv normalization). */
+const VALUED = new Set(["sname", "name", "setcookie", "net-ticktime", "epmd-port", "eval"])
+const BOOLEAN = new Set(["hidden", "noshell"])
+
+/**
+ * `erl` spells flags with one dash (`-sname alice`) and some with underscores
+ * (`-net_ticktime`); `@effect/cli` wants `--sname`. Rewrites the known flags, leaving
+ * flag values untouched.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const normalizeArgv = (args: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const m = /^--?([a-z][a-z_-]*)(=.*)?$/.exec(arg)
+    if (m !== null) {
+      const flag = m[1]!.replace(/_/g, "-")
+      if (VALUED.has(flag) || BOOLEAN.has(flag)) {
+        out.push(`--${flag}${m[2] ?? ""}`)
+        if (VALUED.has(flag) && m[2] === undefined && i + 1 < args.length) out.push(args[++i]!)
+        continue
+      }
+    }
+    out.push(arg)
+  }
+  return out
+}
+
+/**
+ * Checks the flags and loads the cookie: a `UsageError` names what is wrong in one line.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const validate = (flags: Flags, options?: { readonly home?: string }): Effect.Effect<NodeOptions, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.sname) && Option.isSome(flags.name)) {
+      return yield* new UsageError({ reason: "--sname and --name cannot be used together" })
+    }
+    if (Option.isSome(flags.netTicktime) && flags.netTicktime.value <= 0) {
+      return yield* new UsageError({
+        reason: `--net-ticktime must be a positive number of seconds, got ${flags.netTicktime.value}`
+      })
+    }
+    if (Option.isSome(flags.epmdPort) && (flags.epmdPort.value < 1 || flags.epmdPort.value > 65535)) {
+      return yield* new UsageError({
+        reason: `--epmd-port must be a port number (1..65535), got ${flags.epmdPort.value}`
+      })
+    }
+    const requested: Option.Option<{ input: string; mode: NodeName.Mode; flag: string }> = Option.isSome(flags.sname)
+      ? Option.some({ input: flags.sname.value, mode: "short" as const, flag: "--sname" })
+      : Option.isSome(flags.name)
+      ? Option.some({ input: flags.name.value, mode: "long" as const, flag: "--name" })
+      : Option.none()
+    if (Option.isNone(requested)) {
+      // erl accepts --setcookie and --hidden on a non-distributed node and ignores them; so do we
+      return {
+        name: Option.none(),
+        hidden: flags.hidden,
+        netTicktime: flags.netTicktime,
+        epmdPort: flags.epmdPort,
+        noshell: flags.noshell,
+        eval: flags.eval
+      }
+    }
+    const { flag, input, mode } = requested.value
+    const parsed = NodeName.parse(input, { mode })
+    if (Either.isLeft(parsed)) return yield* new UsageError({ reason: `${flag}: ${parsed.left.message}` })
+    const cookie = yield* Cookie.load({
+      // given as a string so that it is validated (a Redacted cookie is taken as is)
+      ...(Option.isSome(flags.setcookie) ? { cookie: Redacted.value(flags.setcookie.value) } : {}),
+      ...(options?.home !== undefined ? { home: options.home } : {})
+    }).pipe(
+      Effect.mapError((e) =>
+        new UsageError({ reason: Option.isSome(flags.setcookie) ? `--setcookie: ${e.message}` : e.message })
+      )
+    )
+    return {
+      name: Option.some({ node: parsed.right, mode, cookie }),
+      hidden: flags.hidden,
+      netTicktime: flags.netTicktime,
+      epmdPort: flags.epmdPort,
+      noshell: flags.noshell,
+      eval: flags.eval
+    }
+  })
+
+/**
+ * The `@effect/cli` command; `handler` runs with the validated options.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(handler: (options: NodeOptions) => Effect.Effect<void, E, R>) =>
+  CliCommand.make(
+    "effect-otp",
+    { ...flagOptions, args: Args.none },
+    (flags) => Effect.flatMap(validate(flags), handler)
+  ).pipe(
+    CliCommand.withDescription(
+      "An Erlang node in TypeScript, with an erl-like shell. Example: effect-otp --sname alice --setcookie secret"
+    )
+  )
+
+/**
+ * Runs the command on `argv` (without the node binary and script): the handler's result,
+ * or exit code 2 after one line on stderr for a bad flag or value.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <E, R>(
+  argv: ReadonlyArray<string>,
+  handler: (options: NodeOptions) => Effect.Effect<void, E, R>
+) => {
+  const cli = CliCommand.run(make(handler), { name: "effect-otp", version: "0.1.0", executable: "effect-otp" })
+  const args = normalizeArgv(argv)
+  const last = args[args.length - 1]
+  if (last !== undefined && /^--[a-z-]+$/.test(last) && VALUED.has(last.slice(2))) {
+    return Effect.as(Console.error(`effect-otp: ${last} needs a value (see --help)`), 2)
+  }
+  // @effect/cli prints its parse errors as a help document: keep them, print one line
+  const captured: Array<string> = []
+  const capturing = (base: Console.Console): Console.Console => ({
+    ...base,
+    error: (...xs: ReadonlyArray<any>) => Effect.sync(() => captured.push(xs.map(String).join(" "))),
+    unsafe: { ...base.unsafe, error: (...xs: ReadonlyArray<any>) => captured.push(xs.map(String).join(" ")) }
+  })
+  return Console.consoleWith((base) => Console.withConsole(cli(["node", "effect-otp", ...args]), capturing(base))).pipe(
+    Effect.as(0),
+    Effect.catchIf(ValidationError.isValidationError, () => {
+      // eslint-disable-next-line no-control-regex
+      const text = captured.join(" ").replace(/\x1b\[[0-9;]*m/g, "").replace(/\s+/g, " ").trim()
+      return Effect.as(Console.error(`effect-otp: ${text.length > 0 ? text : "bad arguments"} (see --help)`), 2)
+    }),
+    Effect.catchIf(
+      (e): e is UsageError => e instanceof UsageError,
+      (e) => Effect.as(Console.error(`effect-otp: ${e.message}`), 2)
+    )
+  )
+}

@@ -1,0 +1,200 @@
+/**
+ * The `effect-otp` program: flags → a node (a `ProcessRuntime`, plus distribution
+ * with `--sname`/`--name`) → the shell, `--eval`, or `--noshell`.
+ *
+ * @since 0.1.0
+ */
+import * as DistNode from "@effect-otp/dist/DistNode"
+import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Process from "@effect-otp/process/Process"
+import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import * as Term from "@effect-otp/process/Term"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import * as Command from "./Command.js"
+import type * as Helpers from "./Helpers.js"
+import * as Shell from "./Shell.js"
+
+/**
+ * A running node, as the shell sees it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningNode {
+  readonly runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>
+  readonly node: Option.Option<Term.Atom>
+  readonly distribution: Option.Option<Helpers.Distribution>
+  /** stops the node (closes connections, unregisters from epmd, kills processes) */
+  readonly dispose: () => Promise<void>
+}
+
+/**
+ * Starts the node the options describe.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startNode = async (options: Command.NodeOptions): Promise<RunningNode> => {
+  if (Option.isNone(options.name)) {
+    const managed = ManagedRuntime.make(ProcessRuntime.layer)
+    const runtime = await managed.runtime()
+    return { runtime, node: Option.none(), distribution: Option.none(), dispose: () => managed.dispose() }
+  }
+  const { cookie, mode, node } = options.name.value
+  const dist = DistNode.layer({
+    name: node,
+    longNames: mode === "long",
+    cookie,
+    hidden: options.hidden,
+    ...(Option.isSome(options.epmdPort) ? { epmdPort: options.epmdPort.value } : {}),
+    ...(Option.isSome(options.netTicktime) ? { netTicktime: Duration.seconds(options.netTicktime.value) } : {})
+  })
+  const managed = ManagedRuntime.make(dist.pipe(Layer.provideMerge(ProcessRuntime.layer)))
+  let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel>
+  try {
+    runtime = await managed.runtime()
+  } catch (e) {
+    await managed.dispose().catch(() => {})
+    const error = Runtime.isFiberFailure(e) ? Cause.squash(e[Runtime.FiberFailureCauseId]) : e
+    throw new StartError({ reason: error instanceof Error ? error.message : String(error) })
+  }
+  const kernel = Context.get(runtime.context, NetKernel.NetKernel)
+  const provide = <A>(effect: Effect.Effect<A, never, NetKernel.NetKernel>) =>
+    Effect.provideService(effect, NetKernel.NetKernel, kernel)
+  const toKind = (k: unknown): unknown => Array.isArray(k) ? k.map(toKind) : k instanceof Term.Atom ? k.name : k
+  return {
+    runtime,
+    node: Option.some(kernel.node),
+    distribution: Option.some({
+      ping: (n) => provide(NetKernel.ping(n)),
+      nodes: (kind) => provide(NetKernel.nodes(kind === undefined ? undefined : toKind(kind) as NetKernel.NodeKind))
+    }),
+    dispose: () => managed.dispose()
+  }
+}
+
+/**
+ * The node could not start (name in use, epmd unreachable, ...): one line, exit code 1.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StartError extends Data.TaggedError("StartError")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** The modules in the shell's scope. */
+const modules = { Effect, Process, Term, Duration, Option, Schema }
+
+/** SIGINT/SIGTERM, caught from the start (so a signal during start-up also stops cleanly). */
+const signals = () => {
+  let received: ((signal: string) => void) | undefined
+  let caught: string | undefined
+  const on = (signal: string) => () => {
+    caught = signal
+    received?.(signal)
+  }
+  const onInt = on("SIGINT")
+  const onTerm = on("SIGTERM")
+  process.on("SIGINT", onInt)
+  process.on("SIGTERM", onTerm)
+  return {
+    wait: (): Promise<string> =>
+      new Promise((resolve) => {
+        if (caught !== undefined) return resolve(caught)
+        received = resolve
+      }),
+    /** the shell handles SIGINT itself (Ctrl-C twice) */
+    releaseInt: () => process.off("SIGINT", onInt),
+    onTerm: (f: () => void) => {
+      received = f
+      if (caught === "SIGTERM") f()
+    },
+    dispose: () => {
+      process.off("SIGINT", onInt)
+      process.off("SIGTERM", onTerm)
+    }
+  }
+}
+
+/**
+ * Runs the node until it stops; resolves with the exit code.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runNode = async (options: Command.NodeOptions): Promise<number> => {
+  const sig = signals()
+  const node = await startNode(options)
+  const print = (line: string) => process.stdout.write(`${line}\n`)
+  try {
+    const base = { runtime: node.runtime, node: node.node, distribution: node.distribution, scope: modules }
+    if (Option.isSome(options.eval)) {
+      let stopRequested = false
+      try {
+        await Shell.evaluate({ ...base, onExit: () => {} }, options.eval.value, print, () => {
+          stopRequested = true
+        })
+      } catch (e) {
+        process.stderr.write(`effect-otp: --eval: ${e instanceof Error ? e.message : String(e)}\n`)
+        return 1
+      }
+      if (options.noshell && !stopRequested) await sig.wait()
+      return 0
+    }
+    if (options.noshell) {
+      await sig.wait()
+      return 0
+    }
+    sig.releaseInt()
+    await new Promise<void>((resolve) => {
+      const server = Shell.start({ ...base, onExit: () => resolve() })
+      sig.onTerm(() => void server.then((s) => s.close()))
+    })
+    return 0
+  } finally {
+    sig.dispose()
+    await node.dispose()
+  }
+}
+
+/**
+ * The whole program on `argv` (without `node` and the script): the exit code.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = (argv: ReadonlyArray<string>): Promise<number> =>
+  Effect.runPromise(
+    Command.run(argv, (options) =>
+      Effect.tryPromise({
+        try: () => runNode(options),
+        catch: (e) => e
+      }).pipe(
+        Effect.flatMap((code) => (code === 0 ? Effect.void : Effect.fail(new ExitCode(code)))),
+        Effect.catchIf(
+          (e): e is StartError => e instanceof StartError,
+          (e) => Effect.zipRight(Console.error(`effect-otp: ${e.message}`), Effect.fail(new ExitCode(1)))
+        )
+      )).pipe(
+        Effect.catchIf((e): e is ExitCode => e instanceof ExitCode, (e) => Effect.succeed(e.code)),
+        Effect.provide(NodeContext.layer)
+      )
+  )
+
+class ExitCode {
+  constructor(readonly code: number) {}
+}

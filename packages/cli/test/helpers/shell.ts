@@ -1,0 +1,133 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const BIN = path.resolve(here, "../../bin/effect-otp.mjs")
+export const REPO = path.resolve(here, "../../../..")
+
+const children = new Set<ChildProcessWithoutNullStreams>()
+
+/** Kills every child still running (call from afterEach). */
+export const killAll = () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+      try {
+        process.kill(c.pid, "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear()
+}
+
+export interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the command to completion with the given stdin. */
+export const run = (args: ReadonlyArray<string>, input = "", env: NodeJS.ProcessEnv = {}): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env } })
+    children.add(child)
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      children.delete(child)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(input)
+  })
+
+/** A shell driven line by line: `eval` types a line and returns its output up to the next prompt. */
+export class Shell {
+  readonly child: ChildProcessWithoutNullStreams
+  transcript = ""
+  stderr = ""
+  private n = 1
+  private waiters: Array<() => void> = []
+  readonly exited: Promise<number | null>
+
+  constructor(readonly args: ReadonlyArray<string>, readonly prefix: string, env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env } })
+    children.add(this.child)
+    this.child.stdout.on("data", (d) => {
+      this.transcript += d
+      for (const w of this.waiters.splice(0)) w()
+    })
+    this.child.stderr.on("data", (d) => {
+      this.stderr += d
+      for (const w of this.waiters.splice(0)) w()
+    })
+    this.exited = new Promise((resolve) =>
+      this.child.on("close", (code) => {
+        children.delete(this.child)
+        for (const w of this.waiters.splice(0)) w()
+        resolve(code)
+      })
+    )
+  }
+
+  private prompt(n: number) {
+    return `${this.prefix}${n}> `
+  }
+
+  /** Waits until the transcript contains `text` (after `from`). */
+  async waitFor(text: string, from = 0, what = text, timeoutMs = 20_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs
+    const timer = setInterval(() => {
+      for (const w of this.waiters.splice(0)) w()
+    }, 500)
+    try {
+      return await this.waitLoop(text, from, what, deadline)
+    } finally {
+      clearInterval(timer)
+    }
+  }
+
+  private async waitLoop(text: string, from: number, what: string, deadline: number): Promise<number> {
+    for (;;) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${JSON.stringify(what)}\n--- stdout\n${this.transcript}\n--- stderr\n${this.stderr}`
+        )
+      }
+      const i = this.transcript.indexOf(text, from)
+      if (i >= 0) return i
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(
+          `shell exited while waiting for ${
+            JSON.stringify(what)
+          }\n--- stdout\n${this.transcript}\n--- stderr\n${this.stderr}`
+        )
+      }
+      await new Promise<void>((r) => this.waiters.push(r))
+    }
+  }
+
+  /** Waits for the first prompt. */
+  async ready(): Promise<void> {
+    await this.waitFor(this.prompt(1))
+  }
+
+  /** Types a line; returns what was printed before the next prompt. */
+  async eval(line: string): Promise<string> {
+    const start = await this.waitFor(this.prompt(this.n)) + this.prompt(this.n).length
+    this.n++
+    this.child.stdin.write(`${line}\n`)
+    const end = await this.waitFor(this.prompt(this.n), start, `${this.prompt(this.n)} after ${line}`)
+    return this.transcript.slice(start, end).trim()
+  }
+
+  /** Types a line that ends the shell (q()). */
+  async quit(line = "q()"): Promise<number | null> {
+    this.child.stdin.write(`${line}\n`)
+    return this.exited
+  }
+}
