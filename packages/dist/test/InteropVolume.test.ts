@@ -5,6 +5,7 @@
 import * as Process from "@effect-otp/process/Process"
 import { Atom, format, isTagged, type Pid, type Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHash, randomBytes } from "node:crypto"
@@ -14,11 +15,11 @@ import { buildNode, expectCleanErlLog, host, startPeer } from "./helpers/tsnode.
 const a = Atom.make
 const N = 100_000
 
-const expectTagged = (tag: string, arity: number, after = "20 seconds") =>
+const expectTagged = (tag: string, arity: number, after: Duration.DurationInput = "20 seconds") =>
   Effect.flatMap(
     Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after }),
     Option.match({
-      onNone: () => Effect.dieMessage(`no {${tag}, ...} message within ${after}`),
+      onNone: () => Effect.dieMessage(`no {${tag}, ...} message within ${String(after)}`),
       onSome: Effect.succeed
     })
   )
