@@ -11,6 +11,7 @@ import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, binary, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -55,7 +56,7 @@ const erlEval = (node: string, code: string, bindings: Record<string, Term> = {}
     return Option.getOrThrowWith(r, () => new Error(`no answer from erl for: ${code}`))
   }))
 
-const receiveMatching = <A>(match: (m: unknown) => Option.Option<A>, after = "10 seconds") =>
+const receiveMatching = <A>(match: (m: unknown) => Option.Option<A>, after: Duration.DurationInput = "10 seconds") =>
   Effect.flatMap(
     Process.receive(match, { after }),
     Option.match({ onNone: () => Effect.die(new Error("timeout waiting for a message")), onSome: Effect.succeed })
