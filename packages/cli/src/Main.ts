@@ -17,6 +17,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -39,6 +40,9 @@ export interface RunningNode {
   readonly dispose: () => Promise<void>
 }
 
+/** Logs (process crashes, connection warnings) go to stderr, not into the shell's output. */
+const logToStderr = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
 /**
  * Starts the node the options describe.
  *
@@ -47,7 +51,7 @@ export interface RunningNode {
  */
 export const startNode = async (options: Command.NodeOptions): Promise<RunningNode> => {
   if (Option.isNone(options.name)) {
-    const managed = ManagedRuntime.make(ProcessRuntime.layer)
+    const managed = ManagedRuntime.make(ProcessRuntime.layer.pipe(Layer.provideMerge(logToStderr)))
     const runtime = await managed.runtime()
     return { runtime, node: Option.none(), distribution: Option.none(), dispose: () => managed.dispose() }
   }
@@ -60,7 +64,9 @@ export const startNode = async (options: Command.NodeOptions): Promise<RunningNo
     ...(Option.isSome(options.epmdPort) ? { epmdPort: options.epmdPort.value } : {}),
     ...(Option.isSome(options.netTicktime) ? { netTicktime: Duration.seconds(options.netTicktime.value) } : {})
   })
-  const managed = ManagedRuntime.make(dist.pipe(Layer.provideMerge(ProcessRuntime.layer)))
+  const managed = ManagedRuntime.make(
+    dist.pipe(Layer.provideMerge(ProcessRuntime.layer), Layer.provideMerge(logToStderr))
+  )
   let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel>
   try {
     runtime = await managed.runtime()

@@ -54,8 +54,13 @@ export class Shell {
   private waiters: Array<() => void> = []
   readonly exited: Promise<number | null>
 
-  constructor(readonly args: ReadonlyArray<string>, readonly prefix: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env } })
+  constructor(
+    readonly args: ReadonlyArray<string>,
+    readonly prefix: string,
+    env: NodeJS.ProcessEnv = {},
+    command: readonly [string, ReadonlyArray<string>] = [process.execPath, [BIN, ...args]]
+  ) {
+    this.child = spawn(command[0], command[1], { cwd: REPO, env: { ...process.env, ...env } })
     children.add(this.child)
     this.child.stdout.on("data", (d) => {
       this.transcript += d

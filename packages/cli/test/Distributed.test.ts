@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { execFileSync, spawnSync } from "node:child_process"
+import { killAll, Shell } from "./helpers/shell.js"
+
+afterEach(killAll)
+
+const unique = (prefix: string) => `${prefix}_${Math.random().toString(36).slice(2, 10)}`
+const HOST = "vm"
+
+const erlAvailable = spawnSync("erl", ["-noshell", "-eval", "halt()."], { timeout: 30_000 }).status === 0
+if (!erlAvailable) {
+  if (process.env.CI) throw new Error("erl is required under CI=true (install erlang-base)")
+  console.warn("\n*** erl is not installed: skipping the shell <-> erl transcript tests ***\n")
+}
+
+/** The names registered with the system epmd (empty when none runs). */
+const epmdNames = (): string => {
+  try {
+    return execFileSync("epmd", ["-names"], { encoding: "utf8", timeout: 10_000 })
+  } catch {
+    return ""
+  }
+}
+
+const ECHO_TS =
+  "register('echo', spawn(async () => { for (;;) { const [from, msg] = (await receive()).elements; send(from, t`{echo, ${msg}}`) } }))"
+
+/** `flush()` until a message has arrived (the reply crosses the network). */
+const flushUntil = async (sh: Shell, text: string): Promise<string> => {
+  for (let i = 0; i < 100; i++) {
+    const out = await sh.eval("flush()")
+    if (out !== "ok") return out
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`no message came (${text})\n${sh.transcript}`)
+}
+
+const tsShell = (name: string, cookie: string) =>
+  new Shell(["--sname", name, "--setcookie", cookie], `(${name}@${HOST})`)
+
+describe("Shell (distributed): the chapter's two terminals", () => {
+  it("two TS shells: ping, nodes, an echo on bob, send from alice, flush; q() leaves epmd", async () => {
+    const cookie = unique("c")
+    const alice = unique("alice")
+    const bob = unique("bob")
+    const b = tsShell(bob, cookie)
+    const a = tsShell(alice, cookie)
+    await Promise.all([a.ready(), b.ready()])
+    expect(await b.eval(ECHO_TS)).toBe("true")
+    expect(await a.eval(`ping('${bob}@${HOST}')`)).toBe("pong")
+    expect(await a.eval("nodes()")).toBe(`[${bob}@${HOST}]`)
+    expect(await b.eval("nodes()")).toBe(`[${alice}@${HOST}]`)
+    expect(await a.eval(`send(t\`{echo, '${bob}@${HOST}'}\`, t\`{\${self()}, "hello from alice!"}\`)`)).toMatch(
+      /^\{<0\.\d+\.0>,"hello from alice!"\}$/
+    )
+    expect(await flushUntil(a, "echo reply")).toBe("Shell got {echo,\"hello from alice!\"}\nok")
+    // the [name, node] convenience
+    expect(await a.eval(`send(["echo", "${bob}@${HOST}"], t\`{\${self()}, <<"again">>}\`)`)).toMatch(/again/)
+    expect(await flushUntil(a, "second echo reply")).toBe("Shell got {echo,<<\"again\">>}\nok")
+    // a ping to a node that does not exist
+    expect(await a.eval(`ping('${unique("nobody")}@${HOST}')`)).toBe("pang")
+    expect(await a.quit()).toBe(0)
+    expect(await b.quit()).toBe(0)
+    expect(epmdNames()).not.toContain(alice)
+    expect(epmdNames()).not.toContain(bob)
+  })
+
+  it.skipIf(!erlAvailable)("TS alice and an erl bob: the chapter's session", async () => {
+    const cookie = unique("c")
+    const alice = unique("alice")
+    const bob = unique("bob")
+    const erl = new ErlShell(bob, cookie)
+    await erl.ready()
+    expect(
+      await erl.eval("register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end end)).")
+    ).toBe("true")
+    const a = tsShell(alice, cookie)
+    await a.ready()
+    expect(await a.eval(`ping('${bob}@${HOST}')`)).toBe("pong")
+    expect(await a.eval("nodes()")).toBe(`[${bob}@${HOST}]`)
+    expect(await erl.eval("nodes().")).toBe(`[${alice}@${HOST}]`)
+    expect(await a.eval(`send(t\`{echo, '${bob}@${HOST}'}\`, t\`{\${self()}, "hello from alice!"}\`)`)).toMatch(
+      /"hello from alice!"/
+    )
+    expect(await flushUntil(a, "echo reply from erl")).toBe("Shell got {echo,\"hello from alice!\"}\nok")
+    expect(await a.quit()).toBe(0)
+    expect(await erl.quit("halt().")).toBe(0)
+  })
+
+  it.skipIf(!erlAvailable)("an erl alice and a TS bob: erl sends to the TS echo and flushes", async () => {
+    const cookie = unique("c")
+    const alice = unique("alice")
+    const bob = unique("bob")
+    const b = tsShell(bob, cookie)
+    await b.ready()
+    expect(await b.eval(ECHO_TS)).toBe("true")
+    const erl = new ErlShell(alice, cookie)
+    await erl.ready()
+    expect(await erl.eval(`net_adm:ping('${bob}@${HOST}').`)).toBe("pong")
+    expect(await erl.eval("nodes().")).toBe(`[${bob}@${HOST}]`)
+    expect(await b.eval("nodes()")).toBe(`[${alice}@${HOST}]`)
+    expect(await erl.eval(`{echo, '${bob}@${HOST}'} ! {self(), "hello from alice!"}.`)).toMatch(
+      /^\{<0\.\d+\.0>,"hello from alice!"\}$/
+    )
+    let out = "ok"
+    for (let i = 0; i < 100 && out === "ok"; i++) {
+      out = await erl.eval("flush().")
+      if (out === "ok") await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(out).toBe("Shell got {echo,\"hello from alice!\"}\nok")
+    expect(await erl.quit("halt().")).toBe(0)
+    expect(await b.quit()).toBe(0)
+  })
+})
+
+/** A real `erl -sname` shell on pipes, driven like `Shell`. */
+class ErlShell extends Shell {
+  constructor(name: string, cookie: string) {
+    super([], `(${name}@${HOST})`, {}, ["erl", ["-sname", name, "-setcookie", cookie]])
+  }
+}
