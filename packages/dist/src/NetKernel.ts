@@ -9,11 +9,11 @@
  *
  * @since 0.1.0
  */
-import type { Pid } from "@effect-otp/process/Term"
-import { Atom } from "@effect-otp/process/Term"
+import * as Process from "@effect-otp/process/Process"
+import { Atom, Pid } from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/netKernel.js"
 
 /**
@@ -111,20 +111,50 @@ export const disconnect = (node: Atom | string): Effect.Effect<boolean, never, N
   Effect.flatMap(NetKernel, (k) => k.disconnect(toAtom(node)))
 
 /**
- * `net_kernel:monitor_nodes(true, Options)` for a process: it receives
- * `{nodeup, Node}` / `{nodedown, Node}` (with an info list `[{node_type, T}, ...]` when
- * `hidden` or `nodedownReason` is set). Returns the unsubscribe function.
+ * Options of `monitorNodes`, as in `net_kernel:monitor_nodes(true, Options)`: `hidden`
+ * also reports hidden nodes and adds `{node_type, visible | hidden}` to the info list;
+ * `nodedownReason` adds `{nodedown_reason, R}` to nodedown messages.
  *
  * @since 0.1.0
  * @category node monitoring
  */
-export const monitorNodes = (
-  pid: Pid,
-  options?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
-): Effect.Effect<() => void, never, NetKernel> => Effect.map(NetKernel, (k) => k.subscribeNodes(pid, options))
+export interface MonitorNodesOptions {
+  readonly hidden?: boolean | undefined
+  readonly nodedownReason?: boolean | undefined
+}
+
+const monitorOptions = (o: MonitorNodesOptions | undefined) => ({
+  hidden: o?.hidden === true,
+  nodedownReason: o?.nodedownReason === true
+})
 
 /**
- * Node events as a `Stream` (every nodeup and nodedown, visible and hidden).
+ * `net_kernel:monitor_nodes(true, Options)`: the process (the calling process when no pid
+ * is given) receives `{nodeup, Node}` / `{nodedown, Node}`, or `{nodeup, Node, Info}` /
+ * `{nodedown, Node, Info}` when `hidden` or `nodedownReason` is set. Events are ordered
+ * per node (never two nodeups without a nodedown between them). The subscription ends
+ * when the process exits, or when the returned function is called.
+ *
+ * @since 0.1.0
+ * @category node monitoring
+ */
+export const monitorNodes: {
+  (options?: MonitorNodesOptions): Effect.Effect<() => void, never, NetKernel | Process.Self>
+  (pid: Pid, options?: MonitorNodesOptions): Effect.Effect<() => void, never, NetKernel>
+} = (
+  pidOrOptions?: Pid | MonitorNodesOptions,
+  options?: MonitorNodesOptions
+): Effect.Effect<() => void, never, any> =>
+  pidOrOptions instanceof Pid
+    ? Effect.map(NetKernel, (k) => k.subscribeNodes(pidOrOptions, monitorOptions(options)))
+    : Effect.flatMap(
+      Process.self,
+      (self) => Effect.map(NetKernel, (k) => k.subscribeNodes(self, monitorOptions(pidOrOptions)))
+    )
+
+/**
+ * Node events as a `Stream` (every nodeup and nodedown, visible and hidden). Prefer
+ * `events`, which also filters.
  *
  * @since 0.1.0
  * @category node monitoring
@@ -135,14 +165,38 @@ export const nodeEvents: Effect.Effect<Stream.Stream<NodeEvent>, never, NetKerne
 )
 
 /**
- * `erlang:monitor_node(Node, true)` for a process: it receives `{nodedown, Node}` once
- * the connection goes down (at once if it cannot be set up).
+ * `monitorNodes` as a `Stream` of `NodeEvent`s, from the moment the stream starts.
+ * Hidden nodes are left out unless `hidden` is set, as with `monitor_nodes`; every
+ * nodedown carries its reason (`connection_closed`, `net_tick_timeout`, `disconnect`, ...).
  *
  * @since 0.1.0
  * @category node monitoring
  */
-export const monitorNode = (pid: Pid, node: Atom | string): Effect.Effect<void, never, NetKernel> =>
-  Effect.flatMap(NetKernel, (k) => k.monitorNode(pid, toAtom(node)))
+export const events = (
+  options?: { readonly hidden?: boolean | undefined }
+): Stream.Stream<NodeEvent, never, NetKernel> =>
+  Stream.unwrap(
+    Effect.map(
+      NetKernel,
+      (k) => options?.hidden === true ? k.nodeEvents : Stream.filter(k.nodeEvents, (e) => !e.hidden)
+    )
+  )
+
+/**
+ * `erlang:monitor_node(Node, true)` for a process (the calling process when no pid is
+ * given): it receives `{nodedown, Node}` once the connection goes down (at once if it
+ * cannot be set up). Connects first, as OTP does.
+ *
+ * @since 0.1.0
+ * @category node monitoring
+ */
+export const monitorNode: {
+  (node: Atom | string): Effect.Effect<void, never, NetKernel | Process.Self>
+  (pid: Pid, node: Atom | string): Effect.Effect<void, never, NetKernel>
+} = (pidOrNode: Pid | Atom | string, node?: Atom | string): Effect.Effect<void, never, any> =>
+  pidOrNode instanceof Pid
+    ? Effect.flatMap(NetKernel, (k) => k.monitorNode(pidOrNode, toAtom(node!)))
+    : Effect.flatMap(Process.self, (self) => Effect.flatMap(NetKernel, (k) => k.monitorNode(self, toAtom(pidOrNode))))
 
 /**
  * `net_kernel:allow/1`: only these nodes may connect (`undefined` lifts the restriction).

@@ -103,6 +103,8 @@ interface Entry {
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   /** the connection's scope, closed on nodedown */
   scope: Scope.CloseableScope | undefined
+  /** completed once this connection's nodedown has been published (events stay ordered per node) */
+  readonly down: Deferred.Deferred<void>
 }
 
 export interface NetKernelImpl {
@@ -193,6 +195,8 @@ export const make = (
     let pendingAccepts = 0
     const events = yield* PubSub.unbounded<NodeEvent>()
     const subscribers = new Map<Pid, { hidden: boolean; reason: boolean }>()
+    /** a subscription or node monitor ends with its process */
+    const gone = (pid: Pid) => runtime.isLocal(pid) && !runtime.unsafeIsAlive(pid)
     const nodeMonitors = new Map<string, Array<Pid>>()
     let spawnRequestHandler:
       | ((node: Atom, req: any, args: Term | undefined) => Effect.Effect<void>)
@@ -214,6 +218,10 @@ export const make = (
     const publish = (event: NodeEvent) => {
       Effect.runSync(PubSub.publish(events, event))
       for (const [pid, sub] of subscribers) {
+        if (gone(pid)) {
+          subscribers.delete(pid)
+          continue
+        }
         if (event.hidden && !sub.hidden) continue
         const info: Array<Term> = []
         if (sub.hidden) info.push(tuple(A.node_type, event.hidden ? A.hidden : A.visible))
@@ -227,7 +235,7 @@ export const make = (
         const watchers = nodeMonitors.get(event.node.name)
         if (watchers !== undefined) {
           nodeMonitors.delete(event.node.name)
-          for (const pid of watchers) runtime.unsafeSend(pid, tuple(A.nodedown, event.node))
+          for (const pid of watchers) if (!gone(pid)) runtime.unsafeSend(pid, tuple(A.nodedown, event.node))
         }
       }
     }
@@ -334,7 +342,8 @@ export const make = (
       conn: undefined,
       hidden: true,
       fiber: undefined,
-      scope: undefined
+      scope: undefined,
+      down: Deferred.unsafeMake<void>(undefined as any)
     })
 
     const failEntry = (name: string, entry: Entry, error: ConnectError) => {
@@ -371,9 +380,10 @@ export const make = (
           Effect.flatMap(conn.closed, (closed) =>
             Effect.gen(function*() {
               if (table.get(name) === entry) table.delete(name)
-              yield* Scope.close(scope, Exit.void)
               yield* runtime.nodeDown(result.peer)
               publish({ _tag: "nodedown", node: result.peer, hidden: entry.hidden, reason: closed.nodedownReason })
+              Deferred.unsafeDone(entry.down, Exit.void)
+              yield* Scope.close(scope, Exit.void)
               yield* Effect.logDebug(`nodedown ${name}: ${closed.message}`).pipe(
                 Effect.annotateLogs("module", "NetKernel")
               )
@@ -514,9 +524,8 @@ export const make = (
         const old = table.get(peerName)
         if (old?.conn !== undefined) {
           yield* old.conn.close("peer reconnected")
-          // wait until its nodedown has been processed
-          yield* Effect.ignore(old.conn.closed)
-          yield* Effect.yieldNow()
+          // wait until its nodedown has been published: never two nodeups without a nodedown
+          yield* Deferred.await(old.down)
         }
         if (table.get(peerName) === old) table.delete(peerName)
         const entry = newEntry(false)
