@@ -1,0 +1,161 @@
+/**
+ * `npm run demo` end to end: runs `npx tsx examples/src/demo.ts` as a child process on a
+ * private epmd port (so the demo hosts its own embedded epmd), with suffixed node names
+ * and its own cookie, then checks the transcript, the exit code, that every node's OS
+ * process is gone and that no demo name is left in any epmd.
+ */
+import * as Epmd from "@effect-otp/dist/Epmd"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the demo; kills it (by pid) if it takes longer than `timeoutMs`. */
+const runDemo = (env: Record<string, string>, timeoutMs = 100_000): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("npx", ["tsx", "examples/src/demo.ts"], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid!, "SIGINT")
+      } catch {
+        // gone
+      }
+      reject(new Error(`the demo took more than ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`))
+    }, timeoutMs)
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/** Running, not a zombie waiting to be reaped. */
+const isRunning = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !/^\d+ \(.*\) Z /.test(stat)
+  } catch {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+const hasEpmd = spawnSync("epmd", ["-help"]).error === undefined
+const erlInstalled = spawnSync("erl", ["-noshell", "-eval", "halt()."], { timeout: 30_000 }).status === 0
+if (!erlInstalled) {
+  if (process.env.CI) throw new Error("erl is required under CI (the demo's part 2)")
+  console.warn(
+    `\n${"!".repeat(72)}\n!! erl is not installed: the demo test only checks that part 2 is skipped\n${
+      "!".repeat(72)
+    }\n`
+  )
+}
+
+describe("npm run demo", () => {
+  it.live("replays chapter 22 over real OS processes and cleans up", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const suffix = `_t${Math.random().toString(36).slice(2, 8)}`
+      const run = yield* Effect.promise(() =>
+        runDemo({ DEMO_EPMD_PORT: String(port), DEMO_SUFFIX: suffix, DEMO_COOKIE: `c${suffix}` })
+      )
+      const out = run.stdout
+      const context = `stdout:\n${out}\nstderr:\n${run.stderr}`
+      expect(run.code, context).toBe(0)
+
+      // part 0
+      expect(out).toMatch(/\{'EXIT',<0\.\d+\.0>,badarith\}/)
+      expect(out).toMatch(/\{'DOWN',#Ref<[\d.]+>,process,<0\.\d+\.0>,badarith\}/)
+      // part 1
+      expect(out).toContain(`embedded one on port ${port}`)
+      expect(out).toMatch(
+        new RegExp(`\\(alice${suffix}@[^)]+\\)1> net_adm:ping\\('bob${suffix}@[^']+'\\)\\.\\npong\\n`)
+      )
+      expect(out).toMatch(new RegExp(`\\(alice${suffix}@[^)]+\\)2> nodes\\(\\)\\.\\n\\[bob${suffix}@[^\\]]+\\]\\n`))
+      expect(out).toContain(`Shell got {echo,"hello from alice!"}`)
+      expect(out).toMatch(/send_work\(Pid, \{square, 7\}\)\.\n49\n/)
+      expect(out).toMatch(/send_work\(Pid, \{sleep, 1500\}, 1000\)\.\n\{error,timeout\}\n/)
+      expect(out).toMatch(/receive \{result, Late\} -> Late end\..*\n\{slept,1500\}\n/)
+      // part 2
+      if (erlInstalled) {
+        expect(out).toMatch(
+          new RegExp(`\\(carol${suffix}@[^)]+\\)1> net_adm:ping\\('alice${suffix}@[^']+'\\)\\.\\npong\\n`)
+        )
+        expect(out).toMatch(
+          new RegExp(`\\(bob${suffix}@[^)]+\\)\\d+> net_adm:ping\\('carol${suffix}@[^']+'\\)\\.\\npong\\n`)
+        )
+        expect(out).toContain(`Shell got {echo,"hello from carol!"}`)
+        expect(out).toMatch(/send_work\(Carol, \{square, 12\}\)\.\n144\n/)
+        expect(out).toMatch(/send_work\(Carol, \{sleep, 1500\}, 1000\)\.\n\{error,timeout\}\n/)
+        expect(out).toMatch(/send_work\(Bob, \{square, 9\}\)\.\n81\n/)
+      } else {
+        expect(out).toContain("Part 2: an Erlang node — SKIPPED")
+      }
+      // shutdown: the nodes' OS processes are gone, and so are their names
+      expect(out).toContain("all exited")
+      expect(out).toContain("are gone from epmd.")
+      const pids = [...out.matchAll(/OS pid (\d+)/g)].map((m) => Number(m[1]))
+      expect(pids.length).toBe(erlInstalled ? 3 : 2)
+      for (const pid of pids) expect(isRunning(pid), `node OS process ${pid}`).toBe(false)
+      // the embedded epmd lived in the demo's process: nothing listens on its port any more
+      expect(yield* Epmd.probe(port)).toBe(false)
+      if (hasEpmd) {
+        const names = spawnSync("epmd", ["-names"], { encoding: "utf8" }).stdout ?? ""
+        expect(names).not.toContain(suffix)
+      }
+    }), 120_000)
+
+  it.scopedLive("fails with a clear message when a node name is taken", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const suffix = `_t${Math.random().toString(36).slice(2, 8)}`
+      // an epmd in this process, where "alice<suffix>" is already registered
+      yield* Epmd.serve({ port, host: "127.0.0.1" })
+      yield* Epmd.register({ name: `alice${suffix}`, port: 1, epmdPort: port })
+      const run = yield* Effect.promise(() =>
+        runDemo({ DEMO_EPMD_PORT: String(port), DEMO_SUFFIX: suffix, DEMO_NO_ERL: "1" })
+      )
+      expect(run.code, run.stdout + run.stderr).toBe(1)
+      expect(run.stderr).toContain(
+        `the node name(s) alice${suffix} are already registered with the epmd on port ${port}`
+      )
+      expect(run.stdout).toContain(`using the epmd already running on port ${port}`)
+      expect(run.stdout).not.toContain("OS pid")
+    }), 60_000)
+})
