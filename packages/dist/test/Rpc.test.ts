@@ -118,6 +118,10 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
           io:format("processes=~p~n", [length(rpc:call(N, erlang, processes, [])) > 0]),
           io:format("apply=~p~n", [rpc:call(N, erlang, apply, [calc, add, [2, 3]])]),
           ok = rpc:call(N, io, format, ["I'm running on ~p!~n", [N]]),
+          {rex, N} ! {self(), {call, calc, add, [5, 6], group_leader()}},
+          receive {rex, Rex} -> io:format("rex=~p~n", [Rex]) after 10000 -> io:format("rex=timeout~n") end,
+          {rex, N} ! {self(), {call, nomod, f, [], group_leader()}},
+          receive {rex, Rex2} -> io:format("rex_undef=~p~n", [Rex2]) after 10000 -> io:format("rex_undef=timeout~n") end,
           halt().`,
             { args: ["-sname", uniqueName("e"), "-setcookie", cookie] }
           )
@@ -145,6 +149,8 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
         expect(r.whereis).toBe("true")
         expect(r.processes).toBe("true")
         expect(r.apply).toBe("5")
+        expect(r.rex).toBe("11")
+        expect(r.rex_undef).toBe("{badrpc,{'EXIT',{undef,[{nomod,f,[],[]}]}}}")
         // io:format writes to the caller's group leader: the output shows on erl's stdout
         expect(out.stdout).toContain(`I'm running on ${t}@${host}!`)
       }),
