@@ -391,6 +391,7 @@ const program = Effect.gen(function*() {
     j({ op: "send", to: { name: "echo", node: bob.node }, msg: [{ self: true }, { str: "hello from alice!" }] })
   )
   yield* alice.step(`flush().`, j({ op: "flush" }))
+  print(`%% (the chapter's spawn('bob@vm', fun() -> ... end) is not shown: a TS node cannot run an Erlang fun)`)
 
   print(`%% send_work/2 (examples/src/sendWork.ts):`)
   print(`%%   send_work(Pid, Work) -> Pid ! {work, self(), Work},`)
