@@ -7,6 +7,9 @@
  * - `layerMemory`: carriers in pairs inside one process, for deterministic tests
  *   (with `TestClock`); `memoryPair` makes one pair directly.
  *
+ * - `layerTls` / `makeTls`: TLS over `node:tls`, like OTP's `inet_tls_dist` (options as
+ *   in an `ssl_dist_optfile`; `SslDistConf` reads such a file).
+ *
  * A `Carrier` can be read in two ways: pull (`read`, used by the handshake) and then
  * push (`unsafeOnData`, used by `Connection`); bytes buffered by the pull side are
  * handed to the push handler first, so nothing is lost at the switch.
@@ -17,9 +20,11 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type { TlsConfigError, TlsOptions } from "./internal/ssl/options.js"
 import type { CarrierClosed, TransportError } from "./internal/transport/error.js"
 import * as memory from "./internal/transport/memory.js"
 import * as tcp from "./internal/transport/tcp.js"
+import * as tls from "./internal/transport/tls.js"
 
 export {
   /**
@@ -36,6 +41,41 @@ export {
    */
   TransportError
 } from "./internal/transport/error.js"
+
+export {
+  /**
+   * Bad TLS options: an unreadable file, a key that does not fit its certificate, or a
+   * combination OTP refuses too (e.g. `verify_peer` without `cacertfile`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TlsConfigError
+} from "./internal/ssl/options.js"
+
+export type {
+  /**
+   * TLS distribution options, as in an `ssl_dist_optfile`: `server` (accepting) and
+   * `client` (dialling) sides, plus the TLS handshake time limit.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  TlsOptions,
+  /**
+   * One side's options, named after OTP's `ssl` options (`certfile`, `keyfile`,
+   * `cacertfile`, `verify`, `fail_if_no_peer_cert` as `failIfNoPeerCert`, ...).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  TlsSideOptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  TlsVersion
+} from "./internal/ssl/options.js"
 
 /**
  * A host and port.
@@ -171,3 +211,33 @@ export const memoryPair: (options?: { readonly framing?: 2 | 4 }) => Effect.Effe
   never,
   Scope.Scope
 > = memory.pair
+
+/**
+ * A TLS transport with these options, like OTP's `inet_tls_dist`: 4-byte framing from
+ * the first handshake message, TLS 1.2 by default. With `verify: "verify_peer"` the
+ * client checks the server's chain against its `cacertfile` and its host name against
+ * the host part of the node name it dials (`x@vm` needs a certificate for `vm`); the
+ * server checks client chains (and, with `failIfNoPeerCert`, that there is one) but not
+ * their names. Files are read, and keys checked, when the transport is made. Refused
+ * incoming connections are logged (warnings) and never reach `accept`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeTls: (options: TlsOptions) => Effect.Effect<Context.Tag.Service<Transport>, TlsConfigError> = tls.make
+
+/**
+ * `makeTls` as a layer, for `DistNode.layer` to pick up:
+ *
+ * ```ts
+ * DistNode.layer({ name: "alice", cookie }).pipe(
+ *   Layer.provide(Transport.layerTls(options)),
+ *   Layer.provideMerge(ProcessRuntime.layer)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTls = (options: TlsOptions): Layer.Layer<Transport, TlsConfigError> =>
+  Layer.effect(Transport, tls.make(options))

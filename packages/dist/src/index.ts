@@ -42,3 +42,7 @@ export * as DistNode from "./DistNode.js"
  * @since 0.1.0
  */
 export * as NetKernel from "./NetKernel.js"
+/**
+ * @since 0.1.0
+ */
+export * as SslDistConf from "./SslDistConf.js"

@@ -1,0 +1,195 @@
+/**
+ * `ssl_dist_optfile` contents → `TlsOptions`. The file holds one Erlang term,
+ * `[{server, [Opt, ...]}, {client, [Opt, ...]}].`, read by OTP's `ssl_dist_sup:consult/1`
+ * (latin-1 unless a `coding:` comment in the first two lines says UTF-8). Pure.
+ */
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import type { TlsOptions, TlsSideOptions, TlsVersion } from "./options.js"
+import { type ErlTerm, parse, show, stringValue } from "./terms.js"
+
+/**
+ * Why an `ssl_dist_optfile` cannot be used.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SslDistConfError extends Data.TaggedError("SslDistConfError")<{
+  readonly reason: "ReadFailed" | "Syntax" | "Invalid" | "Unsupported"
+  readonly path?: string | undefined
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const cause = this.reason === "ReadFailed" && this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    return `ssl_dist_optfile${this.path !== undefined ? ` ${this.path}` : ""}: ${this.detail}${cause}`
+  }
+}
+
+/**
+ * A parsed `ssl_dist_optfile`: the options, and the OTP options that were accepted but
+ * have no effect here (e.g. `{secure_renegotiate, true}`), as `side: option`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SslDistConf {
+  readonly options: TlsOptions
+  readonly ignored: ReadonlyArray<string>
+}
+
+/** OTP options that do not weaken or change the checks when left out. */
+const IGNORED = new Set([
+  "secure_renegotiate",
+  "reuse_sessions",
+  "reuse_session",
+  "hibernate_after",
+  "depth",
+  "log_level",
+  "log_alert",
+  "honor_cipher_order",
+  "honor_ecc_order",
+  "client_renegotiation",
+  "handshake",
+  "padding_check",
+  "beast_mitigation",
+  "eccs",
+  "signature_algs",
+  "signature_algs_cert",
+  "supported_groups",
+  "erl_dist",
+  "keep_secrets",
+  "session_tickets",
+  "dhfile"
+])
+
+/** Decodes the file bytes as `epp:read_encoding_from_binary` + `unicode` would. */
+export const decode = (bytes: Uint8Array): string => {
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 1024)).split("\n").slice(0, 2)
+  const utf8 = head.some((line) => /%.*coding\s*[:=]\s*utf-?8/i.test(line))
+  return new TextDecoder(utf8 ? "utf-8" : "latin1").decode(bytes)
+}
+
+const atomOf = (t: ErlTerm): string | undefined => t._tag === "Atom" ? t.name : undefined
+
+class Bad {
+  constructor(readonly reason: "Invalid" | "Unsupported", readonly detail: string) {}
+}
+
+const sideOptions = (
+  side: "server" | "client",
+  term: ErlTerm,
+  ignored: Array<string>
+): TlsSideOptions | Bad => {
+  if (term._tag !== "List") return new Bad("Invalid", `the ${side} options must be a list, not ${show(term)}`)
+  const out: { -readonly [K in keyof TlsSideOptions]: TlsSideOptions[K] } = {}
+  const seen = new Set<string>()
+  for (const opt of term.items) {
+    if (opt._tag !== "Tuple" || opt.items.length !== 2 || atomOf(opt.items[0]!) === undefined) {
+      return new Bad("Invalid", `${side}: options are {Name, Value} tuples, not ${show(opt)}`)
+    }
+    const key = atomOf(opt.items[0]!)!
+    const value = opt.items[1]!
+    if (seen.has(key)) return new Bad("Invalid", `${side}: ${key} is given twice`)
+    seen.add(key)
+    const bad = (what: string) => new Bad("Invalid", `${side}: ${key} must be ${what}, not ${show(value)}`)
+    switch (key) {
+      case "certfile":
+      case "keyfile":
+      case "cacertfile":
+      case "password": {
+        const s = stringValue(value)
+        if (s === undefined || (key !== "password" && s.length === 0)) return bad("a string")
+        out[key] = s
+        break
+      }
+      case "verify": {
+        const a = atomOf(value)
+        if (a !== "verify_peer" && a !== "verify_none") return bad("verify_peer or verify_none")
+        out.verify = a
+        break
+      }
+      case "fail_if_no_peer_cert": {
+        const a = atomOf(value)
+        if (a !== "true" && a !== "false") return bad("true or false")
+        if (side === "client") return new Bad("Invalid", "client: fail_if_no_peer_cert is a server option")
+        out.failIfNoPeerCert = a === "true"
+        break
+      }
+      case "versions": {
+        if (value._tag !== "List" || value.items.length === 0) return bad("a non-empty list of versions")
+        const versions: Array<TlsVersion> = []
+        for (const v of value.items) {
+          const a = atomOf(v)
+          if (a === "tlsv1.2" || a === "tlsv1.3") versions.push(a)
+          else return new Bad("Unsupported", `${side}: version ${show(v)} is not supported (tlsv1.2, tlsv1.3)`)
+        }
+        out.versions = versions
+        break
+      }
+      case "ciphers": {
+        if (value._tag === "List" && value.items.length > 0 && value.items.every((i) => i._tag === "String")) {
+          out.ciphers = value.items.map((i) => stringValue(i)!).join(":")
+          break
+        }
+        const s = stringValue(value)
+        if (s !== undefined && s.length > 0) {
+          out.ciphers = s
+          break
+        }
+        return new Bad("Unsupported", `${side}: ciphers must be OpenSSL cipher names (strings), not ${show(value)}`)
+      }
+      case "server_name_indication": {
+        if (side === "server") return new Bad("Invalid", "server: server_name_indication is a client option")
+        if (atomOf(value) === "disable") out.serverNameIndication = "disable"
+        else {
+          const s = stringValue(value)
+          if (s === undefined || s.length === 0) return bad("a host name or disable")
+          out.serverNameIndication = s
+        }
+        break
+      }
+      case "crl_check": {
+        if (atomOf(value) !== "false") {
+          return new Bad("Unsupported", `${side}: {crl_check, ${show(value)}} is not supported`)
+        }
+        ignored.push(`${side}: crl_check`)
+        break
+      }
+      default: {
+        if (IGNORED.has(key)) {
+          ignored.push(`${side}: ${key}`)
+          break
+        }
+        return new Bad(
+          "Unsupported",
+          `${side}: option ${key} is not supported by the TypeScript TLS transport (it would change the checks)`
+        )
+      }
+    }
+  }
+  return out
+}
+
+/** Parses the text of an `ssl_dist_optfile`. */
+export const parseText = (text: string, path?: string): Either.Either<SslDistConf, SslDistConfError> => {
+  const fail = (reason: SslDistConfError["reason"], detail: string, cause?: unknown) =>
+    Either.left(new SslDistConfError({ reason, path, detail, cause }))
+  const parsed = parse(text)
+  if (Either.isLeft(parsed)) return fail("Syntax", parsed.left.message, parsed.left)
+  const top = parsed.right
+  if (top._tag !== "List") return fail("Invalid", `expected [{server, [...]}, {client, [...]}], not ${show(top)}`)
+  const options: { server?: TlsSideOptions; client?: TlsSideOptions } = {}
+  const ignored: Array<string> = []
+  for (const entry of top.items) {
+    const side = entry._tag === "Tuple" && entry.items.length === 2 ? atomOf(entry.items[0]!) : undefined
+    if (side !== "server" && side !== "client") {
+      return fail("Invalid", `entries are {server, Options} or {client, Options}, not ${show(entry)}`)
+    }
+    if (options[side] !== undefined) return fail("Invalid", `${side} is given twice`)
+    const r = sideOptions(side, (entry as { items: ReadonlyArray<ErlTerm> }).items[1]!, ignored)
+    if (r instanceof Bad) return fail(r.reason, r.detail)
+    options[side] = r
+  }
+  return Either.right({ options, ignored })
+}

@@ -1,0 +1,164 @@
+/**
+ * Test helper: a throwaway PKI made with the `openssl` CLI in a temp directory (no
+ * private key is ever committed), and `ssl_dist_optfile` writers.
+ *
+ * - `ca` signs `node` (SAN vm, localhost, 127.0.0.1; server and client use),
+ *   `expired` (same names, validity ended yesterday) and `otherHost` (SAN
+ *   other.invalid only);
+ * - `ca2`, a second CA, signs `wrongCa` (same names as `node`).
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export interface CertFiles {
+  readonly certfile: string
+  readonly keyfile: string
+}
+
+export interface Pki {
+  readonly dir: string
+  /** The first CA's certificate (trust this in `cacertfile`). */
+  readonly cacert: string
+  /** The second CA's certificate. */
+  readonly cacert2: string
+  readonly node: CertFiles
+  readonly expired: CertFiles
+  readonly wrongCa: CertFiles
+  readonly otherHost: CertFiles
+}
+
+/** Whether `openssl` runs here (it fails loudly under CI otherwise). */
+export const opensslAvailable = (): boolean => {
+  const r = spawnSync("openssl", ["version"], { encoding: "utf8" })
+  const ok = r.status === 0
+  if (!ok) {
+    if (process.env.CI) throw new Error("openssl is required under CI")
+    console.warn(`\n${"!".repeat(72)}\n!! openssl is not available: SKIPPING the TLS tests.\n${"!".repeat(72)}\n`)
+  }
+  return ok
+}
+
+const openssl = (cwd: string, args: ReadonlyArray<string>) =>
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] })
+
+const LEAF_EXT = (san: string) =>
+  [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage=serverAuth,clientAuth",
+    `subjectAltName=${san}`
+  ].join("\n") + "\n"
+
+const CA_EXT = [
+  "basicConstraints=critical,CA:TRUE",
+  "keyUsage=critical,keyCertSign,cRLSign",
+  "subjectKeyIdentifier=hash"
+].join("\n") + "\n"
+
+const makeCa = (dir: string, name: string, cn: string) => {
+  fs.writeFileSync(path.join(dir, `${name}.ext`), CA_EXT)
+  openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`])
+  openssl(dir, ["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`])
+  openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-signkey",
+    `${name}.key`,
+    "-days",
+    "2",
+    "-extfile",
+    `${name}.ext`,
+    "-out",
+    `${name}.pem`
+  ])
+}
+
+const makeLeaf = (dir: string, name: string, ca: string, san: string, days: string): CertFiles => {
+  fs.writeFileSync(path.join(dir, `${name}.ext`), LEAF_EXT(san))
+  openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`])
+  openssl(dir, ["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`])
+  // `-days -1` puts notAfter a day in the past: an expired certificate without faketime.
+  openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    `${ca}.pem`,
+    "-CAkey",
+    `${ca}.key`,
+    "-set_serial",
+    String(Math.floor(Math.random() * 1e9)),
+    "-days",
+    days,
+    "-extfile",
+    `${name}.ext`,
+    "-out",
+    `${name}.pem`
+  ])
+  return { certfile: path.join(dir, `${name}.pem`), keyfile: path.join(dir, `${name}.key`) }
+}
+
+/** Makes the PKI synchronously in a fresh temp directory. */
+export const makePki = (): Pki => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-tls-"))
+  const names = "DNS:vm,DNS:localhost,IP:127.0.0.1"
+  makeCa(dir, "ca", "effect-otp test CA")
+  makeCa(dir, "ca2", "effect-otp other CA")
+  return {
+    dir,
+    cacert: path.join(dir, "ca.pem"),
+    cacert2: path.join(dir, "ca2.pem"),
+    node: makeLeaf(dir, "node", "ca", names, "2"),
+    expired: makeLeaf(dir, "expired", "ca", names, "-1"),
+    wrongCa: makeLeaf(dir, "wrongca", "ca2", names, "2"),
+    otherHost: makeLeaf(dir, "otherhost", "ca", "DNS:other.invalid", "2")
+  }
+}
+
+/** `makePki` whose directory is removed with the scope. */
+export const pkiScoped: Effect.Effect<Pki, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(makePki),
+  (pki) => Effect.sync(() => fs.rmSync(pki.dir, { recursive: true, force: true }))
+)
+
+export interface SideConf {
+  readonly certfile?: string
+  readonly keyfile?: string
+  readonly cacertfile?: string
+  readonly verify?: "verify_peer" | "verify_none"
+  readonly failIfNoPeerCert?: boolean
+}
+
+const erlSide = (s: SideConf): string => {
+  const opts: Array<string> = []
+  if (s.certfile !== undefined) opts.push(`{certfile, ${JSON.stringify(s.certfile)}}`)
+  if (s.keyfile !== undefined) opts.push(`{keyfile, ${JSON.stringify(s.keyfile)}}`)
+  if (s.cacertfile !== undefined) opts.push(`{cacertfile, ${JSON.stringify(s.cacertfile)}}`)
+  if (s.verify !== undefined) opts.push(`{verify, ${s.verify}}`)
+  if (s.failIfNoPeerCert !== undefined) opts.push(`{fail_if_no_peer_cert, ${s.failIfNoPeerCert}}`)
+  return `[${opts.join(",\n    ")}]`
+}
+
+/** An `ssl_dist_optfile` text. */
+export const optfileText = (server: SideConf, client: SideConf): string =>
+  `%% made by the effect-otp tests\n[{server, ${erlSide(server)}},\n {client, ${erlSide(client)}}].\n`
+
+/** Writes an `ssl_dist_optfile` into the PKI directory and returns its path. */
+export const writeOptfile = (pki: Pki, name: string, server: SideConf, client: SideConf): string => {
+  const file = path.join(pki.dir, `${name}.conf`)
+  fs.writeFileSync(file, optfileText(server, client))
+  return file
+}
+
+/** Mutual verification with `files` as our identity, trusting `ca`. */
+export const strict = (files: CertFiles | undefined, ca: string): { server: SideConf; client: SideConf } => ({
+  server: { ...files, cacertfile: ca, verify: "verify_peer", failIfNoPeerCert: true },
+  client: { ...files, cacertfile: ca, verify: "verify_peer" }
+})
