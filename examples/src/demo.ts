@@ -435,7 +435,7 @@ const program = Effect.gen(function*() {
     yield* c.step(`net_adm:ping(${q(alice.node)}).`, `net_adm:ping(${q(alice.node)}).`)
     yield* bob.step(`net_adm:ping(${q(c.node)}).`, j({ op: "ping", node: c.node }))
     yield* alice.step(`nodes().`, j({ op: "nodes" }))
-    yield* c.step(`nodes().`, `lists:sort(nodes()).`)
+    yield* c.step(`lists:sort(nodes()).`, `lists:sort(nodes()).`)
     yield* alice.step(
       `{echo, ${q(c.node)}} ! {self(), "hello from alice!"}.`,
       j({ op: "send", to: { name: "echo", node: c.node }, msg: [{ self: true }, { str: "hello from alice!" }] })
