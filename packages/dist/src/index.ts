@@ -46,3 +46,11 @@ export * as NetKernel from "./NetKernel.js"
  * @since 0.1.0
  */
 export * as SslDistConf from "./SslDistConf.js"
+/**
+ * @since 0.1.0
+ */
+export * as Module from "./Module.js"
+/**
+ * @since 0.1.0
+ */
+export * as Rpc from "./Rpc.js"
