@@ -164,6 +164,9 @@ const A = {
   empty: Atom.make("")
 } as const
 
+/** Names OTP nodes send to on a visible connection or from remote group leaders. */
+const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check"])
+
 const nodeText = (node: Atom | string): string => typeof node === "string" ? node : node.name
 
 /** Atom order for the simultaneous-connect rule: bytewise on the UTF-8 names. */
@@ -243,8 +246,17 @@ export const make = (
     // --- frames from a peer ----------------------------------------------------
 
     const deliverMessage = (to: Pid | Atom, message: Term | undefined, peer: string) => {
+      // as erts: only local pids receive; a pid of another node (or of an old incarnation
+      // of this one) is dropped, never relayed
+      if (to instanceof Pid) {
+        if (runtime.isLocal(to)) runtime.unsafeSend(to, message)
+        return
+      }
       if (!runtime.unsafeSend(to, message)) {
-        yieldLog(`message to unregistered name ${String(to)} from ${peer} dropped`)
+        const text = `message to unregistered name ${String(to)} from ${peer} dropped`
+        // OTP's own services talk to every visible node; a TS node does not run them (yet)
+        if (otpServices.has(to.name)) runFork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
+        else yieldLog(text)
       }
     }
     const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
