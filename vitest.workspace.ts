@@ -5,4 +5,4 @@ import type { TestProjectConfiguration } from "vitest/config"
  * Imported by the root `vitest.config.ts` (as `test.projects`), which keeps vitest 3.2
  * from auto-detecting this file and printing its workspace deprecation warning.
  */
-export default ["packages/*"] satisfies Array<TestProjectConfiguration>
+export default ["packages/*", "examples"] satisfies Array<TestProjectConfiguration>
