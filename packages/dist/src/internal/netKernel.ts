@@ -226,11 +226,12 @@ export const make = (
           continue
         }
         if (event.hidden && !sub.hidden) continue
+        // OTP's order: [{nodedown_reason, R}, {node_type, T}]
         const info: Array<Term> = []
-        if (sub.hidden) info.push(tuple(A.node_type, event.hidden ? A.hidden : A.visible))
         if (sub.reason && event._tag === "nodedown") {
           info.push(tuple(A.nodedown_reason, Atom.make(event.reason ?? "connection_closed")))
         }
+        if (sub.hidden) info.push(tuple(A.node_type, event.hidden ? A.hidden : A.visible))
         const tag = event._tag === "nodeup" ? A.nodeup : A.nodedown
         runtime.unsafeSend(pid, sub.hidden || sub.reason ? tuple(tag, event.node, info) : tuple(tag, event.node))
       }

@@ -1,0 +1,314 @@
+/**
+ * Node monitoring (issue 6 §2): `monitorNodes` as messages and as a `Stream`,
+ * `monitorNode`, per-node event order, and `net_ticktime` detection of a silent peer on
+ * both sides (a SIGSTOPped erl, and a TS node whose traffic is dropped).
+ */
+import * as Process from "@effect-otp/process/Process"
+import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import { format, type Term } from "@effect-otp/process/Term"
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as DistNode from "../src/DistNode.js"
+import * as NetKernel from "../src/NetKernel.js"
+import * as Transport from "../src/Transport.js"
+import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
+
+const host = "vm"
+const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
+  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+
+const idleErl = `io:format("ready~n").`
+
+const startIdle = (cookie: string, extraArgs: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const e = uniqueName("e")
+    const erl = yield* startErlScoped({
+      args: ["-sname", e, "-setcookie", cookie, ...extraArgs],
+      eval: idleErl,
+      ready: "ready"
+    })
+    return { erl, node: `${e}@${host}` }
+  })
+
+const nextMessage = (after: Duration.DurationInput = "10 seconds") =>
+  Effect.map(
+    Process.receive((m: unknown) => Option.some(format(m as Term)), { after }),
+    Option.getOrElse(() => "timeout")
+  )
+
+/** A TCP transport whose carriers drop all traffic (both ways) while `frozen.value` is set. */
+const freezableTransport = (frozen: { value: boolean }): Context_Transport => {
+  const tcp = Transport.tcpTransport
+  const wrap = (c: Transport.Carrier): Transport.Carrier => {
+    const read: Effect.Effect<Uint8Array, Transport.TransportError> = Effect.flatMap(
+      c.read,
+      (chunk) => frozen.value ? read : Effect.succeed(chunk)
+    )
+    const overrides: Partial<Transport.Carrier> = {
+      read,
+      unsafeOnData: (handler) => c.unsafeOnData((chunk) => frozen.value ? undefined : handler(chunk)),
+      write: (chunk) => frozen.value ? Effect.void : c.write(chunk),
+      writev: (chunks) => frozen.value ? Effect.void : c.writev(chunks)
+    }
+    return new Proxy(c, {
+      get: (target, prop, receiver) =>
+        prop in overrides ? (overrides as any)[prop] : Reflect.get(target, prop, receiver)
+    })
+  }
+  return {
+    listen: (o) => Effect.map(tcp.listen(o), (l) => ({ ...l, accept: Effect.map(l.accept, wrap) })),
+    connect: (a) => Effect.map(tcp.connect(a), wrap)
+  }
+}
+type Context_Transport = typeof Transport.tcpTransport
+
+describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
+  it.scopedLive(
+    "monitorNodes() in a process: {nodeup, N} / {nodedown, N}; with options the info list",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const a = yield* startIdle(cookie)
+        const b = yield* startIdle(cookie)
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie, { hidden: false }))
+        const out = yield* Effect.gen(function*() {
+          const plain = yield* Process.spawn(Effect.gen(function*() {
+            yield* NetKernel.monitorNodes()
+            yield* Effect.never
+          }))
+          const withInfo = yield* Process.spawn(Effect.gen(function*() {
+            yield* NetKernel.monitorNodes({ hidden: true, nodedownReason: true })
+            yield* Effect.never
+          }))
+          // subscribed, then unsubscribed: gets nothing
+          const unsubscribed = yield* Process.spawn(Effect.gen(function*() {
+            const off = yield* NetKernel.monitorNodes()
+            off()
+            yield* Effect.never
+          }))
+          yield* Effect.sleep("50 millis")
+          expect(yield* NetKernel.ping(a.node)).toBe("pong")
+          yield* Effect.promise(() => a.erl.kill())
+          expect(yield* NetKernel.ping(b.node)).toBe("pong")
+          expect(yield* NetKernel.disconnect(b.node)).toBe(true)
+          yield* Effect.sleep("300 millis")
+          const mailbox = (pid: typeof plain) =>
+            Effect.map(Process.processInfo(pid), (i) => Option.getOrThrow(i).messages.map((m) => format(m as Term)))
+          return {
+            plain: yield* mailbox(plain),
+            withInfo: yield* mailbox(withInfo),
+            unsubscribed: yield* mailbox(unsubscribed)
+          }
+        }).pipe(Effect.provide(ctx))
+        const [A, B] = [a.node, b.node]
+        expect(out.plain).toEqual([`{nodeup,${A}}`, `{nodedown,${A}}`, `{nodeup,${B}}`, `{nodedown,${B}}`])
+        expect(out.withInfo).toEqual([
+          `{nodeup,${A},[{node_type,visible}]}`,
+          `{nodedown,${A},[{nodedown_reason,connection_closed},{node_type,visible}]}`,
+          `{nodeup,${B},[{node_type,visible}]}`,
+          `{nodedown,${B},[{nodedown_reason,disconnect},{node_type,visible}]}`
+        ])
+        expect(out.unsubscribed).toEqual([])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "a hidden node reports its connections only to subscribers that ask for hidden ones",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const a = yield* startIdle(cookie)
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie)) // hidden by default
+        const out = yield* Process.run(Effect.gen(function*() {
+          const visibleOnly = yield* Process.spawn(Effect.zipRight(NetKernel.monitorNodes(), Effect.never))
+          yield* NetKernel.monitorNodes({ hidden: true })
+          yield* Effect.sleep("50 millis")
+          yield* NetKernel.ping(a.node)
+          const up = yield* nextMessage()
+          yield* Effect.promise(() => a.erl.kill())
+          const down = yield* nextMessage()
+          const other = Option.getOrThrow(yield* Process.processInfo(visibleOnly)).messages
+          return { up, down, other: other.length }
+        })).pipe(Effect.provide(ctx))
+        expect(out.up).toBe(`{nodeup,${a.node},[{node_type,hidden}]}`)
+        expect(out.down).toBe(`{nodedown,${a.node},[{node_type,hidden}]}`)
+        expect(out.other).toBe(0)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "the events Stream is ordered per node: up/down alternate over repeated connects",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const a = yield* startIdle(cookie)
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const events = yield* Effect.gen(function*() {
+          const collected = yield* NetKernel.events({ hidden: true }).pipe(
+            Stream.take(8),
+            Stream.runCollect,
+            Effect.fork
+          )
+          const visibleOnly = yield* NetKernel.events().pipe(Stream.runCollect, Effect.fork)
+          yield* Effect.sleep("50 millis")
+          for (let i = 0; i < 4; i++) {
+            expect(yield* NetKernel.ping(a.node)).toBe("pong")
+            yield* NetKernel.disconnect(a.node)
+          }
+          const all = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+          yield* Fiber.interrupt(visibleOnly)
+          return all.map((e) => `${e._tag} ${e.node.name} ${e.hidden} ${e.reason ?? ""}`.trim())
+        }).pipe(Effect.provide(ctx))
+        const up = `nodeup ${a.node} true`
+        const down = `nodedown ${a.node} true disconnect`
+        expect(events).toEqual([up, down, up, down, up, down, up, down])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "erl connecting again right after a drop: the nodedown always precedes the next nodeup",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const t = uniqueName("ts")
+        const ctx = yield* Layer.build(nodeLayer(t, cookie))
+        const e = uniqueName("e")
+        const events = yield* Effect.gen(function*() {
+          const collected = yield* NetKernel.events({ hidden: true }).pipe(
+            Stream.take(6),
+            Stream.runCollect,
+            Effect.fork
+          )
+          yield* Effect.sleep("50 millis")
+          // erl pings, disconnects and pings again, three times
+          yield* startErlScoped({
+            args: ["-sname", e, "-setcookie", cookie],
+            eval: `[begin pong = net_adm:ping('${t}@${host}'), erlang:disconnect_node('${t}@${host}') end
+                  || _ <- [1,2,3]], io:format("ready~n").`,
+            ready: "ready"
+          })
+          const all = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+          return all.map((ev) => ev._tag)
+        }).pipe(Effect.provide(ctx))
+        expect(events).toEqual(["nodeup", "nodedown", "nodeup", "nodedown", "nodeup", "nodedown"])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "monitorNode(node): {nodedown, N} when the connection goes, at once when it cannot be set up",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const a = yield* startIdle(cookie)
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const out = yield* Process.run(Effect.gen(function*() {
+          const nowhere = `${uniqueName("nobody")}@${host}`
+          yield* NetKernel.monitorNode(nowhere)
+          const first = yield* nextMessage()
+          yield* NetKernel.monitorNode(a.node)
+          const connected = yield* NetKernel.nodes("hidden")
+          yield* Effect.promise(() => a.erl.kill())
+          const second = yield* nextMessage()
+          return { first, second, nowhere, connected: connected.map((n) => n.name) }
+        })).pipe(Effect.provide(ctx))
+        expect(out.first).toBe(`{nodedown,${out.nowhere}}`)
+        expect(out.connected).toEqual([a.node])
+        expect(out.second).toBe(`{nodedown,${a.node}}`)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "net_ticktime 4: a SIGSTOPped erl is detected as net_tick_timeout within a generous window",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const a = yield* startIdle(cookie, ["-kernel", "net_ticktime", "4"])
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie, { netTicktime: "4 seconds" }))
+        const out = yield* Effect.gen(function*() {
+          const down = yield* NetKernel.events({ hidden: true }).pipe(
+            Stream.filter((ev) => ev._tag === "nodedown"),
+            Stream.take(1),
+            Stream.runHead,
+            Effect.fork
+          )
+          yield* Effect.sleep("50 millis")
+          expect(yield* NetKernel.ping(a.node)).toBe("pong")
+          // let a few ticks pass so both sides are in the steady state
+          yield* Effect.sleep("1500 millis")
+          process.kill(a.erl.pid, "SIGSTOP")
+          const start = Date.now()
+          const ev = yield* Fiber.join(down)
+          const elapsed = Date.now() - start
+          process.kill(a.erl.pid, "SIGCONT")
+          return { ev: Option.getOrThrow(ev), elapsed }
+        }).pipe(Effect.provide(ctx))
+        expect(out.ev.node.name).toBe(a.node)
+        expect(out.ev.reason).toBe("net_tick_timeout")
+        // OTP's window is T ± T/4 (3 s .. 5 s); generous bounds for a loaded machine
+        expect(out.elapsed).toBeGreaterThan(2_000)
+        expect(out.elapsed).toBeLessThan(10_000)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "net_ticktime 4: when the TS side goes silent, erl reports net_tick_timeout in time and TS sees the drop",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const t = uniqueName("ts")
+        const frozen = { value: false }
+        const ctx = yield* Layer.build(
+          nodeLayer(t, cookie, { netTicktime: "4 seconds" }).pipe(
+            Layer.provide(Layer.succeed(Transport.Transport, freezableTransport(frozen)))
+          )
+        )
+        const e = uniqueName("e")
+        const erl = yield* startErlScoped({
+          args: ["-sname", e, "-setcookie", cookie, "-kernel", "net_ticktime", "4"],
+          eval: `ok = net_kernel:monitor_nodes(true, [{node_type, all}, nodedown_reason]),
+               pong = net_adm:ping('${t}@${host}'), io:format("ready~n"),
+               receive {nodeup, _, _} -> ok after 0 -> ok end,
+               receive {nodedown, N, Info} -> io:format("nodedown ~w ~w~n", [N, Info]) end.`,
+          ready: "ready"
+        })
+        const out = yield* Effect.gen(function*() {
+          const down = yield* NetKernel.events({ hidden: true }).pipe(
+            Stream.filter((ev) => ev._tag === "nodedown"),
+            Stream.take(1),
+            Stream.runHead,
+            Effect.fork
+          )
+          yield* Effect.sleep("1500 millis")
+          frozen.value = true
+          const start = Date.now()
+          const ev = Option.getOrThrow(yield* Fiber.join(down))
+          const tsElapsed = Date.now() - start
+          const line = yield* Effect.promise(() => erl.waitFor(/nodedown .*\n/, 15_000))
+          const erlElapsed = Date.now() - start
+          return { ev, tsElapsed, erlElapsed, line: line.split("\n").find((l) => l.startsWith("nodedown"))! }
+        }).pipe(Effect.provide(ctx))
+        // both sides time out at about the same moment; whichever is first closes the socket, which the
+        // other may see first (the SIGSTOP test covers detection on the TS side alone)
+        expect(["net_tick_timeout", "connection_closed"]).toContain(out.ev.reason)
+        expect(out.line).toContain(`nodedown ${t}@${host} `)
+        expect(out.line).toBe(`nodedown ${t}@${host} [{nodedown_reason,net_tick_timeout},{node_type,hidden}]`)
+        expect(out.tsElapsed).toBeGreaterThan(2_000)
+        expect(out.tsElapsed).toBeLessThan(10_000)
+        expect(out.erlElapsed).toBeGreaterThan(2_000)
+        expect(out.erlElapsed).toBeLessThan(12_000)
+      }),
+    40_000
+  )
+})
