@@ -67,7 +67,15 @@ export interface Options {
   readonly netTicktime?: Duration.DurationInput | undefined
   /** `net_setuptime`, per handshake step (default 7 s). */
   readonly setupTime?: Duration.DurationInput | undefined
-  /** `net_kernel:allow/1` from the start. */
+  /**
+   * `-connect_all` (default `true`, as in OTP). In OTP the transitive mesh (connecting to
+   * the nodes our peers know) is built by `global`; this node has no `global` yet, so it
+   * never connects to nodes it was not asked to reach, which is what `connect_all false`
+   * gives for the mesh. The value is kept (see `NetKernel.connectAll`) for when `global`
+   * exists; passing `false` documents the intent today.
+   */
+  readonly connectAll?: boolean | undefined
+  /** `net_kernel:allow/1` from the start: handshakes from other nodes get `not_allowed`. */
   readonly allow?: ReadonlyArray<string> | undefined
   /** Where to listen (default all interfaces, any free port). */
   readonly listen?: Transport.ListenOptions | undefined
@@ -129,6 +137,7 @@ const make = (options: Options) =>
       tickTime: Duration.decode(options.netTicktime ?? Duration.seconds(60)),
       setupTime: Duration.decode(options.setupTime ?? Duration.seconds(7)),
       allow: options.allow,
+      connectAll: options.connectAll !== false,
       maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
       maxFrameSize: options.maxFrameSize,
       connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7))

@@ -86,6 +86,8 @@ export interface NetKernelOptions {
   readonly tickTime: Duration.Duration
   readonly setupTime: Duration.Duration
   readonly allow: ReadonlyArray<string> | undefined
+  /** `-connect_all`; without `global` the node never builds the transitive mesh either way */
+  readonly connectAll?: boolean | undefined
   readonly maxPendingHandshakes: number
   readonly maxFrameSize: number | undefined
   readonly connectTimeout: Duration.Duration
@@ -112,6 +114,8 @@ export interface NetKernelImpl {
   readonly creation: number
   readonly port: number
   readonly hidden: boolean
+  /** `-connect_all` as configured (no transitive connects happen without `global`) */
+  readonly connectAll: boolean
   readonly netKernelPid: Pid
   readonly connect: (node: Atom | string) => Effect.Effect<void, ConnectError>
   readonly ping: (node: Atom | string) => Effect.Effect<"pong" | "pang">
@@ -895,6 +899,7 @@ export const make = (
       creation: options.creation,
       port: listener.port,
       hidden: options.hidden,
+      connectAll: options.connectAll !== false,
       netKernelPid,
       connect,
       ping,
