@@ -287,6 +287,20 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
     30_000
   )
 
+  it.scopedLive(
+    "verify_none (OTP's default) checks nothing: an expired server certificate is accepted",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const cookie = uniqueName("c")
+        const srv = uniqueName("srv")
+        yield* buildTls(srv, cookie, { server: { ...pki.expired } })
+        const ctxC = yield* buildTls(uniqueName("cli"), cookie, { server: { ...pki.node } })
+        expect(yield* NetKernel.ping(`${srv}@${host}`).pipe(Effect.provide(ctxC))).toBe("pong")
+      }),
+    30_000
+  )
+
   describe("refusals", () => {
     /**
      * A server node `srv` with `server` identity and a client node `cli` with `client`

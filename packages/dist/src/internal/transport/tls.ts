@@ -38,8 +38,7 @@ const VERIFY_TEXT: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: "the certificate chain ends in a CA we do not trust (cacertfile)",
   DEPTH_ZERO_SELF_SIGNED_CERT: "the certificate is self-signed and not trusted",
   CERT_SIGNATURE_FAILURE: "the certificate signature is invalid",
-  CERT_REVOKED: "the certificate is revoked",
-  ERR_TLS_CERT_ALTNAME_INVALID: "the certificate does not name the host"
+  CERT_REVOKED: "the certificate is revoked"
 }
 
 const codeOf = (e: unknown): string | undefined => {
@@ -49,10 +48,23 @@ const codeOf = (e: unknown): string | undefined => {
 }
 
 /** `reason (CODE)` for a TLS or verification error. */
-const describe = (e: unknown): string => {
+const describe = (e: unknown, role: "client" | "server" = "client"): string => {
   const code = codeOf(e)
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" && e instanceof Error) {
+    return `the certificate does not name the host: ${e.message} (${code})`
+  }
   const known = code !== undefined ? VERIFY_TEXT[code] : undefined
-  const text = known ?? (e instanceof Error ? e.message : String(e))
+  // OpenSSL errors carry a short `reason` ("wrong version number") besides a long message.
+  const reason = typeof e === "object" && e !== null && "reason" in e && typeof e.reason === "string"
+    ? e.reason
+    : undefined
+  const text = known ?? reason ?? (e instanceof Error ? e.message : String(e))
+  if (code !== undefined && /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/.test(code)) {
+    return `the peer refused the TLS handshake with an alert: ${text} (${code}); ` +
+      (role === "client"
+        ? "it may require a client certificate, or not trust ours"
+        : "it may not trust our certificate (its CA, validity or host name)")
+  }
   if (/wrong version number|http request|packet length too long|unknown protocol|record layer failure/i.test(text)) {
     return `the peer does not speak TLS (${text})`
   }
@@ -129,7 +141,7 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
         server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
           const key = addressText(socket.remoteAddress, socket.remotePort)
           pending.delete(key)
-          warn(`TLS distribution: refused a connection from ${key}: TLS handshake failed: ${describe(err)}`)
+          warn(`TLS distribution: refused a connection from ${key}: TLS handshake failed: ${describe(err, "server")}`)
           socket.destroy()
         })
         const onError = (cause: Error) => {
