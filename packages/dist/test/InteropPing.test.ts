@@ -95,6 +95,35 @@ describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", (
   )
 
   it.scopedLive(
+    "a visible TS node: erl lists it in nodes(), pings and echoes work both ways; erl logs no error",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const e = uniqueName("e")
+        const t = uniqueName("ts")
+        const erl = yield* startPeer(e, cookie)
+        const ctx = yield* buildNode(t, cookie, { hidden: false })
+        yield* tsEcho.pipe(Effect.provide(ctx))
+        expect(yield* NetKernel.ping(`${e}@${host}`).pipe(Effect.provide(ctx))).toBe("pong")
+        expect((yield* NetKernel.nodes().pipe(Effect.provide(ctx))).map((n) => n.name)).toEqual([`${e}@${host}`])
+        // a second erl node, visible too, sees the TS node in nodes() after its ping
+        const out = yield* Effect.promise(() =>
+          runErl(
+            `R = net_adm:ping('${t}@${host}'), io:format("ping=~p nodes=~p~n", [R, nodes()]), ` +
+              `{echo, '${t}@${host}'} ! {self(), visible}, ` +
+              `receive X -> io:format("got=~p~n", [X]) after 5000 -> io:format("timeout~n") end, halt().`,
+            { args: ["-sname", uniqueName("e"), "-setcookie", cookie] }
+          )
+        )
+        expect(out.stdout).toContain(`ping=pong nodes=[${t}@${host}`)
+        expect(out.stdout).toContain("got={echo,visible}")
+        expect(`${out.stdout}${out.stderr}`).not.toMatch(/ERROR REPORT|Connection attempt|invalid|^\*\* /im)
+        expectCleanErlLog(erl)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
     "TS with a wrong cookie: ping is pang, connect fails with AuthenticationFailed, erl logs the rejection",
     () =>
       Effect.gen(function*() {
