@@ -4,6 +4,7 @@
  */
 import type { Atom, Term } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -329,8 +330,15 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     // --- ticks ---
     const ticker: Effect.Effect<void> = Effect.gen(function*() {
       let silent = 0
+      // checks on a fixed schedule (no drift from timer lateness), so detection stays within
+      // OTP's window T - T/4 .. T + T/4; after a long stall the schedule restarts from now
+      const intervalMs = Duration.toMillis(tickInterval)
+      let next = (yield* Clock.currentTimeMillis) + intervalMs
       while (closedWith === undefined) {
-        yield* Effect.sleep(tickInterval)
+        const now = yield* Clock.currentTimeMillis
+        if (now > next + intervalMs) next = now + intervalMs
+        yield* Effect.sleep(Duration.millis(Math.max(0, next - now)))
+        next += intervalMs
         if (readSinceCheck || readPaused) {
           silent = 0
         } else if (++silent >= SILENT_INTERVALS) {
