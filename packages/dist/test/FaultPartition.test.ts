@@ -13,6 +13,7 @@ import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, format, isTagged, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -48,11 +49,14 @@ const recordEvents = Effect.gen(function*() {
 const nextEvent = (
   queue: Queue.Queue<NetKernel.NodeEvent & { readonly at: number }>,
   tag: "nodeup" | "nodedown",
-  timeout: string
+  timeout: Duration.DurationInput
 ) =>
   Queue.take(queue).pipe(
     Effect.repeat({ until: (e) => e._tag === tag }),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`no ${tag} within ${timeout}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`no ${tag} within ${Duration.format(Duration.decode(timeout))}`)
+    })
   )
 
 const expectWithinTickWindow = (what: string, elapsed: number, tickMs: number) => {
@@ -99,8 +103,8 @@ describe("partition through a blackholing proxy", () => {
         const t0 = Date.now()
         proxy.blackhole()
         const [downA, downB] = yield* Effect.all([
-          nextEvent(eventsA, "nodedown", `${3 * T} seconds`),
-          nextEvent(eventsB, "nodedown", `${3 * T} seconds`)
+          nextEvent(eventsA, "nodedown", Duration.seconds(3 * T)),
+          nextEvent(eventsB, "nodedown", Duration.seconds(3 * T))
         ], { concurrency: 2 })
         expect(downA.reason).toBe("net_tick_timeout")
         expect(downB.reason).toBe("net_tick_timeout")
@@ -159,7 +163,7 @@ describe("partition through a blackholing proxy", () => {
 
         const t0 = Date.now()
         proxy.blackhole()
-        const down = yield* nextEvent(events, "nodedown", `${3 * T} seconds`)
+        const down = yield* nextEvent(events, "nodedown", Duration.seconds(3 * T))
         expect(down.reason).toBe("net_tick_timeout")
         expectWithinTickWindow("TS side", down.at - t0, T * 1000)
         const line = yield* Effect.promise(() => erl.waitFor(/event nodedown \S+ net_tick_timeout \d+/, 3 * T * 1000))
