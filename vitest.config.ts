@@ -3,6 +3,8 @@ import projects from "./vitest.workspace.js"
 
 export default defineConfig({
   test: {
-    projects
+    projects,
+    // starts the system epmd (when Erlang is installed) before any test starts a node
+    globalSetup: ["./scripts/vitest-epmd.ts"]
   }
 })

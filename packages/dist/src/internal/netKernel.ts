@@ -98,6 +98,8 @@ interface Entry {
   /** which attempt owns the pending state (a generation counter) */
   attempt: number
   initiating: boolean
+  /** we lost a simultaneous connect (`nok`): the peer's own attempt to us completes this entry */
+  awaitingPeer: boolean
   readonly ready: Deferred.Deferred<Conn.Connection, ConnectError>
   conn: Conn.Connection | undefined
   hidden: boolean
@@ -169,7 +171,7 @@ const A = {
 } as const
 
 /** Names OTP nodes send to on a visible connection or from remote group leaders. */
-const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check"])
+const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check", "rex"])
 
 const nodeText = (node: Atom | string): string => typeof node === "string" ? node : node.name
 
@@ -355,6 +357,7 @@ export const make = (
       state: "pending",
       attempt: ++attempts,
       initiating,
+      awaitingPeer: false,
       ready: Deferred.unsafeMake<Conn.Connection, ConnectError>(undefined as any),
       conn: undefined,
       hidden: true,
@@ -467,11 +470,14 @@ export const make = (
         if (ce.reason === "SimultaneousLost" && table.get(name) === entry) {
           // the peer's own attempt to us will finish the connection; wait for it a while
           entry.initiating = false
+          entry.awaitingPeer = true
           entry.fiber = undefined
           runFork(
             Effect.sleep(options.setupTime).pipe(
               Effect.andThen(() => {
-                if (entry.state === "pending" && table.get(name) === entry) failEntry(name, entry, ce)
+                if (entry.awaitingPeer && entry.state === "pending" && table.get(name) === entry) {
+                  failEntry(name, entry, ce)
+                }
               })
             )
           )
@@ -524,6 +530,13 @@ export const make = (
           return "ok"
         }
         if (existing.state === "up") return "alive"
+        if (existing.awaitingPeer) {
+          // our attempt got `nok`: this is the peer's attempt we wait for
+          existing.awaitingPeer = false
+          existing.attempt = ++attempts
+          carrierScope.entry = existing
+          return "ok"
+        }
         if (!existing.initiating) return "nok"
         // simultaneous connect: the greater name keeps its own attempt
         if (greaterName(thisName, peerName)) return "nok"
@@ -567,7 +580,9 @@ export const make = (
         yield* Scope.close(scope, Exit.void)
         if (Exit.isFailure(exit)) {
           const error = Cause.failureOption(exit.cause)
-          yield* Effect.logWarning(
+          // refusing the peer's attempt in a simultaneous connect is routine (OTP logs nothing)
+          const routine = Option.isSome(error) && error.value.reason === "Nok"
+          yield* (routine ? Effect.logDebug : Effect.logWarning)(
             `handshake from ${carrier.remoteAddress?.host ?? "?"} failed: ${
               Option.isSome(error) ? error.value.message : Cause.pretty(exit.cause)
             }`
