@@ -217,6 +217,32 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
       expect(got).toEqual([9, 8, 7])
     }), 30_000)
 
+  it.scopedLive(
+    "TLS 1.3 when both sides allow it (the default is 1.2 only, as inet_tls_dist)",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const s = strict(pki.node, pki.cacert)
+        const v13 = ["tlsv1.3"] as const
+        const transport = yield* Transport.makeTls({
+          server: { ...s.server, versions: v13 },
+          client: { ...s.client, versions: v13 }
+        })
+        const listener = yield* transport.listen({ host: "127.0.0.1" })
+        const [client, server] = yield* Effect.all([
+          transport.connect({ host: "vm", port: listener.port }),
+          listener.accept
+        ], { concurrency: 2 })
+        yield* client.write(new Uint8Array([0, 0, 0, 1, 42]))
+        expect(Array.from(yield* server.read)).toEqual([0, 0, 0, 1, 42])
+        // a 1.2-only client cannot talk to a 1.3-only server
+        const old = yield* Transport.makeTls({ client: s.client })
+        const e = yield* Effect.flip(old.connect({ host: "vm", port: listener.port }))
+        expect(e.reason).toBe("ConnectFailed")
+      }),
+    30_000
+  )
+
   it.effect("bad options fail when the transport is made, with OTP's reasons", () =>
     Effect.gen(function*() {
       const noCa = yield* Effect.flip(Transport.makeTls({ client: { verify: "verify_peer" } }))

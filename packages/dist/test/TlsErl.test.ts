@@ -132,9 +132,11 @@ describe.skipIf(!erlAvailable() || !opensslAvailable())("TLS distribution with r
         const cookie = uniqueName("c")
         // a TS server with a certificate for other.invalid: erl (verify_peer) refuses it
         const t = uniqueName("ts")
-        yield* buildTlsNode(t, cookie, conf(pki, "ts", strict(pki.otherHost, pki.cacert)))
+        const logs: Array<string> = []
+        yield* buildTlsNode(t, cookie, conf(pki, "ts", strict(pki.otherHost, pki.cacert)), logs)
         const out = yield* erlPingsAndEchoes(`${t}@${host}`, cookie, conf(pki, "erl", strict(pki.node, pki.cacert)))
         expect(out.stdout).toContain("ping=pang")
+        expect(logs.join("\n")).toContain("it may not trust our certificate")
         // an erl server with the same certificate: TS refuses it too
         const e = uniqueName("e")
         yield* startPeer(e, cookie, { args: tlsArgs(conf(pki, "erl2", strict(pki.otherHost, pki.cacert))) })
