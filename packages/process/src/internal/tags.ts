@@ -12,15 +12,15 @@ import type { RouterShape } from "../Router.js"
 import type { Destination, Signal } from "../Signal.js"
 import type { Atom, Pid, Ref, Term, Tuple } from "../Term.js"
 
-/** @internal */
+/** @since 0.1.0 */
 export interface ProcessHandle {
   readonly pid: Pid
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export class Self extends Context.Tag("@effect-otp/process/Self")<Self, ProcessHandle>() {}
 
-/** @internal */
+/** @since 0.1.0 */
 export interface SpawnOptions {
   readonly link?: boolean | undefined
   readonly name?: string | Atom | undefined
@@ -29,7 +29,7 @@ export interface SpawnOptions {
   readonly onDecodeError?: "drop" | "keep" | undefined
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export interface ProcessInfo {
   readonly pid: Pid
   readonly registeredName: Option.Option<Atom>
@@ -42,7 +42,7 @@ export interface ProcessInfo {
   readonly trapExit: boolean
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export interface ProcessRuntimeShape {
   readonly node: Atom
   readonly creation: number
@@ -63,12 +63,12 @@ export interface ProcessRuntimeShape {
   readonly unsafeProcessCount: () => number
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export class ProcessRuntime
   extends Context.Tag("@effect-otp/process/ProcessRuntime")<ProcessRuntime, ProcessRuntimeShape>()
 {}
 
-/** @internal */
+/** @since 0.1.0 */
 export class SendError extends Data.TaggedError("SendError")<{
   readonly reason: "NotRegistered" | "NotAlive" | "NotEncodable"
   readonly to: Destination
@@ -86,7 +86,7 @@ export class SendError extends Data.TaggedError("SendError")<{
   }
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export class RegisterError extends Data.TaggedError("RegisterError")<{
   readonly reason: "NameTaken" | "AlreadyRegistered" | "NoProcess" | "NotRegistered" | "BadName"
   readonly name: Atom
@@ -96,7 +96,7 @@ export class RegisterError extends Data.TaggedError("RegisterError")<{
   }
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export class ProcessExit extends Data.TaggedError("ProcessExit")<{
   readonly reason: Term
 }> {
