@@ -1,7 +1,7 @@
 /**
  * Tags, service shapes and errors, in a leaf module so that the public modules and the
  * machinery can all import them without an import cycle.
- * @internal
+ * (Machinery: import the public modules instead.)
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
