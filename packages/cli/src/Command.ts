@@ -7,6 +7,8 @@
  * npx effect-otp --sname worker --noshell             # run until SIGINT/SIGTERM
  * npx effect-otp --eval 'Effect.log("hi")'            # run code, then exit
  * npx effect-otp                                      # a non-distributed node, like plain erl
+ * npx effect-otp --sname a --proto-dist tls --ssl-dist-optfile ssl_dist.conf   # TLS distribution
+ * npx effect-otp -sname a -proto_dist inet_tls -ssl_dist_optfile ssl_dist.conf # erl's spelling
  * ```
  *
  * A bad value (node name, cookie file, number) is one line on stderr and exit code 2.
@@ -15,11 +17,15 @@
  */
 import * as Cookie from "@effect-otp/dist/Cookie"
 import * as NodeName from "@effect-otp/dist/NodeName"
+import * as SslDistConf from "@effect-otp/dist/SslDistConf"
+import * as Transport from "@effect-otp/dist/Transport"
 import * as Args from "@effect/cli/Args"
 import * as CliCommand from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
+import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -44,6 +50,13 @@ export interface NodeOptions {
   readonly epmdPort: Option.Option<number>
   readonly noshell: boolean
   readonly eval: Option.Option<string>
+  /** `-connect_all` (default `true`; without `global` no transitive connection is made either way) */
+  readonly connectAll: boolean
+  /** `--proto-dist tls`: the TLS transport made from `--ssl-dist-optfile` (files read, keys checked) */
+  readonly tls: Option.Option<{
+    readonly optfile: string
+    readonly transport: Context.Tag.Service<Transport.Transport>
+  }>
 }
 
 /**
@@ -109,6 +122,28 @@ const evalCode = Options.text("eval").pipe(
   Options.optional
 )
 
+const connectAll = Options.text("connect-all").pipe(
+  Options.withPseudoName("true|false"),
+  Options.withDescription(
+    "false: never connect to nodes transitively (erl's -connect_all false). true (the default): the transitive mesh comes with global, which this node does not run yet, so it only connects where asked either way. Example: --connect-all false"
+  ),
+  Options.optional
+)
+const protoDist = Options.text("proto-dist").pipe(
+  Options.withPseudoName("tls|tcp"),
+  Options.withDescription(
+    "The distribution carrier: tcp (the default) or tls (erl's -proto_dist inet_tls; needs --ssl-dist-optfile). Example: --proto-dist tls --ssl-dist-optfile ssl_dist.conf"
+  ),
+  Options.optional
+)
+const sslDistOptfile = Options.text("ssl-dist-optfile").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "The TLS options of --proto-dist tls, in erl's ssl_dist_optfile format ([{server, [{certfile, ...}, ...]}, {client, [...]}].), so erl and this node can share one file. Example: --ssl-dist-optfile /etc/dist/ssl_dist.conf"
+  ),
+  Options.optional
+)
+
 /**
  * The raw flags as `@effect/cli` parses them.
  *
@@ -124,12 +159,37 @@ export interface Flags {
   readonly epmdPort: Option.Option<number>
   readonly noshell: boolean
   readonly eval: Option.Option<string>
+  readonly connectAll: Option.Option<string>
+  readonly protoDist: Option.Option<string>
+  readonly sslDistOptfile: Option.Option<string>
 }
 
-const flagOptions = { sname, name, setcookie, hidden, netTicktime, epmdPort, noshell, eval: evalCode }
+const flagOptions = {
+  sname,
+  name,
+  setcookie,
+  hidden,
+  netTicktime,
+  epmdPort,
+  noshell,
+  eval: evalCode,
+  connectAll,
+  protoDist,
+  sslDistOptfile
+}
 
 /** The flags that take a value (for argv normalization). */
-const VALUED = new Set(["sname", "name", "setcookie", "net-ticktime", "epmd-port", "eval"])
+const VALUED = new Set([
+  "sname",
+  "name",
+  "setcookie",
+  "net-ticktime",
+  "epmd-port",
+  "eval",
+  "connect-all",
+  "proto-dist",
+  "ssl-dist-optfile"
+])
 const BOOLEAN = new Set(["hidden", "noshell"])
 
 /**
@@ -179,6 +239,16 @@ export const validate = (flags: Flags, options?: { readonly home?: string }): Ef
         reason: `--epmd-port must be a port number (1..65535), got ${flags.epmdPort.value}`
       })
     }
+    const connectAll = yield* parseConnectAll(flags.connectAll)
+    const tlsWanted = yield* parseProtoDist(flags.protoDist)
+    if (tlsWanted && Option.isNone(flags.sslDistOptfile)) {
+      return yield* new UsageError({
+        reason: "--proto-dist tls needs --ssl-dist-optfile FILE (the TLS options, as for erl -ssl_dist_optfile)"
+      })
+    }
+    if (!tlsWanted && Option.isSome(flags.sslDistOptfile)) {
+      return yield* new UsageError({ reason: "--ssl-dist-optfile is only used with --proto-dist tls" })
+    }
     const requested: Option.Option<{ input: string; mode: NodeName.Mode; flag: string }> = Option.isSome(flags.sname)
       ? Option.some({ input: flags.sname.value, mode: "short" as const, flag: "--sname" })
       : Option.isSome(flags.name)
@@ -192,7 +262,9 @@ export const validate = (flags: Flags, options?: { readonly home?: string }): Ef
         netTicktime: flags.netTicktime,
         epmdPort: flags.epmdPort,
         noshell: flags.noshell,
-        eval: flags.eval
+        eval: flags.eval,
+        connectAll,
+        tls: Option.none()
       }
     }
     const { flag, input, mode } = requested.value
@@ -207,15 +279,43 @@ export const validate = (flags: Flags, options?: { readonly home?: string }): Ef
         new UsageError({ reason: Option.isSome(flags.setcookie) ? `--setcookie: ${e.message}` : e.message })
       )
     )
+    const tls = Option.isSome(flags.sslDistOptfile)
+      ? Option.some(yield* loadTls(flags.sslDistOptfile.value))
+      : Option.none()
     return {
       name: Option.some({ node: parsed.right, mode, cookie }),
       hidden: flags.hidden,
       netTicktime: flags.netTicktime,
       epmdPort: flags.epmdPort,
       noshell: flags.noshell,
-      eval: flags.eval
+      eval: flags.eval,
+      connectAll,
+      tls
     }
   })
+
+const parseConnectAll = (value: Option.Option<string>): Effect.Effect<boolean, UsageError> => {
+  if (Option.isNone(value) || value.value === "true") return Effect.succeed(true)
+  if (value.value === "false") return Effect.succeed(false)
+  return new UsageError({ reason: `--connect-all must be true or false, got ${JSON.stringify(value.value)}` })
+}
+
+/** `true` for TLS (`tls`, erl's `inet_tls`), `false` for TCP. */
+const parseProtoDist = (value: Option.Option<string>): Effect.Effect<boolean, UsageError> => {
+  if (Option.isNone(value) || value.value === "tcp" || value.value === "inet_tcp") return Effect.succeed(false)
+  if (value.value === "tls" || value.value === "inet_tls") return Effect.succeed(true)
+  return new UsageError({
+    reason: `--proto-dist must be tls (erl's inet_tls) or tcp (inet_tcp), got ${JSON.stringify(value.value)}`
+  })
+}
+
+/** Reads the optfile and makes the transport (certificate and key files read and checked now). */
+const loadTls = (optfile: string) =>
+  SslDistConf.load(optfile).pipe(
+    Effect.flatMap(Transport.makeTls),
+    Effect.map((transport) => ({ optfile, transport })),
+    Effect.mapError((e) => new UsageError({ reason: `--ssl-dist-optfile: ${e.message.replace(/\s*\n\s*/g, " ")}` }))
+  )
 
 /**
  * The `@effect/cli` command; `handler` runs with the validated options.
@@ -229,9 +329,17 @@ export const make = <E, R>(handler: (options: NodeOptions) => Effect.Effect<void
     { ...flagOptions, args: Args.none },
     (flags) => Effect.flatMap(validate(flags), handler)
   ).pipe(
-    CliCommand.withDescription(
-      "An Erlang node in TypeScript, with an erl-like shell. Example: effect-otp --sname alice --setcookie secret"
-    )
+    CliCommand.withDescription(HelpDoc.blocks([
+      HelpDoc.p(
+        "An Erlang node in TypeScript, with an erl-like shell. Example: effect-otp --sname alice --setcookie secret"
+      ),
+      HelpDoc.p(
+        "Shell helpers: self(), send(dest, msg), flush(), receive(), spawn(fn), register, whereis, link, monitor, exit, i(), q(), node(), nodes(), ping(node); with distribution rpc(node, m, f, args) (as rpc:call), await spawn(node, m, f, args), monitor(pid | t`{name, node}`) and link(pid) on remote processes, monitorNodes(true | false), disconnect(node)."
+      ),
+      HelpDoc.p(
+        "Examples: rpc(\"bob@vm\", \"erlang\", \"node\", []) | monitorNodes(true) then flush() | effect-otp --sname alice --proto-dist tls --ssl-dist-optfile ssl_dist.conf (erl: -proto_dist inet_tls -ssl_dist_optfile ssl_dist.conf)"
+      )
+    ]))
   )
 
 /**

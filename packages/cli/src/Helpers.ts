@@ -1,7 +1,9 @@
 /**
  * The shell's helpers, named after the Erlang shell's: `self()`, `send(dest, msg)`,
  * `flush()`, `register`, `whereis`, `spawn`, `link`, `monitor`, `exit`, `i()`, `q()`,
- * `node()`, `nodes()`, `ping(node)`, and `receive()`.
+ * `node()`, `nodes()`, `ping(node)`, `receive()`, and for distribution `rpc(node, m, f, args)`
+ * (`rpc:call`), `spawn(node, m, f, args)`, `monitorNodes(true | false)`
+ * (`net_kernel:monitor_nodes`) and `disconnect(node)` (`erlang:disconnect_node`).
  *
  * They are a table built from the node's services (`make(env)`), so a command that
  * needs a service the node does not run (e.g. `ping` without distribution) answers as
@@ -16,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import type * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import type * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
@@ -41,6 +44,28 @@ export interface Distribution {
   readonly ping: (node: Term.Atom) => Effect.Effect<"pong" | "pang">
   /** `nodes()`, or `nodes(kind)` with `visible`, `hidden`, `connected`, `this`, `known` (or a list of them) */
   readonly nodes: (kind?: unknown) => Effect.Effect<ReadonlyArray<Term.Atom>>
+  /** `erpc:call(Node, M, F, Args)` (the shell maps its failures as `rpc:call` does, see `rpcResult`) */
+  readonly rpc: (
+    node: Term.Atom,
+    module: Term.Atom,
+    fun: Term.Atom,
+    args: ReadonlyArray<Term.Term>,
+    timeout: Option.Option<Duration.Duration>
+  ) => Effect.Effect<Term.Term, Rpc.RpcError, ProcessRuntime.ProcessRuntime>
+  /** `spawn(Node, M, F, Args)` / `spawn_link(Node, M, F, Args)` from the current process */
+  readonly spawn: (
+    node: Term.Atom,
+    module: Term.Atom,
+    fun: Term.Atom,
+    args: ReadonlyArray<Term.Term>,
+    link: boolean
+  ) => Effect.Effect<Term.Pid, Rpc.RpcError, ProcessRuntime.ProcessRuntime | Process.Self>
+  /** `net_kernel:monitor_nodes(true, Options)` for the current process; returns the unsubscribe */
+  readonly monitorNodes: (
+    options: { readonly hidden: boolean; readonly nodedownReason: boolean }
+  ) => Effect.Effect<() => void, never, Process.Self>
+  /** `erlang:disconnect_node/1` */
+  readonly disconnect: (node: Term.Atom) => Effect.Effect<boolean>
 }
 
 /**
@@ -126,7 +151,15 @@ export const runIn = <A, E>(
   throw squash(exit.cause)
 }
 
+/** A Promise where a value was expected (e.g. `const p = spawn(node, m, f, a)` without `await`). */
+const notAwaited = (value: unknown): void => {
+  if (value instanceof Promise) {
+    throw new TypeError("badarg: got a Promise: add await (e.g. const p = await spawn(node, m, f, args))")
+  }
+}
+
 const toTarget = (dest: unknown): Process.Target => {
+  notAwaited(dest)
   if (typeof dest === "string") return dest
   if (dest instanceof Term.Pid || dest instanceof Term.Atom || dest instanceof RemoteName) return dest
   if (dest instanceof Term.Tuple) return dest
@@ -145,7 +178,82 @@ const toAtom = (name: unknown, what: string): Term.Atom => {
 
 const toPid = (pid: unknown): Term.Pid => {
   if (pid instanceof Term.Pid) return pid
+  notAwaited(pid)
   throw new TypeError(`badarg: not a pid: ${show(pid)}`)
+}
+
+/**
+ * What `rpc:call` returns for a failed call, as OTP's `rpc` maps `erpc`'s exceptions:
+ * a throw is returned as the value, an exit is `{badrpc, {'EXIT', Reason}}`, an error
+ * `{badrpc, {'EXIT', {Reason, Stack}}}`, a lost or missing connection
+ * `{badrpc, nodedown}`, a timeout `{badrpc, timeout}`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const rpcResult = (error: Rpc.RpcError): Term.Term => {
+  const badrpc = (reason: Term.Term) => Term.tuple(Term.atom("badrpc"), reason)
+  const EXIT = (reason: Term.Term) => badrpc(Term.tuple(Term.atom("EXIT"), reason))
+  const value = error.value ?? Term.atoms.undefined
+  switch (error.reason) {
+    case "Throw":
+      return Term.isTagged(value, "EXIT", 2) ? badrpc(value) : value
+    case "Exit":
+      return EXIT(value)
+    case "Error":
+      return EXIT(Term.tuple(value, error.stacktrace ?? []))
+    case "NoConnection":
+      return badrpc(Term.atom("nodedown"))
+    case "Timeout":
+      return badrpc(Term.atoms.timeout)
+    case "SpawnFailed":
+      return EXIT(value)
+    case "BadArgument":
+    case "BadResult":
+      return EXIT(Term.atoms.badarg)
+  }
+}
+
+const toTerms = (args: unknown, what: string): ReadonlyArray<Term.Term> => {
+  if (!Array.isArray(args)) throw new TypeError(`badarg: ${what} must be a list of arguments, got ${show(args)}`)
+  return args.map(fromJs)
+}
+
+const badTimeout = (timeout: unknown): never => {
+  throw new TypeError(`badarg: the timeout must be milliseconds or infinity, got ${show(timeout)}`)
+}
+
+const toBool = (flag: unknown, what: string): boolean => {
+  if (flag === true || flag === Term.atoms.true) return true
+  if (flag === false || flag === Term.atoms.false) return false
+  throw new TypeError(`badarg: ${what} must be true or false, got ${show(flag)}`)
+}
+
+/**
+ * `monitor_nodes` options: `{ hidden, nodedownReason }`, or Erlang's list
+ * (t`[{node_type, all}, nodedown_reason]`).
+ */
+const toMonitorNodesOptions = (options: unknown): { hidden: boolean; nodedownReason: boolean } => {
+  if (options === undefined) return { hidden: false, nodedownReason: false }
+  if (Array.isArray(options)) {
+    let hidden = false
+    let nodedownReason = false
+    for (const o of options) {
+      if (o === Term.atom("nodedown_reason") || o === "nodedown_reason") nodedownReason = true
+      else if (Term.isTagged(o, "node_type", 2) && (o as Term.Tuple).elements[1] === Term.atom("all")) hidden = true
+      else if (Term.isTagged(o, "node_type", 2) && (o as Term.Tuple).elements[1] === Term.atom("visible")) {
+        hidden = false
+      } else throw new TypeError(`badarg: unsupported monitor_nodes option ${show(o)}`)
+    }
+    return { hidden, nodedownReason }
+  }
+  if (typeof options === "object" && options !== null) {
+    const o = options as { hidden?: unknown; nodedownReason?: unknown }
+    return { hidden: o.hidden === true, nodedownReason: o.nodedownReason === true }
+  }
+  throw new TypeError(
+    `badarg: monitor_nodes options must be a list or { hidden, nodedownReason }, got ${show(options)}`
+  )
 }
 
 const isGeneratorFunction = (f: unknown): boolean =>
@@ -173,6 +281,32 @@ export const make = (env: Env): Record<string, unknown> => {
     }
     throw new TypeError(`badarg: spawn takes a function or an Effect, got ${show(body)}`)
   }
+
+  /** spawn(body), or spawn(node, module, function, args) on another node */
+  const spawnHelper = (link: boolean) => (...xs: ReadonlyArray<unknown>) => {
+    const name = link ? "spawn_link" : "spawn"
+    if (xs.length === 1) return run(link ? Process.spawnLink(spawnBody(xs[0])) : Process.spawn(spawnBody(xs[0])))
+    if (xs.length === 4) {
+      const [node, m, f, args] = xs
+      const n = toAtom(node, "a node name")
+      const call = [toAtom(m, "a module name"), toAtom(f, "a function name"), toTerms(args, `${name}'s args`)] as const
+      return Option.match(env.distribution, {
+        onNone: () => {
+          throw new TypeError(`notalive: ${name}(${show(n)}, ...) needs a distributed node (--sname or --name)`)
+        },
+        onSome: (d) => run(d.spawn(n, ...call, link))
+      })
+    }
+    if (xs.length === 2) {
+      throw new TypeError(
+        `badarg: a function cannot be sent to another node; use ${name}(node, module, function, args)`
+      )
+    }
+    throw new TypeError(`badarg: ${name}(fn) or ${name}(node, module, function, args)`)
+  }
+
+  /** monitor_nodes subscriptions of each process, per options (Erlang counts them) */
+  const nodeSubscriptions = new Map<string, Array<() => void>>()
 
   const helpers: Record<string, unknown> = {
     /** Erlang term literals: t`{echo, <<"hi">>}` */
@@ -222,9 +356,12 @@ export const make = (env: Env): Record<string, unknown> => {
         (): Term.Term => Term.atoms.undefined
       ),
     registered: () => run(Process.registered),
-    /** spawn(async () => {...}), spawn(function*() {...}) or spawn(effect) */
-    spawn: (body: unknown) => run(Process.spawn(spawnBody(body))),
-    spawn_link: (body: unknown) => run(Process.spawnLink(spawnBody(body))),
+    /**
+     * spawn(async () => {...}), spawn(function*() {...}) or spawn(effect); on another node,
+     * spawn(node, module, function, args)
+     */
+    spawn: spawnHelper(false),
+    spawn_link: spawnHelper(true),
     link: (pid: unknown) => {
       run(Process.link(toPid(pid)))
       return Term.atoms.true
@@ -270,7 +407,13 @@ export const make = (env: Env): Record<string, unknown> => {
       env.stop()
       return ok
     },
-    node: () => env.node,
+    /** node() is this node; node(pidOrRef) the node it belongs to */
+    node: (of?: unknown) => {
+      if (of === undefined) return env.node
+      notAwaited(of)
+      if (of instanceof Term.Pid || of instanceof Term.Ref || of instanceof Term.Port) return of.node
+      throw new TypeError(`badarg: node() takes a pid, a reference or a port, got ${show(of)}`)
+    },
     nodes: (kind?: unknown) =>
       Option.match(env.distribution, {
         onNone: (): ReadonlyArray<Term.Atom> =>
@@ -290,8 +433,64 @@ export const make = (env: Env): Record<string, unknown> => {
           return r instanceof Promise ? r.then(Term.atom) : Term.atom(r)
         }
       })
+    },
+    /**
+     * rpc:call(Node, M, F, Args[, TimeoutMs]): the value, or what `rpc:call` returns on a
+     * failure (`{badrpc, {'EXIT', Reason}}`, `{badrpc, nodedown}`, `{badrpc, timeout}`)
+     */
+    rpc: (node: unknown, m: unknown, f: unknown, args: unknown, timeoutMs?: unknown) => {
+      const n = toAtom(node, "a node name")
+      const mm = toAtom(m, "a module name")
+      const ff = toAtom(f, "a function name")
+      const terms = toTerms(args, "rpc's args")
+      const timeout = timeoutMs === undefined || timeoutMs === "infinity" || timeoutMs === Term.atom("infinity")
+        ? Option.none()
+        : typeof timeoutMs === "number" && Number.isInteger(timeoutMs) && timeoutMs >= 0
+        ? Option.some(Duration.millis(timeoutMs))
+        : badTimeout(timeoutMs)
+      return Option.match(env.distribution, {
+        onNone: (): Term.Term => Term.tuple(Term.atom("badrpc"), Term.atom("nodedown")),
+        onSome: (d) => run(Effect.catchAll(d.rpc(n, mm, ff, terms, timeout), (e) => Effect.succeed(rpcResult(e))))
+      })
+    },
+    /**
+     * net_kernel:monitor_nodes(true | false[, Options]): the current process receives
+     * `{nodeup, Node}` / `{nodedown, Node}` (flush() shows them). Options:
+     * `{ hidden: true, nodedownReason: true }` or t`[{node_type, all}, nodedown_reason]`.
+     */
+    monitorNodes: (flag: unknown, options?: unknown) => {
+      const on = toBool(flag, "monitorNodes' flag")
+      const o = toMonitorNodesOptions(options)
+      if (Option.isNone(env.distribution)) return ok
+      const key = `${me().pid.toString()} ${o.hidden} ${o.nodedownReason}`
+      const subs = nodeSubscriptions.get(key) ?? []
+      if (on) {
+        const r = run(env.distribution.value.monitorNodes(o))
+        const add = (unsubscribe: () => void) => {
+          subs.push(unsubscribe)
+          nodeSubscriptions.set(key, subs)
+          return ok
+        }
+        return r instanceof Promise ? r.then(add) : add(r)
+      }
+      subs.pop()?.()
+      if (subs.length === 0) nodeSubscriptions.delete(key)
+      return ok
+    },
+    /** erlang:disconnect_node(Node): true, false, or ignored on a non-distributed node */
+    disconnect: (node: unknown) => {
+      const n = toAtom(node, "a node name")
+      return Option.match(env.distribution, {
+        onNone: (): Term.Term => Term.atom("ignored"),
+        onSome: (d) => {
+          const r = run(d.disconnect(n))
+          return r instanceof Promise ? r.then(Term.boolean) : Term.boolean(r)
+        }
+      })
     }
   }
   helpers.halt = helpers.q
+  helpers.monitor_nodes = helpers.monitorNodes
+  helpers.disconnect_node = helpers.disconnect
   return helpers
 }

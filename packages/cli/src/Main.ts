@@ -1,11 +1,14 @@
 /**
  * The `effect-otp` program: flags → a node (a `ProcessRuntime`, plus distribution
- * with `--sname`/`--name`) → the shell, `--eval`, or `--noshell`.
+ * with `--sname`/`--name`: `DistNode` over TCP or TLS, and `Rpc` so that `rpc:call`,
+ * `erpc` and remote `spawn` from other nodes run here) → the shell, `--eval`, or `--noshell`.
  *
  * @since 0.1.0
  */
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Rpc from "@effect-otp/dist/Rpc"
+import * as Transport from "@effect-otp/dist/Transport"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import * as Term from "@effect-otp/process/Term"
@@ -61,13 +64,23 @@ export const startNode = async (options: Command.NodeOptions): Promise<RunningNo
     longNames: mode === "long",
     cookie,
     hidden: options.hidden,
+    connectAll: options.connectAll,
     ...(Option.isSome(options.epmdPort) ? { epmdPort: options.epmdPort.value } : {}),
     ...(Option.isSome(options.netTicktime) ? { netTicktime: Duration.seconds(options.netTicktime.value) } : {})
   })
+  const transport = Option.match(options.tls, {
+    onNone: () => Layer.empty,
+    onSome: (tls) => Layer.succeed(Transport.Transport, tls.transport)
+  })
   const managed = ManagedRuntime.make(
-    dist.pipe(Layer.provideMerge(ProcessRuntime.layer), Layer.provideMerge(logToStderr))
+    Rpc.layer.pipe(
+      Layer.provideMerge(dist),
+      Layer.provide(transport),
+      Layer.provideMerge(ProcessRuntime.layer),
+      Layer.provideMerge(logToStderr)
+    )
   )
-  let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel>
+  let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel | Rpc.Rpc>
   try {
     runtime = await managed.runtime()
   } catch (e) {
@@ -76,15 +89,21 @@ export const startNode = async (options: Command.NodeOptions): Promise<RunningNo
     throw new StartError({ reason: error instanceof Error ? error.message : String(error) })
   }
   const kernel = Context.get(runtime.context, NetKernel.NetKernel)
-  const provide = <A>(effect: Effect.Effect<A, never, NetKernel.NetKernel>) =>
-    Effect.provideService(effect, NetKernel.NetKernel, kernel)
+  const rpc = Context.get(runtime.context, Rpc.Rpc)
+  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(Effect.provideService(NetKernel.NetKernel, kernel), Effect.provideService(Rpc.Rpc, rpc))
   const toKind = (k: unknown): unknown => Array.isArray(k) ? k.map(toKind) : k instanceof Term.Atom ? k.name : k
   return {
     runtime,
     node: Option.some(kernel.node),
     distribution: Option.some({
       ping: (n) => provide(NetKernel.ping(n)),
-      nodes: (kind) => provide(NetKernel.nodes(kind === undefined ? undefined : toKind(kind) as NetKernel.NodeKind))
+      nodes: (kind) => provide(NetKernel.nodes(kind === undefined ? undefined : toKind(kind) as NetKernel.NodeKind)),
+      rpc: (n, m, f, args, timeout) =>
+        provide(Rpc.call(n, m, f, args, Option.isSome(timeout) ? { timeout: timeout.value } : undefined)),
+      spawn: (n, m, f, args, link) => provide(link ? Rpc.spawnLink(n, m, f, args) : Rpc.spawn(n, m, f, args)),
+      monitorNodes: (o) => provide(NetKernel.monitorNodes(o)),
+      disconnect: (n) => provide(NetKernel.disconnect(n))
     }),
     dispose: () => managed.dispose()
   }

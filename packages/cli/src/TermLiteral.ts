@@ -49,7 +49,11 @@ export class NotATermError extends Data.TaggedError("NotATermError")<{
   override get message(): string {
     let shown: string
     try {
-      shown = typeof this.value === "function" ? "a function" : String(this.value)
+      shown = typeof this.value === "function"
+        ? "a function"
+        : this.value instanceof Promise
+        ? "a Promise (add await)"
+        : String(this.value)
     } catch {
       shown = typeof this.value
     }

@@ -1,14 +1,37 @@
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { normalizeArgv, validate } from "../src/Command.js"
+import { normalizeArgv, run as runCommand, validate } from "../src/Command.js"
 import { killAll, run } from "./helpers/shell.js"
+import { makePki, opensslAvailable } from "./helpers/tls.js"
 
 afterEach(killAll)
+
+/**
+ * The command in this process (what `bin` runs, minus starting the node): the exit code
+ * and what went to stdout and stderr.
+ */
+const runInProcess = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const out: Array<string> = []
+    const err: Array<string> = []
+    const line = (to: Array<string>) => (...xs: ReadonlyArray<unknown>) => to.push(xs.map(String).join(" "))
+    const code = yield* Console.consoleWith((base) =>
+      Console.withConsole(runCommand(args, () => Effect.void), {
+        ...base,
+        log: (...xs) => Effect.sync(() => line(out)(...xs)),
+        error: (...xs) => Effect.sync(() => line(err)(...xs)),
+        unsafe: { ...base.unsafe, log: line(out), error: line(err) }
+      })
+    )
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") }
+  }).pipe(Effect.provide(NodeContext.layer))
 
 const flags = {
   sname: Option.none<string>(),
@@ -18,7 +41,10 @@ const flags = {
   netTicktime: Option.none<number>(),
   epmdPort: Option.none<number>(),
   noshell: false,
-  eval: Option.none<string>()
+  eval: Option.none<string>(),
+  connectAll: Option.none<string>(),
+  protoDist: Option.none<string>(),
+  sslDistOptfile: Option.none<string>()
 }
 
 describe("Command", () => {
@@ -26,6 +52,9 @@ describe("Command", () => {
     expect(normalizeArgv(["-sname", "alice", "-setcookie", "-x", "-hidden", "-net_ticktime", "5", "--eval", "-1"]))
       .toEqual(["--sname", "alice", "--setcookie", "-x", "--hidden", "--net-ticktime", "5", "--eval", "-1"])
     expect(normalizeArgv(["--sname=alice", "-noshell", "-unknown"])).toEqual(["--sname=alice", "--noshell", "-unknown"])
+    expect(normalizeArgv(["-proto_dist", "inet_tls", "-ssl_dist_optfile", "f", "-connect_all", "false"])).toEqual(
+      ["--proto-dist", "inet_tls", "--ssl-dist-optfile", "f", "--connect-all", "false"]
+    )
   })
 
   it.effect("validate: a short name is completed with the host; --setcookie is the cookie", () =>
@@ -71,8 +100,51 @@ describe("Command", () => {
       HOME: "/nonexistent/dir"
     }]
   ]
-  for (const [args, message, env] of bad) {
-    it(`bad flags ${args.join(" ")}${env ? " (bad home)" : ""}: one line, exit code 2`, async () => {
+  const newBad: typeof bad = [
+    [["--sname", "a", "--proto-dist", "tls"], /^effect-otp: --proto-dist tls needs --ssl-dist-optfile FILE/],
+    [["-sname", "a", "-proto_dist", "inet_tls"], /^effect-otp: --proto-dist tls needs --ssl-dist-optfile FILE/],
+    [
+      ["--sname", "a", "--ssl-dist-optfile", "x.conf"],
+      /^effect-otp: --ssl-dist-optfile is only used with --proto-dist tls$/
+    ],
+    [
+      ["--sname", "a", "--proto-dist", "udp"],
+      /^effect-otp: --proto-dist must be tls \(erl's inet_tls\) or tcp \(inet_tcp\), got "udp"$/
+    ],
+    [["--sname", "a", "--connect-all", "maybe"], /^effect-otp: --connect-all must be true or false, got "maybe"$/],
+    [["-sname", "a", "-connect_all"], /^effect-otp: --connect-all needs a value \(see --help\)$/],
+    [
+      ["--sname", "a", "--setcookie", "c", "--proto-dist", "tls", "--ssl-dist-optfile", "/nonexistent/ssl.conf"],
+      /^effect-otp: --ssl-dist-optfile: ssl_dist_optfile \/nonexistent\/ssl\.conf: cannot read: ENOENT/
+    ]
+  ]
+  const pki = opensslAvailable() ? makePki() : undefined
+  afterAll(() => pki?.remove())
+  const tlsBad: typeof bad = pki === undefined ? [] : [
+    [
+      ["--sname", "a", "--setcookie", "c", "--proto-dist", "tls", "--ssl-dist-optfile", pki.missingCertOptfile],
+      /^effect-otp: --ssl-dist-optfile: TLS distribution options \(server\): cannot read certfile .*missing\.pem: ENOENT/
+    ],
+    [
+      ["-sname", "a", "-setcookie", "c", "-proto_dist", "inet_tls", "-ssl_dist_optfile", `${pki.dir}/node.ext`],
+      /^effect-otp: --ssl-dist-optfile: ssl_dist_optfile .*node\.ext: line 1, column \d+: /
+    ]
+  ]
+  const inProcess = [...bad.filter(([, , env]) => env === undefined), ...tlsBad, ...newBad]
+  for (const [args, message] of inProcess) {
+    it.effect(`bad flags ${args.join(" ")}: one line, exit code 2`, () =>
+      Effect.gen(function*() {
+        const r = yield* runInProcess(args)
+        expect(r.code).toBe(2)
+        expect(r.stdout).toBe("")
+        const lines = r.stderr.split("\n")
+        expect(lines, r.stderr).toHaveLength(1)
+        expect(lines[0]).toMatch(message)
+      }))
+  }
+  // as a process: what bin prints and its exit code
+  for (const [args, message, env] of [...bad.filter(([, , env]) => env !== undefined), newBad[0]!]) {
+    it(`bad flags ${args.join(" ")}${env ? " (bad home)" : ""}, from bin: one line, exit code 2`, async () => {
       const r = await run(args, "", env)
       expect(r.code).toBe(2)
       expect(r.stdout).toBe("")
@@ -81,6 +153,30 @@ describe("Command", () => {
       expect(lines[0]).toMatch(message)
     })
   }
+
+  it.effect("validate: --connect-all false; --proto-dist tls loads the optfile into a transport", () =>
+    Effect.gen(function*() {
+      const o = yield* validate({ ...flags, sname: Option.some("a@vm"), setcookie: Option.some(Redacted.make("c")) })
+      expect(o.connectAll).toBe(true)
+      expect(Option.isNone(o.tls)).toBe(true)
+      const f = yield* validate({
+        ...flags,
+        sname: Option.some("a@vm"),
+        setcookie: Option.some(Redacted.make("c")),
+        connectAll: Option.some("false")
+      })
+      expect(f.connectAll).toBe(false)
+      if (pki === undefined) return
+      const t = yield* validate({
+        ...flags,
+        sname: Option.some("a@vm"),
+        setcookie: Option.some(Redacted.make("c")),
+        protoDist: Option.some("inet_tls"),
+        sslDistOptfile: Option.some(pki.optfile)
+      })
+      expect(Option.map(t.tls, (x) => x.optfile)).toEqual(Option.some(pki.optfile))
+      expect(typeof Option.getOrThrow(t.tls).transport.listen).toBe("function")
+    }))
 
   it("--help shows every flag with an example", async () => {
     const r = await run(["--help"])
@@ -94,7 +190,10 @@ describe("Command", () => {
         "--net-ticktime",
         "--epmd-port",
         "--noshell",
-        "--eval"
+        "--eval",
+        "--connect-all",
+        "--proto-dist",
+        "--ssl-dist-optfile"
       ]
     ) {
       expect(r.stdout).toContain(flag)

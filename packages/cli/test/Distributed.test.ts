@@ -1,17 +1,8 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { execFileSync, spawnSync } from "node:child_process"
-import { killAll, Shell } from "./helpers/shell.js"
+import { execFileSync } from "node:child_process"
+import { erlAvailable, ErlShell, flushUntil, HOST, killAll, tsShell, unique } from "./helpers/shell.js"
 
 afterEach(killAll)
-
-const unique = (prefix: string) => `${prefix}_${Math.random().toString(36).slice(2, 10)}`
-const HOST = "vm"
-
-const erlAvailable = spawnSync("erl", ["-noshell", "-eval", "halt()."], { timeout: 30_000 }).status === 0
-if (!erlAvailable) {
-  if (process.env.CI) throw new Error("erl is required under CI=true (install erlang-base)")
-  console.warn("\n*** erl is not installed: skipping the shell <-> erl transcript tests ***\n")
-}
 
 /** The names registered with the system epmd (empty when none runs). */
 const epmdNames = (): string => {
@@ -24,19 +15,6 @@ const epmdNames = (): string => {
 
 const ECHO_TS =
   "register('echo', spawn(async () => { for (;;) { const [from, msg] = (await receive()).elements; send(from, t`{echo, ${msg}}`) } }))"
-
-/** `flush()` until a message has arrived (the reply crosses the network). */
-const flushUntil = async (sh: Shell, text: string): Promise<string> => {
-  for (let i = 0; i < 100; i++) {
-    const out = await sh.eval("flush()")
-    if (out !== "ok") return out
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`no message came (${text})\n${sh.transcript}`)
-}
-
-const tsShell = (name: string, cookie: string) =>
-  new Shell(["--sname", name, "--setcookie", cookie], `(${name}@${HOST})`)
 
 describe("Shell (distributed): the chapter's two terminals", () => {
   it("two TS shells: ping, nodes, an echo on bob, send from alice, flush; q() leaves epmd", async () => {
@@ -102,20 +80,9 @@ describe("Shell (distributed): the chapter's two terminals", () => {
     expect(await erl.eval(`{echo, '${bob}@${HOST}'} ! {self(), "hello from alice!"}.`)).toMatch(
       /^\{<0\.\d+\.0>,"hello from alice!"\}$/
     )
-    let out = "ok"
-    for (let i = 0; i < 100 && out === "ok"; i++) {
-      out = await erl.eval("flush().")
-      if (out === "ok") await new Promise((r) => setTimeout(r, 50))
-    }
+    const out = await flushUntil(erl, "echo reply on erl", "flush().")
     expect(out).toBe("Shell got {echo,\"hello from alice!\"}\nok")
     expect(await erl.quit("halt().")).toBe(0)
     expect(await b.quit()).toBe(0)
   })
 })
-
-/** A real `erl -sname` shell on pipes, driven like `Shell`. */
-class ErlShell extends Shell {
-  constructor(name: string, cookie: string) {
-    super([], `(${name}@${HOST})`, {}, ["erl", ["-sname", name, "-setcookie", cookie]])
-  }
-}

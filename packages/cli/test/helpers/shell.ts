@@ -1,4 +1,4 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -121,9 +121,17 @@ export class Shell {
     await this.waitFor(this.prompt(1))
   }
 
+  /** Waits for `text`, then for the prompt shown again after it (e.g. after the shell process died). */
+  async waitForPrompt(text: string): Promise<void> {
+    const i = await this.waitFor(text)
+    await this.waitFor(this.prompt(this.n), i)
+  }
+
   /** Types a line; returns what was printed before the next prompt. */
   async eval(line: string): Promise<string> {
-    const start = await this.waitFor(this.prompt(this.n)) + this.prompt(this.n).length
+    await this.waitFor(this.prompt(this.n))
+    // the last one: a prompt is shown again after an asynchronous message (a dead shell process)
+    const start = this.transcript.lastIndexOf(this.prompt(this.n)) + this.prompt(this.n).length
     this.n++
     this.child.stdin.write(`${line}\n`)
     const end = await this.waitFor(this.prompt(this.n), start, `${this.prompt(this.n)} after ${line}`)
@@ -135,4 +143,38 @@ export class Shell {
     this.child.stdin.write(`${line}\n`)
     return this.exited
   }
+}
+
+/** A unique node name or cookie. */
+export const unique = (prefix: string) => `${prefix}_${Math.random().toString(36).slice(2, 10)}`
+
+/** The host part of short node names here. */
+export const HOST = "vm"
+
+/** Whether `erl` runs here (required under CI; otherwise the erl tests are skipped loudly). */
+export const erlAvailable = spawnSync("erl", ["-noshell", "-eval", "halt()."], { timeout: 30_000 }).status === 0
+if (!erlAvailable) {
+  if (process.env.CI) throw new Error("erl is required under CI=true (install erlang-base)")
+  console.warn("\n*** erl is not installed: skipping the shell <-> erl transcript tests ***\n")
+}
+
+/** A TS shell on a named node. */
+export const tsShell = (name: string, cookie: string, extra: ReadonlyArray<string> = []) =>
+  new Shell(["--sname", name, "--setcookie", cookie, ...extra], `(${name}@${HOST})`)
+
+/** A real `erl -sname` shell on pipes, driven like `Shell`. */
+export class ErlShell extends Shell {
+  constructor(name: string, cookie: string, extra: ReadonlyArray<string> = []) {
+    super([], `(${name}@${HOST})`, {}, ["erl", ["-sname", name, "-setcookie", cookie, ...extra]])
+  }
+}
+
+/** `flush()` until a message has arrived (it crosses the network); `erl` takes `flush().`. */
+export const flushUntil = async (sh: Shell, text: string, line = "flush()"): Promise<string> => {
+  for (let i = 0; i < 100; i++) {
+    const out = await sh.eval(line)
+    if (out !== "ok") return out
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`no message came (${text})\n${sh.transcript}`)
 }
