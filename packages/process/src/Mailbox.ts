@@ -34,7 +34,11 @@ export class Mailbox {
   private items: Array<unknown> | undefined = undefined
   private head = 0
   /** @internal the parked receiver's resume callback */
-  waiter: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+  waiter: ((wake: Effect.Effect<any>) => void) | undefined = undefined
+  /** @internal what `waiter` is resumed with (what the parked fiber runs next) */
+  wake: Effect.Effect<any> = WAKE
+  /** @internal the matcher of the parked `receive` (see `Process.receive`) */
+  recvMatch: Matcher<unknown> | undefined = undefined
   /** @internal number of messages the parked receiver has already scanned */
   waitFrom = 0
   /** @internal set by `find`: the value of the last match */
@@ -59,7 +63,7 @@ export class Mailbox {
     const w = this.waiter
     if (w !== undefined) {
       this.waiter = undefined
-      w(WAKE)
+      w(this.wake)
     }
   }
 
@@ -157,7 +161,10 @@ export class Mailbox {
     if (this.waitEffect === undefined) {
       this.waitEffect = Effect.async<void>((resume) => {
         if (this.size > this.waitFrom) resume(WAKE)
-        else this.waiter = resume
+        else {
+          this.wake = WAKE
+          this.waiter = resume
+        }
       })
     }
     return this.waitEffect

@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
@@ -174,21 +175,22 @@ const withRuntime = <A, E, R>(
 // Spawning
 // ---------------------------------------------------------------------------
 
+// One run-loop op: the spawner's context and FiberRefs straight from its fiber.
 const spawnImpl = (
   effect: Effect.Effect<unknown, unknown, any>,
   options: SpawnOptions | undefined,
   parent: ProcessImpl | undefined
 ): Effect.Effect<ProcessImpl, tags.RegisterError, any> =>
-  Effect.flatMap(tags.ProcessRuntime, (shape) =>
-    Effect.flatMap(Effect.runtime<any>(), (runtime) => {
-      const rt = shape as internal.RuntimeImpl
-      const err = rt.checkName(options?.name)
-      if (err !== undefined) return Effect.fail(err)
-      const p = rt.create(options, parent)
-      if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
-      rt.start(p, effect, runtime)
-      return Effect.succeed(p)
-    }))
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<any>
+    const rt = Context.unsafeGet(context, tags.ProcessRuntime) as internal.RuntimeImpl
+    const err = rt.checkName(options?.name)
+    if (err !== undefined) return Effect.fail(err)
+    const p = rt.create(options, parent)
+    if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
+    rt.start(p, effect, context, fiber.getFiberRefs())
+    return Effect.succeed(p)
+  })
 
 /**
  * Starts a process running `effect` and returns its pid. The process gets the caller's
@@ -350,12 +352,59 @@ const take = (p: ProcessImpl, index: number): unknown => {
   return v
 }
 
+const selfOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessImpl =>
+  Context.unsafeGet(fiber.currentContext, tags.Self) as ProcessImpl
+
+/**
+ * Takes the oldest message at or after `start` that `match` accepts, or parks the fiber
+ * (`park`) with the matcher and the scanned count on the process: the wake-up resumes the
+ * fiber with `rescan`, which looks at the new messages only. Nothing is allocated to park.
+ */
 const recv = (p: ProcessImpl, match: Matcher<unknown> | undefined, start: number): Effect.Effect<unknown> => {
   const i = p.find(match, start)
   if (i >= 0) return Effect.succeed(take(p, i))
-  const scanned = -i - 1
-  return Effect.flatMap(p.wait(scanned), () => recv(p, match, scanned))
+  p.recvMatch = match
+  p.waitFrom = -i - 1
+  return park
 }
+
+const rescan: Effect.Effect<unknown> = Effect.withFiberRuntime((fiber) => {
+  const p = selfOf(fiber)
+  const match = p.recvMatch
+  p.recvMatch = undefined
+  return recv(p, match, p.waitFrom)
+})
+
+// runs in the parking fiber, right after `recv` returned `park`
+const parkRegister = (resume: (effect: Effect.Effect<unknown>) => void): void => {
+  const p = selfOf(Option.getOrThrow(Fiber.getCurrentFiber()))
+  if (p.size > p.waitFrom) resume(rescan)
+  else {
+    p.wake = rescan
+    p.waiter = resume
+  }
+}
+
+/**
+ * One suspension op shared by every parked process. `Effect.async` allocates a proxy
+ * callback, an op and a closure each time it runs; effect's own `Async` primitive with
+ * a fixed register function does not (the fiber finds the process through its context).
+ * Falls back to `Effect.async` if the primitive does not have the expected shape.
+ */
+const park: Effect.Effect<unknown> = (() => {
+  const probe = (Effect.async<unknown>(() => {}) as unknown as { commit?: () => unknown }).commit?.() as
+    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
+    | undefined
+  if (probe !== undefined && probe._op === "Async" && typeof probe.constructor === "function") {
+    const op = new probe.constructor("Async")
+    if (op._op === "Async" && Effect.isEffect(op) && "effect_instruction_i0" in op && "effect_instruction_i1" in op) {
+      op.effect_instruction_i0 = parkRegister
+      op.effect_instruction_i1 = FiberId.none
+      return op as unknown as Effect.Effect<unknown>
+    }
+  }
+  return Effect.async<unknown>(parkRegister)
+})()
 
 const recvUntil = (
   p: ProcessImpl,

@@ -11,6 +11,8 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
@@ -22,6 +24,7 @@ import { defaultRouter, RouteError, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
+import { schedulerFor } from "./scheduler.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
 import { refWords } from "./term.js"
@@ -30,6 +33,7 @@ const effectFailure = Atom.make("effect_failure")
 /** @internal */
 export const shutdown = Atom.make("shutdown")
 const encoder = new TextEncoder()
+const schedulerFiberId = FiberId.make(0, 0) as FiberId.Runtime
 
 /** @internal */
 export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
@@ -233,11 +237,32 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return p
   }
 
-  start(p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>, runtime: Runtime.Runtime<any>): void {
+  /** The last spawner's FiberRefs, and the same with the process scheduler (a spawn loop reuses it). */
+  private refsIn: FiberRefs.FiberRefs | undefined = undefined
+  private refsOut: FiberRefs.FiberRefs | undefined = undefined
+
+  private processRefs(refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
+    if (refs === this.refsIn) return this.refsOut!
+    const scheduler = schedulerFor(FiberRefs.getOrDefault(refs, FiberRef.currentScheduler))
+    const out = scheduler === undefined
+      ? refs
+      : FiberRefs.updateAs(refs, { fiberId: schedulerFiberId, fiberRef: FiberRef.currentScheduler, value: scheduler })
+    this.refsIn = refs
+    this.refsOut = out
+    return out
+  }
+
+  /** Starts the process fiber with the spawner's context (plus `Self`) and FiberRefs. */
+  start(
+    p: ProcessImpl,
+    effect: Effect.Effect<unknown, unknown, any>,
+    context: Context.Context<any>,
+    fiberRefs: FiberRefs.FiberRefs
+  ): void {
     const fiber = Runtime.runFork(
       Runtime.make({
-        context: Context.add(runtime.context, Self, p),
-        fiberRefs: runtime.fiberRefs,
+        context: Context.add(context, Self, p),
+        fiberRefs: this.processRefs(fiberRefs),
         runtimeFlags: Runtime.defaultRuntimeFlags
       }),
       effect,
@@ -260,7 +285,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     if (err !== undefined) throw err
     const p = this.create(options, undefined)
     if (options?.name !== undefined) this.unsafeRegister(atomOf(options.name), p)
-    this.start(p, effect, this.baseRuntime)
+    this.start(p, effect, this.baseRuntime.context, this.baseRuntime.fiberRefs)
     return p.pid
   }
 
