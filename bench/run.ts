@@ -69,9 +69,11 @@ const local = async (): Promise<void> => {
   const rows: Array<Row> = []
   for (const n of spawnNs) {
     log(`local: spawn ${n}`)
-    const ts = await repeat(`ts spawn ${n}`, tsLocal("spawn", n))
-    const tsU = await repeat(`ts spawn_unsafe ${n}`, tsLocal("spawn_unsafe", n))
-    const erl = hasErl ? await repeat(`erl spawn ${n}`, erlLocal("spawn_bench", n)) : []
+    // the TS 1M spawn takes 1-2 minutes per run today: one run unless --runs is given
+    const times = n === 1_000_000 && option("--runs") === undefined ? 1 : runs
+    const ts = await repeat(`ts spawn ${n}`, tsLocal("spawn", n), times)
+    const tsU = await repeat(`ts spawn_unsafe ${n}`, tsLocal("spawn_unsafe", n), times)
+    const erl = hasErl ? await repeat(`erl spawn ${n}`, erlLocal("spawn_bench", n), times) : []
     const k = n / 1000 >= 1000 ? `${n / 1e6}M` : `${n / 1000}k`
     const spawnRow: Row = {
       workload: `spawn ${k} waiting procs (Process.spawn)`,
