@@ -39,8 +39,8 @@ import * as tags from "./internal/tags.js"
 import type { Matcher } from "./Mailbox.js"
 import { RemoteName } from "./Signal.js"
 import type { Destination } from "./Signal.js"
-import { Atom, atoms, Tuple } from "./Term.js"
-import type { Pid, Ref, Term } from "./Term.js"
+import { Atom, atoms, Pid, Tuple } from "./Term.js"
+import type { Ref, Term } from "./Term.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -157,18 +157,23 @@ const toDestination = (to: Target): Destination => {
 }
 
 // One run-loop op instead of three for `Effect.flatMap(Tag, f)`: read the service from the fiber's context.
+// `Context.unsafeGet` looks the key up twice (has + get); one lookup on the hot paths
+const selfOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessImpl => {
+  const ctx = fiber.currentContext
+  return (ctx.unsafeMap.get(tags.Self.key) ?? Context.unsafeGet(ctx, tags.Self)) as ProcessImpl
+}
+const runtimeOf = (ctx: Context.Context<never>): internal.RuntimeImpl =>
+  (ctx.unsafeMap.get(tags.ProcessRuntime.key) ?? Context.unsafeGet(ctx, tags.ProcessRuntime)) as internal.RuntimeImpl
+
 const withSelf = <A, E, R>(f: (p: ProcessImpl) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Self> =>
-  Effect.withFiberRuntime((fiber) => f(Context.unsafeGet(fiber.currentContext, tags.Self) as ProcessImpl))
+  Effect.withFiberRuntime((fiber) => f(selfOf(fiber)))
 
 const withRuntime = <A, E, R>(
   f: (rt: internal.RuntimeImpl, self: ProcessImpl | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | tags.ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
     const ctx = fiber.currentContext
-    return f(
-      Context.unsafeGet(ctx, tags.ProcessRuntime) as internal.RuntimeImpl,
-      ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined
-    )
+    return f(runtimeOf(ctx), ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined)
   })
 
 // ---------------------------------------------------------------------------
@@ -343,7 +348,16 @@ export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.ma
  * @category messages
  */
 export const send = (to: Target, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
-  withRuntime((rt, self) => rt.send(toDestination(to), message, self?.pid))
+  Effect.withFiberRuntime((fiber) => {
+    const ctx = fiber.currentContext
+    const rt = runtimeOf(ctx)
+    const dest = toDestination(to)
+    if (dest instanceof Pid && rt.isLocal(dest)) {
+      rt.lookup(dest)?.deliver(message)
+      return Effect.void
+    }
+    return rt.send(dest, message, (ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined)?.pid)
+  })
 
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch
@@ -351,9 +365,6 @@ const take = (p: ProcessImpl, index: number): unknown => {
   p.lastMatch = undefined
   return v
 }
-
-const selfOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessImpl =>
-  Context.unsafeGet(fiber.currentContext, tags.Self) as ProcessImpl
 
 /**
  * Takes the oldest message at or after `start` that `match` accepts, or parks the fiber
@@ -392,7 +403,7 @@ const parkRegister = (resume: (effect: Effect.Effect<unknown>) => void): void =>
  * Falls back to `Effect.async` if the primitive does not have the expected shape.
  */
 const park: Effect.Effect<unknown> = (() => {
-  const probe = (Effect.async<unknown>(() => {}) as unknown as { commit?: () => unknown }).commit?.() as
+  const probe = (Effect.async<unknown>((_resume) => {}) as unknown as { commit?: () => unknown }).commit?.() as
     | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
     | undefined
   if (probe !== undefined && probe._op === "Async" && typeof probe.constructor === "function") {
@@ -462,7 +473,9 @@ export const receive: {
     options: ReceiveOptions
   ): Effect.Effect<Option.Option<unknown>, never, Self>
 } = (match?: Matcher<unknown>, options?: ReceiveOptions): any => {
-  if (options === undefined) return match === undefined ? receiveAny : withSelf((p) => recv(p, match, 0))
+  if (options === undefined) {
+    return match === undefined ? receiveAny : Effect.withFiberRuntime((fiber) => recv(selfOf(fiber), match, 0))
+  }
   const after = Duration.decode(options.after)
   if (!Duration.isFinite(after)) return withSelf((p) => Effect.map(recv(p, match, 0), Option.some))
   const ms = Duration.toMillis(after)
