@@ -4,6 +4,7 @@
  * routing to other nodes).
  * @internal
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -33,7 +34,22 @@ const effectFailure = Atom.make("effect_failure")
 /** @internal */
 export const shutdown = Atom.make("shutdown")
 const encoder = new TextEncoder()
-const schedulerFiberId = FiberId.make(0, 0) as FiberId.Runtime
+const spawnFiberId = FiberId.make(0, 0) as FiberId.Runtime
+
+/**
+ * Whether two FiberRefs hold the same values (the same stacks: `getFiberRefs()` copies the
+ * map on every call, but an unchanged FiberRef keeps its stack).
+ */
+const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
+  if (a === b) return true
+  const la = (a as unknown as { readonly locals?: unknown }).locals
+  const lb = (b as unknown as { readonly locals?: unknown }).locals
+  if (!(la instanceof Map) || !(lb instanceof Map) || la.size !== lb.size) return false
+  for (const [ref, stack] of la) {
+    if (lb.get(ref) !== stack) return false
+  }
+  return true
+}
 
 /** @internal */
 export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
@@ -241,12 +257,23 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   private refsIn: FiberRefs.FiberRefs | undefined = undefined
   private refsOut: FiberRefs.FiberRefs | undefined = undefined
 
+  /**
+   * The spawner's FiberRefs as a process starts with them: only the current values (no
+   * history: a process is never joined, and the history kept every ancestor's context
+   * alive), the context left to `start`, and our scheduler (see `schedulerFor`).
+   */
   private processRefs(refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
-    if (refs === this.refsIn) return this.refsOut!
+    if (this.refsIn !== undefined && sameRefs(refs, this.refsIn)) return this.refsOut!
+    const locals = new Map<FiberRef.FiberRef<any>, Arr.NonEmptyReadonlyArray<readonly [FiberId.Single, any]>>()
+    for (const ref of FiberRefs.fiberRefs(refs)) {
+      locals.set(ref, [[
+        spawnFiberId,
+        ref === FiberRef.currentContext ? Context.empty() : FiberRefs.getOrDefault(refs, ref)
+      ]])
+    }
     const scheduler = schedulerFor(FiberRefs.getOrDefault(refs, FiberRef.currentScheduler))
-    const out = scheduler === undefined
-      ? refs
-      : FiberRefs.updateAs(refs, { fiberId: schedulerFiberId, fiberRef: FiberRef.currentScheduler, value: scheduler })
+    if (scheduler !== undefined) locals.set(FiberRef.currentScheduler, [[spawnFiberId, scheduler]])
+    const out = FiberRefs.unsafeMake(locals)
     this.refsIn = refs
     this.refsOut = out
     return out
