@@ -85,6 +85,15 @@ export interface Options {
   readonly maxPendingHandshakes?: number | undefined
   /** Time limit for `ping` and connect-on-demand (default 7 s). */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Per connection: stop reading when this many received bytes wait to be handled (default 16 MiB). */
+  readonly maxInboundBytes?: number | undefined
+  /**
+   * Receive backpressure: a connection stops reading while a local process it delivered a
+   * message to has more than this many messages waiting, until that mailbox is down to
+   * half (default 100 000; 0 turns it off, as in Erlang, where mailboxes are unbounded).
+   * The whole connection waits (head-of-line), and TCP pushes back on the sender.
+   */
+  readonly maxMailboxBacklog?: number | undefined
 }
 
 const make = (options: Options) =>
@@ -140,7 +149,9 @@ const make = (options: Options) =>
       connectAll: options.connectAll !== false,
       maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
       maxFrameSize: options.maxFrameSize,
-      connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7))
+      connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7)),
+      maxInboundBytes: options.maxInboundBytes,
+      maxMailboxBacklog: options.maxMailboxBacklog
     }, { runtime, transport, epmd: epmd as Epmd.EpmdService, listener })
     yield* Effect.logDebug(`node ${name} up on port ${listener.port}, creation ${registration.creation}`)
     return kernel

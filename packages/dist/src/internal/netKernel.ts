@@ -26,7 +26,7 @@ import {
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -91,6 +91,13 @@ export interface NetKernelOptions {
   readonly maxPendingHandshakes: number
   readonly maxFrameSize: number | undefined
   readonly connectTimeout: Duration.Duration
+  /** per connection: pause reading when this many received bytes wait to be handled */
+  readonly maxInboundBytes?: number | undefined
+  /**
+   * receive backpressure: a connection stops reading while a local process it just
+   * delivered to has more than this many messages waiting (until it is down to half)
+   */
+  readonly maxMailboxBacklog?: number | undefined
 }
 
 interface Entry {
@@ -173,6 +180,9 @@ const A = {
 /** Names OTP nodes send to on a visible connection or from remote group leaders. */
 const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check", "rex"])
 
+/** how often a connection waiting on a full mailbox looks again */
+const BACKLOG_POLL = Duration.millis(5)
+
 const nodeText = (node: Atom | string): string => typeof node === "string" ? node : node.name
 
 /** Atom order for the simultaneous-connect rule: bytewise on the UTF-8 names. */
@@ -252,19 +262,36 @@ export const make = (
 
     // --- frames from a peer ----------------------------------------------------
 
-    const deliverMessage = (to: Pid | Atom, message: Term | undefined, peer: string) => {
+    /**
+     * Receive backpressure: when the process a frame was delivered to has more than
+     * `maxMailboxBacklog` messages waiting, the connection's reader waits (and so stops
+     * reading once `maxInboundBytes` are buffered; TCP then pushes back on the sender)
+     * until the mailbox is down to half. Head-of-line: the whole connection waits.
+     */
+    const backlogCap = options.maxMailboxBacklog ?? 100_000
+    const mailboxSize = runtime.unsafeMailboxSize
+    const backlogWait = (to: Pid | Atom): Effect.Effect<void> => {
+      if (mailboxSize === undefined || backlogCap <= 0 || mailboxSize(to) <= backlogCap) return Effect.void
+      const low = Math.floor(backlogCap / 2)
+      return Effect.repeat(Effect.sleep(BACKLOG_POLL), { until: () => mailboxSize(to) <= low })
+    }
+
+    const deliverMessage = (to: Pid | Atom, message: Term | undefined, peer: string): Effect.Effect<void> => {
       // as erts: only local pids receive; a pid of another node (or of an old incarnation
       // of this one) is dropped, never relayed
       if (to instanceof Pid) {
-        if (runtime.isLocal(to)) runtime.unsafeSend(to, message)
-        return
+        if (runtime.isLocal(to)) {
+          runtime.unsafeSend(to, message)
+          return backlogWait(to)
+        }
+        return Effect.void
       }
-      if (!runtime.unsafeSend(to, message)) {
-        const text = `message to unregistered name ${String(to)} from ${peer} dropped`
-        // OTP's own services talk to every visible node; a TS node does not run them (yet)
-        if (otpServices.has(to.name)) runFork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
-        else yieldLog(text)
-      }
+      if (runtime.unsafeSend(to, message)) return backlogWait(to)
+      const text = `message to unregistered name ${String(to)} from ${peer} dropped`
+      // OTP's own services talk to every visible node; a TS node does not run them (yet)
+      if (otpServices.has(to.name)) runFork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
+      else yieldLog(text)
+      return Effect.void
     }
     const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
 
@@ -277,12 +304,10 @@ export const make = (
         case "SendTT":
         case "SendSender":
         case "SendSenderTT":
-          deliverMessage(c.to, message, peer.name)
-          break
+          return deliverMessage(c.to, message, peer.name)
         case "RegSend":
         case "RegSendTT":
-          deliverMessage(c.toName, message, peer.name)
-          break
+          return deliverMessage(c.toName, message, peer.name)
         case "AliasSend":
         case "AliasSendTT":
           // we never hand out aliases (our calls use plain refs); OTP drops such messages too
@@ -385,7 +410,8 @@ export const make = (
           handshake: result,
           onFrame: onFrame(result.peer),
           tickTime: options.tickTime,
-          maxFrameSize: options.maxFrameSize
+          maxFrameSize: options.maxFrameSize,
+          maxInboundBytes: options.maxInboundBytes
         }).pipe(Scope.extend(scope))
         entry.state = "up"
         entry.conn = conn

@@ -203,6 +203,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeIsAlive = (pid: Pid): boolean => this.lookup(pid) !== undefined
   unsafeWhereis = (name: Atom): Pid | undefined => this.registry.get(name)?.pid
   unsafeProcessCount = (): number => this.table.size
+  unsafeMailboxSize = (to: Pid | Atom): number =>
+    (to instanceof Pid ? this.lookup(to) : this.registry.get(to))?.size ?? 0
 
   // --- logging and routing from synchronous code -----------------------------
 

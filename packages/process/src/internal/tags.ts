@@ -61,6 +61,11 @@ export interface ProcessRuntimeShape {
   readonly unsafeIsAlive: (pid: Pid) => boolean
   readonly unsafeExit: (pid: Pid, reason: Term) => void
   readonly unsafeProcessCount: () => number
+  /**
+   * Messages waiting in the mailbox of a local process (by pid or registered name); 0 when
+   * there is no such process. Used by the distribution for receive backpressure.
+   */
+  readonly unsafeMailboxSize?: ((to: Pid | Atom) => number) | undefined
 }
 
 /** @since 0.1.0 */
