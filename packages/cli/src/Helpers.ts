@@ -23,6 +23,7 @@ import * as Process from "@effect-otp/process/Process"
 import type * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as Term from "@effect-otp/process/Term"
+import { fromJs, t } from "@effect-otp/process/TermLiteral"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,7 +33,6 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as util from "node:util"
-import { fromJs, t } from "./TermLiteral.js"
 
 /**
  * What distribution offers the shell (absent on a non-distributed node).

@@ -79,7 +79,7 @@ export const load = (path: string): Effect.Effect<TlsOptions, optfile.SslDistCon
       try: () => fs.readFile(path),
       catch: (cause) => new optfile.SslDistConfError({ reason: "ReadFailed", path, detail: "cannot read", cause })
     })
-    const conf = optfile.parseText(optfile.decode(bytes), path)
+    const conf = optfile.parseText(bytes, path)
     if (Either.isLeft(conf)) return yield* conf.left
     if (conf.right.ignored.length > 0) {
       yield* Effect.logDebug(`ssl_dist_optfile ${path}: no effect here: ${conf.right.ignored.join(", ")}`).pipe(

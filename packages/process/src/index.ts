@@ -27,3 +27,8 @@ export * as ProcessRuntime from "./ProcessRuntime.js"
  * @since 0.1.0
  */
 export * as Process from "./Process.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TermLiteral from "./TermLiteral.js"

@@ -389,7 +389,12 @@ export function isTerm(u: unknown, depth: number): boolean {
 
 // --- printing ---------------------------------------------------------------
 
-const reserved = new Set([
+/**
+ * The words `erl_scan` (OTP 25) reserves: they cannot be bare atoms. Shared by the
+ * printer and the term parser (`internal/termLiteral.ts`).
+ * @internal
+ */
+export const reservedWords: ReadonlySet<string> = new Set([
   "after",
   "and",
   "andalso",
@@ -416,14 +421,15 @@ const reserved = new Set([
   "rem",
   "try",
   "when",
-  "xor",
-  "maybe",
-  "else"
+  "xor"
 ])
+
+/** The printer also quotes `maybe` and `else` (reserved from OTP 27, or with the `maybe_expr` feature). */
+const quotedWords: ReadonlySet<string> = new Set([...reservedWords, "maybe", "else"])
 
 /** @internal */
 export function formatAtom(name: string): string {
-  if (/^[a-z][a-zA-Z0-9_@]*$/.test(name) && !reserved.has(name)) return name
+  if (/^[a-z][a-zA-Z0-9_@]*$/.test(name) && !quotedWords.has(name)) return name
   return `'${escape(name, "'")}'`
 }
 

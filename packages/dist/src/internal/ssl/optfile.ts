@@ -3,10 +3,11 @@
  * `[{server, [Opt, ...]}, {client, [Opt, ...]}].`, read by OTP's `ssl_dist_sup:consult/1`
  * (latin-1 unless a `coding:` comment in the first two lines says UTF-8). Pure.
  */
+import * as Term from "@effect-otp/process/Term"
+import * as TermLiteral from "@effect-otp/process/TermLiteral"
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type { TlsOptions, TlsSideOptions, TlsVersion } from "./options.js"
-import { type ErlTerm, parse, show, stringValue } from "./terms.js"
 
 /**
  * Why an `ssl_dist_optfile` cannot be used.
@@ -63,14 +64,18 @@ const IGNORED = new Set([
   "dhfile"
 ])
 
-/** Decodes the file bytes as `epp:read_encoding_from_binary` + `unicode` would. */
-export const decode = (bytes: Uint8Array): string => {
-  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 1024)).split("\n").slice(0, 2)
-  const utf8 = head.some((line) => /%.*coding\s*[:=]\s*utf-?8/i.test(line))
-  return new TextDecoder(utf8 ? "utf-8" : "latin1").decode(bytes)
-}
+const atomOf = (t: Term.Term): string | undefined => Term.isAtom(t) ? t.name : undefined
 
-const atomOf = (t: ErlTerm): string | undefined => t._tag === "Atom" ? t.name : undefined
+const show: (t: Term.Term) => string = Term.format
+
+/**
+ * The text of a string-like term: a list of character codes (an Erlang string) or a
+ * binary (as UTF-8, bad sequences replaced).
+ */
+const stringValue = (t: Term.Term): string | undefined =>
+  Term.isBinary(t) ? new TextDecoder("utf-8", { fatal: false }).decode(t) : Term.isList(t) ? Term.toText(t) : undefined
+
+const isTuple2 = (t: Term.Term): t is Term.Tuple => Term.isTuple(t) && t.elements.length === 2
 
 class Bad {
   constructor(readonly reason: "Invalid" | "Unsupported", readonly detail: string) {}
@@ -78,18 +83,18 @@ class Bad {
 
 const sideOptions = (
   side: "server" | "client",
-  term: ErlTerm,
+  term: Term.Term,
   ignored: Array<string>
 ): TlsSideOptions | Bad => {
-  if (term._tag !== "List") return new Bad("Invalid", `the ${side} options must be a list, not ${show(term)}`)
+  if (!Term.isList(term)) return new Bad("Invalid", `the ${side} options must be a list, not ${show(term)}`)
   const out: { -readonly [K in keyof TlsSideOptions]: TlsSideOptions[K] } = {}
   const seen = new Set<string>()
-  for (const opt of term.items) {
-    if (opt._tag !== "Tuple" || opt.items.length !== 2 || atomOf(opt.items[0]!) === undefined) {
+  for (const opt of term) {
+    if (!isTuple2(opt) || atomOf(opt.elements[0]!) === undefined) {
       return new Bad("Invalid", `${side}: options are {Name, Value} tuples, not ${show(opt)}`)
     }
-    const key = atomOf(opt.items[0]!)!
-    const value = opt.items[1]!
+    const key = atomOf(opt.elements[0]!)!
+    const value = opt.elements[1]!
     if (seen.has(key)) return new Bad("Invalid", `${side}: ${key} is given twice`)
     seen.add(key)
     const bad = (what: string) => new Bad("Invalid", `${side}: ${key} must be ${what}, not ${show(value)}`)
@@ -117,9 +122,9 @@ const sideOptions = (
         break
       }
       case "versions": {
-        if (value._tag !== "List" || value.items.length === 0) return bad("a non-empty list of versions")
+        if (!Term.isList(value) || value.length === 0) return bad("a non-empty list of versions")
         const versions: Array<TlsVersion> = []
-        for (const v of value.items) {
+        for (const v of value) {
           const a = atomOf(v)
           if (a === "tlsv1.2" || a === "tlsv1.3") versions.push(a)
           else return new Bad("Unsupported", `${side}: version ${show(v)} is not supported (tlsv1.2, tlsv1.3)`)
@@ -128,8 +133,12 @@ const sideOptions = (
         break
       }
       case "ciphers": {
-        if (value._tag === "List" && value.items.length > 0 && value.items.every((i) => i._tag === "String")) {
-          out.ciphers = value.items.map((i) => stringValue(i)!).join(":")
+        // a list of strings (each a list of character codes), or one string
+        const names = Term.isList(value) && value.length > 0 && value.every(Term.isList)
+          ? value.map((i) => stringValue(i))
+          : []
+        if (names.length > 0 && names.every((n) => n !== undefined)) {
+          out.ciphers = names.join(":")
           break
         }
         const s = stringValue(value)
@@ -171,23 +180,34 @@ const sideOptions = (
   return out
 }
 
-/** Parses the text of an `ssl_dist_optfile`. */
-export const parseText = (text: string, path?: string): Either.Either<SslDistConf, SslDistConfError> => {
+/**
+ * Parses an `ssl_dist_optfile`: its text, or its bytes (latin-1 unless a `coding:`
+ * comment in the first two lines says UTF-8, as `ssl_dist_sup` reads it).
+ */
+export const parseText = (
+  input: string | Uint8Array,
+  path?: string
+): Either.Either<SslDistConf, SslDistConfError> => {
   const fail = (reason: SslDistConfError["reason"], detail: string, cause?: unknown) =>
     Either.left(new SslDistConfError({ reason, path, detail, cause }))
-  const parsed = parse(text)
-  if (Either.isLeft(parsed)) return fail("Syntax", parsed.left.message, parsed.left)
-  const top = parsed.right
-  if (top._tag !== "List") return fail("Invalid", `expected [{server, [...]}, {client, [...]}], not ${show(top)}`)
+  const parsed = TermLiteral.consult(input, { encoding: "latin1" })
+  if (Either.isLeft(parsed)) {
+    const e = parsed.left
+    return fail("Syntax", `line ${e.line}, column ${e.column}: ${e.reason}`, e)
+  }
+  if (parsed.right.length === 0) return fail("Syntax", "the file holds no term (expected one, ending with '.')")
+  if (parsed.right.length > 1) return fail("Syntax", `only one term is allowed, not ${parsed.right.length}`)
+  const top = parsed.right[0]!
+  if (!Term.isList(top)) return fail("Invalid", `expected [{server, [...]}, {client, [...]}], not ${show(top)}`)
   const options: { server?: TlsSideOptions; client?: TlsSideOptions } = {}
   const ignored: Array<string> = []
-  for (const entry of top.items) {
-    const side = entry._tag === "Tuple" && entry.items.length === 2 ? atomOf(entry.items[0]!) : undefined
+  for (const entry of top) {
+    const side = isTuple2(entry) ? atomOf(entry.elements[0]!) : undefined
     if (side !== "server" && side !== "client") {
       return fail("Invalid", `entries are {server, Options} or {client, Options}, not ${show(entry)}`)
     }
     if (options[side] !== undefined) return fail("Invalid", `${side} is given twice`)
-    const r = sideOptions(side, (entry as { items: ReadonlyArray<ErlTerm> }).items[1]!, ignored)
+    const r = sideOptions(side, (entry as Term.Tuple).elements[1]!, ignored)
     if (r instanceof Bad) return fail(r.reason, r.detail)
     options[side] = r
   }
