@@ -180,21 +180,32 @@ const withRuntime = <A, E, R>(
 // Spawning
 // ---------------------------------------------------------------------------
 
-// One run-loop op: the spawner's context and FiberRefs straight from its fiber.
+// Spawns from the calling fiber: its context and FiberRefs straight from the fiber.
+const spawnFrom = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  effect: Effect.Effect<unknown, unknown, any>,
+  options: SpawnOptions | undefined,
+  parent: ProcessImpl | undefined
+): ProcessImpl | tags.RegisterError => {
+  const context = fiber.currentContext as Context.Context<any>
+  const rt = runtimeOf(context)
+  const err = rt.checkName(options?.name)
+  if (err !== undefined) return err
+  const p = rt.create(options, parent)
+  if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
+  rt.start(p, effect, context, fiber.getFiberRefs())
+  return p
+}
+
+// One run-loop op.
 const spawnImpl = (
   effect: Effect.Effect<unknown, unknown, any>,
   options: SpawnOptions | undefined,
   parent: ProcessImpl | undefined
 ): Effect.Effect<ProcessImpl, tags.RegisterError, any> =>
   Effect.withFiberRuntime((fiber) => {
-    const context = fiber.currentContext as Context.Context<any>
-    const rt = Context.unsafeGet(context, tags.ProcessRuntime) as internal.RuntimeImpl
-    const err = rt.checkName(options?.name)
-    if (err !== undefined) return Effect.fail(err)
-    const p = rt.create(options, parent)
-    if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
-    rt.start(p, effect, context, fiber.getFiberRefs())
-    return Effect.succeed(p)
+    const p = spawnFrom(fiber, effect, options, parent)
+    return p instanceof tags.RegisterError ? Effect.fail(p) : Effect.succeed(p)
   })
 
 /**
@@ -215,12 +226,13 @@ export const spawn: {
     options?: SpawnOptions
   ): Effect.Effect<Pid, never, tags.ProcessRuntime | Exclude<R, Self>>
 } = (effect: Effect.Effect<unknown, unknown, any>, options?: SpawnOptions): any =>
-  options?.link === true
-    ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
-      Effect.map(spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined), (p) =>
-        p.pid))
-    : Effect.map(spawnImpl(effect, options, undefined), (p) =>
-      p.pid)
+  Effect.withFiberRuntime<Pid, tags.RegisterError>((fiber) => {
+    const parent = options?.link === true
+      ? fiber.currentContext.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined
+      : undefined
+    const p = spawnFrom(fiber, effect, options, parent)
+    return p instanceof tags.RegisterError ? Effect.fail(p) : Effect.succeed(p.pid)
+  })
 
 /**
  * `spawn` and link to the calling process, atomically.
