@@ -701,13 +701,12 @@ export const make = (
     const write = (signal: Sig.Signal, conn: Conn.Connection): RouteError | undefined => {
       if (signal._tag === "UnlinkAck" && signal.id === 0n) return undefined
       const [control, message] = encodeSignal(signal, conn)
-      let payload: Uint8Array
       try {
-        payload = Control.encodeFrame(control, message)
+        // encoded straight into the connection's outbound batch
+        conn.unsafeSendControl(control, message)
       } catch (e) {
         return notEncodable(conn.peer, e instanceof Error ? e.message : String(e))
       }
-      conn.unsafeSend(payload)
       return undefined
     }
 

@@ -21,11 +21,14 @@ import {
   type ControlMessage,
   decodeFrame,
   encodeFrameEither,
+  encodeFrameInto,
   type Frame,
   hexDump
 } from "../control/codec.js"
+import { Writer } from "../etf/encode.js"
+import { EncodeError } from "../etf/errors.js"
 import type { HandshakeResult } from "../handshake/machine.js"
-import { buildBatch, FrameParser } from "./framing.js"
+import { FrameParser } from "./framing.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -113,6 +116,12 @@ export interface Connection {
   readonly send: (payload: Uint8Array) => Effect.Effect<void, ConnectionClosed>
   /** Queue a frame payload without ever blocking; false when the connection is closed. */
   readonly unsafeSend: (payload: Uint8Array) => boolean
+  /**
+   * Encode a control message (and its second term) straight into the outbound batch,
+   * without ever blocking; false when the connection is closed. Throws `EncodeError`
+   * when a value is not a term (nothing is queued then).
+   */
+  readonly unsafeSendControl: (control: ControlMessage, message?: Term) => boolean
   /** Encode a control message (and its second term) and `send` it. */
   readonly sendControl: (
     control: ControlMessage,
@@ -130,7 +139,21 @@ const DEFAULT_TICK_TIME = Duration.seconds(60)
 const DEFAULT_MAX_FRAME = 128 * 1024 * 1024
 const DEFAULT_MAX_INBOUND = 16 * 1024 * 1024
 const DEFAULT_BUSY_LIMIT = 4 * 1024 * 1024
-const TICK = new Uint8Array(0)
+/** Outbound batch buffers are this big (a larger frame grows one). */
+const BATCH_SIZE = 64 * 1024
+/** A frame starts in a fresh buffer when less than this is left in the current one. */
+const BATCH_RESERVE = 2 * 1024
+/** Queued bytes are cut into a chunk once this many follow the last cut (no re-copy on growth). */
+const BATCH_SEAL = 32 * 1024
+/** Raw payloads this big are queued as their own chunk, not copied. */
+const LARGE_PAYLOAD = 64 * 1024
+/** Not zero-filled (every byte is written before it is sent); a plain Uint8Array view, not a Buffer. */
+const allocBatch = (n: number): Uint8Array => {
+  if (typeof Buffer !== "function") return new Uint8Array(n)
+  const b = Buffer.allocUnsafeSlow(n)
+  return new Uint8Array(b.buffer, b.byteOffset, n)
+}
+const EMPTY = new Uint8Array(0)
 /** OTP declares the peer dead after this many tick intervals without reads. */
 const SILENT_INTERVALS = 4
 
@@ -162,8 +185,19 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     let readSinceCheck = false
     let wroteSinceCheck = false
 
-    // --- outbound: a hand-rolled queue drained by one writer fiber ---
-    let queue: Array<Uint8Array> = []
+    // --- outbound: frames are written (u32 length + payload) into `out`; one writer fiber
+    // hands `chunks` plus the bytes of `out` after `out.base` to the carrier. Bytes before
+    // `out.base` have been handed over and are never written again.
+    let chunks: Array<Uint8Array> = []
+    /** Bytes of frames whose large binaries went out as their own chunks (not copied). */
+    const out = new Writer(BATCH_SIZE, allocBatch)
+    out.spillSize = LARGE_PAYLOAD
+    out.spill = (bytes) => {
+      seal()
+      chunks.push(bytes)
+    }
+    let queuedFrames = 0
+    let queuedTicks = 0
     let pendingOut = 0
     let wakeWriter: (() => void) | undefined
     let busyWaiters: Array<() => void> = []
@@ -182,7 +216,10 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       if (closedWith !== undefined) return
       closedWith = error
       carrier.unsafeClose(error)
-      queue = []
+      chunks = []
+      out.buf = new Uint8Array(16)
+      out.pos = 0
+      out.base = 0
       inbound = []
       const w1 = wakeWriter
       const w2 = wakeReader
@@ -271,13 +308,85 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       })
 
     // --- send path ---
-    const unsafeSend = (payload: Uint8Array): boolean => {
-      if (closedWith !== undefined) return false
-      queue.push(payload)
-      pendingOut += payload.length + 4
+    /** Cuts the bytes queued in `out` into a chunk. */
+    const seal = (): void => {
+      if (out.pos > out.base) {
+        chunks.push(out.buf.subarray(out.base, out.pos))
+        out.base = out.pos
+      }
+    }
+
+    /** Before a frame: cut a long run (so growing copies only this frame), move on from a full buffer. */
+    const beginFrame = (): void => {
+      if (out.pos - out.base >= BATCH_SEAL || out.buf.length - out.pos < BATCH_RESERVE) {
+        seal()
+        if (out.buf.length - out.pos < BATCH_RESERVE) {
+          out.buf = allocBatch(BATCH_SIZE)
+          out.pos = 0
+          out.base = 0
+        }
+      }
+    }
+
+    const queued = (n: number): void => {
+      if (n > 0) queuedFrames++
+      else queuedTicks++
+      pendingOut += n + 4
       const w = wakeWriter
       wakeWriter = undefined
       wake(w)
+    }
+
+    const unsafeSend = (payload: Uint8Array): boolean => {
+      if (closedWith !== undefined) return false
+      const n = payload.length
+      beginFrame()
+      out.u32(n)
+      if (n >= LARGE_PAYLOAD) {
+        seal()
+        chunks.push(payload)
+      } else {
+        out.bytes(payload)
+      }
+      queued(n)
+      return true
+    }
+
+    const unsafeSendControl = (control: ControlMessage, message?: Term): boolean => {
+      if (closedWith !== undefined) return false
+      beginFrame()
+      // the frame starts at `at` after `out.base`; a large binary in it is queued as its
+      // own chunk (`out.spill`), and then the frame's start is in `chunks[first]`
+      const first = chunks.length
+      const at = out.pos - out.base
+      out.u32(0)
+      try {
+        encodeFrameInto(out, control, message)
+      } catch (e) {
+        if (chunks.length > first) {
+          const head = chunks[first]!.subarray(0, at)
+          chunks.length = first
+          if (at > 0) chunks.push(head)
+          out.pos = out.base
+        } else {
+          out.pos = out.base + at
+        }
+        throw e
+      }
+      let n: number
+      if (chunks.length > first) {
+        const head = chunks[first]!
+        n = head.length - at - 4 + out.pos - out.base
+        for (let i = first + 1; i < chunks.length; i++) n += chunks[i]!.length
+        head[at] = n >>> 24
+        head[at + 1] = n >>> 16
+        head[at + 2] = n >>> 8
+        head[at + 3] = n
+      } else {
+        n = out.pos - out.base - at - 4
+        out.putU32(out.base + at, n)
+      }
+      queued(n)
       return true
     }
 
@@ -293,26 +402,21 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
 
     const writer: Effect.Effect<void> = Effect.gen(function*() {
       while (closedWith === undefined) {
-        if (queue.length === 0) {
+        seal()
+        if (chunks.length === 0) {
           yield* waitFor((r) => (wakeWriter = r))
           continue
         }
-        const batch = queue
-        queue = []
+        const batch = chunks
+        chunks = []
         let size = 0
-        let data = false
-        for (let i = 0; i < batch.length; i++) {
-          const n = batch[i]!.length
-          size += n + 4
-          if (n > 0) {
-            data = true
-            framesOut++
-          } else {
-            ticksOut++
-          }
-        }
-        if (data) wroteSinceCheck = true
-        const result = yield* Effect.either(carrier.writev(buildBatch(batch)))
+        for (let i = 0; i < batch.length; i++) size += batch[i]!.length
+        framesOut += queuedFrames
+        ticksOut += queuedTicks
+        if (queuedFrames > 0) wroteSinceCheck = true
+        queuedFrames = 0
+        queuedTicks = 0
+        const result = yield* Effect.either(carrier.writev(batch))
         if (Either.isLeft(result)) {
           closeWith(closed("TransportError", result.left.message, result.left))
           return
@@ -346,7 +450,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
           return
         }
         readSinceCheck = false
-        if (!wroteSinceCheck) unsafeSend(TICK)
+        if (!wroteSinceCheck) unsafeSend(EMPTY)
         wroteSinceCheck = false
       }
     })
@@ -379,10 +483,26 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       handshake,
       send,
       unsafeSend,
+      unsafeSendControl,
       sendControl: (control, message) =>
         Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
-          const bytes = encodeFrameEither(control, message)
-          return Either.isLeft(bytes) ? Effect.fail(bytes.left) : send(bytes.right)
+          if (closedWith !== undefined) {
+            // as before: a message that cannot be encoded fails as such, even on a closed connection
+            const bytes = encodeFrameEither(control, message)
+            return Effect.fail(Either.isLeft(bytes) ? bytes.left : closedWith)
+          }
+          try {
+            unsafeSendControl(control, message)
+          } catch (e) {
+            if (e instanceof EncodeError) {
+              return Effect.fail(new ControlError({ reason: "NotEncodable", detail: e.reason, hex: "" }))
+            }
+            throw e
+          }
+          if (pendingOut <= busyLimit) return Effect.void
+          return Effect.async<void>((resume) => {
+            busyWaiters.push(() => resume(Effect.void))
+          })
         }),
       close: (detail) => Effect.sync(() => closeWith(closed("Local", detail))),
       closed: Deferred.await(done),

@@ -325,6 +325,7 @@ const VERSION = 131
 const DIST_HEADER = 68
 const DIST_FRAG_HEADER = 69
 const DIST_FRAG_CONT = 70
+const SMALL_TUPLE = 104
 
 /** Converts a decoded control tuple (and optional second term) to a `Frame`. */
 export const fromTerms = (
@@ -446,14 +447,29 @@ export const encodeFrameInto = (writer: encodeEtf.Writer, control: ControlMessag
       reason: spec.payload === "none" ? `${spec.tag} takes no second term` : `${spec.tag} needs a ${spec.payload} term`
     })
   }
-  const start = writer.length
+  // relative to base: growing the buffer moves [base, pos) to offset 0
+  const start = writer.pos - writer.base
   try {
-    writer.u8(PASS_THROUGH)
-    encodeEtf.encodeInto(writer, toTuple(control), true)
+    // `112, 131, SMALL_TUPLE, N, Op, Fields...` written in place (as `encodeInto(toTuple(control))`)
+    writer.ensure(4)
+    const b = writer.buf
+    const p = writer.pos
+    const fields = spec.fields
+    b[p] = PASS_THROUGH
+    b[p + 1] = VERSION
+    b[p + 2] = SMALL_TUPLE
+    b[p + 3] = fields.length + 1
+    writer.pos = p + 4
+    writer.term(spec.op)
+    const c = control as unknown as Record<string, unknown>
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!
+      writer.term(toWire(f[1], c[f[0]]))
+    }
     if (message !== undefined) encodeEtf.encodeInto(writer, message, true)
   } catch (e) {
-    writer.pos = start
-    throw e
+    writer.pos = writer.base + start
+    throw encodeEtf.toEncodeError(e)
   }
 }
 

@@ -29,6 +29,8 @@ const utf8 = new TextEncoder()
 /** UTF-8 bytes of non-ASCII atom names (atoms are interned forever anyway). */
 const atomBytes = new Map<Atom, Uint8Array>()
 
+const allocZeroed = (n: number): Uint8Array => new Uint8Array(n)
+
 const fail = (reason: string): never => {
   throw new EncodeError({ reason })
 }
@@ -56,19 +58,37 @@ export class Writer {
   buf: Uint8Array
   /** @internal */
   pos = 0
+  /**
+   * Bytes before `base` belong to someone else (e.g. chunks already handed to a
+   * socket): growing the buffer copies only `[base, pos)`, to offset 0. Always 0
+   * unless set by the owner. @internal
+   */
+  base = 0
+  /** @internal */
+  readonly alloc: (n: number) => Uint8Array
+  /**
+   * When set, the bytes of a binary of at least `spillSize` bytes are not copied: after
+   * its header is written, `spill(bytes)` is called and must take `[base, pos)` and
+   * then the binary itself (e.g. as chunks of a vectored write), leaving `base = pos`.
+   * @internal
+   */
+  spill: ((bytes: Uint8Array) => void) | undefined = undefined
+  /** @internal */
+  spillSize = 64 * 1024
 
-  constructor(initialCapacity = 256) {
-    this.buf = new Uint8Array(Math.max(16, initialCapacity))
+  constructor(initialCapacity = 256, alloc: (n: number) => Uint8Array = allocZeroed) {
+    this.alloc = alloc
+    this.buf = alloc(Math.max(16, initialCapacity))
   }
 
   /** Bytes written so far. */
   get length(): number {
-    return this.pos
+    return this.pos - this.base
   }
 
   /** Forgets what was written (keeps the buffer). */
   reset(): void {
-    this.pos = 0
+    this.pos = this.base
   }
 
   /**
@@ -76,24 +96,29 @@ export class Writer {
    * or `reset`. Copy it (or use `toUint8Array`) to keep it.
    */
   view(): Uint8Array {
-    return this.buf.subarray(0, this.pos)
+    return this.buf.subarray(this.base, this.pos)
   }
 
   /** A copy of the written bytes. */
   toUint8Array(): Uint8Array {
-    return this.buf.slice(0, this.pos)
+    return this.buf.slice(this.base, this.pos)
   }
 
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
-    const need = this.pos + n
-    if (need > this.buf.length) {
-      let size = this.buf.length * 2
-      while (size < need) size *= 2
-      const next = new Uint8Array(size)
-      next.set(this.buf.subarray(0, this.pos))
-      this.buf = next
-    }
+    if (this.pos + n > this.buf.length) this.grow(n)
+  }
+
+  private grow(n: number): void {
+    const base = this.base
+    const used = this.pos - base
+    let size = this.buf.length
+    while (size < used + n) size *= 2
+    const next = this.alloc(size)
+    next.set(this.buf.subarray(base, this.pos))
+    this.buf = next
+    this.pos = used
+    this.base = 0
   }
 
   /** Appends a byte. */
@@ -166,6 +191,7 @@ export class Writer {
       this.buf[this.pos] = T.BINARY
       this.putU32(this.pos + 1, t.length)
       this.pos += 5
+      if (this.spill !== undefined && t.length >= this.spillSize) return this.spill(t)
       return this.bytes(t)
     }
     if (Array.isArray(t)) return this.list(t as ReadonlyArray<Term>)
@@ -503,12 +529,13 @@ const shared = new Writer(1024)
 
 /** @internal */
 export function encodeInto(w: Writer, t: Term, versionByte: boolean): void {
-  const start = w.pos
+  // relative to base: growing the buffer moves [base, pos) to offset 0
+  const start = w.pos - w.base
   try {
     if (versionByte) w.u8(T.VERSION)
     w.term(t)
   } catch (e) {
-    w.pos = start
+    w.pos = w.base + start
     throw toEncodeError(e)
   }
 }
@@ -532,7 +559,8 @@ export function encode(t: Term): Uint8Array {
   return out
 }
 
-function toEncodeError(e: unknown): EncodeError {
+/** @internal */
+export function toEncodeError(e: unknown): EncodeError {
   if (e instanceof EncodeError) return e
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return new EncodeError({ reason: "term nested too deeply (or cyclic)" })

@@ -9,8 +9,10 @@ import type { Address, Carrier, Listener, ListenOptions, Transport } from "../..
 import { AcceptQueue, BaseCarrier } from "./carrier.js"
 import { CarrierClosed, TransportError } from "./error.js"
 
-/** Batches up to this size are copied into one buffer; larger ones use cork/uncork. */
+/** Batches up to this size are copied into one buffer; larger ones use cork/uncork ... */
 const CONCAT_LIMIT = 256 * 1024
+/** ... when their chunks are this small on average. */
+const CONCAT_CHUNK = 16 * 1024
 
 export class TcpCarrier extends BaseCarrier {
   readonly remoteAddress: Address | undefined
@@ -51,7 +53,8 @@ export class TcpCarrier extends BaseCarrier {
     if (chunks.length === 1) return socket.write(chunks[0]!)
     let total = 0
     for (const c of chunks) total += c.length
-    if (total <= CONCAT_LIMIT) {
+    // many small chunks: one copy is cheaper than a write each; big ones go out as they are
+    if (total <= CONCAT_LIMIT && total < chunks.length * CONCAT_CHUNK) {
       const out = Buffer.allocUnsafe(total)
       let at = 0
       for (const c of chunks) {

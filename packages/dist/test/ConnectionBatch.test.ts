@@ -1,0 +1,72 @@
+import { atom, Pid, Tuple } from "@effect-otp/process/Term"
+import type { Term } from "@effect-otp/process/Term"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Connection from "../src/Connection.js"
+import * as Control from "../src/Control.js"
+import * as Flags from "../src/Flags.js"
+import type { HandshakeResult } from "../src/Handshake.js"
+import { FrameParser } from "../src/internal/connection/framing.js"
+import * as Transport from "../src/Transport.js"
+
+const handshake: HandshakeResult = {
+  role: "initiator",
+  thisNode: "a@vm",
+  thisCreation: 1,
+  peer: atom("b@vm"),
+  peerName: "b@vm",
+  peerCreation: 2,
+  peerFlags: Flags.RECOMMENDED,
+  ourFlags: Flags.RECOMMENDED,
+  flags: Flags.RECOMMENDED,
+  hidden: true,
+  tail: new Uint8Array(0)
+}
+
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 20; i++) {
+    yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+    yield* Effect.yieldNow()
+  }
+})
+
+describe("Connection outbound batch", () => {
+  it.scoped("unsafeSendControl writes the frames encodeFrame would, in order; a failed encode queues nothing", () =>
+    Effect.gen(function*() {
+      const [ours, raw] = yield* Transport.memoryPair()
+      const conn = yield* Connection.make({ carrier: ours, handshake, onFrame: () => Effect.void })
+      const parser = new FrameParser(1 << 30)
+      const got: Array<Uint8Array> = []
+      raw.unsafeOnData((c) => void parser.push(c.slice(), got))
+      const to = new Pid(atom("b@vm"), 1, 0, 2)
+      const big = (n: number, v: number) => new Uint8Array(n).fill(v)
+      const messages: Array<Term> = [
+        atom("small"),
+        new Tuple([atom("seq"), 1, big(64, 1)]),
+        new Tuple([atom("seq"), 2, big(70_000, 2), big(100, 3), big(200_000, 4)]),
+        big(65_536, 5),
+        ...Array.from({ length: 2000 }, (_, i) => new Tuple([atom("seq"), i, big(i % 300, i & 0xff)])),
+        new Tuple([atom("tail"), big(1 << 20, 6)])
+      ]
+      const expected: Array<Uint8Array> = []
+      let i = 0
+      for (const m of messages) {
+        conn.unsafeSendControl({ _tag: "Send", to }, m)
+        expected.push(Control.encodeFrame({ _tag: "Send", to }, m))
+        // not terms, after a large binary (its chunk was already cut) and after small ones
+        if (i++ % 500 === 2) {
+          const bad = [big(80_000, 9), (() => 1) as unknown as Term]
+          expect(() => conn.unsafeSendControl({ _tag: "Send", to }, bad)).toThrow(/not a term/)
+          expect(() => conn.unsafeSendControl({ _tag: "Send", to }, [1, null as unknown as Term])).toThrow()
+        }
+      }
+      conn.unsafeSend(new Uint8Array([1, 2, 3]))
+      expected.push(new Uint8Array([1, 2, 3]))
+      yield* settle
+      expect(got.length).toBe(expected.length)
+      for (let k = 0; k < expected.length; k++) expect(Buffer.compare(got[k]!, expected[k]!)).toBe(0)
+      expect(got.every((f) => Object.getPrototypeOf(f) === Uint8Array.prototype)).toBe(true)
+      expect(conn.stats().framesOut).toBe(expected.length)
+      expect(conn.stats().pendingOut).toBe(0)
+    }))
+})
