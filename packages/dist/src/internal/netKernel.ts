@@ -296,7 +296,7 @@ export const make = (
     const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
 
     const onFrame = (peer: Atom) => (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
-      const decoded = Control.decodeFrame(payload)
+      const decoded = Control.decodeFrameSharing(payload)
       if (decoded._tag === "Left") return Effect.fail(decoded.left)
       const { control: c, message } = decoded.right
       switch (c._tag) {

@@ -327,22 +327,28 @@ const DIST_FRAG_HEADER = 69
 const DIST_FRAG_CONT = 70
 const SMALL_TUPLE = 104
 
+// errors are built by top-level functions: no closure per decoded frame
+const termsError = (frame: Uint8Array, reason: ControlErrorReason, detail: string) =>
+  Either.left(new ControlError({ reason, detail, hex: hexDump(frame) }))
+
+const frameError = (payload: Uint8Array, reason: ControlErrorReason, detail: string, offset?: number) =>
+  Either.left(new ControlError({ reason, detail, hex: hexDump(payload), offset }))
+
 /** Converts a decoded control tuple (and optional second term) to a `Frame`. */
 export const fromTerms = (
   control: Term,
   message: Term | undefined,
   frame: Uint8Array = new Uint8Array(0)
 ): Either.Either<Frame, ControlError> => {
-  const error = (reason: ControlErrorReason, detail: string) =>
-    Either.left(new ControlError({ reason, detail, hex: hexDump(frame) }))
   if (!(control instanceof Tuple) || control.elements.length === 0) {
-    return error("Malformed", "the control message is not a non-empty tuple")
+    return termsError(frame, "Malformed", "the control message is not a non-empty tuple")
   }
   const op = control.elements[0]
   const spec = typeof op === "number" ? byOp[op] : undefined
-  if (spec === undefined) return error("UnknownOp", `unknown operation ${String(op)}`)
+  if (spec === undefined) return termsError(frame, "UnknownOp", `unknown operation ${String(op)}`)
   if (control.elements.length !== spec.fields.length + 1) {
-    return error(
+    return termsError(
+      frame,
       "BadArity",
       `${spec.tag} (op ${spec.op}) needs ${spec.fields.length + 1} elements, got ${control.elements.length}`
     )
@@ -352,18 +358,18 @@ export const fromTerms = (
     const [name, kind] = spec.fields[i]!
     const value = fromWire(kind, control.elements[i + 1]!)
     if (value === undefined) {
-      return error("BadElement", `${spec.tag} element ${i + 2} (${name}) must be ${kindText[kind]}`)
+      return termsError(frame, "BadElement", `${spec.tag} element ${i + 2} (${name}) must be ${kindText[kind]}`)
     }
     if (kind !== "unused") out[name] = value
   }
   if (spec.payload === "none" && message !== undefined) {
-    return error("UnexpectedPayload", `${spec.tag} takes no second term`)
+    return termsError(frame, "UnexpectedPayload", `${spec.tag} takes no second term`)
   }
   if (spec.payload !== "none" && message === undefined) {
-    return error("MissingPayload", `${spec.tag} needs a ${spec.payload} term after the control message`)
+    return termsError(frame, "MissingPayload", `${spec.tag} needs a ${spec.payload} term after the control message`)
   }
   if (spec.payload === "args" && !Array.isArray(message)) {
-    return error("BadElement", `${spec.tag} arguments must be a proper list`)
+    return termsError(frame, "BadElement", `${spec.tag} arguments must be a proper list`)
   }
   return Either.right(
     message === undefined ? { control: out as ControlMessage } : {
@@ -379,43 +385,67 @@ export const fromTerms = (
  * header without atom-cache refs). Fragments (`131,69/70`) are not negotiated and are
  * refused. Binaries in the terms are copies.
  */
-export const decodeFrame = (payload: Uint8Array): Either.Either<Frame, ControlError> => {
-  const error = (reason: ControlErrorReason, detail: string, offset?: number) =>
-    Either.left(new ControlError({ reason, detail, hex: hexDump(payload), offset }))
-  if (payload.length === 0) return error("Malformed", "empty frame", 0)
+export const decodeFrame = (payload: Uint8Array): Either.Either<Frame, ControlError> =>
+  decodeFrameWith(payload, COPY_V, COPY_NO_V)
+
+/**
+ * `decodeFrame` for frames read from a connection: binaries of at least 64 KiB are views
+ * of `payload` instead of copies (the frame buffers a carrier delivers are not reused).
+ * @internal
+ */
+export const decodeFrameSharing = (payload: Uint8Array): Either.Either<Frame, ControlError> =>
+  decodeFrameWith(payload, SHARE_V, SHARE_NO_V)
+
+const SHARE_FROM = 64 * 1024
+const COPY_V: decodeEtf.DecodeOptions = { versionByte: true }
+const COPY_NO_V: decodeEtf.DecodeOptions = { versionByte: false }
+const SHARE_V: decodeEtf.DecodeOptions = { versionByte: true, shareBinariesFrom: SHARE_FROM }
+const SHARE_NO_V: decodeEtf.DecodeOptions = { versionByte: false, shareBinariesFrom: SHARE_FROM }
+
+const decodeFrameWith = (
+  payload: Uint8Array,
+  withVersion: decodeEtf.DecodeOptions,
+  withoutVersion: decodeEtf.DecodeOptions
+): Either.Either<Frame, ControlError> => {
+  if (payload.length === 0) return frameError(payload, "Malformed", "empty frame", 0)
   let offset: number
-  let versionByte: boolean
+  let options: decodeEtf.DecodeOptions
   if (payload[0] === PASS_THROUGH) {
     offset = 1
-    versionByte = true
+    options = withVersion
   } else if (payload[0] === VERSION) {
     const kind = payload[1]
     if (kind === DIST_FRAG_HEADER || kind === DIST_FRAG_CONT) {
-      return error("Malformed", "fragmented message, but FRAGMENTS was not negotiated", 1)
+      return frameError(payload, "Malformed", "fragmented message, but FRAGMENTS was not negotiated", 1)
     }
-    if (kind !== DIST_HEADER) return error("Malformed", `unknown distribution header ${String(kind)}`, 1)
-    if (payload.length < 3) return error("Malformed", "truncated distribution header", payload.length)
+    if (kind !== DIST_HEADER) return frameError(payload, "Malformed", `unknown distribution header ${String(kind)}`, 1)
+    if (payload.length < 3) return frameError(payload, "Malformed", "truncated distribution header", payload.length)
     if (payload[2] !== 0) {
-      return error("Malformed", "atom cache refs in the header, but DIST_HDR_ATOM_CACHE was not negotiated", 2)
+      return frameError(
+        payload,
+        "Malformed",
+        "atom cache refs in the header, but DIST_HDR_ATOM_CACHE was not negotiated",
+        2
+      )
     }
     offset = 3
-    versionByte = false
+    options = withoutVersion
   } else {
-    return error("Malformed", `a frame starts with 112 or 131, not ${payload[0]}`, 0)
+    return frameError(payload, "Malformed", `a frame starts with 112 or 131, not ${payload[0]}`, 0)
   }
   try {
-    const first = decodeEtf.decodeAt(payload, offset, { versionByte })
+    const first = decodeEtf.decodeAt(payload, offset, options)
     let message: Term | undefined
     if (first.end < payload.length) {
-      const second = decodeEtf.decodeAt(payload, first.end, { versionByte })
+      const second = decodeEtf.decodeAt(payload, first.end, options)
       if (second.end !== payload.length) {
-        return error("Malformed", `${payload.length - second.end} bytes after the message`, second.end)
+        return frameError(payload, "Malformed", `${payload.length - second.end} bytes after the message`, second.end)
       }
       message = second.term
     }
     return fromTerms(first.term, message, payload)
   } catch (e) {
-    if (e instanceof DecodeError) return error("Malformed", e.reason, e.offset)
+    if (e instanceof DecodeError) return frameError(payload, "Malformed", e.reason, e.offset)
     throw e
   }
 }

@@ -28,6 +28,8 @@ export interface DecodeOptions {
   readonly maxDepth?: number | undefined
   readonly versionByte?: boolean | undefined
   readonly copyBinaries?: boolean | undefined
+  /** with `copyBinaries`, binaries of at least this many bytes are views of the input anyway */
+  readonly shareBinariesFrom?: number | undefined
   readonly atomCache?: ReadonlyArray<Atom | undefined> | undefined
   readonly maxUncompressedSize?: number | undefined
 }
@@ -68,6 +70,7 @@ class Decoder {
   depth = 0
   maxDepth = DEFAULT_MAX_DEPTH
   copy = true
+  shareFrom = Infinity
   atomCache: ReadonlyArray<Atom | undefined> | undefined = undefined
 
   err(at: number, reason: string): never {
@@ -102,7 +105,7 @@ class Decoder {
   bytes(n: number): Uint8Array {
     const p = this.p
     this.p = p + n
-    return this.copy ? copyRange(this.b, p, p + n) : this.b.subarray(p, p + n)
+    return this.copy && n < this.shareFrom ? copyRange(this.b, p, p + n) : this.b.subarray(p, p + n)
   }
 
   enter(at: number): void {
@@ -609,6 +612,7 @@ export function decodeAt(
   d.depth = 0
   d.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH
   d.copy = options?.copyBinaries ?? true
+  d.shareFrom = options?.shareBinariesFrom ?? Infinity
   d.atomCache = options?.atomCache
   try {
     if (!(offset >= 0 && offset <= bytes.length && Number.isInteger(offset))) fail(offset, "offset outside the input")
@@ -654,6 +658,7 @@ function compressed(d: Decoder, options?: DecodeOptions): { readonly term: Term;
   d.end = inflated.length
   d.base = start + 5
   d.copy = true
+  d.shareFrom = Infinity
   const term = d.term()
   if (d.p !== inflated.length) fail(d.base + d.p, "trailing bytes after the compressed term")
   d.b = EMPTY
