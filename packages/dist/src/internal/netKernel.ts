@@ -756,8 +756,11 @@ export const make = (
         const name = node.name
         const entry = table.get(name)
         if (entry !== undefined && entry.state === "up" && entry.conn !== undefined && !pendingOut.has(name)) {
-          const err = write(signal, entry.conn)
-          return err === undefined ? Effect.void : Effect.fail(err)
+          const conn = entry.conn
+          const err = write(signal, conn)
+          // as a busy distribution port in OTP: the sender waits (its signal is queued) until
+          // the connection has written enough; this also lets the writer and the socket run
+          return err !== undefined ? Effect.fail(err) : conn.isBusy() ? conn.awaitNotBusy : Effect.void
         }
         if (signal._tag === "Message" && !isTerm(signal.message)) {
           return Effect.fail(notEncodable(node, "the message has no term form"))

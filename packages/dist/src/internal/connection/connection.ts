@@ -28,6 +28,7 @@ import {
 import { Writer } from "../etf/encode.js"
 import { EncodeError } from "../etf/errors.js"
 import type { HandshakeResult } from "../handshake/machine.js"
+import type { TransportError } from "../transport/error.js"
 import { FrameParser } from "./framing.js"
 
 // ---------------------------------------------------------------------------
@@ -122,6 +123,10 @@ export interface Connection {
    * when a value is not a term (nothing is queued then).
    */
   readonly unsafeSendControl: (control: ControlMessage, message?: Term) => boolean
+  /** More than `busyLimit` bytes wait to be written (OTP: the distribution port is busy). */
+  readonly isBusy: () => boolean
+  /** Completes once at most `busyLimit` bytes wait to be written, or the connection closed. */
+  readonly awaitNotBusy: Effect.Effect<void>
   /** Encode a control message (and its second term) and `send` it. */
   readonly sendControl: (
     control: ControlMessage,
@@ -147,6 +152,8 @@ const BATCH_RESERVE = 2 * 1024
 const BATCH_SEAL = 32 * 1024
 /** Raw payloads this big are queued as their own chunk, not copied. */
 const LARGE_PAYLOAD = 64 * 1024
+/** Queued bytes that make a send write them at once instead of waiting for the writer fiber. */
+const FLUSH_AT = 256 * 1024
 /** Not zero-filled (every byte is written before it is sent); a plain Uint8Array view, not a Buffer. */
 const allocBatch = (n: number): Uint8Array => {
   if (typeof Buffer !== "function") return new Uint8Array(n)
@@ -171,6 +178,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     const parser = new FrameParser(options.maxFrameSize ?? DEFAULT_MAX_FRAME)
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
+    const runSyncExit = Runtime.runSyncExit(runtime)
     const done = yield* Deferred.make<ConnectionClosed>()
 
     let closedWith: ConnectionClosed | undefined
@@ -198,6 +206,12 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     }
     let queuedFrames = 0
     let queuedTicks = 0
+    /** bytes queued since the last batch was taken */
+    let unflushed = 0
+    /** the writer fiber is in a write */
+    let writing = false
+    /** writes started by `flushNow` and not yet complete */
+    let inflight = 0
     let pendingOut = 0
     let wakeWriter: (() => void) | undefined
     let busyWaiters: Array<() => void> = []
@@ -332,6 +346,11 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       if (n > 0) queuedFrames++
       else queuedTicks++
       pendingOut += n + 4
+      unflushed += n + 4
+      // A sender that keeps running (a process in a long send loop) keeps the writer fiber
+      // from running: hand a full batch to the carrier right here, unless a write is
+      // under way (then the writer fiber takes the rest when it is done).
+      if (unflushed >= FLUSH_AT && !writing && inflight === 0) flushNow()
       const w = wakeWriter
       wakeWriter = undefined
       wake(w)
@@ -400,34 +419,61 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         })
       })
 
+    /** Takes everything queued (as chunks), or undefined when nothing is. */
+    const takeBatch = (): Array<Uint8Array> | undefined => {
+      seal()
+      if (chunks.length === 0) return undefined
+      const batch = chunks
+      chunks = []
+      framesOut += queuedFrames
+      ticksOut += queuedTicks
+      if (queuedFrames > 0) wroteSinceCheck = true
+      queuedFrames = 0
+      queuedTicks = 0
+      unflushed = 0
+      return batch
+    }
+
+    /** After a batch was written (or failed): accounting, busy senders; false when closed. */
+    const afterWrite = (batch: Array<Uint8Array>, result: Either.Either<void, TransportError>): boolean => {
+      if (Either.isLeft(result)) {
+        closeWith(closed("TransportError", result.left.message, result.left))
+        return false
+      }
+      let size = 0
+      for (let i = 0; i < batch.length; i++) size += batch[i]!.length
+      bytesOut += size
+      pendingOut -= size
+      if (pendingOut <= busyLimit && busyWaiters.length > 0) {
+        const busy = busyWaiters
+        busyWaiters = []
+        for (const b of busy) b()
+      }
+      return true
+    }
+
+    /** Writes what is queued now, from the caller's stack (completes in the background if the carrier is full). */
+    const flushNow = (): void => {
+      const batch = takeBatch()
+      if (batch === undefined || closedWith !== undefined) return
+      inflight++
+      runSyncExit(Effect.map(Effect.either(carrier.writev(batch)), (result) => {
+        inflight--
+        afterWrite(batch, result)
+      }))
+    }
+
     const writer: Effect.Effect<void> = Effect.gen(function*() {
       while (closedWith === undefined) {
-        seal()
-        if (chunks.length === 0) {
+        const batch = takeBatch()
+        if (batch === undefined) {
           yield* waitFor((r) => (wakeWriter = r))
           continue
         }
-        const batch = chunks
-        chunks = []
-        let size = 0
-        for (let i = 0; i < batch.length; i++) size += batch[i]!.length
-        framesOut += queuedFrames
-        ticksOut += queuedTicks
-        if (queuedFrames > 0) wroteSinceCheck = true
-        queuedFrames = 0
-        queuedTicks = 0
+        writing = true
         const result = yield* Effect.either(carrier.writev(batch))
-        if (Either.isLeft(result)) {
-          closeWith(closed("TransportError", result.left.message, result.left))
-          return
-        }
-        bytesOut += size
-        pendingOut -= size
-        if (pendingOut <= busyLimit && busyWaiters.length > 0) {
-          const busy = busyWaiters
-          busyWaiters = []
-          for (const b of busy) b()
-        }
+        writing = false
+        if (!afterWrite(batch, result)) return
       }
     })
 
@@ -484,6 +530,12 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       send,
       unsafeSend,
       unsafeSendControl,
+      isBusy: () => pendingOut > busyLimit && closedWith === undefined,
+      awaitNotBusy: Effect.suspend(() =>
+        pendingOut <= busyLimit || closedWith !== undefined ? Effect.void : Effect.async<void>((resume) => {
+          busyWaiters.push(() => resume(Effect.void))
+        })
+      ),
       sendControl: (control, message) =>
         Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
           if (closedWith !== undefined) {
