@@ -18,8 +18,8 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import type { Signal } from "./Signal.js"
-import type { Atom } from "./Term.js"
+import type { RemoteName, Signal } from "./Signal.js"
+import type { Atom, Pid } from "./Term.js"
 
 /**
  * Why a signal could not be routed.
@@ -51,6 +51,13 @@ export class RouteError extends Data.TaggedError("RouteError")<{
 export interface RouterShape {
   /** Sends a signal to another node. */
   readonly route: (signal: Signal) => Effect.Effect<void, RouteError>
+  /**
+   * Optional fast path for `route(new Message({ from, to, message }))` with a remote `to`:
+   * the same effect, without allocating the signal. The runtime prefers it when present.
+   */
+  readonly routeSend?:
+    | ((from: Pid | undefined, to: Pid | RemoteName, message: unknown) => Effect.Effect<void, RouteError>)
+    | undefined
 }
 
 /**

@@ -776,7 +776,30 @@ export const make = (
         return Effect.void
       })
 
-    const router: RouterShape = { route }
+    /** `route(new Message(...))` without the signal: encoded straight away on an up connection. */
+    const routeSend = (
+      from: Pid | undefined,
+      to: Pid | Sig.RemoteName,
+      message: unknown
+    ): Effect.Effect<void, RouteError> => {
+      const node = to.node
+      const entry = node === thisNode ? undefined : table.get(node.name)
+      const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
+      if (conn === undefined || pendingOut.has(node.name)) return route(new Sig.Message({ from, to, message }))
+      const control: Control.ControlMessage = to._tag === "Pid"
+        ? from !== undefined && (conn.flags & Flags.DFLAG_SEND_SENDER) !== 0n
+          ? { _tag: "SendSender", from, to }
+          : { _tag: "Send", to }
+        : { _tag: "RegSend", from: from ?? netKernelPid, toName: to.name }
+      try {
+        conn.unsafeSendControl(control, message as Term)
+      } catch (e) {
+        return Effect.fail(notEncodable(conn.peer, e instanceof Error ? e.message : String(e)))
+      }
+      return conn.isBusy() ? conn.awaitNotBusy : Effect.void
+    }
+
+    const router: RouterShape = { route, routeSend }
 
     const sendControl = (node: Atom, control: Control.ControlMessage, message?: Term) =>
       Effect.flatMap(

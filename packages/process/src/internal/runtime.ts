@@ -433,14 +433,26 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return true
   }
 
+  /** A remote send through the router (its `routeSend` fast path when it has one). */
+  private routeSend(
+    from: Pid | undefined,
+    to: Pid | Sig.RemoteName,
+    message: unknown
+  ): Effect.Effect<void, RouteError> {
+    const r = this.router
+    return r.routeSend !== undefined ? r.routeSend(from, to, message) : r.route(new Sig.Message({ from, to, message }))
+  }
+
   send(to: Sig.Destination, message: unknown, from: Pid | undefined): Effect.Effect<void, SendError> {
     if (to instanceof Pid) {
       if (this.isLocal(to)) {
         this.lookup(to)?.deliver(message)
         return Effect.void
       }
+      const routed = this.routeSend(from, to, message)
+      if (routed === Effect.void) return Effect.void
       return Effect.catchAll(
-        this.router.route(new Sig.Message({ from, to, message })),
+        routed,
         (e): Effect.Effect<void, SendError> =>
           e.reason === "NotEncodable"
             ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
@@ -454,8 +466,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       return Effect.void
     }
     if (to.node === this.node) return this.send(to.name, message, from)
+    const routed = this.routeSend(from, to, message)
+    if (routed === Effect.void) return Effect.void
     return Effect.catchAll(
-      this.router.route(new Sig.Message({ from, to, message })),
+      routed,
       (e): Effect.Effect<void, SendError> =>
         e.reason === "NotAlive"
           ? Effect.fail(new SendError({ reason: "NotAlive", to }))
