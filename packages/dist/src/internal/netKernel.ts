@@ -14,6 +14,7 @@ import * as Sig from "@effect-otp/process/Signal"
 import {
   Atom,
   atoms,
+  equals,
   ImproperList,
   isTagged,
   isTerm,
@@ -31,6 +32,7 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -383,12 +385,12 @@ export const make = (
       attempt: ++attempts,
       initiating,
       awaitingPeer: false,
-      ready: Deferred.unsafeMake<Conn.Connection, ConnectError>(undefined as any),
+      ready: Deferred.unsafeMake<Conn.Connection, ConnectError>(FiberId.none),
       conn: undefined,
       hidden: true,
       fiber: undefined,
       scope: undefined,
-      down: Deferred.unsafeMake<void>(undefined as any)
+      down: Deferred.unsafeMake<void>(FiberId.none)
     })
 
     const failEntry = (name: string, entry: Entry, error: ConnectError) => {
@@ -866,7 +868,7 @@ export const make = (
           const answer = yield* Process.receive(
             (m): Option.Option<"pong" | "pang"> => {
               if (m instanceof Tuple && m.elements.length === 2 && m.elements[0] instanceof Ref) {
-                if (m.elements[0] === ref || equalsRef(m.elements[0], ref)) {
+                if (equals(m.elements[0], ref)) {
                   return Option.some(m.elements[1] === A.yes ? "pong" : "pang")
                 }
               }
@@ -996,10 +998,6 @@ export const make = (
   })
 
 type Context_Transport = Transport["Type"]
-
-const equalsRef = (a: Ref, b: Ref): boolean =>
-  a.node === b.node && a.creation === b.creation && a.ids.length === b.ids.length &&
-  a.ids.every((w, i) => w === b.ids[i])
 
 const notEncodable = (node: Atom, detail: string): RouteError =>
   new RouteError({ reason: "NotEncodable", node, detail })
