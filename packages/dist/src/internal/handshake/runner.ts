@@ -5,8 +5,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Redacted from "effect/Redacted"
 import * as Flags from "../../Flags.js"
+import type { AcceptOptions, CommonOptions, InitiateOptions } from "../../Handshake.js"
 import type { Carrier } from "../../Transport.js"
 import type { TransportError } from "../transport/error.js"
 import { randomChallenge } from "./digest.js"
@@ -16,28 +16,6 @@ import { frame } from "./messages.js"
 
 /** Handshake messages are small; refuse anything bigger (only 4-byte framing can claim more). */
 const MAX_HANDSHAKE_MESSAGE = 0xffff
-
-export interface CommonOptions {
-  readonly thisNode: string
-  readonly cookie: Redacted.Redacted<string>
-  readonly creation: number
-  readonly hidden?: boolean | undefined
-  readonly flags?: bigint | undefined
-  readonly requiredFlags?: bigint | undefined
-  readonly setupTime?: Duration.DurationInput | undefined
-}
-
-export interface InitiateOptions extends CommonOptions {
-  readonly peer: string
-  readonly onAlive?: ((peer: string) => Effect.Effect<boolean>) | undefined
-}
-
-export interface AcceptOptions extends CommonOptions {
-  readonly policy?:
-    | ((peerName: string, peerFlags: bigint, peerCreation: number) => Effect.Effect<PolicyDecision>)
-    | undefined
-  readonly onAliveConfirmed?: ((peer: string) => Effect.Effect<void>) | undefined
-}
 
 /** Accumulates bytes and cuts length-prefixed messages; what is left is the tail. */
 class FrameReader {
