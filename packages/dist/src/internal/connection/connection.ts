@@ -300,7 +300,9 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         for (let i = 0; i < batch.length; i++) {
           if (closedWith !== undefined) return
           const frame = batch[i]!
-          yield* options.onFrame(frame)
+          const handled = options.onFrame(frame)
+          // the common answer needs no trip through the run loop
+          if (handled !== Effect.void) yield* handled
           pendingIn -= frame.length
           if (readPaused && pendingIn <= maxInbound / 2 && closedWith === undefined) {
             readPaused = false

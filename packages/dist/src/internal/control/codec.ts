@@ -344,6 +344,19 @@ export const fromTerms = (
     return termsError(frame, "Malformed", "the control message is not a non-empty tuple")
   }
   const op = control.elements[0]
+  // the sends, checked as the generic path below would (same result, fewer steps)
+  if (message !== undefined) {
+    const e = control.elements
+    if (op === 6 && e.length === 4 && e[1] instanceof Pid && e[3] instanceof Atom) {
+      return Either.right({ control: { _tag: "RegSend", from: e[1], toName: e[3] }, message })
+    }
+    if (op === 2 && e.length === 3 && e[2] instanceof Pid) {
+      return Either.right({ control: { _tag: "Send", to: e[2] }, message })
+    }
+    if (op === 22 && e.length === 3 && e[1] instanceof Pid && e[2] instanceof Pid) {
+      return Either.right({ control: { _tag: "SendSender", from: e[1], to: e[2] }, message })
+    }
+  }
   const spec = typeof op === "number" ? byOp[op] : undefined
   if (spec === undefined) return termsError(frame, "UnknownOp", `unknown operation ${String(op)}`)
   if (control.elements.length !== spec.fields.length + 1) {
