@@ -28,7 +28,7 @@ import {
 import { Writer } from "../etf/encode.js"
 import { EncodeError } from "../etf/errors.js"
 import type { HandshakeResult } from "../handshake/machine.js"
-import type { TransportError } from "../transport/error.js"
+import { TransportError } from "../transport/error.js"
 import { FrameParser } from "./framing.js"
 
 // ---------------------------------------------------------------------------
@@ -161,6 +161,11 @@ const allocBatch = (n: number): Uint8Array => {
   return new Uint8Array(b.buffer, b.byteOffset, n)
 }
 const EMPTY = new Uint8Array(0)
+
+/** A carrier that can write from the caller's stack (TCP). */
+interface DirectWriter {
+  readonly unsafeWritev: (chunks: ReadonlyArray<Uint8Array>) => boolean | undefined
+}
 /** OTP declares the peer dead after this many tick intervals without reads. */
 const SILENT_INTERVALS = 4
 
@@ -212,6 +217,9 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     let writing = false
     /** writes started by `flushNow` and not yet complete */
     let inflight = 0
+    /** a frame went out through `writeDirect` in this microtask round */
+    let directThisTick = false
+    const directWrite = (carrier as Partial<DirectWriter>).unsafeWritev
     let pendingOut = 0
     let wakeWriter: (() => void) | undefined
     let busyWaiters: Array<() => void> = []
@@ -352,10 +360,44 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       // A sender that keeps running (a process in a long send loop) keeps the writer fiber
       // from running: hand a full batch to the carrier right here, unless a write is
       // under way (then the writer fiber takes the rest when it is done).
-      if (unflushed >= FLUSH_AT && !writing && inflight === 0) flushNow()
+      if (!writing && inflight === 0) {
+        if (unflushed >= FLUSH_AT) flushNow()
+        else if (directWrite !== undefined && !directThisTick && wakeWriter !== undefined && writeDirect()) return
+      }
       const w = wakeWriter
       wakeWriter = undefined
       wake(w)
+    }
+
+    /**
+     * The first frame queued while the writer is idle goes out at once, from the sender's
+     * stack (one write, no hop through the writer fiber: what a ping-pong waits for);
+     * frames queued after it in the same microtask round are batched by the writer.
+     */
+    const writeDirect = (): boolean => {
+      if (carrier.isClosed()) return false
+      directThisTick = true
+      queueMicrotask(endDirectTick)
+      const batch = takeBatch()
+      if (batch === undefined) return true
+      let more: boolean | undefined
+      try {
+        more = directWrite!.call(carrier, batch)
+      } catch (cause) {
+        afterWrite(batch, Either.left(new TransportError({ reason: "WriteFailed", cause })))
+        return true
+      }
+      if (more === undefined) {
+        // closed after all: the writer fiber reports it as before
+        chunks = batch.concat(chunks)
+        return false
+      }
+      afterWrite(batch, Either.void)
+      // the socket holds bytes it could not write yet: the writer waits for "drain" on its next write
+      return true
+    }
+    const endDirectTick = () => {
+      directThisTick = false
     }
 
     const unsafeSend = (payload: Uint8Array): boolean => {

@@ -70,6 +70,16 @@ export class TcpCarrier extends BaseCarrier {
     return more
   }
 
+  /**
+   * Writes chunks now, from the caller's stack: false when the socket asks the writer to
+   * wait for "drain", undefined when the carrier is closed. Throws what `write` throws.
+   * @internal
+   */
+  unsafeWritev(chunks: ReadonlyArray<Uint8Array>): boolean | undefined {
+    if (this.isClosed()) return undefined
+    return this.writeChunks(chunks)
+  }
+
   protected destroy(cause?: unknown): void {
     this.finish(new CarrierClosed({ by: "local", cause }))
     this.socket.destroy()
