@@ -219,7 +219,10 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     let inflight = 0
     /** a frame went out through `writeDirect` in this microtask round */
     let directThisTick = false
-    const directWrite = (carrier as Partial<DirectWriter>).unsafeWritev
+    // only a carrier used as it is: a wrapper that overrides `writev` (a test's proxy, say) must see every write
+    const directWrite = carrier.writev === Object.getPrototypeOf(carrier)?.writev
+      ? (carrier as Partial<DirectWriter>).unsafeWritev
+      : undefined
     let pendingOut = 0
     let wakeWriter: (() => void) | undefined
     let busyWaiters: Array<() => void> = []
@@ -229,6 +232,8 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     let pendingIn = 0
     let wakeReader: (() => void) | undefined
     let readPaused = false
+    /** what `onFrame` answered for a frame handled in `onData`, for the reader to run */
+    let pendingHandled: Effect.Effect<void, E> | undefined
 
     const wake = (w: (() => void) | undefined) => {
       if (w !== undefined) w()
@@ -239,6 +244,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       closedWith = error
       carrier.unsafeClose(error)
       chunks = []
+      pendingHandled = undefined
       out.buf = new Uint8Array(16)
       out.pos = 0
       out.base = 0
@@ -272,9 +278,28 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       const tooLarge = parser.push(chunk, received)
       for (let i = 0; i < received.length; i++) {
         const frame = received[i]!
+        framesIn++
+        // the reader is idle: handle the frame here (no hop through the reader fiber); an
+        // effect other than Effect.void goes to the reader, and later frames queue behind it
+        if (wakeReader !== undefined && tooLarge === undefined && closedWith === undefined) {
+          let handled: Effect.Effect<void, E>
+          try {
+            handled = options.onFrame(frame)
+          } catch (defect) {
+            received.length = 0
+            closeWith(closed("HandlerFailed", Cause.pretty(Cause.die(defect)), defect))
+            return
+          }
+          if (handled !== Effect.void) {
+            pendingHandled = handled
+            const w = wakeReader
+            wakeReader = undefined
+            wake(w)
+          }
+          continue
+        }
         inbound.push(frame)
         pendingIn += frame.length
-        framesIn++
       }
       received.length = 0
       if (tooLarge !== undefined) {
@@ -299,6 +324,12 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
 
     const reader: Effect.Effect<void, E> = Effect.gen(function*() {
       while (closedWith === undefined) {
+        if (pendingHandled !== undefined) {
+          const handled = pendingHandled
+          pendingHandled = undefined
+          yield* handled
+          continue
+        }
         if (inbound.length === 0) {
           yield* waitFor((r) => (wakeReader = r))
           continue
