@@ -3,6 +3,7 @@
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
@@ -86,7 +87,8 @@ export class TcpCarrier extends BaseCarrier {
   }
 }
 
-const addressText = (host: string | undefined, port: number | undefined) => `${host ?? "*"}:${port ?? 0}`
+/** @internal */
+export const addressText = (host: string | undefined, port: number | undefined) => `${host ?? "*"}:${port ?? 0}`
 
 const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
@@ -111,6 +113,7 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
 
 const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
     const queue = new AcceptQueue<net.Socket>((socket) => socket.destroy())
     const server = yield* Effect.acquireRelease(
       Effect.async<net.Server, TransportError>((resume) => {
@@ -128,6 +131,13 @@ const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError,
         server.once("error", onError)
         const ready = () => {
           server.off("error", onError)
+          // A later error (a failed accept) must not become an uncaught exception.
+          server.on("error", (cause) =>
+            Runtime.runFork(runtime)(
+              Effect.logWarning(`TCP distribution: listener error: ${cause.message}`).pipe(
+                Effect.annotateLogs("module", "TcpTransport")
+              )
+            ))
           resume(Effect.succeed(server))
         }
         if (options.host !== undefined) server.listen(options.port ?? 0, options.host, ready)

@@ -19,14 +19,12 @@ import type { Address, Carrier, Listener, ListenOptions, Transport } from "../..
 import { resolve, type Resolved, type Side, type TlsConfigError, type TlsOptions } from "../ssl/options.js"
 import { AcceptQueue } from "./carrier.js"
 import { TransportError } from "./error.js"
-import { TcpCarrier } from "./tcp.js"
+import { addressText, TcpCarrier } from "./tcp.js"
 
 /** @internal */
 export class TlsCarrier extends TcpCarrier {
   override readonly framing: 2 | 4 = 4
 }
-
-const addressText = (host: string | undefined, port: number | undefined) => `${host ?? "*"}:${port ?? 0}`
 
 /** Readable text for OpenSSL verification codes (`socket.authorizationError`). */
 const VERIFY_TEXT: Record<string, string> = {
