@@ -9,10 +9,9 @@
  *   (as erts does: only local pids receive).
  */
 import * as Process from "@effect-otp/process/Process"
-import { Atom, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, format, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -20,35 +19,14 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import type * as DistNode from "../src/DistNode.js"
-import * as Epmd from "../src/Epmd.js"
 import * as Etf from "../src/Etf.js"
 import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { collectLogs, expectCleanErlLog, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
+import { cluster, expectCleanErlLog, expectTagged, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
 
 const a = Atom.make
-
-/** An embedded epmd on a free port for the scope; returns a builder of TS nodes using it. */
-const cluster = Effect.gen(function*() {
-  const epmd = yield* Layer.build(Epmd.layerServer({ port: 0 }))
-  const epmdLayer = Layer.succeedContext(Context.pick(Epmd.Epmd)(epmd))
-  return (name: string, cookie: string, extra: Partial<DistNode.Options> = {}, logs?: Array<string>) =>
-    Layer.build(
-      nodeLayer(name, cookie, extra).pipe(
-        Layer.provide(epmdLayer),
-        Layer.provide(logs === undefined ? Layer.empty : collectLogs(logs))
-      )
-    )
-})
-
-const expectTagged = (tag: string, arity: number) =>
-  Effect.flatMap(
-    Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after: "5 seconds" }),
-    Option.match({ onNone: () => Effect.dieMessage(`no {${tag}, ...} within 5 s`), onSome: Effect.succeed })
-  )
 
 /** `echo`: `{From, Msg}` -> `From ! {echo, Msg}`. */
 const tsEcho = Process.spawn(

@@ -7,7 +7,7 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
-import { Atom, format, isTagged, Pid, type Term, type Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, format, Pid, type Term, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -17,17 +17,7 @@ import * as TestClock from "effect/TestClock"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
 import { sendWork, worker } from "./helpers/sendWork.js"
-import { buildNode, expectCleanErlLog, host, startPeer } from "./helpers/tsnode.js"
-
-/** Receive `{tag, ...}` with `arity` elements within 5 s, or fail the test. */
-const expectTagged = (tag: string, arity: number) =>
-  Effect.flatMap(
-    Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after: "5 seconds" }),
-    Option.match({
-      onNone: () => Effect.dieMessage(`no {${tag}, ...} message within 5 s`),
-      onSome: Effect.succeed
-    })
-  )
+import { buildNode, expectCleanErlLog, expectTagged, host, startPeer } from "./helpers/tsnode.js"
 
 const peer = (node: string) => tuple(Atom.make("peer"), Atom.make(node))
 const a = Atom.make

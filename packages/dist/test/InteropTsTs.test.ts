@@ -7,39 +7,16 @@ import * as Process from "@effect-otp/process/Process"
 import { Atom, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as DistNode from "../src/DistNode.js"
-import * as Epmd from "../src/Epmd.js"
 import type * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { uniqueName } from "./helpers/erl.js"
-import { collectLogs, host, nodeLayer } from "./helpers/tsnode.js"
+import { cluster, expectTagged, host } from "./helpers/tsnode.js"
 
 const a = Atom.make
-
-/** An embedded epmd on a free port, for the scope; returns a builder of TS nodes using it. */
-const cluster = Effect.gen(function*() {
-  const epmd = yield* Layer.build(Epmd.layerServer({ port: 0 }))
-  const epmdLayer = Layer.succeedContext(Context.pick(Epmd.Epmd)(epmd))
-  return (name: string, cookie: string, extra: Partial<DistNode.Options> = {}, logs?: Array<string>) =>
-    Layer.build(
-      nodeLayer(name, cookie, extra).pipe(
-        Layer.provide(epmdLayer),
-        Layer.provide(logs === undefined ? Layer.empty : collectLogs(logs))
-      )
-    )
-})
-
-const expectTagged = (tag: string, arity: number) =>
-  Effect.flatMap(
-    Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after: "5 seconds" }),
-    Option.match({ onNone: () => Effect.dieMessage(`no {${tag}, ...} within 5 s`), onSome: Effect.succeed })
-  )
 
 /** `echo`: `{From, Msg}` -> `From ! {echo, Msg}`; `{send_to, Pid, Msg}` -> `Pid ! Msg`. */
 const relay = Process.spawn(

@@ -5,24 +5,14 @@
 import * as Process from "@effect-otp/process/Process"
 import { Atom, format, isTagged, type Pid, type Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHash, randomBytes } from "node:crypto"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { buildNode, expectCleanErlLog, host, startPeer } from "./helpers/tsnode.js"
+import { buildNode, expectCleanErlLog, expectTagged, host, startPeer } from "./helpers/tsnode.js"
 
 const a = Atom.make
 const N = 100_000
-
-const expectTagged = (tag: string, arity: number, after: Duration.DurationInput = "20 seconds") =>
-  Effect.flatMap(
-    Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after }),
-    Option.match({
-      onNone: () => Effect.dieMessage(`no {${tag}, ...} message within ${String(after)}`),
-      onSome: Effect.succeed
-    })
-  )
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
@@ -36,7 +26,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: volume", () => {
       const result = yield* Process.run(Effect.gen(function*() {
         const self = yield* Process.self
         yield* Process.send(tuple(a("peer"), a(`${e}@${host}`)), tuple(a("count"), self, N))
-        const [, counter] = (yield* expectTagged("counter", 2)).elements
+        const [, counter] = (yield* expectTagged("counter", 2, "20 seconds")).elements
         const seq = a("seq")
         for (let i = 1; i <= N; i++) yield* Process.send(counter as Pid, tuple(seq, i))
         return yield* expectTagged("count_result", 3, "30 seconds")

@@ -3,11 +3,16 @@
  * several can live in one test process), a compiled Erlang peer module, erl log checks,
  * free ports and a log collector.
  */
+import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import { isTagged, type Tuple } from "@effect-otp/process/Term"
 import { expect } from "@effect/vitest"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -15,6 +20,7 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as DistNode from "../../src/DistNode.js"
+import * as Epmd from "../../src/Epmd.js"
 import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
 
 /** The host part of short names here (`/etc/hosts` maps it to 127.0.0.1). */
@@ -27,6 +33,29 @@ export const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.
 /** Build a TS node for the current scope; provide the result to run code "on" that node. */
 export const buildNode = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
   Layer.build(nodeLayer(name, cookie, extra))
+
+/** An embedded epmd on a free port for the scope; returns a builder of TS nodes using it (logs collected into `logs` if given). */
+export const cluster = Effect.gen(function*() {
+  const epmd = yield* Layer.build(Epmd.layerServer({ port: 0 }))
+  const epmdLayer = Layer.succeedContext(Context.pick(Epmd.Epmd)(epmd))
+  return (name: string, cookie: string, extra: Partial<DistNode.Options> = {}, logs?: Array<string>) =>
+    Layer.build(
+      nodeLayer(name, cookie, extra).pipe(
+        Layer.provide(epmdLayer),
+        Layer.provide(logs === undefined ? Layer.empty : collectLogs(logs))
+      )
+    )
+})
+
+/** Receive `{tag, ...}` with `arity` elements within `after` (5 s by default), or die (failing the test). */
+export const expectTagged = (tag: string, arity: number, after: Duration.DurationInput = "5 seconds") =>
+  Effect.flatMap(
+    Process.receive((m) => isTagged(m, tag, arity) ? Option.some(m as Tuple) : Option.none(), { after }),
+    Option.match({
+      onNone: () => Effect.dieMessage(`no {${tag}, ...} message within ${String(after)}`),
+      onSome: Effect.succeed
+    })
+  )
 
 /**
  * The Erlang side of the interop tests. `start/0` registers:
