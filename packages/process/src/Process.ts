@@ -630,9 +630,7 @@ export const isExitMessage = (u: unknown): u is Tuple =>
  * @since 0.1.0
  * @category guards
  */
-export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple =>
-  u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
-  (ref === undefined || (u.elements[1] !== undefined && internal.refKey(u.elements[1] as Ref) === internal.refKey(ref)))
+export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple => internal.isDown(u, ref)
 
 // ---------------------------------------------------------------------------
 // Registry and introspection

@@ -235,6 +235,18 @@ describe("Process", () => {
       expect(yield* downReason(ref4)).toBe(Term.atoms.noproc)
     })))
 
+  it.effect("isDownMessage: a 5-tuple 'DOWN' without a ref in place is not the DOWN of a ref", () =>
+    inProcess(Effect.gen(function*() {
+      const ref = yield* Process.makeRef
+      const self = yield* Process.self
+      const fake = tuple(DOWN, self, Term.atoms.process, self, Term.atoms.normal)
+      expect(Process.isDownMessage(fake)).toBe(true)
+      expect(Process.isDownMessage(fake, ref)).toBe(false)
+      expect(Process.isDownMessage(tuple(DOWN, atom("x"), Term.atoms.process, self, Term.atoms.normal), ref)).toBe(
+        false
+      )
+    })))
+
   it.effect("demonitor: no DOWN after it; flush removes a DOWN already delivered", () =>
     inProcess(Effect.gen(function*() {
       const p = yield* Process.spawn(Process.receive())

@@ -90,6 +90,14 @@ interface Watch {
 export const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
   new Tuple([atoms.DOWN, ref, atoms.process, object, reason])
 
+/**
+ * `{'DOWN', Ref, process, Object, Reason}`, for an equal ref when given.
+ * @internal
+ */
+export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
+  u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
+  (ref === undefined || (u.elements[1] instanceof Ref && refKey(u.elements[1]) === refKey(ref)))
+
 /** @internal */
 export const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
 
@@ -606,10 +614,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       else effect = Effect.ignore(this.router.route(new Sig.Demonitor({ from: p.pid, to: held.target, ref })))
     }
     if (flush) {
-      p.removeWhere((m) =>
-        m instanceof Tuple && m.elements.length === 5 && m.elements[0] === atoms.DOWN &&
-        m.elements[1] instanceof Ref && refKey(m.elements[1]) === key
-      )
+      p.removeWhere((m) => isDown(m, ref))
     }
     return Effect.as(effect, held !== undefined)
   }
