@@ -22,8 +22,7 @@ import {
   decodeFrame,
   encodeFrameEither,
   encodeFrameInto,
-  type Frame,
-  hexDump
+  type Frame
 } from "../control/codec.js"
 import { Writer } from "../etf/encode.js"
 import { EncodeError } from "../etf/errors.js"
@@ -61,9 +60,6 @@ export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
         return "disconnect"
       case "TickTimeout":
         return "net_tick_timeout"
-      case "PeerClosed":
-      case "TransportError":
-        return "connection_closed"
       default:
         return "connection_closed"
     }
@@ -321,6 +317,10 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       Effect.async<void>((resume) => {
         set(() => resume(Effect.void))
       })
+    /** Until `afterWrite` or `closeWith` wakes the busy waiters. */
+    const untilNotBusy = waitFor((r) => {
+      busyWaiters.push(r)
+    })
 
     const reader: Effect.Effect<void, E> = Effect.gen(function*() {
       while (closedWith === undefined) {
@@ -489,9 +489,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         if (closedWith !== undefined) return Effect.fail(closedWith)
         unsafeSend(payload)
         if (pendingOut <= busyLimit) return Effect.void
-        return Effect.async<void>((resume) => {
-          busyWaiters.push(() => resume(Effect.void))
-        })
+        return untilNotBusy
       })
 
     /** Takes everything queued (as chunks), or undefined when nothing is. */
@@ -607,9 +605,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       unsafeSendControl,
       isBusy: () => pendingOut > busyLimit && closedWith === undefined,
       awaitNotBusy: Effect.suspend(() =>
-        pendingOut <= busyLimit || closedWith !== undefined ? Effect.void : Effect.async<void>((resume) => {
-          busyWaiters.push(() => resume(Effect.void))
-        })
+        pendingOut <= busyLimit || closedWith !== undefined ? Effect.void : untilNotBusy
       ),
       sendControl: (control, message) =>
         Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
@@ -627,9 +623,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
             throw e
           }
           if (pendingOut <= busyLimit) return Effect.void
-          return Effect.async<void>((resume) => {
-            busyWaiters.push(() => resume(Effect.void))
-          })
+          return untilNotBusy
         }),
       close: (detail) => Effect.sync(() => closeWith(closed("Local", detail))),
       closed: Deferred.await(done),
@@ -660,5 +654,3 @@ export const decodingHandler = <E>(
   const frame = decodeFrame(payload)
   return Either.isLeft(frame) ? Effect.fail(frame.left) : handler(frame.right)
 }
-
-export { hexDump }
