@@ -7,7 +7,6 @@
  * node mirroring the peer role, and compares the Erlang-side message traces.
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, binary, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
@@ -19,13 +18,9 @@ import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-
-const host = "vm"
-const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
-  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
 /**
  * An erl node with an `agent` that evaluates Erlang source sent as
@@ -62,12 +57,14 @@ const receiveMatching = <A>(match: (m: unknown) => Option.Option<A>, after: Dura
     Option.match({ onNone: () => Effect.die(new Error("timeout waiting for a message")), onSome: Effect.succeed })
   )
 
-const startAgent = (cookie: string) =>
-  Effect.gen(function*() {
-    const e = uniqueName("e")
-    const erl = yield* startErlScoped({ args: ["-sname", e, "-setcookie", cookie], eval: agentErl, ready: "ready" })
-    return { node: `${e}@${host}`, erl }
-  })
+/** The agent erl node and a TS node sharing a fresh cookie, for the scope (`ctx` runs code on the TS node). */
+const startAgent = Effect.gen(function*() {
+  const cookie = uniqueName("c")
+  const e = uniqueName("e")
+  const erl = yield* startErlScoped({ args: ["-sname", e, "-setcookie", cookie], eval: agentErl, ready: "ready" })
+  const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+  return { node: `${e}@${host}`, erl, ctx }
+})
 
 const erlPid = (u: Term): Pid => {
   if (!(u instanceof Pid)) throw new Error(`expected a pid, got ${format(u)}`)
@@ -79,9 +76,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "an erl process linked to a trapping TS process: its exit reason arrives as {'EXIT', P, R}",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Process.run(Effect.gen(function*() {
           yield* Process.trapExit(true)
           const self = yield* Process.self
@@ -109,9 +104,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "TS links to an erl process: TS death reaches erl as {'EXIT', TsPid, R}; erl death kills TS",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Effect.gen(function*() {
           const first = yield* Process.run(Effect.gen(function*() {
             const collector = yield* Process.self
@@ -154,9 +147,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "exit(remotePid, R) sends EXIT2: a trapping erl process gets {'EXIT', From, R}; kill kills",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Process.run(Effect.gen(function*() {
           const self = yield* Process.self
           const trapper = erlPid(
@@ -199,9 +190,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "monitors by pid and by {name, node}, noproc for unknown ones, demonitor stops the DOWN",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Process.run(Effect.gen(function*() {
           const target = erlPid(
             yield* erlEval(
@@ -269,9 +258,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "unlink: no exit after unlink returns, the erl side drops the link, and relinking works",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Process.run(Effect.gen(function*() {
           const self = yield* Process.self
           const p = erlPid(
@@ -322,9 +309,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "erl unlinks a TS process: the TS side drops the link and acks (erl's unlink completes)",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { node, ctx } = yield* startAgent
         const out = yield* Effect.gen(function*() {
           const ts = yield* Process.spawn(
             Process.receive((m) => m === atom("die")).pipe(
@@ -350,9 +335,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "connection loss: links get noconnection, monitors DOWN noconnection, others are untouched",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { erl, node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { erl, node, ctx } = yield* startAgent
         const out = yield* Effect.gen(function*() {
           const bystander = yield* Process.spawn(Effect.never)
           const p = erlPid(yield* erlEval(node, `spawn(fun() -> receive after infinity -> ok end end).`))
@@ -388,9 +371,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
     "a pending call (monitor + receive) to a node that goes away fails with noconnection",
     () =>
       Effect.gen(function*() {
-        const cookie = uniqueName("c")
-        const { erl, node } = yield* startAgent(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
+        const { erl, node, ctx } = yield* startAgent
         const out = yield* Effect.gen(function*() {
           // a gen:call-style request to a process that never answers
           const silent = yield* erlEval(
