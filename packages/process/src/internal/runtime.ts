@@ -441,31 +441,37 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return true
   }
 
-  /** A remote send through the router (its `routeSend` fast path when it has one). */
+  /**
+   * A remote send through the router (its `routeSend` fast path when it has one). Only
+   * the sender's mistakes fail: a message with no term form, a `{Name, Node}` while the
+   * local node is not alive; other route errors drop the message, as in Erlang.
+   */
   private routeSend(
     from: Pid | undefined,
     to: Pid | Sig.RemoteName,
     message: unknown
-  ): Effect.Effect<void, RouteError> {
+  ): Effect.Effect<void, SendError> {
     const r = this.router
-    return r.routeSend !== undefined ? r.routeSend(from, to, message) : r.route(new Sig.Message({ from, to, message }))
+    const routed = r.routeSend !== undefined
+      ? r.routeSend(from, to, message)
+      : r.route(new Sig.Message({ from, to, message }))
+    if (routed === Effect.void) return Effect.void
+    return Effect.catchAll(
+      routed,
+      (e): Effect.Effect<void, SendError> =>
+        e.reason === "NotEncodable"
+          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
+          : e.reason === "NotAlive" && !(to instanceof Pid)
+          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
+          : Effect.void
+    )
   }
 
   send(to: Sig.Destination, message: unknown, from: Pid | undefined): Effect.Effect<void, SendError> {
     if (to instanceof Pid) {
-      if (this.isLocal(to)) {
-        this.lookup(to)?.deliver(message)
-        return Effect.void
-      }
-      const routed = this.routeSend(from, to, message)
-      if (routed === Effect.void) return Effect.void
-      return Effect.catchAll(
-        routed,
-        (e): Effect.Effect<void, SendError> =>
-          e.reason === "NotEncodable"
-            ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
-            : Effect.void
-      )
+      if (!this.isLocal(to)) return this.routeSend(from, to, message)
+      this.lookup(to)?.deliver(message)
+      return Effect.void
     }
     if (to instanceof Atom) {
       const p = this.registry.get(to)
@@ -474,17 +480,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       return Effect.void
     }
     if (to.node === this.node) return this.send(to.name, message, from)
-    const routed = this.routeSend(from, to, message)
-    if (routed === Effect.void) return Effect.void
-    return Effect.catchAll(
-      routed,
-      (e): Effect.Effect<void, SendError> =>
-        e.reason === "NotAlive"
-          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
-          : e.reason === "NotEncodable"
-          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
-          : Effect.void
-    )
+    return this.routeSend(from, to, message)
   }
 
   // --- registry -----------------------------------------------------------------
