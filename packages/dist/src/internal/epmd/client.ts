@@ -24,6 +24,7 @@ import type {
   RequestOptions,
   ServeOptions
 } from "../../Epmd.js"
+import * as NodeName from "../nodeName.js"
 import { EpmdError } from "./error.js"
 import * as packets from "./packets.js"
 import * as server from "./server.js"
@@ -57,11 +58,6 @@ const resolvePort = (port: number | undefined): Effect.Effect<number> =>
 
 const normalize = (options: number | RequestOptions | undefined): RequestOptions =>
   typeof options === "number" ? { epmdPort: options } : options ?? {}
-
-const aliveOf = (name: string): string => {
-  const at = name.indexOf("@")
-  return at === -1 ? name : name.slice(0, at)
-}
 
 type Ctx = {
   readonly operation: EpmdError["operation"]
@@ -151,7 +147,7 @@ export const portPlease = (
   Effect.gen(function*() {
     const opts = normalize(options)
     const epmdPort = yield* resolvePort(opts.epmdPort)
-    const alive = aliveOf(name)
+    const alive = NodeName.alive(name)
     const ctx: Ctx = { operation: "portPlease", host, epmdPort, name: alive }
     const request = yield* Effect.try({
       try: () => packets.encodePortPlease2Req(alive),
@@ -213,12 +209,7 @@ export const makeClient = (defaults: RequestOptions = {}): EpmdService => {
     }
   }
   return {
-    register: (options) =>
-      register({
-        ...options,
-        epmdPort: options.epmdPort ?? defaults.epmdPort,
-        timeout: options.timeout ?? defaults.timeout
-      }),
+    register: (options) => register({ ...options, ...merge(options) }),
     portPlease: (host, name, options) => portPlease(host, name, merge(options)),
     names: (host, options) => names(host, merge(options))
   }
