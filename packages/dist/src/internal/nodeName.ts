@@ -63,9 +63,6 @@ const HOST = /^[!-?A-\u00ff]+$/
 /** The longest atom: 255 characters. */
 export const MAX_LENGTH = 255
 
-/** (internal) */
-export const isValidAlive = (alive: string): boolean => ALIVE.test(alive) && alive.length <= MAX_LENGTH
-
 /**
  * Check a full `alive@host` name; with a mode, also the mode's host rule.
  * Returns the reason it is invalid, or undefined.
