@@ -187,14 +187,8 @@ const spawnFrom = (
   options: SpawnOptions | undefined,
   parent: ProcessImpl | undefined
 ): ProcessImpl | tags.RegisterError => {
-  const context = fiber.currentContext as Context.Context<any>
-  const rt = runtimeOf(context)
-  const err = rt.checkName(options?.name)
-  if (err !== undefined) return err
-  const p = rt.create(options, parent)
-  if (options?.name !== undefined) rt.unsafeRegister(internal.atomOf(options.name), p)
-  rt.start(p, effect, context, fiber.getFiberRefs())
-  return p
+  const context = fiber.currentContext
+  return runtimeOf(context).spawn(effect, options, parent, context as Context.Context<any>, fiber.getFiberRefs())
 }
 
 // One run-loop op.

@@ -246,7 +246,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   // --- spawning ---------------------------------------------------------------
 
   /** Creates the process entry; the caller starts the fiber with `start`. */
-  create(options: SpawnOptions | undefined, parent: ProcessImpl | undefined): ProcessImpl {
+  private create(options: SpawnOptions | undefined, parent: ProcessImpl | undefined): ProcessImpl {
     const p = new ProcessImpl(this, this.newPid())
     if (options !== undefined) {
       if (options.trapExit === true) p.trapExit = true
@@ -290,7 +290,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
 
   /** Starts the process fiber with the spawner's context (plus `Self`) and FiberRefs. */
-  start(
+  private start(
     p: ProcessImpl,
     effect: Effect.Effect<unknown, unknown, any>,
     context: Context.Context<any>,
@@ -317,12 +317,28 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return undefined
   }
 
-  unsafeSpawn = (effect: Effect.Effect<unknown, unknown, Self>, options?: SpawnOptions): Pid => {
+  /**
+   * Spawns a process with `context` (plus `Self`) and `fiberRefs`, registered under its
+   * name before it runs; a bad or taken name spawns nothing.
+   */
+  spawn(
+    effect: Effect.Effect<unknown, unknown, any>,
+    options: SpawnOptions | undefined,
+    parent: ProcessImpl | undefined,
+    context: Context.Context<any>,
+    fiberRefs: FiberRefs.FiberRefs
+  ): ProcessImpl | RegisterError {
     const err = this.checkName(options?.name)
-    if (err !== undefined) throw err
-    const p = this.create(options, undefined)
+    if (err !== undefined) return err
+    const p = this.create(options, parent)
     if (options?.name !== undefined) this.unsafeRegister(atomOf(options.name), p)
-    this.start(p, effect, this.baseRuntime.context, this.baseRuntime.fiberRefs)
+    this.start(p, effect, context, fiberRefs)
+    return p
+  }
+
+  unsafeSpawn = (effect: Effect.Effect<unknown, unknown, Self>, options?: SpawnOptions): Pid => {
+    const p = this.spawn(effect, options, undefined, this.baseRuntime.context, this.baseRuntime.fiberRefs)
+    if (p instanceof RegisterError) throw p
     return p.pid
   }
 
@@ -491,8 +507,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
 
   register(name: Atom, pid: Pid): RegisterError | undefined {
-    if (name === atoms.undefined) return new RegisterError({ reason: "BadName", name })
-    if (this.registry.has(name)) return new RegisterError({ reason: "NameTaken", name })
+    const err = this.checkName(name)
+    if (err !== undefined) return err
     const p = this.lookup(pid)
     if (p === undefined || p.killReason !== undefined) return new RegisterError({ reason: "NoProcess", name })
     if (p.name !== undefined) return new RegisterError({ reason: "AlreadyRegistered", name })
