@@ -22,7 +22,8 @@ import {
   decodeFrame,
   encodeFrameEither,
   encodeFrameInto,
-  type Frame
+  type Frame,
+  notEncodable
 } from "../control/codec.js"
 import { Writer } from "../etf/encode.js"
 import { EncodeError } from "../etf/errors.js"
@@ -617,9 +618,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
           try {
             unsafeSendControl(control, message)
           } catch (e) {
-            if (e instanceof EncodeError) {
-              return Effect.fail(new ControlError({ reason: "NotEncodable", detail: e.reason, hex: "" }))
-            }
+            if (e instanceof EncodeError) return Effect.fail(notEncodable(e))
             throw e
           }
           if (pendingOut <= busyLimit) return Effect.void

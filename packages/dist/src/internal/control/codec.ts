@@ -535,9 +535,11 @@ export const encodeFrameEither = (
   try {
     return Either.right(encodeFrame(control, message))
   } catch (e) {
-    if (e instanceof EncodeError) {
-      return Either.left(new ControlError({ reason: "NotEncodable", detail: e.reason, hex: "" }))
-    }
+    if (e instanceof EncodeError) return Either.left(notEncodable(e))
     throw e
   }
 }
+
+/** The `ControlError` for a control message or message that is not a term. */
+export const notEncodable = (e: EncodeError): ControlError =>
+  new ControlError({ reason: "NotEncodable", detail: e.reason, hex: "" })
