@@ -645,19 +645,29 @@ export const make = (
 
     const pendingOut = new Map<string, Array<Sig.Signal>>()
 
+    /** The control message of a plain send (SEND_SENDER when the peer takes it). */
+    const messageControl = (from: Pid | undefined, to: Sig.Destination, f: bigint): Control.ControlMessage =>
+      to._tag === "Pid"
+        ? from !== undefined && (f & Flags.DFLAG_SEND_SENDER) !== 0n
+          ? { _tag: "SendSender", from, to }
+          : { _tag: "Send", to }
+        : { _tag: "RegSend", from: from ?? netKernelPid, toName: to._tag === "RemoteName" ? to.name : to }
+
+    /** Encode straight into the connection's outbound batch; a term that cannot be encoded is an error. */
+    const enqueue = (conn: Conn.Connection, control: Control.ControlMessage, message: Term | undefined) => {
+      try {
+        conn.unsafeSendControl(control, message)
+      } catch (e) {
+        return notEncodable(conn.peer, e instanceof Error ? e.message : String(e))
+      }
+      return undefined
+    }
+
     const encodeSignal = (signal: Sig.Signal, conn: Conn.Connection): [Control.ControlMessage, Term | undefined] => {
       const f = conn.flags
       switch (signal._tag) {
-        case "Message": {
-          const to = signal.to
-          if (to._tag === "Pid") {
-            return signal.from !== undefined && (f & Flags.DFLAG_SEND_SENDER) !== 0n
-              ? [{ _tag: "SendSender", from: signal.from, to }, signal.message as Term]
-              : [{ _tag: "Send", to }, signal.message as Term]
-          }
-          const name = to._tag === "RemoteName" ? to.name : to
-          return [{ _tag: "RegSend", from: signal.from ?? netKernelPid, toName: name }, signal.message as Term]
-        }
+        case "Message":
+          return [messageControl(signal.from, signal.to, f), signal.message as Term]
         case "Link":
           return [{ _tag: "Link", from: signal.from, to: signal.to }, undefined]
         case "Unlink":
@@ -703,13 +713,7 @@ export const make = (
     const write = (signal: Sig.Signal, conn: Conn.Connection): RouteError | undefined => {
       if (signal._tag === "UnlinkAck" && signal.id === 0n) return undefined
       const [control, message] = encodeSignal(signal, conn)
-      try {
-        // encoded straight into the connection's outbound batch
-        conn.unsafeSendControl(control, message)
-      } catch (e) {
-        return notEncodable(conn.peer, e instanceof Error ? e.message : String(e))
-      }
-      return undefined
+      return enqueue(conn, control, message)
     }
 
     /** The signal could not reach its node: apply Erlang's local consequences. */
@@ -788,17 +792,8 @@ export const make = (
       const entry = node === thisNode ? undefined : table.get(node.name)
       const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
       if (conn === undefined || pendingOut.has(node.name)) return route(new Sig.Message({ from, to, message }))
-      const control: Control.ControlMessage = to._tag === "Pid"
-        ? from !== undefined && (conn.flags & Flags.DFLAG_SEND_SENDER) !== 0n
-          ? { _tag: "SendSender", from, to }
-          : { _tag: "Send", to }
-        : { _tag: "RegSend", from: from ?? netKernelPid, toName: to.name }
-      try {
-        conn.unsafeSendControl(control, message as Term)
-      } catch (e) {
-        return Effect.fail(notEncodable(conn.peer, e instanceof Error ? e.message : String(e)))
-      }
-      return conn.isBusy() ? conn.awaitNotBusy : Effect.void
+      const err = enqueue(conn, messageControl(from, to, conn.flags), message as Term)
+      return err !== undefined ? Effect.fail(err) : conn.isBusy() ? conn.awaitNotBusy : Effect.void
     }
 
     const router: RouterShape = { route, routeSend }
