@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import * as internal from "./internal/termLiteral.js"
 import type * as Term from "./Term.js"
 
@@ -67,11 +68,8 @@ export const parse = (
  * @since 0.1.0
  * @category parsing
  */
-export const unsafeParse = (text: string, values: ReadonlyArray<unknown> = []): Term.Term => {
-  const r = internal.parse(text, values)
-  if (Either.isLeft(r)) throw r.left
-  return r.right
-}
+export const unsafeParse = (text: string, values: ReadonlyArray<unknown> = []): Term.Term =>
+  Either.getOrThrowWith(internal.parse(text, values), identity)
 
 /**
  * The tagged template: ``t`{echo, <<"hi">>, [1,2,3]}` ``, ``t`{${self}, "hello"}` ``.
@@ -81,11 +79,8 @@ export const unsafeParse = (text: string, values: ReadonlyArray<unknown> = []): 
  * @since 0.1.0
  * @category parsing
  */
-export const t = (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Term.Term => {
-  const r = internal.parse(strings.raw, values)
-  if (Either.isLeft(r)) throw r.left
-  return r.right
-}
+export const t = (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>): Term.Term =>
+  Either.getOrThrowWith(internal.parse(strings.raw, values), identity)
 
 /**
  * Options of `consult`.
