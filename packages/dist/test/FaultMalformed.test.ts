@@ -6,7 +6,6 @@
  * `{'EXIT', Pid, noconnection}`; another peer's connection stays up and the node lives.
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { Atom, format, Pid, type Term } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -15,16 +14,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Control from "../src/Control.js"
-import * as DistNode from "../src/DistNode.js"
 import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
-
-const host = "vm"
-
-const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layer({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
 const withLength = (payload: Uint8Array): Uint8Array => {
   const out = new Uint8Array(4 + payload.length)

@@ -6,7 +6,6 @@
  * would see the message if the creation were ignored, and must not.
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
@@ -15,15 +14,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { subScope } from "./helpers/fault.js"
-
-const host = "vm"
-
-const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layer({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
 /** `{target, Node} ! {self(), whoami}` and the pid in the `{target, Pid}` answer. */
 const whoami = (node: Atom) =>

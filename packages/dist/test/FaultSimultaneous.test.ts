@@ -7,7 +7,6 @@
  * Between runs the TS side disconnects and both sides see the nodedown.
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, format, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
@@ -16,15 +15,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
-import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
-const host = "vm"
 const RUNS = 100
-
-const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layer({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 const sink = (queue: Queue.Queue<string>) =>
   Process.spawn(Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(queue, format(m as any)))), {

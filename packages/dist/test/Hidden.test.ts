@@ -2,19 +2,14 @@
  * allow, connect_all and hidden nodes (issue 6 §4), against real `erl`.
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { atom, format, type Term, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-
-const host = "vm"
-const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
-  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
 /** An erl node that answers `{nodes, From}` with `{nodes, node(), nodes(), nodes(hidden)}`. */
 const reporterErl = `register(reporter, spawn(fun L() ->

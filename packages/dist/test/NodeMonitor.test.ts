@@ -4,7 +4,6 @@
  * both sides (a SIGSTOPped erl, and a TS node whose traffic is dropped).
  */
 import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { format, type Term } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -14,14 +13,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
-
-const host = "vm"
-const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
-  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+import { host, nodeLayer } from "./helpers/tsnode.js"
 
 const idleErl = `io:format("ready~n").`
 
