@@ -13,6 +13,7 @@ import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { LoadOptions } from "../Cookie.js"
 
 /** (internal) */
 export type CookieErrorReason =
@@ -150,12 +151,6 @@ const create = (file: string): Effect.Effect<void, CookieError> =>
         : Effect.fail(new CookieError({ reason: "CreateFailed", path: file, detail: errnoCode(cause), cause }))
     )
   )
-
-/** (internal) */
-export interface LoadOptions {
-  readonly cookie?: Redacted.Redacted<string> | string | undefined
-  readonly home?: string | undefined
-}
 
 const validLatin1 = (s: string): boolean => {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
