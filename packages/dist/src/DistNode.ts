@@ -83,7 +83,10 @@ export interface Options {
   readonly maxFrameSize?: number | undefined
   /** Handshakes in progress beyond this are refused (default 64). */
   readonly maxPendingHandshakes?: number | undefined
-  /** Time limit for `ping` and connect-on-demand (default 7 s). */
+  /**
+   * How long `ping` waits for the peer's `net_kernel` to answer once connected (default 7 s).
+   * Connecting itself is not bounded by it: each handshake step has `setupTime`.
+   */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Per connection: stop reading when this many received bytes wait to be handled (default 16 MiB). */
   readonly maxInboundBytes?: number | undefined
