@@ -7,6 +7,7 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as os from "node:os"
+import type { ParseOptions } from "../NodeName.js"
 
 /** (internal) */
 export type Mode = "short" | "long"
@@ -80,12 +81,6 @@ export const check = (name: string, mode?: Mode): NodeNameErrorReason | undefine
   if (mode === "short" && host.includes(".")) return "DotInShortHost"
   if (name.length > MAX_LENGTH) return "TooLong"
   return undefined
-}
-
-/** (internal) */
-export interface ParseOptions {
-  readonly mode?: Mode | undefined
-  readonly hostname?: string | undefined
 }
 
 /**
