@@ -66,9 +66,9 @@ export interface RouterShape {
  */
 export class Router extends Context.Tag("@effect-otp/process/Router")<Router, RouterShape>() {}
 
-const notAlive = (signal: Signal): RouteError =>
+const routeError = (reason: "NotAlive" | "NoConnection", signal: Signal): RouteError =>
   new RouteError({
-    reason: "NotAlive",
+    reason,
     node: signal.to._tag === "RemoteName" || signal.to._tag === "Pid" ? signal.to.node : undefined
   })
 
@@ -82,15 +82,10 @@ export const defaultRouter: RouterShape = {
   route: (signal) => {
     switch (signal._tag) {
       case "Message":
-        return signal.to._tag === "RemoteName" ? Effect.fail(notAlive(signal)) : Effect.void
+        return signal.to._tag === "RemoteName" ? Effect.fail(routeError("NotAlive", signal)) : Effect.void
       case "Link":
       case "Monitor":
-        return Effect.fail(
-          new RouteError({
-            reason: "NoConnection",
-            node: signal.to._tag === "RemoteName" || signal.to._tag === "Pid" ? signal.to.node : undefined
-          })
-        )
+        return Effect.fail(routeError("NoConnection", signal))
       default:
         return Effect.void
     }
