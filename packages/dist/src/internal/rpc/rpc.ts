@@ -73,9 +73,6 @@ export const refKey = (r: T.Ref): string => {
   return `${r.node.name}|${r.creation}|${r.ids.slice(0, n).join(".")}`
 }
 
-const samePid = (x: T.Pid, y: T.Pid) =>
-  x === y || (x.id === y.id && x.serial === y.serial && x.node === y.node && x.creation === y.creation)
-
 /** How a call ended, with Erlang's exception classes. @internal */
 export type Outcome =
   | { readonly _tag: "return"; readonly value: T.Term }
@@ -354,7 +351,7 @@ export const make = (
     kernel.onDown((from, to, ref, reason) => {
       const key = refKey(ref)
       const m = monitors.get(key)
-      if (m === undefined || !samePid(m.watcher, to)) return false
+      if (m === undefined || !T.equals(m.watcher, to)) return false
       monitors.delete(key)
       runtime.unsafeSend(to, T.tuple(T.atoms.DOWN, m.ref, T.atoms.process, from, reason))
       return true
