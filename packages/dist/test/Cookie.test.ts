@@ -1,18 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { spawn, spawnSync } from "node:child_process"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Cookie from "../src/Cookie.js"
+import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
 
-const hasErl = spawnSync("erl", ["-version"], { stdio: "ignore" }).status === 0
-if (!hasErl) {
-  if (process.env.CI) throw new Error("erl is required in CI")
-  console.warn("\n*** erl not found: SKIPPING the Cookie interop tests ***\n")
-}
+const hasErl = erlAvailable()
 
 /** A fresh temporary home directory, removed with the scope. */
 const tempHome = Effect.acquireRelease(
@@ -27,25 +22,17 @@ const writeCookie = (home: string, content: string, mode: number) => {
   return file
 }
 
-/** Run erl with -sname in `home`, printing its cookie; killed after 30 s at most. */
+/** Run erl with -sname in `home`, printing its cookie (stdout and stderr); killed after 30 s at most. */
 const erlCookie = (home: string) =>
-  Effect.promise(() =>
-    new Promise<string>((resolve) => {
-      const name = `t_${crypto.randomBytes(4).toString("hex")}`
-      const child = spawn(
-        "erl",
-        ["-sname", name, "-noshell", "-eval", "io:format(\"COOKIE=~s~n\", [erlang:get_cookie()]), halt()."],
-        { env: { ...process.env, HOME: home }, stdio: ["ignore", "pipe", "pipe"] }
-      )
-      let out = ""
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()))
-      child.stderr.on("data", (d: Buffer) => (out += d.toString()))
-      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 30_000)
-      child.once("exit", () => {
-        clearTimeout(timer)
-        resolve(out)
+  Effect.map(
+    Effect.promise(() =>
+      runErl("io:format(\"COOKIE=~s~n\", [erlang:get_cookie()]), halt().", {
+        args: ["-sname", uniqueName()],
+        env: { HOME: home },
+        timeoutMs: 30_000
       })
-    })
+    ),
+    ({ stderr, stdout }) => stdout + stderr
   )
 
 describe("Cookie", () => {
