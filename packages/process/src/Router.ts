@@ -19,6 +19,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { RemoteName, Signal } from "./Signal.js"
+import { targetNode } from "./Signal.js"
 import type { Atom, Pid } from "./Term.js"
 
 /**
@@ -67,10 +68,7 @@ export interface RouterShape {
 export class Router extends Context.Tag("@effect-otp/process/Router")<Router, RouterShape>() {}
 
 const routeError = (reason: "NotAlive" | "NoConnection", signal: Signal): RouteError =>
-  new RouteError({
-    reason,
-    node: signal.to._tag === "RemoteName" || signal.to._tag === "Pid" ? signal.to.node : undefined
-  })
+  new RouteError({ reason, node: targetNode(signal) })
 
 /**
  * The router of a node that is not alive (see the module doc).
