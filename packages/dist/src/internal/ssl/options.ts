@@ -94,8 +94,6 @@ export interface Side {
   readonly sni: string | undefined
   /** Options for `tls.createSecureContext` / `tls.createServer` / `tls.connect`. */
   readonly context: tls.SecureContextOptions
-  /** Whether we have a certificate to present. */
-  readonly hasCert: boolean
 }
 
 /** @internal */
@@ -182,8 +180,7 @@ const resolveSide = (
       verifyPeer,
       failIfNoPeerCert: o.failIfNoPeerCert === true,
       sni: o.serverNameIndication,
-      context,
-      hasCert: o.certfile !== undefined
+      context
     }
   })
 
