@@ -22,13 +22,19 @@ const settle = Effect.promise(() => new Promise<void>((r) => setTimeout(r, 20)))
 
 const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: string) =>
   describe(name, () => {
+    /** A listener on a free port, a client connected to it and the server end it accepted. */
+    const connected = Effect.gen(function*() {
+      const t = yield* Transport.Transport
+      const listener = yield* t.listen({ host, port: 0 })
+      const client = yield* t.connect({ host, port: listener.port })
+      const server = yield* listener.accept
+      return { client, listener, server }
+    })
+
     it.scoped("listen, connect, accept and exchange bytes both ways", () =>
       Effect.gen(function*() {
-        const t = yield* Transport.Transport
-        const listener = yield* t.listen({ host, port: 0 })
+        const { client, listener, server } = yield* connected
         expect(listener.port).toBeGreaterThan(0)
-        const client = yield* t.connect({ host, port: listener.port })
-        const server = yield* listener.accept
         expect(client.framing).toBe(2)
         yield* client.write(new Uint8Array([1, 2, 3]))
         expect(yield* readN(server, 3)).toEqual([1, 2, 3])
@@ -39,10 +45,7 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
 
     it.scoped("bytes buffered by read are handed to the push handler first, in order", () =>
       Effect.gen(function*() {
-        const t = yield* Transport.Transport
-        const listener = yield* t.listen({ host, port: 0 })
-        const client = yield* t.connect({ host, port: listener.port })
-        const server = yield* listener.accept
+        const { client, server } = yield* connected
         yield* client.write(new Uint8Array([1]))
         expect(yield* readN(server, 1)).toEqual([1])
         yield* client.write(new Uint8Array([2, 3]))
@@ -56,10 +59,7 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
 
     it.scoped("pause holds data back until resume", () =>
       Effect.gen(function*() {
-        const t = yield* Transport.Transport
-        const listener = yield* t.listen({ host, port: 0 })
-        const client = yield* t.connect({ host, port: listener.port })
-        const server = yield* listener.accept
+        const { client, server } = yield* connected
         const got: Array<number> = []
         server.unsafeOnData((c) => c.forEach((b) => got.push(b)))
         server.pause()
@@ -73,10 +73,7 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
 
     it.scoped("closing one end: the other sees `peer`, reads fail with Closed, writes fail", () =>
       Effect.gen(function*() {
-        const t = yield* Transport.Transport
-        const listener = yield* t.listen({ host, port: 0 })
-        const client = yield* t.connect({ host, port: listener.port })
-        const server = yield* listener.accept
+        const { client, server } = yield* connected
         yield* client.write(new Uint8Array([1]))
         yield* client.close
         expect((yield* client.closed).by).toBe("local")
