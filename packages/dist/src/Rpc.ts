@@ -190,12 +190,7 @@ export const call = (
             pid = msg.elements[3] as T.Pid
             return Option.none()
           }
-          const why = msg.elements[3]!
-          return Option.some(Either.left(
-            why === T.atoms.noconnection
-              ? new internal.RpcError({ reason: "NoConnection", node: n })
-              : new internal.RpcError({ reason: "SpawnFailed", node: n, value: why })
-          ))
+          return Option.some(Either.left(spawnFailed(n, msg.elements[3]!)))
         }
         if (T.isTagged(msg, T.atoms.DOWN, 5) && T.equals(msg.elements[1]!, reqId)) {
           return Option.some(downResult(n, resRef, msg.elements[4]!))
@@ -225,6 +220,12 @@ export const call = (
         Effect.fail(new internal.RpcError({ reason: "Exit", node: n, value: e.reason })))
     )
   })
+
+/** The error of a failed `spawn_reply`: `noconnection`, or why the peer could not spawn. */
+const spawnFailed = (node: T.Atom, why: T.Term): RpcError =>
+  why === T.atoms.noconnection
+    ? new internal.RpcError({ reason: "NoConnection", node })
+    : new internal.RpcError({ reason: "SpawnFailed", node, value: why })
 
 const isAnswer = (msg: unknown, reqId: T.Ref): boolean =>
   (T.isTagged(msg, internal.A.spawn_reply, 4) || T.isTagged(msg, T.atoms.DOWN, 5)) &&
@@ -343,11 +344,7 @@ const spawnWith = (
       )
       const [, , status, value] = reply.elements
       if (status === internal.A.ok) return [value as T.Pid, reqId] as const
-      return yield* Effect.fail(
-        value === T.atoms.noconnection
-          ? new internal.RpcError({ reason: "NoConnection", node: n })
-          : new internal.RpcError({ reason: "SpawnFailed", node: n, value: value! })
-      )
+      return yield* Effect.fail(spawnFailed(n, value!))
     })
   })
 
