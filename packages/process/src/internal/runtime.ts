@@ -21,7 +21,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Mailbox } from "../Mailbox.js"
 import type { RouterShape } from "../Router.js"
-import { defaultRouter, RouteError, Router } from "../Router.js"
+import { defaultRouter, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
@@ -51,10 +51,8 @@ const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
   return true
 }
 
-/** @internal */
-export const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
-/** @internal */
-export const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
+const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
 
 const samePid = (a: Pid, b: Pid): boolean =>
   a === b || (a.id === b.id && a.serial === b.serial && a.node === b.node && a.creation === b.creation)
@@ -86,8 +84,7 @@ interface Watch {
   readonly object: Pid | Atom
 }
 
-/** @internal */
-export const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
+const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
   new Tuple([atoms.DOWN, ref, atoms.process, object, reason])
 
 /**
@@ -98,8 +95,7 @@ export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
   u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
   (ref === undefined || (u.elements[1] instanceof Ref && refKey(u.elements[1]) === refKey(ref)))
 
-/** @internal */
-export const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
+const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
 
 /**
  * A process: its mailbox (inherited, so one object per process), its fiber and its
@@ -810,6 +806,3 @@ export const make: Effect.Effect<RuntimeImpl, never, Scope.Scope> = Effect.gen(f
   yield* Effect.addFinalizer(() => rt.shutdownAll())
   return rt
 })
-
-/** @internal re-exported for the public modules */
-export { RouteError }
