@@ -93,8 +93,8 @@ export interface SpawnOptions extends tags.SpawnOptions {}
 export interface ProcessInfo extends tags.ProcessInfo {}
 
 /**
- * Sending to a name that is not registered (Erlang's `badarg`), or to `{Name, Node}`
- * while the local node is not alive.
+ * Sending to a name that is not registered (Erlang's `badarg`), to `{Name, Node}` while
+ * the local node is not alive, or a message with no term form to another node.
  *
  * @since 0.1.0
  * @category errors
@@ -348,7 +348,8 @@ export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.ma
  * pid, or to a remote pid while no distribution runs, is silently dropped; sending to an
  * unregistered local name fails with `SendError("NotRegistered")`; sending to
  * `{Name, Node}` on another node while the local node is not alive fails with
- * `SendError("NotAlive")` (both are Erlang's `badarg`).
+ * `SendError("NotAlive")` (both are Erlang's `badarg`); a message with no term form sent
+ * to another node fails with `SendError("NotEncodable")`.
  *
  * @since 0.1.0
  * @category messages
