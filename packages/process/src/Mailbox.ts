@@ -1,8 +1,8 @@
 /**
  * A process mailbox: a hand-written FIFO with selective receive.
  *
- * - `push` appends and wakes the single parked receiver (if any) through the callback
- *   it registered with `Effect.async`; it never allocates more than the array slot.
+ * - `push` appends and wakes the single parked receiver (if any) through the resume
+ *   callback it left in `waiter` when it parked; it never allocates more than the array slot.
  * - `find` scans in arrival order from a save point; non-matching messages stay in
  *   place, in order, for later receives. Only the owning process removes messages, so
  *   the indices it scanned stay valid while it waits.
