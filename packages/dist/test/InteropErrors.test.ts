@@ -9,7 +9,7 @@
  *   (as erts does: only local pids receive).
  */
 import * as Process from "@effect-otp/process/Process"
-import { Atom, format, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, format, Pid, type Term, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -24,18 +24,9 @@ import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { cluster, expectCleanErlLog, expectTagged, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
+import { cluster, expectCleanErlLog, expectTagged, host, nodeLayer, startPeer, tsEcho } from "./helpers/tsnode.js"
 
 const a = Atom.make
-
-/** `echo`: `{From, Msg}` -> `From ! {echo, Msg}`. */
-const tsEcho = Process.spawn(
-  Effect.forever(Effect.flatMap(Process.receive(), (m) =>
-    m instanceof Tuple && m.elements.length === 2
-      ? Effect.ignore(Process.send(m.elements[0] as Pid, tuple(a("echo"), m.elements[1]!)))
-      : Effect.void)),
-  { name: "echo" }
-)
 
 /** The failure of an exit, or die. */
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E =>

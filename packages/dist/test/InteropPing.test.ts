@@ -5,7 +5,7 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, binary, format, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, binary, format, isTagged, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -15,16 +15,7 @@ import * as Option from "effect/Option"
 import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
-import { buildNode, collectLogs, expectCleanErlLog, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
-
-/** A TS process registered as `echo`: `{From, Msg}` -> `From ! {echo, Msg}`. */
-const tsEcho = Process.spawn(
-  Effect.forever(Effect.flatMap(Process.receive(), (m) =>
-    m instanceof Tuple && m.elements.length === 2
-      ? Effect.ignore(Process.send(m.elements[0] as Process.Target, tuple(Atom.make("echo"), m.elements[1]!)))
-      : Effect.void)),
-  { name: "echo" }
-)
+import { buildNode, collectLogs, expectCleanErlLog, host, nodeLayer, startPeer, tsEcho } from "./helpers/tsnode.js"
 
 describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", () => {
   it.scopedLive(

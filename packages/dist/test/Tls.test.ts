@@ -3,10 +3,8 @@
  * nodes over TLS, and the refusals (wrong CA, expired, no certificate, wrong host name,
  * plaintext peers both ways). Certificates are made at test time with `openssl`.
  */
-import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
-import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, binary, format, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
+import { format } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -20,7 +18,7 @@ import * as SslDistConf from "../src/SslDistConf.js"
 import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
 import { type CertFiles, opensslAvailable, optfileText, type Pki, pkiScoped, strict } from "./helpers/tls.js"
-import { collectLogs, host, nodeLayer } from "./helpers/tsnode.js"
+import { collectLogs, echoRoundTrip, host, nodeLayer, tsEcho } from "./helpers/tsnode.js"
 
 // ---------------------------------------------------------------------------
 // ssl_dist_optfile parsing (pure)
@@ -177,23 +175,6 @@ const buildTls = (name: string, cookie: string, options: Transport.TlsOptions, l
   return Layer.build(layer).pipe(logs !== undefined ? Effect.provide(collectLogs(logs)) : (x) => x)
 }
 
-const echoSpawn = Process.spawn(
-  Effect.forever(Effect.flatMap(Process.receive(), (m) =>
-    m instanceof Tuple && m.elements.length === 2
-      ? Effect.orDie(Process.send(m.elements[0] as any, tuple(Atom.make("echo"), m.elements[1]!)))
-      : Effect.void)),
-  { name: "echo" }
-)
-
-const echoRoundTrip = (node: string, text: string) =>
-  Process.run(Effect.gen(function*() {
-    const self = yield* Process.self
-    yield* Process.send(new RemoteName({ name: Atom.make("echo"), node: Atom.make(node) }), tuple(self, binary(text)))
-    return yield* Process.receive((m) => isTagged(m, "echo", 2) ? Option.some(m) : Option.none(), {
-      after: "5 seconds"
-    })
-  }))
-
 /** The failure of `NetKernel.connect` (the test fails if it connects). */
 const connectError = (node: string) => Effect.flip(NetKernel.connect(node))
 
@@ -295,8 +276,8 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
         const ctxA = yield* mk(a)
         const ctxB = yield* mk(b)
         const ctxC = yield* mk(c)
-        yield* echoSpawn.pipe(Effect.provide(ctxA))
-        yield* echoSpawn.pipe(Effect.provide(ctxB))
+        yield* tsEcho.pipe(Effect.provide(ctxA))
+        yield* tsEcho.pipe(Effect.provide(ctxB))
         // A dials B
         expect(yield* NetKernel.ping(`${b}@${host}`).pipe(Effect.provide(ctxA))).toBe("pong")
         const fromA = yield* echoRoundTrip(`${b}@${host}`, "a to b").pipe(Effect.provide(ctxA))

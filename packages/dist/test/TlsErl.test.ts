@@ -4,10 +4,8 @@
  * with OTP's (expired certificates, host names, missing client certificates, plaintext
  * peers).
  */
-import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
-import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, binary, format, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
+import { format } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,7 +15,7 @@ import * as NetKernel from "../src/NetKernel.js"
 import * as SslDistConf from "../src/SslDistConf.js"
 import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
 import { opensslAvailable, type Pki, pkiScoped, type SideConf, strict, writeOptfile } from "./helpers/tls.js"
-import { collectLogs, expectCleanErlLog, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
+import { collectLogs, echoRoundTrip, expectCleanErlLog, host, nodeLayer, startPeer, tsEcho } from "./helpers/tsnode.js"
 
 /** A TS node whose TLS transport comes from an ssl_dist_optfile. */
 const buildTlsNode = (name: string, cookie: string, optfile: string, logs?: Array<string>) =>
@@ -32,14 +30,6 @@ const tlsArgs = (optfile: string) => ["-proto_dist", "inet_tls", "-ssl_dist_optf
 
 const conf = (pki: Pki, name: string, sides: { server: SideConf; client: SideConf }) =>
   writeOptfile(pki, `${name}_${Math.random().toString(36).slice(2, 8)}`, sides.server, sides.client)
-
-const echoSpawn = Process.spawn(
-  Effect.forever(Effect.flatMap(Process.receive(), (m) =>
-    m instanceof Tuple && m.elements.length === 2
-      ? Effect.orDie(Process.send(m.elements[0] as any, tuple(Atom.make("echo"), m.elements[1]!)))
-      : Effect.void)),
-  { name: "echo" }
-)
 
 /** One-shot erl over TLS: ping the TS node, send `{self(), hi}` to its echo, print both. */
 const erlPingsAndEchoes = (tsNode: string, cookie: string, optfile: string) =>
@@ -65,16 +55,7 @@ describe.skipIf(!erlAvailable() || !opensslAvailable())("TLS distribution with r
         const ctx = yield* buildTlsNode(uniqueName("ts"), cookie, file)
         const result = yield* Effect.gen(function*() {
           const pong = yield* NetKernel.ping(`${e}@${host}`)
-          const reply = yield* Process.run(Effect.gen(function*() {
-            const self = yield* Process.self
-            yield* Process.send(
-              new RemoteName({ name: Atom.make("echo"), node: Atom.make(`${e}@${host}`) }),
-              tuple(self, binary("hello over tls"))
-            )
-            return yield* Process.receive((m) => isTagged(m, "echo", 2) ? Option.some(m) : Option.none(), {
-              after: "5 seconds"
-            })
-          }))
+          const reply = yield* echoRoundTrip(`${e}@${host}`, "hello over tls")
           return { pong, reply }
         }).pipe(Effect.provide(ctx))
         expect(result.pong).toBe("pong")
@@ -91,7 +72,7 @@ describe.skipIf(!erlAvailable() || !opensslAvailable())("TLS distribution with r
       const cookie = uniqueName("c")
       const t = uniqueName("ts")
       const ctx = yield* buildTlsNode(t, cookie, file)
-      yield* echoSpawn.pipe(Effect.provide(ctx))
+      yield* tsEcho.pipe(Effect.provide(ctx))
       const out = yield* erlPingsAndEchoes(`${t}@${host}`, cookie, file)
       expect(out.stdout).toContain("ping=pong")
       expect(out.stdout).toContain("got={echo,hi}")

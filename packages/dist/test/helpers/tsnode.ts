@@ -5,7 +5,8 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
-import { isTagged, type Tuple } from "@effect-otp/process/Term"
+import { RemoteName } from "@effect-otp/process/Signal"
+import { Atom, binary, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
 import { expect } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -46,6 +47,25 @@ export const cluster = Effect.gen(function*() {
       )
     )
 })
+
+/** Spawns a TS process registered as `echo`: `{From, Msg}` -> `From ! {echo, Msg}` (the chapter's echo). */
+export const tsEcho = Process.spawn(
+  Effect.forever(Effect.flatMap(Process.receive(), (m) =>
+    m instanceof Tuple && m.elements.length === 2
+      ? Effect.ignore(Process.send(m.elements[0] as Process.Target, tuple(Atom.make("echo"), m.elements[1]!)))
+      : Effect.void)),
+  { name: "echo" }
+)
+
+/** Sends `{self(), <<text>>}` to `echo` on `node` and waits up to 5 s for the `{echo, _}` answer. */
+export const echoRoundTrip = (node: string, text: string) =>
+  Process.run(Effect.gen(function*() {
+    const self = yield* Process.self
+    yield* Process.send(new RemoteName({ name: Atom.make("echo"), node: Atom.make(node) }), tuple(self, binary(text)))
+    return yield* Process.receive((m) => isTagged(m, "echo", 2) ? Option.some(m) : Option.none(), {
+      after: "5 seconds"
+    })
+  }))
 
 /** Receive `{tag, ...}` with `arity` elements within `after` (5 s by default), or die (failing the test). */
 export const expectTagged = (tag: string, arity: number, after: Duration.DurationInput = "5 seconds") =>
