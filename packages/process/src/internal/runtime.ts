@@ -430,11 +430,6 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   // --- messages ---------------------------------------------------------------
 
-  /** Whether a send to `to` stays on this node (no router, no sender needed). */
-  isLocalDestination(to: Sig.Destination): boolean {
-    return to instanceof Atom || (to instanceof Pid ? this.isLocal(to) : to.node === this.node)
-  }
-
   /** Sends locally, or queues for the router. `false` when a local name is not registered. */
   unsafeSend = (to: Sig.Destination, message: unknown): boolean => {
     if (to instanceof Pid) {
