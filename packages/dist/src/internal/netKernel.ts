@@ -219,11 +219,9 @@ export const make = (
     /** a subscription or node monitor ends with its process */
     const gone = (pid: Pid) => runtime.isLocal(pid) && !runtime.unsafeIsAlive(pid)
     const nodeMonitors = new Map<string, Array<Pid>>()
-    let spawnRequestHandler:
-      | ((node: Atom, req: any, args: Term | undefined) => Effect.Effect<void>)
-      | undefined
-    let spawnReplyHandler: ((req: any) => void) | undefined
-    let downHandler: ((from: Pid | Atom, to: Pid, ref: Ref, reason: Term) => boolean) | undefined
+    let spawnRequestHandler: Parameters<NetKernelImpl["onSpawnRequest"]>[0] | undefined
+    let spawnReplyHandler: Parameters<NetKernelImpl["onSpawnReply"]>[0] | undefined
+    let downHandler: Parameters<NetKernelImpl["onDown"]>[0] | undefined
 
     const flags = Flags.recommended({ hidden: options.hidden })
     const common = {
