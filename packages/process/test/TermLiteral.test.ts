@@ -246,3 +246,13 @@ maybe.`)
     eq(ok(declared)[0]!, tuple(atom("a"), [99, 97, 102, 195, 169]))
   })
 })
+
+describe("TermLiteral, hostile input", () => {
+  it("nesting deep enough to exhaust the stack is a TermSyntaxError, not a RangeError", () => {
+    const deep = "[".repeat(200_000) + "]".repeat(200_000)
+    const parsed = parse(deep)
+    expect(Either.isLeft(parsed) && parsed.left._tag).toBe("TermSyntaxError")
+    const consulted = consult(deep + ".")
+    expect(Either.isLeft(consulted) && consulted.left._tag).toBe("TermSyntaxError")
+  })
+})

@@ -741,11 +741,15 @@ const lexTemplate = (parts: ReadonlyArray<string>): Lexer => {
   return lexer
 }
 
-const catchSyntax = <A>(f: () => A): Either.Either<A, TermSyntaxError> => {
+const catchSyntax = <A>(f: () => A, input: () => string): Either.Either<A, TermSyntaxError> => {
   try {
     return Either.right(f())
   } catch (e) {
     if (e instanceof TermSyntaxError) return Either.left(e)
+    // the parser recurses: nesting deep enough to exhaust the stack is bad input, not a crash
+    if (e instanceof RangeError) {
+      return Either.left(new TermSyntaxError({ reason: "nested too deeply", offset: 0, input: input() }))
+    }
     throw e
   }
 }
@@ -755,7 +759,10 @@ export const parse = (
   text: string | ReadonlyArray<string>,
   values: ReadonlyArray<unknown>
 ): Either.Either<Term.Term, TermSyntaxError> =>
-  catchSyntax(() => new Parser(lexTemplate(typeof text === "string" ? [text] : text), values).parseAll())
+  catchSyntax(
+    () => new Parser(lexTemplate(typeof text === "string" ? [text] : text), values).parseAll(),
+    () => typeof text === "string" ? text : text.join("${}")
+  )
 
 /** @internal */
 export type Encoding = "utf8" | "latin1"
@@ -791,4 +798,4 @@ export const consult = (
     lexer.lex(text, 0)
     lexer.tokens.push({ _tag: "End", at: text.length })
     return new Parser(lexer, []).parseForms()
-  })
+  }, () => typeof input === "string" ? input : decode(input, fallback))
