@@ -935,7 +935,8 @@ export const make = (
           if (r._tag === "Left") {
             runtime.unsafeSend(pid, tuple(A.nodedown, node))
           } else {
-            const list = nodeMonitors.get(node.name) ?? []
+            // watchers that died since are dropped here, so the list of a long-lived node stays bounded
+            const list = (nodeMonitors.get(node.name) ?? []).filter((w) => !gone(w))
             list.push(pid)
             nodeMonitors.set(node.name, list)
           }
