@@ -15,6 +15,7 @@
  */
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { Atom, Tuple } from "@effect-otp/process/Term"
@@ -63,7 +64,8 @@ const server = (name: string, cookie: string) =>
     const node = yield* NetKernel.node
     console.log(`server ${node.name} ready os_pid=${process.pid}`)
     return yield* Effect.never
-  }).pipe(Effect.provide(nodeLayer(name, cookie)))
+    // Rpc.layer: bench_dist's erl client finds echo/sink with rpc:call(B, erlang, whereis, [Name])
+  }).pipe(Effect.provide(Rpc.layer.pipe(Layer.provideMerge(nodeLayer(name, cookie)))))
 
 const client = (name: string, cookie: string, serverNode: string, kase: string, args: ReadonlyArray<number>) =>
   Effect.gen(function*() {

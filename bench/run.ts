@@ -246,8 +246,9 @@ const dist = async (): Promise<void> => {
   const ee = hasErl ? await pairing("erl<->erl", startErlServer, erlClient, erlCounts) : undefined
   const te = hasErl ? await pairing("TS client -> erl server", startErlServer, tsClient, tsCounts) : undefined
   const tt = await pairing("TS client -> TS server", startTsServer, tsClient, tsCounts)
+  const et = hasErl ? await pairing("erl client -> TS server", startTsServer, erlClient, erlCounts) : undefined
   const rows: Array<Row> = []
-  const pairs: Array<[string, PairResult | undefined]> = [["TS->erl", te], ["TS->TS", tt]]
+  const pairs: Array<[string, PairResult | undefined]> = [["TS->erl", te], ["TS->TS", tt], ["erl->TS", et]]
   for (const [name, p] of pairs) {
     if (p === undefined) continue
     rows.push(atLeast({
@@ -325,10 +326,6 @@ const dist = async (): Promise<void> => {
   printTable(
     `Distribution workloads (issue 4), loopback, ${runs} run(s) each; Erlang column = erl<->erl; median (min–max)`,
     rows
-  )
-  console.log(
-    "erl client -> TS server: skipped (bench_dist's client finds echo/sink with rpc:call(B, erlang, whereis, [...]);\n" +
-      "  TS nodes do not answer rpc yet)."
   )
 }
 
