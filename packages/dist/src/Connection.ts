@@ -17,8 +17,9 @@
  *   fiber; when more than `maxInboundBytes` (default 16 MiB) wait, the carrier is
  *   paused until half of that is handled. Silence is not counted while paused.
  * - A failing `onFrame` closes the connection ("Malformed" for a `ControlError`, logged
- *   with its hex dump; "HandlerFailed" otherwise). The node never crashes; the reason
- *   is in `closed`.
+ *   with its hex dump, or "AtomLimit" / "TermBytes" when the frame was refused by a
+ *   decode limit; "HandlerFailed" otherwise). The node never crashes; the reason is in
+ *   `closed`.
  *
  * @since 0.1.0
  */
@@ -31,7 +32,8 @@ export {
   /**
    * Why a connection closed, and the error of `send` on a closed connection: `reason`
    * is "Local" (we closed it), "PeerClosed", "TransportError", "TickTimeout",
-   * "FrameTooLarge", "Malformed" or "HandlerFailed"; `nodedownReason` gives OTP's
+   * "FrameTooLarge", "Malformed" (a compressed term included, as erts' `bad_dist_ext`),
+   * "AtomLimit", "TermBytes" or "HandlerFailed"; `nodedownReason` gives OTP's
    * name for it (`net_tick_timeout`, `connection_closed`, `disconnect`).
    *
    * @since 0.1.0

@@ -4,7 +4,10 @@
  *
  * - Decoding accepts the pass-through form `112, 131 Control [131 Message]` (what OTP
  *   sends when neither DIST_HDR_ATOM_CACHE nor FRAGMENTS is negotiated) and a
- *   `131, 68, 0` header with no atom-cache refs. Fragments (`131,69/70`) are refused.
+ *   `131, 68, 0` header with no atom-cache refs. Fragments (`131,69/70`) are refused,
+ *   and so are compressed terms (tag 80: erts closes such a connection with `bad_dist_ext`).
+ * - What one frame may cost is bounded (`FrameLimits`): the estimated heap size of its
+ *   decoded terms, and the atoms it may add to the atom table.
  * - Every op is checked for arity and element types; a bad frame is a `ControlError`
  *   with a truncated hex dump.
  * - Encoding produces pass-through `112` frames, with `''` in the unused fields.
@@ -22,7 +25,8 @@ import type { Writer } from "./internal/etf/encode.js"
 export {
   /**
    * A frame that is not a valid control message: `reason` ("Malformed", "UnknownOp",
-   * "BadArity", "BadElement", "MissingPayload", "UnexpectedPayload", "NotEncodable"),
+   * "BadArity", "BadElement", "MissingPayload", "UnexpectedPayload", "NotEncodable",
+   * "BadDistExt" for a compressed term, "AtomLimit", "TermBytes"),
    * `detail`, `hex` (the first 64 bytes of the frame) and the `offset` when known.
    *
    * @since 0.1.0
@@ -82,7 +86,21 @@ export type Frame = internal.Frame
  * @since 0.1.0
  * @category decoding
  */
-export const decodeFrame: (payload: Uint8Array) => Either.Either<Frame, internal.ControlError> = internal.decodeFrame
+export const decodeFrame: (
+  payload: Uint8Array,
+  limits?: FrameLimits
+) => Either.Either<Frame, internal.ControlError> = internal.decodeFrame
+
+/**
+ * What decoding one frame may cost: `maxTermBytes` (estimated heap bytes of the control
+ * message and the message together) and `maxAtoms` (no new atom once the atom table
+ * holds that many). Both default to the `Etf` decoder's defaults. A frame over a limit
+ * is a `ControlError` with reason "TermBytes" or "AtomLimit".
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export type FrameLimits = internal.FrameLimits
 
 /**
  * Check an already decoded control tuple (and second term) and convert it to a `Frame`.

@@ -97,6 +97,21 @@ export interface Options {
    * The whole connection waits (head-of-line), and TCP pushes back on the sender.
    */
   readonly maxMailboxBacklog?: number | undefined
+  /**
+   * Per frame: the estimated heap bytes its decoded terms may take. A frame over it
+   * closes its connection (reason "TermBytes", logged); the node lives. Default: 1/8 of
+   * V8's heap limit, between 16 MiB and 512 MiB, so that no frame can exhaust the heap
+   * (a frame of 128 MiB can otherwise ask for ~5 GB: a NIL byte decodes to ~40 bytes).
+   */
+  readonly maxTermBytes?: number | undefined
+  /**
+   * A frame that would add a new atom when the process's atom table already holds this
+   * many closes its connection (reason "AtomLimit", logged); the node lives. Default: OTP's
+   * 1,048,576, or one atom per 4 KiB of V8's heap limit when that is less (at least
+   * 16,384). Atoms made by local code (`Atom.make`) are not limited, but count toward
+   * the table.
+   */
+  readonly maxAtoms?: number | undefined
 }
 
 const make = (options: Options) =>
@@ -154,7 +169,9 @@ const make = (options: Options) =>
       maxFrameSize: options.maxFrameSize,
       connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7)),
       maxInboundBytes: options.maxInboundBytes,
-      maxMailboxBacklog: options.maxMailboxBacklog
+      maxMailboxBacklog: options.maxMailboxBacklog,
+      maxTermBytes: options.maxTermBytes,
+      maxAtoms: options.maxAtoms
     }, { runtime, transport, epmd: epmd as Epmd.EpmdService, listener })
     yield* Effect.logDebug(`node ${name} up on port ${listener.port}, creation ${registration.creation}`)
     return kernel

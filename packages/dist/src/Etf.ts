@@ -14,8 +14,11 @@
  *   Integers in the safe range decode to `number`, others to `bigint`. Integral floats
  *   decode to `Term.Float`, other floats to `number`.
  * - Decoding is safe on hostile input: every length is checked against the bytes
- *   that remain before anything is allocated, nesting is limited by `maxDepth`, and
- *   the only error is a `DecodeError` carrying the offset of the bad field.
+ *   that remain before anything is allocated, nesting is limited by `maxDepth`, the
+ *   heap the result takes by `maxTermBytes`, new atoms by `maxAtoms`, and the only
+ *   error is a `DecodeError` carrying the offset of the bad field.
+ * - Decoding takes time linear in the input: map keys of any type are checked for
+ *   duplicates through a structural hash, nested list tails are read in a loop.
  *
  * @since 0.1.0
  */
@@ -41,6 +44,14 @@ export const DecodeError = errors.DecodeError
  * @category errors
  */
 export type DecodeError = errors.DecodeError
+
+/**
+ * Which limit refused an input: "Compressed", "AtomLimit" or "TermBytes".
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DecodeLimit = errors.DecodeLimit
 
 /**
  * A JS value that is not an Erlang term (`undefined`, `null`, `NaN`, `Infinity`, a JS
@@ -105,8 +116,32 @@ export interface DecodeOptions {
   readonly copyBinaries?: boolean | undefined
   /** Atoms for ATOM_CACHE_REF indexes (only after a distribution header with an atom cache). */
   readonly atomCache?: ReadonlyArray<Atom | undefined> | undefined
-  /** Largest declared size of a compressed term that is inflated (default 64 MiB). */
+  /**
+   * Largest declared size of a compressed term that is inflated (default 64 MiB). The
+   * declared size is checked before inflating, and inflating stops at it: a small input
+   * cannot inflate to more.
+   */
   readonly maxUncompressedSize?: number | undefined
+  /**
+   * Whether a compressed term (tag 80, after the version byte) is accepted (default
+   * `true`). Distribution frames pass `false`, as erts, which closes such a connection
+   * (`bad_dist_ext`); the error then has `limit: "Compressed"`.
+   */
+  readonly compressed?: boolean | undefined
+  /**
+   * The estimated heap bytes the decoded term may take (inflated bytes included). Over
+   * it, decoding stops with a `DecodeError` whose `limit` is "TermBytes". Default: 1/8
+   * of V8's heap limit, between 16 MiB and 512 MiB. (A NIL byte decodes to an array of
+   * ~40 bytes: without a bound, a 128 MiB input could ask for ~5 GB.)
+   */
+  readonly maxTermBytes?: number | undefined
+  /**
+   * A new atom is refused (`DecodeError` with `limit: "AtomLimit"`) when the
+   * process-wide atom table already holds this many atoms; atoms that exist always
+   * decode. Default: OTP's 1,048,576, or one atom per 4 KiB of V8's heap limit when
+   * that is less (at least 16,384). `Atom.make` (local code) is not limited.
+   */
+  readonly maxAtoms?: number | undefined
 }
 
 /**

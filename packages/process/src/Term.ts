@@ -49,6 +49,33 @@ export class Atom {
     }
     return atom
   }
+  /**
+   * How many atoms exist: the size of the process-wide atom table. Atoms are never
+   * freed (as in Erlang).
+   *
+   * @since 0.1.0
+   */
+  static get count(): number {
+    return atomTable.size
+  }
+  /**
+   * The atom with this text if it exists, or when fewer than `limit` atoms exist (it is
+   * then created); otherwise `undefined`. The decoders of external terms (`Etf.decode`,
+   * distribution frames) make their atoms with it, so that input from outside cannot
+   * grow the table past their `maxAtoms`. `Atom.make` (local code) has no limit: its
+   * atoms count toward the table all the same.
+   *
+   * @since 0.1.0
+   */
+  static makeWithin(name: string, limit: number): Atom | undefined {
+    let atom = atomTable.get(name)
+    if (atom === undefined) {
+      if (atomTable.size >= limit) return undefined
+      atom = new Atom(name)
+      atomTable.set(name, atom)
+    }
+    return atom
+  }
   toString(): string {
     return internal.formatAtom(this.name)
   }

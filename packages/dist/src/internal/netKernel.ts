@@ -100,6 +100,10 @@ export interface NetKernelOptions {
    * delivered to has more than this many messages waiting (until it is down to half)
    */
   readonly maxMailboxBacklog?: number | undefined
+  /** per frame: estimated heap bytes its decoded terms may take (a bigger frame closes its connection) */
+  readonly maxTermBytes?: number | undefined
+  /** a frame that would add an atom when the atom table holds this many closes its connection */
+  readonly maxAtoms?: number | undefined
 }
 
 interface Entry {
@@ -295,8 +299,9 @@ export const make = (
     }
     const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
 
+    const frameLimits: Control.FrameLimits = { maxTermBytes: options.maxTermBytes, maxAtoms: options.maxAtoms }
     const onFrame = (peer: Atom) => (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
-      const decoded = Control.decodeFrameSharing(payload)
+      const decoded = Control.decodeFrameSharing(payload, frameLimits)
       if (decoded._tag === "Left") return Effect.fail(decoded.left)
       const { control: c, message } = decoded.right
       switch (c._tag) {

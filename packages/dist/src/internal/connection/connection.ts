@@ -42,6 +42,8 @@ export type ConnectionClosedReason =
   | "TickTimeout"
   | "FrameTooLarge"
   | "Malformed"
+  | "AtomLimit"
+  | "TermBytes"
   | "HandlerFailed"
 
 /** Why a connection closed; also the error of `send` on a closed connection. */
@@ -357,7 +359,8 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         if (Cause.isInterruptedOnly(cause)) return
         const failure = Cause.failureOption(cause)
         if (failure._tag === "Some" && failure.value instanceof ControlError) {
-          closeWith(closed("Malformed", failure.value.message, failure.value))
+          const r = failure.value.reason
+          closeWith(closed(r === "AtomLimit" || r === "TermBytes" ? r : "Malformed", failure.value.message, failure.value))
         } else {
           closeWith(closed("HandlerFailed", Cause.pretty(cause), Cause.squash(cause)))
         }

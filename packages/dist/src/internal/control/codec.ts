@@ -101,6 +101,12 @@ export type ControlErrorReason =
   | "MissingPayload"
   | "UnexpectedPayload"
   | "NotEncodable"
+  /** a compressed term (tag 80) in a frame: erts closes the connection with `bad_dist_ext` */
+  | "BadDistExt"
+  /** a term in the frame would add an atom past `maxAtoms` */
+  | "AtomLimit"
+  /** the terms of the frame would take more than `maxTermBytes` of heap */
+  | "TermBytes"
 
 /** A frame that is not a valid control message; `hex` is a truncated dump of it. */
 export class ControlError extends Data.TaggedError("ControlError")<{
@@ -393,39 +399,68 @@ export const fromTerms = (
 }
 
 /**
+ * Limits on what one frame may cost when decoded. Both default to the decoder's
+ * defaults (`Etf.DecodeOptions`): `maxTermBytes` is for the control message and the
+ * message together.
+ */
+export interface FrameLimits {
+  readonly maxTermBytes?: number | undefined
+  readonly maxAtoms?: number | undefined
+}
+
+/**
  * Decodes a connected-state frame payload (after its 4-byte length; not a tick):
  * `112, 131 Control [131 Message]`, or `131, 68, 0, Control [Message]` (a distribution
  * header without atom-cache refs). Fragments (`131,69/70`) are not negotiated and are
- * refused. Binaries in the terms are copies.
+ * refused, and so are compressed terms (tag 80, as erts: `bad_dist_ext`). Binaries in
+ * the terms are copies.
  */
-export const decodeFrame = (payload: Uint8Array): Either.Either<Frame, ControlError> =>
-  decodeFrameWith(payload, COPY_V, COPY_NO_V)
+export const decodeFrame = (payload: Uint8Array, limits?: FrameLimits): Either.Either<Frame, ControlError> =>
+  decodeFrameWith(payload, false, limits)
 
 /**
  * `decodeFrame` for frames read from a connection: binaries of at least 64 KiB are views
  * of `payload` instead of copies (the frame buffers a carrier delivers are not reused).
  * @internal
  */
-export const decodeFrameSharing = (payload: Uint8Array): Either.Either<Frame, ControlError> =>
-  decodeFrameWith(payload, SHARE_V, SHARE_NO_V)
+export const decodeFrameSharing = (payload: Uint8Array, limits?: FrameLimits): Either.Either<Frame, ControlError> =>
+  decodeFrameWith(payload, true, limits)
 
 const SHARE_FROM = 64 * 1024
-const COPY_V: decodeEtf.DecodeOptions = { versionByte: true }
-const COPY_NO_V: decodeEtf.DecodeOptions = { versionByte: false }
-const SHARE_V: decodeEtf.DecodeOptions = { versionByte: true, shareBinariesFrom: SHARE_FROM }
-const SHARE_NO_V: decodeEtf.DecodeOptions = { versionByte: false, shareBinariesFrom: SHARE_FROM }
+
+/** Options of the two `decodeAt` calls of a frame (read by `decodeAt` before it returns: reused). */
+const scratchOptions: {
+  -readonly [K in keyof decodeEtf.DecodeOptions]: decodeEtf.DecodeOptions[K]
+} = { compressed: false }
+
+const frameOptions = (
+  versionByte: boolean,
+  share: boolean,
+  limits: FrameLimits | undefined,
+  maxTermBytes: number
+): decodeEtf.DecodeOptions => {
+  const o = scratchOptions
+  o.versionByte = versionByte
+  o.shareBinariesFrom = share ? SHARE_FROM : undefined
+  o.maxAtoms = limits?.maxAtoms
+  o.maxTermBytes = maxTermBytes
+  return o
+}
+
+const limitReason = (e: DecodeError): ControlErrorReason =>
+  e.limit === "Compressed" ? "BadDistExt" : e.limit === undefined ? "Malformed" : e.limit
 
 const decodeFrameWith = (
   payload: Uint8Array,
-  withVersion: decodeEtf.DecodeOptions,
-  withoutVersion: decodeEtf.DecodeOptions
+  share: boolean,
+  limits: FrameLimits | undefined
 ): Either.Either<Frame, ControlError> => {
   if (payload.length === 0) return frameError(payload, "Malformed", "empty frame", 0)
   let offset: number
-  let options: decodeEtf.DecodeOptions
+  let versionByte: boolean
   if (payload[0] === PASS_THROUGH) {
     offset = 1
-    options = withVersion
+    versionByte = true
   } else if (payload[0] === VERSION) {
     const kind = payload[1]
     if (kind === DIST_FRAG_HEADER || kind === DIST_FRAG_CONT) {
@@ -442,15 +477,18 @@ const decodeFrameWith = (
       )
     }
     offset = 3
-    options = withoutVersion
+    versionByte = false
   } else {
     return frameError(payload, "Malformed", `a frame starts with 112 or 131, not ${payload[0]}`, 0)
   }
   try {
-    const first = decodeEtf.decodeAt(payload, offset, options)
+    const budget = limits?.maxTermBytes ?? decodeEtf.DEFAULT_MAX_TERM_BYTES
+    const first = decodeEtf.decodeAt(payload, offset, frameOptions(versionByte, share, limits, budget))
     let message: Term | undefined
     if (first.end < payload.length) {
-      const second = decodeEtf.decodeAt(payload, first.end, options)
+      // one budget for the frame: the message gets what the control message left
+      const left = budget - decodeEtf.lastTermBytes()
+      const second = decodeEtf.decodeAt(payload, first.end, frameOptions(versionByte, share, limits, left))
       if (second.end !== payload.length) {
         return frameError(payload, "Malformed", `${payload.length - second.end} bytes after the message`, second.end)
       }
@@ -458,7 +496,7 @@ const decodeFrameWith = (
     }
     return fromTerms(first.term, message, payload)
   } catch (e) {
-    if (e instanceof DecodeError) return frameError(payload, "Malformed", e.reason, e.offset)
+    if (e instanceof DecodeError) return frameError(payload, limitReason(e), e.reason, e.offset)
     throw e
   }
 }

@@ -1,10 +1,14 @@
 /**
  * The ETF decoder: a recursive descent over a `Uint8Array`, with a depth counter.
- * Every length is checked against the bytes that remain before anything is allocated.
+ * Every length is checked against the bytes that remain before anything is allocated,
+ * and the work is linear in the input:
+ * - list tails (`[A | [B | ...]]` as nested LIST_EXT) are read in a loop into one array;
+ * - map keys are checked for duplicates with a seeded structural hash (`keys.ts`);
+ * - the estimated heap size of what is built is charged against `maxTermBytes`;
+ * - new atoms are refused once the atom table holds `maxAtoms`.
  * @internal
  */
 import type { Term } from "@effect-otp/process/Term"
-import { equals as TermEquals } from "@effect-otp/process/Term"
 import {
   Atom,
   Bitstring,
@@ -18,8 +22,10 @@ import {
   TermMap,
   Tuple
 } from "@effect-otp/process/Term"
+import { getHeapStatistics } from "node:v8"
 import { inflateSync } from "node:zlib"
-import { DecodeError } from "./errors.js"
+import { DecodeError, type DecodeLimit } from "./errors.js"
+import { hasDuplicateKey } from "./keys.js"
 import { copyRange } from "./pool.js"
 import * as T from "./tags.js"
 
@@ -32,12 +38,58 @@ export interface DecodeOptions {
   readonly shareBinariesFrom?: number | undefined
   readonly atomCache?: ReadonlyArray<Atom | undefined> | undefined
   readonly maxUncompressedSize?: number | undefined
+  /** whether a compressed term (tag 80) after the version byte is accepted (default true) */
+  readonly compressed?: boolean | undefined
+  /** estimated heap bytes the decoded term may take (default `DEFAULT_MAX_TERM_BYTES`) */
+  readonly maxTermBytes?: number | undefined
+  /** a new atom is refused when the atom table holds this many (default `DEFAULT_MAX_ATOMS`) */
+  readonly maxAtoms?: number | undefined
 }
 
 /** @internal */
 export const DEFAULT_MAX_DEPTH = 1000
 /** @internal */
 export const DEFAULT_MAX_UNCOMPRESSED = 64 * 1024 * 1024
+
+const MiB = 1024 * 1024
+const heapLimit = (): number => {
+  try {
+    const n = getHeapStatistics().heap_size_limit
+    return Number.isFinite(n) && n > 0 ? n : 2048 * MiB
+  } catch {
+    return 2048 * MiB
+  }
+}
+
+/**
+ * Default `maxTermBytes`: 1/8 of V8's heap limit, between 16 MiB and 512 MiB (512 MiB
+ * with Node's default heap on a 64-bit machine, 24 MiB with `--max-old-space-size=192`).
+ * One term is decoded at a time (JS has one thread), so one frame can never ask for more
+ * than this.
+ * @internal
+ */
+export const DEFAULT_MAX_TERM_BYTES = Math.max(16 * MiB, Math.min(512 * MiB, Math.floor(heapLimit() / 8)))
+
+/**
+ * Default `maxAtoms`: OTP's limit (1,048,576), or fewer on a small heap: one atom per
+ * 4 KiB of V8's heap limit, at least 16,384. An atom of 255 characters costs at most
+ * ~700 bytes (text, object, table entry), so a full table stays under ~1/6 of the heap.
+ * @internal
+ */
+export const DEFAULT_MAX_ATOMS = Math.max(16_384, Math.min(1_048_576, Math.floor(heapLimit() / 4096)))
+
+// --- estimated heap bytes of what the decoder builds (V8, 64 bits, no pointer compression)
+
+/** a JS array: object + backing store header (8 bytes per element on top) */
+const H_ARRAY = 48
+/** an empty array (`[]`) */
+const H_NIL = 32
+/** a class instance with a few fields (Tuple, Pid, Float, TermMap, ...) */
+const H_OBJECT = 48
+/** a Uint8Array (+ its ArrayBuffer when it is a copy) */
+const H_BYTES = 160
+/** a boxed float or a small bigint */
+const H_NUMBER = 16
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -59,6 +111,10 @@ const fail = (offset: number, reason: string): never => {
   throw new DecodeError({ offset, reason })
 }
 
+const refuse = (offset: number, reason: string, limit: DecodeLimit): never => {
+  throw new DecodeError({ offset, reason, limit })
+}
+
 class Decoder {
   b: Uint8Array = new Uint8Array(0)
   /** current position */
@@ -72,9 +128,36 @@ class Decoder {
   copy = true
   shareFrom = Infinity
   atomCache: ReadonlyArray<Atom | undefined> | undefined = undefined
+  /** estimated heap bytes built so far, and the limit */
+  cost = 0
+  maxCost = DEFAULT_MAX_TERM_BYTES
+  maxAtoms = DEFAULT_MAX_ATOMS
 
   err(at: number, reason: string): never {
     return fail(this.base + at, reason)
+  }
+
+  /** Charges `n` estimated heap bytes for what is about to be built at `at`. */
+  charge(n: number, at: number): void {
+    if ((this.cost += n) > this.maxCost) {
+      refuse(
+        this.base + at,
+        `the decoded term would take more than maxTermBytes (${this.maxCost} bytes of heap)`,
+        "TermBytes"
+      )
+    }
+  }
+
+  newAtom(name: string, at: number): Atom {
+    const atom = Atom.makeWithin(name, this.maxAtoms)
+    if (atom === undefined) {
+      return refuse(
+        this.base + at,
+        `a new atom would pass maxAtoms (the atom table holds ${Atom.count} atoms)`,
+        "AtomLimit"
+      )
+    }
+    return atom
   }
 
   need(n: number, what: string): void {
@@ -104,8 +187,14 @@ class Decoder {
 
   bytes(n: number): Uint8Array {
     const p = this.p
+    if (this.copy && n < this.shareFrom) {
+      this.charge(H_BYTES + n, p)
+      this.p = p + n
+      return copyRange(this.b, p, p + n)
+    }
+    this.charge(H_BYTES, p)
     this.p = p + n
-    return this.copy && n < this.shareFrom ? copyRange(this.b, p, p + n) : this.b.subarray(p, p + n)
+    return this.b.subarray(p, p + n)
   }
 
   enter(at: number): void {
@@ -170,11 +259,13 @@ class Decoder {
         return this.tuple(n, start)
       }
       case T.NIL:
+        this.charge(H_NIL, start)
         return []
       case T.STRING: {
         this.need(2, "STRING_EXT")
         const n = this.u16()
         this.need(n, "STRING_EXT")
+        this.charge(H_ARRAY + 8 * n, start)
         const out = new Array<number>(n)
         const p = this.p
         for (let i = 0; i < n; i++) out[i] = b[p + i]!
@@ -242,6 +333,7 @@ class Decoder {
         this.need(n, "BIT_BINARY_EXT")
         if (bits === 8 || n === 0) return this.bytes(n)
         const p = this.p
+        this.charge(H_OBJECT + H_BYTES + n, start)
         const out = this.b.slice(p, p + n)
         this.p = p + n
         out[n - 1] = out[n - 1]! & ((0xff << (8 - bits)) & 0xff)
@@ -255,12 +347,14 @@ class Decoder {
         const id = this.u32()
         const serial = this.u32()
         const creation = tag === T.NEW_PID ? this.u32() : b[this.p++]!
+        this.charge(H_OBJECT, start)
         return new Pid(node, id, serial, creation)
       }
       case T.NEW_PORT:
       case T.PORT:
       case T.V4_PORT: {
         const node = this.atom()
+        this.charge(H_OBJECT + H_NUMBER, start)
         if (tag === T.V4_PORT) {
           this.need(12, "V4_PORT_EXT")
           const hi = this.u32()
@@ -281,6 +375,7 @@ class Decoder {
         const node = this.atom()
         this.need((tag === T.NEWER_REFERENCE ? 4 : 1) + 4 * n, "REFERENCE")
         const creation = tag === T.NEWER_REFERENCE ? this.u32() : b[this.p++]!
+        this.charge(H_OBJECT + H_ARRAY + 8 * n, start)
         const ids = new Array<number>(n)
         for (let i = 0; i < n; i++) ids[i] = this.u32()
         return new Ref(node, creation, ids)
@@ -288,6 +383,7 @@ class Decoder {
       case T.REFERENCE: {
         const node = this.atom()
         this.need(5, "REFERENCE_EXT")
+        this.charge(H_OBJECT + H_ARRAY + 8, start)
         const id = this.u32()
         return new Ref(node, b[this.p++]!, [id])
       }
@@ -298,6 +394,7 @@ class Decoder {
         if (b[this.p] !== T.SMALL_INTEGER) this.err(this.p, "EXPORT_EXT arity is not a SMALL_INTEGER_EXT")
         const arity = b[this.p + 1]!
         this.p += 2
+        this.charge(H_OBJECT, start)
         return new Export(module, fun, arity)
       }
       case T.NEW_FUN:
@@ -380,7 +477,7 @@ class Decoder {
       }
     }
     this.p = p + n
-    return Atom.make(name)
+    return this.newAtom(name, start)
   }
 
   atomLatin1(n: number, start: number): Atom {
@@ -390,7 +487,7 @@ class Decoder {
     for (let i = 0; i < n; i++) {
       if (b[p + i]! >= 0x80) {
         this.p = p + n
-        return Atom.make(latin1(b, p, n))
+        return this.newAtom(latin1(b, p, n), start)
       }
     }
     // ASCII: the same bytes in UTF-8
@@ -400,43 +497,68 @@ class Decoder {
   tuple(n: number, start: number): Tuple {
     if (n > this.end - this.p) this.err(start, `tuple of arity ${n} does not fit in the input`)
     this.enter(start)
+    this.charge(H_OBJECT + H_ARRAY + 8 * n, start)
     const elements = new Array<Term>(n)
     for (let i = 0; i < n; i++) elements[i] = this.term()
     this.depth--
     return new Tuple(elements)
   }
 
+  /**
+   * A LIST_EXT of `n` elements (header read). Its tail is read in a loop: a tail that is
+   * itself a LIST_EXT or a STRING_EXT continues the same array (no copy, no nesting), so
+   * `[A | [B | [C | T]]]` costs what `[A, B, C | T]` costs.
+   */
   list(n: number, start: number): Term {
     this.enter(start)
-    if (n === 0) {
-      // an empty LIST_EXT is its tail
-      const tail = this.term()
-      this.depth--
-      return tail
-    }
+    this.charge(H_ARRAY + 8 * n, start)
     const elements = new Array<Term>(n)
     for (let i = 0; i < n; i++) elements[i] = this.term()
-    let tail: Term
-    if (this.p < this.end && this.b[this.p] === T.NIL) {
-      this.p++
-      this.depth--
-      return elements
+    const b = this.b
+    for (;;) {
+      const at = this.p
+      if (at >= this.end) this.err(at, "truncated: expected a list tail")
+      const tag = b[at]!
+      if (tag === T.NIL) {
+        this.p = at + 1
+        this.depth--
+        if (elements.length === 0) this.charge(H_NIL, at)
+        return elements
+      }
+      if (tag === T.LIST) {
+        this.p = at + 1
+        this.need(4, "LIST_EXT")
+        const m = this.u32()
+        if (m + 1 > this.end - this.p) this.err(at, `LIST_EXT of ${m} elements does not fit in the input`)
+        this.charge(8 * m, at)
+        for (let i = 0; i < m; i++) elements.push(this.term())
+        continue
+      }
+      if (tag === T.STRING) {
+        this.p = at + 1
+        this.need(2, "STRING_EXT")
+        const m = this.u16()
+        this.need(m, "STRING_EXT")
+        this.charge(8 * m, at)
+        const p = this.p
+        for (let i = 0; i < m; i++) elements.push(b[p + i]!)
+        this.p = p + m
+        this.depth--
+        return elements
+      }
+      break
     }
-    tail = this.term()
+    const tail = this.term()
     this.depth--
-    if (Array.isArray(tail)) {
-      for (const e of tail as ReadonlyArray<Term>) elements.push(e)
-      return elements
-    }
-    if (tail instanceof ImproperList) {
-      for (const e of tail.elements) elements.push(e)
-      tail = tail.tail
-    }
+    // an empty LIST_EXT is its tail
+    if (elements.length === 0) return tail
+    this.charge(H_OBJECT, start)
     return new ImproperList(elements, tail)
   }
 
   map(n: number, start: number): TermMap {
     this.enter(start)
+    this.charge(H_OBJECT + H_ARRAY + (8 + H_ARRAY + 16) * n, start)
     const entries = new Array<readonly [Term, Term]>(n)
     for (let i = 0; i < n; i++) {
       const k = this.term()
@@ -449,6 +571,7 @@ class Decoder {
 
   float(v: number, start: number): Term {
     if (!Number.isFinite(v)) this.err(start, "float is not finite")
+    this.charge(Number.isInteger(v) ? H_OBJECT : H_NUMBER, start)
     return Number.isInteger(v) ? new Float(v) : v
   }
 
@@ -471,6 +594,7 @@ class Decoder {
       for (let i = top; i >= 0; i--) v = v * 256 + b[p + i]!
       return negative ? (v === 0 ? 0 : -v) : v
     }
+    this.charge(H_NUMBER + 4 * (top + 1), start)
     let hex = ""
     for (let i = top; i >= 0; i--) hex += HEX[b[p + i]!]
     let v = BigInt("0x" + hex)
@@ -507,6 +631,7 @@ class Decoder {
     this.depth--
     if (this.p !== bodyEnd) this.err(start, "NEW_FUN_EXT size does not match its contents")
     this.end = savedEnd
+    this.charge(H_OBJECT + 2 * H_BYTES + size, start)
     return new Fun(module, arity, index, uniq, b.slice(bodyStart, bodyEnd))
   }
 }
@@ -522,76 +647,6 @@ function latin1(b: Uint8Array, p: number, n: number): string {
     return s
   }
   return String.fromCharCode.apply(null, b.subarray(p, p + n) as unknown as Array<number>)
-}
-
-// --- duplicate map keys (binary_to_term rejects them) -------------------------
-
-function sameKey(a: Term, b: Term): boolean {
-  if (a === b) return true
-  if (typeof a !== "object" || typeof b !== "object") {
-    // numbers and bigints: 1 and 1n are the same integer; 1 and 1.5 are not
-    return (typeof a === "bigint" || typeof b === "bigint") && typeof a !== "object" && typeof b !== "object" &&
-      a == b
-  }
-  if (a instanceof Uint8Array) {
-    if (!(b instanceof Uint8Array) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-    return true
-  }
-  if (b instanceof Uint8Array) return false
-  return TermEquals(a, b)
-}
-
-function keyHash(t: Term): string | number {
-  switch (typeof t) {
-    case "number":
-      return Number.isInteger(t) ? t : `f${t}`
-    case "bigint":
-      return t >= MIN_SAFE && t <= MAX_SAFE ? Number(t) : `n${t}`
-  }
-  if (t instanceof Atom) return `a${t.name}`
-  if (t instanceof Uint8Array) return `b${t.length}:${latin1(t, 0, Math.min(t.length, 24))}`
-  if (Array.isArray(t)) return `l${t.length}`
-  const o = t as { _tag: string }
-  if (o._tag === "Float") return `f${(t as Float).value}`
-  if (o._tag === "Tuple") return `t${(t as Tuple).elements.length}`
-  return o._tag
-}
-
-function hasDuplicateKey(entries: ReadonlyArray<readonly [Term, Term]>): boolean {
-  const n = entries.length
-  if (n <= 16) {
-    for (let i = 1; i < n; i++) {
-      const k = entries[i]![0]
-      if (k instanceof Uint8Array) {
-        // the common case of binary keys: compare lengths first
-        const len = k.length
-        for (let j = 0; j < i; j++) {
-          const o = entries[j]![0]
-          if (o instanceof Uint8Array && o.length === len && sameKey(k, o)) return true
-        }
-      } else {
-        for (let j = 0; j < i; j++) if (sameKey(k, entries[j]![0])) return true
-      }
-    }
-    return false
-  }
-  const buckets = new Map<string | number, number | Array<number>>()
-  for (let i = 0; i < n; i++) {
-    const k = entries[i]![0]
-    const h = keyHash(k)
-    const seen = buckets.get(h)
-    if (seen === undefined) {
-      buckets.set(h, i)
-    } else if (typeof seen === "number") {
-      if (sameKey(k, entries[seen]![0])) return true
-      buckets.set(h, [seen, i])
-    } else {
-      for (const j of seen) if (sameKey(k, entries[j]![0])) return true
-      seen.push(i)
-    }
-  }
-  return false
 }
 
 // --- entry points --------------------------------------------------------------
@@ -614,17 +669,26 @@ export function decodeAt(
   d.copy = options?.copyBinaries ?? true
   d.shareFrom = options?.shareBinariesFrom ?? Infinity
   d.atomCache = options?.atomCache
+  d.cost = 0
+  d.maxCost = options?.maxTermBytes ?? DEFAULT_MAX_TERM_BYTES
+  d.maxAtoms = options?.maxAtoms ?? DEFAULT_MAX_ATOMS
   try {
     if (!(offset >= 0 && offset <= bytes.length && Number.isInteger(offset))) fail(offset, "offset outside the input")
     if (options?.versionByte ?? true) {
       if (offset >= bytes.length) fail(offset, "truncated: expected the version byte 131")
       if (bytes[offset] !== T.VERSION) fail(offset, `expected the version byte 131, found ${bytes[offset]}`)
       d.p = offset + 1
-      if (d.p < d.end && bytes[d.p] === T.COMPRESSED) return compressed(d, options)
+      if (d.p < d.end && bytes[d.p] === T.COMPRESSED) {
+        if (options?.compressed === false) {
+          refuse(d.p, "compressed term (tag 80) where it is not accepted (erts: bad_dist_ext)", "Compressed")
+        }
+        return compressed(d, options)
+      }
     }
     const term = d.term()
     const end = d.p
     d.b = EMPTY
+    spent = d.cost
     return { term, end }
   } catch (e) {
     d.b = EMPTY
@@ -632,6 +696,11 @@ export function decodeAt(
     throw toDecodeError(e, d.base + d.p)
   }
 }
+
+let spent = 0
+
+/** The estimated heap bytes of the term the last successful `decodeAt` returned. @internal */
+export const lastTermBytes = (): number => spent
 
 const EMPTY = new Uint8Array(0)
 
@@ -644,6 +713,8 @@ function compressed(d: Decoder, options?: DecodeOptions): { readonly term: Term;
   const limit = options?.maxUncompressedSize ?? DEFAULT_MAX_UNCOMPRESSED
   if (size > limit) fail(start, `compressed term of ${size} bytes is over the limit (${limit})`)
   if (size === 0) fail(start, "compressed term of 0 bytes")
+  // the inflated bytes are on the heap as long as the decoder reads them
+  d.charge(size, start)
   let inflated: Uint8Array
   try {
     inflated = inflateSync(bytes.subarray(d.p), { maxOutputLength: size })
@@ -663,6 +734,7 @@ function compressed(d: Decoder, options?: DecodeOptions): { readonly term: Term;
   if (d.p !== inflated.length) fail(d.base + d.p, "trailing bytes after the compressed term")
   d.b = EMPTY
   d.base = 0
+  spent = d.cost
   return { term, end }
 }
 

@@ -14,11 +14,26 @@ import * as Data from "effect/Data"
 export class DecodeError extends Data.TaggedError("DecodeError")<{
   readonly offset: number
   readonly reason: string
+  /**
+   * Set when the bytes are refused by a limit rather than being malformed:
+   * "Compressed" (a compressed term where they are not accepted: distribution frames),
+   * "AtomLimit" (a new atom would pass `maxAtoms`), "TermBytes" (the decoded term would
+   * take more than `maxTermBytes` of heap).
+   */
+  readonly limit?: DecodeLimit | undefined
 }> {
   override get message(): string {
     return `invalid external term at offset ${this.offset}: ${this.reason}`
   }
 }
+
+/**
+ * Which limit refused an input (see `DecodeError.limit`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DecodeLimit = "Compressed" | "AtomLimit" | "TermBytes"
 
 /**
  * A JS value that is not an Erlang term (`undefined`, `NaN`, a string, a plain
