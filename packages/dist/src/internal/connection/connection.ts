@@ -360,7 +360,9 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         const failure = Cause.failureOption(cause)
         if (failure._tag === "Some" && failure.value instanceof ControlError) {
           const r = failure.value.reason
-          closeWith(closed(r === "AtomLimit" || r === "TermBytes" ? r : "Malformed", failure.value.message, failure.value))
+          closeWith(
+            closed(r === "AtomLimit" || r === "TermBytes" ? r : "Malformed", failure.value.message, failure.value)
+          )
         } else {
           closeWith(closed("HandlerFailed", Cause.pretty(cause), Cause.squash(cause)))
         }
