@@ -16,6 +16,8 @@ const repoRoot = join(here, "..", "..", "..", "..")
 export interface ChildNode {
   readonly pid: number
   readonly node: string
+  /** The node's distribution port. */
+  readonly port: number
   readonly stdout: () => string
   readonly stderr: () => string
   /** SIGKILL by pid; resolves when the process has exited. */
@@ -24,16 +26,21 @@ export interface ChildNode {
 
 /**
  * Starts `faultPeer.ts <name> <cookie>` with tsx and waits for `@@ready`; killed (by pid)
- * when the scope closes.
+ * when the scope closes. With `execArgv` (say `--max-old-space-size=192`), node runs the
+ * file itself (`node <execArgv> --import tsx`), so `pid` is the node process.
  */
-export const startTsPeer = (name: string, cookie: string): Effect.Effect<ChildNode, Error, Scope.Scope> =>
+export const startTsPeer = (
+  name: string,
+  cookie: string,
+  options: { readonly execArgv?: ReadonlyArray<string> } = {}
+): Effect.Effect<ChildNode, Error, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<ChildNode, Error>((resume) => {
-      const child = spawn(
-        process.execPath,
-        [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(here, "faultPeer.ts"), name, cookie],
-        { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] }
-      )
+      const script = join(here, "faultPeer.ts")
+      const argv = options.execArgv === undefined
+        ? [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), script, name, cookie]
+        : [...options.execArgv, "--import", "tsx", script, name, cookie]
+      const child = spawn(process.execPath, argv, { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] })
       let out = ""
       let err = ""
       let exited = false
@@ -46,6 +53,7 @@ export const startTsPeer = (name: string, cookie: string): Effect.Effect<ChildNo
       const node: ChildNode = {
         pid: child.pid ?? -1,
         node: "",
+        port: 0,
         stdout: () => out,
         stderr: () => err,
         kill: async () => {
@@ -65,10 +73,10 @@ export const startTsPeer = (name: string, cookie: string): Effect.Effect<ChildNo
       }, 30_000)
       child.stdout!.setEncoding("utf8").on("data", (d: string) => {
         out += d
-        const m = /@@ready (\S+)/.exec(out)
+        const m = /@@ready (\S+) port=(\d+)/.exec(out)
         if (m !== null && node.node === "") {
           clearTimeout(timer)
-          resume(Effect.succeed({ ...node, node: m[1]! }))
+          resume(Effect.succeed({ ...node, node: m[1]!, port: Number(m[2]) }))
         } else if (out.includes("@@error")) {
           clearTimeout(timer)
           void node.kill()

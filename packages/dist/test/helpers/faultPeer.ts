@@ -5,7 +5,7 @@
  *
  * It starts a visible DistNode with `Rpc` and a published module `fault` whose `hang/0`
  * never returns, registers `keeper` (`{From, whoami}` -> `From ! {keeper, self()}`),
- * and prints `@@ready <node>`. It runs until killed or until stdin closes.
+ * and prints `@@ready <node> port=<dist port>`. It runs until killed or until stdin closes.
  */
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
@@ -44,8 +44,8 @@ const layer = Rpc.layerPublish(fault).pipe(
 
 const main = Effect.gen(function*() {
   yield* Process.spawn(keeper, { name: "keeper" })
-  const node = yield* NetKernel.node
-  process.stdout.write(`@@ready ${node.name}\n`)
+  const kernel = yield* NetKernel.NetKernel
+  process.stdout.write(`@@ready ${kernel.node.name} port=${kernel.port}\n`)
   yield* Effect.async<void>((resume) => {
     process.stdin.on("end", () => resume(Effect.void))
     process.stdin.resume()
