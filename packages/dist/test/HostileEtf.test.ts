@@ -96,7 +96,8 @@ const freshAtoms = (n: number): Uint8Array => {
   const parts: Array<number> = [131, 108, ...u32(n)]
   for (let i = 0; i < n; i++) {
     const s = `${tag}_${i}`
-    parts.push(119, s.length, ...Array.from(s, (c) => c.charCodeAt(0)))
+    parts.push(119, s.length)
+    for (let j = 0; j < s.length; j++) parts.push(s.charCodeAt(j))
   }
   parts.push(106)
   return Uint8Array.from(parts)
