@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- --quick] [--runs N] [--only local|dist]`
+ * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf]`
  *
  * Runs every workload in a fresh OS process, our figure beside Erlang/OTP's measured in
  * the same run (when `erl` is installed), median (min–max) over the runs.
  */
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import type { Result, Row, Stat } from "./harness.js"
 import { compileErlang, erlAvailable, parseResult, printTable, ratio, run, start, stat } from "./harness.js"
 
@@ -329,6 +331,87 @@ const dist = async (): Promise<void> => {
   )
 }
 
+// ---------------------------------------------------------------------------------- etf
+
+const etfTerms: ReadonlyArray<readonly [string, string]> = [
+  ["map_4k_tuple_keys", "map of 4k {user, N} keys (70 KB)"],
+  ["map_20k_int_keys", "map of 20k integer keys (199 KB)"],
+  ["list_50k_records", "list of 50k records {user, N, <<..>>, ...} (2.2 MB)"],
+  ["binary_1mib", "1 MiB binary"]
+]
+
+/**
+ * The codec on everyday large terms: `bench_etf:gen` writes the bytes with
+ * `term_to_binary(T, [{minor_version, 2}])`; Erlang's BIFs and our `Etf` decode those
+ * same bytes and encode the decoded term, each in a fresh OS process per run.
+ */
+const etf = async (): Promise<void> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-etf-"))
+  try {
+    if (erlDir === undefined) {
+      log("etf: erl not found, no terms to decode (the ETF rows need erl's term_to_binary)")
+      return
+    }
+    await run("erl", ["-noshell", "-pa", erlDir, "-run", "bench_etf", "gen", dir], { timeoutMs: 120_000 })
+    const ts = await repeat("ts etf", async () => {
+      const out = await run("node", [...nodeArgs, "bench/etf.ts", dir], { timeoutMs: 600_000 })
+      return collect(out)
+    })
+    const erl = await repeat("erl etf", async () => {
+      const out = await run("erl", ["-noshell", "-pa", erlDir, "-run", "bench_etf", "main", dir], {
+        timeoutMs: 600_000
+      })
+      return collect(out)
+    })
+    const rows: Array<Row> = []
+    for (const [name, what] of etfTerms) {
+      for (const [dir, target] of [["decode", 1], ["encode", 0.5]] as const) {
+        rows.push(atLeast({
+          workload: `${dir} ${what}`,
+          unit: "ops/s",
+          ours: pick(ts, `${name}_${dir}`),
+          erlang: pick(erl, `${name}_${dir}`),
+          higherIsBetter: true,
+          target: `ratio >= ${target.toFixed(1)}`
+        }, target))
+      }
+    }
+    // as connections use the codec (no target: Erlang's column is the plain BIF)
+    for (const [name, what] of etfTerms) {
+      rows.push({
+        workload: `decode, binaries as views (copyBinaries: false): ${what}`,
+        unit: "ops/s",
+        ours: pick(ts, `${name}_decode_views`),
+        erlang: pick(erl, `${name}_decode`),
+        higherIsBetter: true
+      })
+      rows.push({
+        workload: `encode into a reused Etf.Writer: ${what}`,
+        unit: "ops/s",
+        ours: pick(ts, `${name}_encode_writer`),
+        erlang: pick(erl, `${name}_encode`),
+        higherIsBetter: true
+      })
+    }
+    printTable(
+      `ETF codec (issue 9): Etf.decode / Etf.encode vs binary_to_term / term_to_binary on the same bytes, ${runs} run(s) each, median (min–max)`,
+      rows
+    )
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The `RESULT etf_<name>_<dir> ... ops_per_s=X` lines of one run, as one Result keyed `<name>_<dir>`. */
+const collect = (out: string): Result | undefined => {
+  const r: Record<string, number> = {}
+  for (const line of out.split("\n")) {
+    const m = /^RESULT etf_(\S+) .*ops_per_s=([\d.]+)/.exec(line.trim())
+    if (m !== null) r[m[1]!] = Number(m[2])
+  }
+  return Object.keys(r).length === 0 ? undefined : r
+}
+
 const main = async () => {
   const t0 = Date.now()
   console.log(
@@ -338,6 +421,7 @@ const main = async () => {
   if (!hasErl) console.log("erl not found: Erlang/OTP figures are shown as — (install erlang-base to compare)")
   if (only === undefined || only === "local") await local()
   if (only === undefined || only === "dist") await dist()
+  if (only === undefined || only === "etf") await etf()
   console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 }
 

@@ -109,7 +109,7 @@ export interface DecodeOptions {
   /**
    * Whether decoded binaries are copies (default `true`). With `false`, binaries are
    * `subarray` views of the input, so they alias it: only use this when the input
-   * buffer is never reused or mutated. (Copies of 65..4096 bytes are views of a shared
+   * buffer is never reused or mutated. (Copies of up to 4096 bytes are views of a shared
    * 64 KiB pool, as Node's `Buffer.allocUnsafe`: respect `byteOffset`/`byteLength` when
    * using `.buffer`.)
    */
@@ -146,7 +146,7 @@ export interface DecodeOptions {
 
 /**
  * Encodes a term as `term_to_binary` does (with the leading version byte 131) into a
- * new `Uint8Array` (results of 65..4096 bytes are views of a shared pool, as Node's
+ * new `Uint8Array` (results of up to 4096 bytes are views of a shared pool, as Node's
  * `Buffer.allocUnsafe`: respect `byteOffset`/`byteLength` when using `.buffer`).
  *
  * @throws EncodeError when the value is not a term.

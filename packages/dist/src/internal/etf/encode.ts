@@ -18,7 +18,7 @@ import {
   Tuple
 } from "@effect-otp/process/Term"
 import { EncodeError } from "./errors.js"
-import { copyRange } from "./pool.js"
+import { allocUninitialized, copyRange } from "./pool.js"
 import * as T from "./tags.js"
 
 const f64 = new Float64Array(1)
@@ -525,7 +525,9 @@ function isByteList(l: ReadonlyArray<Term>): boolean {
   return true
 }
 
-const shared = new Writer(1024)
+const shared = new Writer(1024, allocUninitialized)
+/** `encode` keeps its buffer between calls up to this size (larger terms get a fresh one next time). */
+const KEEP = 8 * 1024 * 1024
 
 /** @internal */
 export function encodeInto(w: Writer, t: Term, versionByte: boolean): void {
@@ -542,6 +544,19 @@ export function encodeInto(w: Writer, t: Term, versionByte: boolean): void {
 
 /** @internal */
 export function encode(t: Term): Uint8Array {
+  if (t instanceof Uint8Array && t.length > 4096 && t.length <= 0xffffffff) {
+    // a big binary: write it once, straight into the result
+    const n = t.length
+    const out = allocUninitialized(6 + n)
+    out[0] = T.VERSION
+    out[1] = T.BINARY
+    out[2] = n >>> 24
+    out[3] = n >>> 16
+    out[4] = n >>> 8
+    out[5] = n
+    out.set(t, 6)
+    return out
+  }
   const w = shared
   w.pos = 0
   try {
@@ -549,13 +564,13 @@ export function encode(t: Term): Uint8Array {
     w.term(t)
   } catch (e) {
     w.pos = 0
-    if (w.buf.length > 1 << 20) w.buf = new Uint8Array(1024)
+    if (w.buf.length > KEEP) w.buf = allocUninitialized(1024)
     throw toEncodeError(e)
   }
   const out = copyRange(w.buf, 0, w.pos)
   w.pos = 0
   // do not keep a huge buffer around after one big term
-  if (w.buf.length > 1 << 20) w.buf = new Uint8Array(1024)
+  if (w.buf.length > KEEP) w.buf = allocUninitialized(1024)
   return out
 }
 
