@@ -186,6 +186,10 @@ export class Writer {
       default:
         return fail(`not a term: ${describe(t)}`)
     }
+    // the common kinds first, by `instanceof` (a prototype-chain walk: no megamorphic
+    // property load as `_tag` would be at this site)
+    if (t instanceof Atom) return this.atom(t)
+    if (t instanceof Tuple) return this.tuple(t)
     if (t instanceof Uint8Array) {
       this.ensure(5)
       this.buf[this.pos] = T.BINARY
@@ -195,6 +199,7 @@ export class Writer {
       return this.bytes(t)
     }
     if (Array.isArray(t)) return this.list(t as ReadonlyArray<Term>)
+    if (t instanceof TermMap) return this.map(t)
     if (t === null) return fail("not a term: null")
     switch ((t as { _tag?: unknown })._tag) {
       case "Atom":
