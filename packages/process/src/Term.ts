@@ -37,7 +37,12 @@ export class Atom {
   readonly _tag = "Atom" as const
   private constructor(readonly name: string) {}
   /**
-   * The atom with this text (at most 255 characters, as in Erlang).
+   * The atom with this text (at most 255 characters, as in Erlang). Atoms are never
+   * freed. Local code is not limited: the cap on the atom table (`maxAtoms` of the
+   * ETF decoder and of `DistNode`) applies to atoms that come from outside, and the
+   * atoms made here count toward it, so that once local code has filled the table,
+   * input that brings new atoms is refused (a frame closes its connection) while the
+   * node keeps running. Do not make atoms from unbounded input (as `list_to_atom`).
    *
    * @since 0.1.0
    */
