@@ -63,7 +63,7 @@ const heapLimit = (): number => {
 
 /**
  * Default `maxTermBytes`: 1/8 of V8's heap limit, between 16 MiB and 512 MiB (512 MiB
- * with Node's default heap on a 64-bit machine, 24 MiB with `--max-old-space-size=192`).
+ * with Node's default heap on a 64-bit machine, 30 MiB with `--max-old-space-size=192`).
  * One term is decoded at a time (JS has one thread), so one frame can never ask for more
  * than this.
  * @internal
