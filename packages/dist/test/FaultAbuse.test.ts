@@ -61,7 +61,14 @@ class Logs {
 }
 
 const victimLayer = (name: string, cookie: string, logs: Logs) =>
-  DistNode.layer({ name, cookie, setupTime: `${SETUP_MS} millis`, maxPendingHandshakes: MAX_PENDING }).pipe(
+  DistNode.layer({
+    name,
+    cookie,
+    setupTime: `${SETUP_MS} millis`,
+    maxPendingHandshakes: MAX_PENDING,
+    // every abuser here comes from 127.0.0.1: one address may take all the slots
+    maxPendingHandshakesPerAddress: MAX_PENDING
+  }).pipe(
     Layer.provideMerge(ProcessRuntime.layer),
     Layer.provide(logs.layer())
   )

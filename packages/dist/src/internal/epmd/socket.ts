@@ -48,14 +48,28 @@ export const connect = (host: string, port: number): Effect.Effect<Conn, SocketF
       Effect.sync(() => {
         const s = net.createConnection({ host, port })
         s.setNoDelay(true)
-        s.on("data", (data: Buffer) => {
-          Queue.unsafeOffer(queue, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-        })
-        s.on("end", () => Queue.unsafeOffer(queue, "end"))
-        s.on("close", () => {
-          Queue.unsafeOffer(queue, "end")
-          Deferred.unsafeDone(closed, Exit.void)
-        })
+        // a defect in a callback closes this socket (the read then fails as Closed); it never escapes
+        const guard = <A extends ReadonlyArray<unknown>>(f: (...a: A) => void) => (...a: A): void => {
+          try {
+            f(...a)
+          } catch (defect) {
+            s.destroy(defect instanceof Error ? defect : new Error(String(defect)))
+          }
+        }
+        s.on(
+          "data",
+          guard((data: Buffer) => {
+            Queue.unsafeOffer(queue, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+          })
+        )
+        s.on("end", guard(() => Queue.unsafeOffer(queue, "end")))
+        s.on(
+          "close",
+          guard(() => {
+            Queue.unsafeOffer(queue, "end")
+            Deferred.unsafeDone(closed, Exit.void)
+          })
+        )
         // errors are followed by "close"; the connect wait below observes them
         s.on("error", () => {})
         return s
