@@ -46,7 +46,7 @@ import type { Carrier, Listener, Transport } from "../Transport.js"
 import * as Conn from "./connection/connection.js"
 import * as Control from "./control/codec.js"
 import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
-import { PendingLimiter, type PendingSlot } from "./transport/pending.js"
+import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -641,13 +641,13 @@ export const make = (
       Effect.gen(function*() {
         const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
         const carrier = yield* listener.accept.pipe(Scope.extend(scope), Effect.orDie)
-        const from = carrier.remoteAddress?.host
+        const from = addressGroup(carrier.remoteAddress?.host)
         const slot = pending.admit(from, () => carrier.unsafeClose("evicted: too many pending handshakes"))
         if (typeof slot === "string") {
           yield* Effect.logWarning(
             slot === "AddressFull"
-              ? `too many pending handshakes from ${from ?? "?"} (${pending.perAddress}); connection refused`
-              : `too many pending handshakes (${pending.size}); connection from ${from ?? "?"} refused`
+              ? `too many pending handshakes from ${from} (${pending.perAddress}); connection refused`
+              : `too many pending handshakes (${pending.size}); connection from ${from} refused`
           ).pipe(Effect.annotateLogs("module", "NetKernel"))
           yield* Scope.close(scope, Exit.void)
           return
