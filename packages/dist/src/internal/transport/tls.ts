@@ -18,7 +18,7 @@ import * as tls from "node:tls"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
 import { resolve, type Resolved, type Side, type TlsConfigError, type TlsOptions } from "../ssl/options.js"
 import { AcceptQueue, defectText, guarded, reporterOf } from "./carrier.js"
-import { PendingLimiter, type PendingSlot } from "./pending.js"
+import { addressGroup, PendingLimiter, type PendingSlot } from "./pending.js"
 import { TransportError } from "./error.js"
 import { addressText, TcpCarrier } from "./tcp.js"
 
@@ -158,7 +158,7 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
             if (typeof slot === "string") {
               warn(
                 slot === "AddressFull"
-                  ? `TLS distribution: too many pending TLS handshakes from ${raw.remoteAddress}; refused ${key}`
+                  ? `TLS distribution: too many pending TLS handshakes from ${addressGroup(raw.remoteAddress)}; refused ${key}`
                   : `TLS distribution: too many pending TLS handshakes; refused ${key}`
               )
               raw.destroy()
