@@ -277,15 +277,18 @@ const connect = (resolved: Resolved) => (address: Address): Effect.Effect<Carrie
         )
       }
       socket.once("error", onError)
-      socket.once("secureConnect", () => {
-        if (settled) return
-        const deep = tooDeep(side, socket)
-        if (deep !== undefined) return fail(`the server's certificate was refused: ${deep}`)
-        settled = true
-        clearTimeout(timer)
-        socket.off("error", onError)
-        resume(Effect.succeed(new TlsCarrier(socket, reporterOf(runtime, "TlsTransport"))))
-      })
+      socket.once(
+        "secureConnect",
+        guarded(() => {
+          if (settled) return
+          const deep = tooDeep(side, socket)
+          if (deep !== undefined) return fail(`the server's certificate was refused: ${deep}`)
+          settled = true
+          clearTimeout(timer)
+          socket.off("error", onError)
+          resume(Effect.succeed(new TlsCarrier(socket, reporterOf(runtime, "TlsTransport"))))
+        }, (defect) => fail(`a defect after the TLS handshake: ${defectText(defect)}`, defect))
+      )
       return Effect.sync(() => {
         settled = true
         clearTimeout(timer)
