@@ -218,24 +218,31 @@ describe.skipIf(!erlAvailable())("hostile peers at the acceptor", () => {
 })
 
 describe.skipIf(!opensslAvailable())("hostile peers at the TLS listener", () => {
-  it.scopedLive("one address holding raw sockets in the TLS handshake cannot lock out the others", () =>
-    Effect.gen(function*() {
-      const pki = yield* pkiScoped
-      const logs: Array<string> = []
-      const transport = yield* Transport.makeTls({
-        server: { ...pki.node },
-        maxPendingHandshakes: 8,
-        maxPendingHandshakesPerAddress: 4
-      })
-      const listener = yield* transport.listen({ host: "127.0.0.1" }).pipe(Effect.provide(collectLogs(logs)))
-      const abuser = yield* otherLoopback()
-      const flood = yield* silentFlood(listener.port, abuser, 20)
-      // the 16 over the per-address cap are refused at once; 4 sit in their TLS handshake
-      yield* Effect.promise(() => flood.closedAtLeast(16))
-      const [client] = yield* Effect.all([transport.connect({ host: "127.0.0.1", port: listener.port }), listener.accept], {
-        concurrency: 2
-      })
-      expect(client.isClosed()).toBe(false)
-      expect(logs.some((l) => l.includes(`too many pending TLS handshakes from ${abuser}`))).toBe(true)
-    }), 30_000)
+  it.scopedLive(
+    "one address holding raw sockets in the TLS handshake cannot lock out the others",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const logs: Array<string> = []
+        const transport = yield* Transport.makeTls({
+          server: { ...pki.node },
+          maxPendingHandshakes: 8,
+          maxPendingHandshakesPerAddress: 4
+        })
+        const listener = yield* transport.listen({ host: "127.0.0.1" }).pipe(Effect.provide(collectLogs(logs)))
+        const abuser = yield* otherLoopback()
+        const flood = yield* silentFlood(listener.port, abuser, 20)
+        // the 16 over the per-address cap are refused at once; 4 sit in their TLS handshake
+        yield* Effect.promise(() => flood.closedAtLeast(16))
+        const [client] = yield* Effect.all([
+          transport.connect({ host: "127.0.0.1", port: listener.port }),
+          listener.accept
+        ], {
+          concurrency: 2
+        })
+        expect(client.isClosed()).toBe(false)
+        expect(logs.some((l) => l.includes(`too many pending TLS handshakes from ${abuser}`))).toBe(true)
+      }),
+    30_000
+  )
 })

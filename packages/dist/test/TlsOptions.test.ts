@@ -78,7 +78,9 @@ describe.skipIf(!opensslAvailable())("TLS options at work", () => {
       expect(
         yield* msg({ client: { versions: ["tlsv1.2", "tlsv1.3"], eccs: ["secp384r1"], supportedGroups: ["x25519"] } })
       ).toContain("eccs and supported_groups differ")
-      expect(yield* msg({ client: { clientRenegotiation: false } })).toContain("client_renegotiation is a server option")
+      expect(yield* msg({ client: { clientRenegotiation: false } })).toContain(
+        "client_renegotiation is a server option"
+      )
       expect(yield* msg({ client: { depth: -1 } })).toContain("depth must be a non-negative integer")
     }))
 
@@ -104,85 +106,103 @@ describe.skipIf(!opensslAvailable())("TLS options at work", () => {
       expect(yield* warnings({ server: s.server, client: s.client })).toEqual([])
     }))
 
-  it.scopedLive("depth: one intermediate CA passes depth 1 and is refused with depth 0, on both sides", () =>
-    Effect.gen(function*() {
-      const pki = yield* pkiScoped
-      const plain = strict(pki.node, pki.cacert)
-      const chained = strict(pki.chained, pki.cacert)
+  it.scopedLive(
+    "depth: one intermediate CA passes depth 1 and is refused with depth 0, on both sides",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const plain = strict(pki.node, pki.cacert)
+        const chained = strict(pki.chained, pki.cacert)
 
-      // server side: the client's chain is root -> ica -> leaf
-      const serverLogs: Array<string> = []
-      const strictServer = yield* Transport.makeTls({ server: { ...plain.server, depth: 0 } })
-      const l0 = yield* strictServer.listen({ host: "127.0.0.1" }).pipe(Effect.provide(collectLogs(serverLogs)))
-      const dialler = yield* Transport.makeTls({ client: chained.client })
-      // the server refuses right after the TLS handshake: the client sees a close, early or late
-      const refused = yield* Effect.either(dialler.connect({ host: "127.0.0.1", port: l0.port }))
-      if (Either.isRight(refused)) yield* refused.right.closed
-      expect(serverLogs.some((l) => l.includes("1 intermediate CA certificate, more than depth 0"))).toBe(true)
-      const l1 = yield* (yield* Transport.makeTls({ server: { ...plain.server, depth: 1 } })).listen({
-        host: "127.0.0.1"
-      })
-      const [ok] = yield* Effect.all([dialler.connect({ host: "127.0.0.1", port: l1.port }), l1.accept], {
-        concurrency: 2
-      })
-      expect(ok.isClosed()).toBe(false)
+        // server side: the client's chain is root -> ica -> leaf
+        const serverLogs: Array<string> = []
+        const strictServer = yield* Transport.makeTls({ server: { ...plain.server, depth: 0 } })
+        const l0 = yield* strictServer.listen({ host: "127.0.0.1" }).pipe(Effect.provide(collectLogs(serverLogs)))
+        const dialler = yield* Transport.makeTls({ client: chained.client })
+        // the server refuses right after the TLS handshake: the client sees a close, early or late
+        const refused = yield* Effect.either(dialler.connect({ host: "127.0.0.1", port: l0.port }))
+        if (Either.isRight(refused)) yield* refused.right.closed
+        expect(serverLogs.some((l) => l.includes("1 intermediate CA certificate, more than depth 0"))).toBe(true)
+        const l1 = yield* (yield* Transport.makeTls({ server: { ...plain.server, depth: 1 } })).listen({
+          host: "127.0.0.1"
+        })
+        const [ok] = yield* Effect.all([dialler.connect({ host: "127.0.0.1", port: l1.port }), l1.accept], {
+          concurrency: 2
+        })
+        expect(ok.isClosed()).toBe(false)
 
-      // client side: the server presents the chain
-      const chainServer = yield* (yield* Transport.makeTls({ server: chained.server })).listen({ host: "127.0.0.1" })
-      const client0 = yield* Transport.makeTls({ client: { ...plain.client, depth: 0 } })
-      const e = yield* Effect.flip(client0.connect({ host: "127.0.0.1", port: chainServer.port }))
-      expect(e.message).toContain("more than depth 0")
-      const client1 = yield* Transport.makeTls({ client: { ...plain.client, depth: 1 } })
-      yield* Effect.all([client1.connect({ host: "127.0.0.1", port: chainServer.port }), chainServer.accept], {
-        concurrency: 2
-      })
-    }), 30_000)
+        // client side: the server presents the chain
+        const chainServer = yield* (yield* Transport.makeTls({ server: chained.server })).listen({ host: "127.0.0.1" })
+        const client0 = yield* Transport.makeTls({ client: { ...plain.client, depth: 0 } })
+        const e = yield* Effect.flip(client0.connect({ host: "127.0.0.1", port: chainServer.port }))
+        expect(e.message).toContain("more than depth 0")
+        const client1 = yield* Transport.makeTls({ client: { ...plain.client, depth: 1 } })
+        yield* Effect.all([client1.connect({ host: "127.0.0.1", port: chainServer.port }), chainServer.accept], {
+          concurrency: 2
+        })
+      }),
+    30_000
+  )
 
-  it.scopedLive("signature_algs: a server that may only sign with RSA-PSS cannot use its ECDSA key", () =>
-    Effect.gen(function*() {
-      const pki = yield* pkiScoped
-      const client = yield* Transport.makeTls({})
-      const pss = yield* (yield* Transport.makeTls({ server: { ...pki.node, signatureAlgs: ["rsa_pss_rsae_sha256"] } }))
-        .listen({ host: "127.0.0.1" })
-      const e = yield* Effect.flip(client.connect({ host: "127.0.0.1", port: pss.port }))
-      expect(e.reason).toBe("ConnectFailed")
-      const ecdsa = yield* (yield* Transport.makeTls({
-        server: { ...pki.node, signatureAlgs: ["ecdsa_secp256r1_sha256"] }
-      })).listen({ host: "127.0.0.1" })
-      yield* Effect.all([client.connect({ host: "127.0.0.1", port: ecdsa.port }), ecdsa.accept], { concurrency: 2 })
-    }), 30_000)
+  it.scopedLive(
+    "signature_algs: a server that may only sign with RSA-PSS cannot use its ECDSA key",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const client = yield* Transport.makeTls({})
+        const pss =
+          yield* (yield* Transport.makeTls({ server: { ...pki.node, signatureAlgs: ["rsa_pss_rsae_sha256"] } }))
+            .listen({ host: "127.0.0.1" })
+        const e = yield* Effect.flip(client.connect({ host: "127.0.0.1", port: pss.port }))
+        expect(e.reason).toBe("ConnectFailed")
+        const ecdsa = yield* (yield* Transport.makeTls({
+          server: { ...pki.node, signatureAlgs: ["ecdsa_secp256r1_sha256"] }
+        })).listen({ host: "127.0.0.1" })
+        yield* Effect.all([client.connect({ host: "127.0.0.1", port: ecdsa.port }), ecdsa.accept], { concurrency: 2 })
+      }),
+    30_000
+  )
 
-  it.scopedLive("supported_groups (TLS 1.3) and eccs (TLS 1.2): without a common group, no connection", () =>
-    Effect.gen(function*() {
-      const pki = yield* pkiScoped
-      const v13 = ["tlsv1.3"] as const
-      const s13 = yield* (yield* Transport.makeTls({ server: { ...pki.node, versions: v13, supportedGroups: ["x448"] } }))
-        .listen({ host: "127.0.0.1" })
-      const other = yield* Transport.makeTls({ client: { versions: v13, supportedGroups: ["x25519"] } })
-      expect((yield* Effect.flip(other.connect({ host: "127.0.0.1", port: s13.port }))).reason).toBe("ConnectFailed")
-      const same = yield* Transport.makeTls({ client: { versions: v13, supportedGroups: ["x448"] } })
-      yield* Effect.all([same.connect({ host: "127.0.0.1", port: s13.port }), s13.accept], { concurrency: 2 })
+  it.scopedLive(
+    "supported_groups (TLS 1.3) and eccs (TLS 1.2): without a common group, no connection",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const v13 = ["tlsv1.3"] as const
+        const s13 =
+          yield* (yield* Transport.makeTls({ server: { ...pki.node, versions: v13, supportedGroups: ["x448"] } }))
+            .listen({ host: "127.0.0.1" })
+        const other = yield* Transport.makeTls({ client: { versions: v13, supportedGroups: ["x25519"] } })
+        expect((yield* Effect.flip(other.connect({ host: "127.0.0.1", port: s13.port }))).reason).toBe("ConnectFailed")
+        const same = yield* Transport.makeTls({ client: { versions: v13, supportedGroups: ["x448"] } })
+        yield* Effect.all([same.connect({ host: "127.0.0.1", port: s13.port }), s13.accept], { concurrency: 2 })
 
-      const s12 = yield* (yield* Transport.makeTls({ server: { ...pki.node, eccs: ["secp384r1"] } }))
-        .listen({ host: "127.0.0.1" })
-      const p256 = yield* Transport.makeTls({ client: { eccs: ["secp256r1"] } })
-      expect((yield* Effect.flip(p256.connect({ host: "127.0.0.1", port: s12.port }))).reason).toBe("ConnectFailed")
-      const both = yield* Transport.makeTls({ client: { eccs: ["secp384r1", "secp256r1"] } })
-      yield* Effect.all([both.connect({ host: "127.0.0.1", port: s12.port }), s12.accept], { concurrency: 2 })
-    }), 30_000)
+        const s12 = yield* (yield* Transport.makeTls({ server: { ...pki.node, eccs: ["secp384r1"] } }))
+          .listen({ host: "127.0.0.1" })
+        const p256 = yield* Transport.makeTls({ client: { eccs: ["secp256r1"] } })
+        expect((yield* Effect.flip(p256.connect({ host: "127.0.0.1", port: s12.port }))).reason).toBe("ConnectFailed")
+        const both = yield* Transport.makeTls({ client: { eccs: ["secp384r1", "secp256r1"] } })
+        yield* Effect.all([both.connect({ host: "127.0.0.1", port: s12.port }), s12.accept], { concurrency: 2 })
+      }),
+    30_000
+  )
 
-  it.scopedLive("client_renegotiation: false refuses a client's renegotiation; true (the default) allows it", () =>
-    Effect.gen(function*() {
-      const pki = yield* pkiScoped
-      const no = yield* (yield* Transport.makeTls({ server: { ...pki.node, clientRenegotiation: false } })).listen({
-        host: "127.0.0.1"
-      })
-      expect(yield* renegotiate(no.port)).toBe("refused")
-      const yes = yield* (yield* Transport.makeTls({ server: { ...pki.node, clientRenegotiation: true } })).listen({
-        host: "127.0.0.1"
-      })
-      expect(yield* renegotiate(yes.port)).toBe("renegotiated")
-      const byDefault = yield* (yield* Transport.makeTls({ server: { ...pki.node } })).listen({ host: "127.0.0.1" })
-      expect(yield* renegotiate(byDefault.port)).toBe("renegotiated")
-    }), 30_000)
+  it.scopedLive(
+    "client_renegotiation: false refuses a client's renegotiation; true (the default) allows it",
+    () =>
+      Effect.gen(function*() {
+        const pki = yield* pkiScoped
+        const no = yield* (yield* Transport.makeTls({ server: { ...pki.node, clientRenegotiation: false } })).listen({
+          host: "127.0.0.1"
+        })
+        expect(yield* renegotiate(no.port)).toBe("refused")
+        const yes = yield* (yield* Transport.makeTls({ server: { ...pki.node, clientRenegotiation: true } })).listen({
+          host: "127.0.0.1"
+        })
+        expect(yield* renegotiate(yes.port)).toBe("renegotiated")
+        const byDefault = yield* (yield* Transport.makeTls({ server: { ...pki.node } })).listen({ host: "127.0.0.1" })
+        expect(yield* renegotiate(byDefault.port)).toBe("renegotiated")
+      }),
+    30_000
+  )
 })

@@ -151,7 +151,10 @@ export const makePki = (): Pki => {
       makeIntermediate(dir, "ica", "ca", "effect-otp intermediate CA")
       const leaf = makeLeaf(dir, "chained", "ica", names, "2")
       const full = path.join(dir, "chained-full.pem")
-      fs.writeFileSync(full, Buffer.concat([fs.readFileSync(leaf.certfile), fs.readFileSync(path.join(dir, "ica.pem"))]))
+      fs.writeFileSync(
+        full,
+        Buffer.concat([fs.readFileSync(leaf.certfile), fs.readFileSync(path.join(dir, "ica.pem"))])
+      )
       return { certfile: full, keyfile: leaf.keyfile }
     })()
   }

@@ -54,7 +54,8 @@ interface Registered {
 }
 
 /** A map key for a name's bytes (one char per byte: lossless). */
-const keyOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
+const keyOf = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 
 const MIN_CREATION = 4
 
@@ -108,20 +109,20 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailu
     }
 
     /** Runs a socket callback; a defect closes that socket and is logged, never thrown. */
-    const guard = <A extends ReadonlyArray<unknown>>(socket: net.Socket, what: string, f: (...a: A) => void) =>
-    (...a: A): void => {
-      try {
-        f(...a)
-      } catch (defect) {
-        socket.destroy()
-        log(
-          `closed a client (${socket.remoteAddress ?? "?"}) after a defect in its ${what} handler: ${
-            defect instanceof Error ? defect.stack ?? defect.message : String(defect)
-          }`,
-          "Error"
-        )
+    const guard =
+      <A extends ReadonlyArray<unknown>>(socket: net.Socket, what: string, f: (...a: A) => void) => (...a: A): void => {
+        try {
+          f(...a)
+        } catch (defect) {
+          socket.destroy()
+          log(
+            `closed a client (${socket.remoteAddress ?? "?"}) after a defect in its ${what} handler: ${
+              defect instanceof Error ? defect.stack ?? defect.message : String(defect)
+            }`,
+            "Error"
+          )
+        }
       }
-    }
 
     const nextCreation = (key: string, highestVersion: number): number => {
       if (highestVersion < 6) {

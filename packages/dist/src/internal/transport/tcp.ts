@@ -102,21 +102,22 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
     // interruptible: the returned canceler destroys a socket that is still connecting
     Effect.interruptible(Effect.flatMap(Effect.runtime<never>(), (runtime) =>
       Effect.async<TcpCarrier, TransportError>((resume) => {
-      const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
-      const onError = (cause: Error) => {
-        socket.destroy()
-        resume(Effect.fail(
-          new TransportError({ reason: "ConnectFailed", address: addressText(address.host, address.port), cause })
-        ))
-      }
-      socket.once("error", onError)
-      socket.once("connect", () => {
-        socket.off("error", onError)
-        resume(Effect.succeed(new TcpCarrier(socket, reporterOf(runtime, "TcpTransport"))))
-      })
-      return Effect.sync(() => socket.destroy())
-    }))),
-    (carrier) => carrier.close
+        const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
+        const onError = (cause: Error) => {
+          socket.destroy()
+          resume(Effect.fail(
+            new TransportError({ reason: "ConnectFailed", address: addressText(address.host, address.port), cause })
+          ))
+        }
+        socket.once("error", onError)
+        socket.once("connect", () => {
+          socket.off("error", onError)
+          resume(Effect.succeed(new TcpCarrier(socket, reporterOf(runtime, "TcpTransport"))))
+        })
+        return Effect.sync(() => socket.destroy())
+      }))),
+    (carrier) =>
+      carrier.close
   )
 
 const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>

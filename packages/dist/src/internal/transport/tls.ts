@@ -18,8 +18,8 @@ import * as tls from "node:tls"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
 import { resolve, type Resolved, type Side, type TlsConfigError, type TlsOptions } from "../ssl/options.js"
 import { AcceptQueue, defectText, guarded, reporterOf } from "./carrier.js"
-import { addressGroup, PendingLimiter, type PendingSlot } from "./pending.js"
 import { TransportError } from "./error.js"
+import { addressGroup, PendingLimiter, type PendingSlot } from "./pending.js"
 import { addressText, TcpCarrier } from "./tcp.js"
 
 /** @internal */
@@ -158,7 +158,9 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
             if (typeof slot === "string") {
               warn(
                 slot === "AddressFull"
-                  ? `TLS distribution: too many pending TLS handshakes from ${addressGroup(raw.remoteAddress)}; refused ${key}`
+                  ? `TLS distribution: too many pending TLS handshakes from ${
+                    addressGroup(raw.remoteAddress)
+                  }; refused ${key}`
                   : `TLS distribution: too many pending TLS handshakes; refused ${key}`
               )
               raw.destroy()
@@ -230,71 +232,73 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
 
 const connect = (resolved: Resolved) => (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.interruptible(Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-      Effect.async<TlsCarrier, TransportError>((resume) => {
-      const side = resolved.client
-      const where = addressText(address.host, address.port)
-      const name = side.sni === "disable" ? undefined : side.sni ?? address.host
-      const socket = tls.connect({
-        ...side.context,
-        host: address.host,
-        port: address.port,
-        // Node refuses an IP address as SNI; the identity check then uses `host` (IP SANs).
-        ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
-        rejectUnauthorized: side.verifyPeer,
-        checkServerIdentity: (host, cert) =>
-          side.sni === "disable" ? undefined : tls.checkServerIdentity(name ?? host, cert)
-      })
-      let settled = false
-      const fail = (text: string, cause?: unknown) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-        resume(Effect.fail(
-          new TransportError({ reason: "ConnectFailed", address: where, cause: new Error(text, { cause }) })
-        ))
-      }
-      const ms = Math.max(1, Duration.toMillis(resolved.handshakeTimeout))
-      const timer = setTimeout(
-        () =>
-          fail(
-            `TLS handshake did not complete within ${
-              Duration.format(resolved.handshakeTimeout)
-            } (is the peer a TLS distribution node?)`
-          ),
-        ms
-      )
-      const onError = (err: Error) => {
-        const code = codeOf(err)
-        fail(
-          code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENOTFOUND"
-            ? err.message
-            : code === "ECONNRESET" || /disconnected before secure TLS/.test(err.message)
-            ? `the peer closed the connection during the TLS handshake (not a TLS node, or it refused our certificate): ${err.message}`
-            : `TLS handshake failed: ${describe(err)}`,
-          err
-        )
-      }
-      socket.once("error", onError)
-      socket.once(
-        "secureConnect",
-        guarded(() => {
-          if (settled) return
-          const deep = tooDeep(side, socket)
-          if (deep !== undefined) return fail(`the server's certificate was refused: ${deep}`)
-          settled = true
-          clearTimeout(timer)
-          socket.off("error", onError)
-          resume(Effect.succeed(new TlsCarrier(socket, reporterOf(runtime, "TlsTransport"))))
-        }, (defect) => fail(`a defect after the TLS handshake: ${defectText(defect)}`, defect))
-      )
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-      })
-    }))),
+    Effect.interruptible(
+      Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+        Effect.async<TlsCarrier, TransportError>((resume) => {
+          const side = resolved.client
+          const where = addressText(address.host, address.port)
+          const name = side.sni === "disable" ? undefined : side.sni ?? address.host
+          const socket = tls.connect({
+            ...side.context,
+            host: address.host,
+            port: address.port,
+            // Node refuses an IP address as SNI; the identity check then uses `host` (IP SANs).
+            ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
+            rejectUnauthorized: side.verifyPeer,
+            checkServerIdentity: (host, cert) =>
+              side.sni === "disable" ? undefined : tls.checkServerIdentity(name ?? host, cert)
+          })
+          let settled = false
+          const fail = (text: string, cause?: unknown) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            socket.destroy()
+            resume(Effect.fail(
+              new TransportError({ reason: "ConnectFailed", address: where, cause: new Error(text, { cause }) })
+            ))
+          }
+          const ms = Math.max(1, Duration.toMillis(resolved.handshakeTimeout))
+          const timer = setTimeout(
+            () =>
+              fail(
+                `TLS handshake did not complete within ${
+                  Duration.format(resolved.handshakeTimeout)
+                } (is the peer a TLS distribution node?)`
+              ),
+            ms
+          )
+          const onError = (err: Error) => {
+            const code = codeOf(err)
+            fail(
+              code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENOTFOUND"
+                ? err.message
+                : code === "ECONNRESET" || /disconnected before secure TLS/.test(err.message)
+                ? `the peer closed the connection during the TLS handshake (not a TLS node, or it refused our certificate): ${err.message}`
+                : `TLS handshake failed: ${describe(err)}`,
+              err
+            )
+          }
+          socket.once("error", onError)
+          socket.once(
+            "secureConnect",
+            guarded(() => {
+              if (settled) return
+              const deep = tooDeep(side, socket)
+              if (deep !== undefined) return fail(`the server's certificate was refused: ${deep}`)
+              settled = true
+              clearTimeout(timer)
+              socket.off("error", onError)
+              resume(Effect.succeed(new TlsCarrier(socket, reporterOf(runtime, "TlsTransport"))))
+            }, (defect) => fail(`a defect after the TLS handshake: ${defectText(defect)}`, defect))
+          )
+          return Effect.sync(() => {
+            settled = true
+            clearTimeout(timer)
+            socket.destroy()
+          })
+        }))
+    ),
     (carrier) => carrier.close
   )
 
