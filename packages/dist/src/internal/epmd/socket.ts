@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import * as packets from "./packets.js"
@@ -42,6 +43,7 @@ type Chunk = Uint8Array | "end"
  */
 export const connect = (host: string, port: number): Effect.Effect<Conn, SocketFailure, Scope.Scope> =>
   Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Chunk>(), Queue.shutdown)
     const closed = yield* Deferred.make<void>()
     const socket = yield* Effect.acquireRelease(
@@ -54,6 +56,10 @@ export const connect = (host: string, port: number): Effect.Effect<Conn, SocketF
             f(...a)
           } catch (defect) {
             s.destroy(defect instanceof Error ? defect : new Error(String(defect)))
+            Runtime.runFork(runtime)(
+              Effect.logError(`epmd client socket to ${host}:${port} closed after a defect in a callback`, defect)
+                .pipe(Effect.annotateLogs("module", "Epmd"))
+            )
           }
         }
         s.on(
