@@ -7,12 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { vi } from "vitest"
 import * as Epmd from "../src/Epmd.js"
+import type * as Packets from "../src/internal/epmd/packets.js"
 import { uniqueName } from "./helpers/erl.js"
 import { rawConnectScoped } from "./helpers/hostile.js"
 import { collectLogs } from "./helpers/tsnode.js"
 
 vi.mock("../src/internal/epmd/packets.js", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../src/internal/epmd/packets.js")>()
+  const original = await importOriginal<typeof Packets>()
   return {
     ...original,
     encodeNamesResp: () => {
