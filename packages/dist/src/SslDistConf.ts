@@ -27,7 +27,8 @@
  * not know is an error when the transport is made. Options with no bearing on the checks
  * (`secure_renegotiate`, `reuse_sessions`, `hibernate_after`, ...) are accepted and
  * listed in `ignored`; any other option (`verify_fun`, `crl_check`,
- * `customize_hostname_check`, ...) is refused rather than silently weakened. Relative
+ * `customize_hostname_check`, `signature_algs_cert`, ...) is refused rather than silently
+ * weakened. Relative
  * paths are relative to the current directory, as for `erl`.
  *
  * @since 0.1.0

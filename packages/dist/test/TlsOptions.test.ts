@@ -46,6 +46,10 @@ describe("ssl_dist_optfile: the options that used to be dropped", () => {
     expect(err(`[{server, [{eccs, []}]}].`)).toContain("eccs must be a non-empty list")
     expect(err(`[{client, [{client_renegotiation, true}]}].`)).toContain("server option")
     expect(err(`[{server, [{client_renegotiation, maybe}]}].`)).toContain("true or false")
+    // no way to honour it here: refused rather than dropped
+    expect(err(`[{client, [{signature_algs_cert, [rsa_pss_rsae_sha256]}]}].`)).toContain(
+      "signature_algs_cert is not supported"
+    )
   })
 })
 

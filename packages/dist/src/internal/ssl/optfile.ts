@@ -52,7 +52,6 @@ const IGNORED = new Set([
   "handshake",
   "padding_check",
   "beast_mitigation",
-  "signature_algs_cert",
   "erl_dist",
   "keep_secrets",
   "session_tickets",
@@ -218,6 +217,13 @@ const sideOptions = (
         out.clientRenegotiation = a === "true"
         break
       }
+      case "signature_algs_cert":
+        // node:tls has no separate list for certificate signatures: ignoring it would loosen the check
+        return new Bad(
+          "Unsupported",
+          `${side}: signature_algs_cert is not supported by the TypeScript TLS transport (it has no separate ` +
+            "list for certificate signatures); leave it out, or restrict signature_algs"
+        )
       case "crl_check": {
         if (atomOf(value) !== "false") {
           return new Bad("Unsupported", `${side}: {crl_check, ${show(value)}} is not supported`)
