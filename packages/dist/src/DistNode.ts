@@ -81,8 +81,19 @@ export interface Options {
   readonly listen?: Transport.ListenOptions | undefined
   /** Largest accepted frame (default 128 MiB). */
   readonly maxFrameSize?: number | undefined
-  /** Handshakes in progress beyond this are refused (default 64). */
+  /**
+   * Handshakes in progress at most, in all (default 64). When they are all taken, the
+   * address holding the most gives up its oldest for a newcomer from an address holding
+   * fewer; so one address cannot lock the others out.
+   */
   readonly maxPendingHandshakes?: number | undefined
+  /** Handshakes in progress at most from one address (an IPv6 /64), default 8; more are refused. */
+  readonly maxPendingHandshakesPerAddress?: number | undefined
+  /**
+   * An incoming connection must send its first handshake message (`send_name`) within
+   * this (default 2 s, at most `setupTime`); a silent socket gives its slot back early.
+   */
+  readonly firstMessageTimeout?: Duration.DurationInput | undefined
   /**
    * How long `ping` waits for the peer's `net_kernel` to answer once connected (default 7 s).
    * Connecting itself is not bounded by it: each handshake step has `setupTime`.
@@ -166,6 +177,10 @@ const make = (options: Options) =>
       allow: options.allow,
       connectAll: options.connectAll !== false,
       maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
+      maxPendingHandshakesPerAddress: options.maxPendingHandshakesPerAddress,
+      firstMessageTimeout: options.firstMessageTimeout === undefined
+        ? undefined
+        : Duration.decode(options.firstMessageTimeout),
       maxFrameSize: options.maxFrameSize,
       connectTimeout: Duration.decode(options.connectTimeout ?? Duration.seconds(7)),
       maxInboundBytes: options.maxInboundBytes,

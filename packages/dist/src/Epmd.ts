@@ -121,6 +121,16 @@ export interface ServeOptions {
   readonly host?: string | undefined
   /** accept ALIVE2 from non-loopback peers (epmd's `-relaxed_command_check`) */
   readonly relaxed?: boolean | undefined
+  /**
+   * close a client that has not registered a name and sent nothing for this long;
+   * 60 seconds by default, as epmd
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * open client sockets at most (256 by default); when a new client comes, the
+   * unregistered one idle the longest is closed to make room
+   */
+  readonly maxConnections?: number | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -221,6 +231,8 @@ export interface EpmdServerService {
   readonly port: number
   /** the names registered with it now */
   readonly registered: Effect.Effect<ReadonlyArray<NameEntry>>
+  /** the client sockets open now (registrations included) */
+  readonly connections: Effect.Effect<number>
 }
 
 // ---------------------------------------------------------------------------
@@ -285,6 +297,11 @@ export const make: (defaults?: RequestOptions) => EpmdService = internal.makeCli
  * ALIVE2_X_RESP for version 6 nodes and ALIVE2_RESP for older ones),
  * PORT_PLEASE2, NAMES (so `epmd -names` works), refuses `epmd -kill`, drops
  * a name when its registering socket closes, and refuses duplicates.
+ *
+ * It keeps names as bytes and checks them as epmd does (UTF-8, 1..255
+ * characters, no NUL). Clients that have not registered are closed after
+ * `idleTimeout` of silence, and at most `maxConnections` sockets are open at
+ * once. No input closes more than the socket that sent it.
  *
  * @since 0.1.0
  * @category server

@@ -4,7 +4,9 @@
  *
  * Initiator (we dialled): `send_name` → status → challenge → challenge reply → ack.
  * Acceptor (they dialled): `send_name` → policy (net_kernel) → status → challenge →
- * check the reply → ack.
+ * check the reply → ack. A `send_name` with our own node name is refused (`not_allowed`)
+ * before any authentication. After `alive`, the old connection is dropped only once the
+ * peer's challenge reply has proven the cookie.
  *
  * - Flags: we send `Flags.RECOMMENDED` (hidden, the default) or
  *   `Flags.RECOMMENDED_PUBLISHED`, and require `Flags.MANDATORY_25` from the peer (so
@@ -150,10 +152,18 @@ export interface AcceptOptions extends CommonOptions {
     | ((peerName: string, peerFlags: bigint, peerCreation: number) => Effect.Effect<PolicyDecision>)
     | undefined
   /**
-   * After `alive`, the peer said its old connection is dead: drop it, and complete when
-   * it is gone. Runs before the challenge is sent. Default: nothing.
+   * After `alive`, the peer said its old connection is dead and its challenge reply has
+   * proven the cookie: drop the old connection, and complete when it is gone. Runs
+   * before the challenge ack is sent, never for a peer that fails authentication (OTP
+   * drops the old connection before the challenge; an impostor could then cut it).
+   * Default: nothing.
    */
   readonly onAliveConfirmed?: ((peer: string) => Effect.Effect<void>) | undefined
+  /**
+   * The limit for the first message (`send_name`) when shorter than `setupTime`: a
+   * connection that says nothing gives its pending slot back early. Default: `setupTime`.
+   */
+  readonly firstMessageTimeout?: Duration.DurationInput | undefined
 }
 
 /**

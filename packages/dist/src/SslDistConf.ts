@@ -20,10 +20,15 @@
  *
  * Understood options: `certfile`, `keyfile`, `cacertfile`, `password`, `verify`,
  * `fail_if_no_peer_cert`, `versions` (tlsv1.2, tlsv1.3), `ciphers` (OpenSSL names),
- * `server_name_indication` (client: a host name or `disable`). Options with no bearing on
- * the checks (`secure_renegotiate`, `reuse_sessions`, `depth`, `hibernate_after`, ...)
- * are accepted and listed in `ignored`; any other option (`verify_fun`, `crl_check`,
- * `customize_hostname_check`, ...) is refused rather than silently weakened. Relative
+ * `server_name_indication` (client: a host name or `disable`), `depth` (intermediate CAs
+ * allowed with `verify_peer`, default 10), `signature_algs` (scheme atoms or `{Hash,
+ * Sign}`), `supported_groups` and `eccs` (one OpenSSL list: with both TLS versions on,
+ * they must name the same groups), `client_renegotiation` (server). A name OpenSSL does
+ * not know is an error when the transport is made. Options with no bearing on the checks
+ * (`secure_renegotiate`, `reuse_sessions`, `hibernate_after`, ...) are accepted and
+ * listed in `ignored`; any other option (`verify_fun`, `crl_check`,
+ * `customize_hostname_check`, `signature_algs_cert`, ...) is refused rather than silently
+ * weakened. Relative
  * paths are relative to the current directory, as for `erl`.
  *
  * @since 0.1.0

@@ -218,8 +218,13 @@ export const memoryPair: (options?: { readonly framing?: 2 | 4 }) => Effect.Effe
  * client checks the server's chain against its `cacertfile` and its host name against
  * the host part of the node name it dials (`x@vm` needs a certificate for `vm`); the
  * server checks client chains (and, with `failIfNoPeerCert`, that there is one) but not
- * their names. Files are read, and keys checked, when the transport is made. Refused
- * incoming connections are logged (warnings) and never reach `accept`.
+ * their names. Files are read, and keys checked, when the transport is made; so are
+ * `depth`, `signatureAlgs`, `supportedGroups`/`eccs` and `clientRenegotiation` (a name
+ * OpenSSL does not know is a `TlsConfigError`). A side that verifies no peer (OTP 25's
+ * default `verify_none`, kept so that `ssl_dist.conf` files mean what they mean for
+ * `erl`) is logged as a warning naming the option to set. Refused incoming connections
+ * are logged (warnings) and never reach `accept`; raw connections still in their TLS
+ * handshake are capped per address (`maxPendingHandshakesPerAddress`) and in all.
  *
  * @since 0.1.0
  * @category constructors

@@ -16,8 +16,6 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
-import { readdirSync } from "node:fs"
-import * as net from "node:net"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as DistNode from "../src/DistNode.js"
@@ -25,6 +23,7 @@ import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
+import { openFds, rawConnect } from "./helpers/hostile.js"
 
 const host = "vm"
 const SETUP_MS = 500
@@ -33,7 +32,6 @@ const MAX_PENDING = 16
 v8.setFlagsFromString("--expose-gc")
 const gc = vm.runInNewContext("gc") as () => void
 
-const openFds = () => readdirSync("/proc/self/fd").length
 const heapAfterGc = () => {
   gc()
   gc()
@@ -61,21 +59,17 @@ class Logs {
 }
 
 const victimLayer = (name: string, cookie: string, logs: Logs) =>
-  DistNode.layer({ name, cookie, setupTime: `${SETUP_MS} millis`, maxPendingHandshakes: MAX_PENDING }).pipe(
+  DistNode.layer({
+    name,
+    cookie,
+    setupTime: `${SETUP_MS} millis`,
+    maxPendingHandshakes: MAX_PENDING,
+    // every abuser here comes from 127.0.0.1: one address may take all the slots
+    maxPendingHandshakesPerAddress: MAX_PENDING
+  }).pipe(
     Layer.provideMerge(ProcessRuntime.layer),
     Layer.provide(logs.layer())
   )
-
-/** Opens a raw TCP connection; `closedAt` resolves (ms after open) when the server closes it. */
-const rawConnect = (port: number) =>
-  new Promise<{ socket: net.Socket; closedAt: Promise<number> }>((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    const t0 = performance.now()
-    const closedAt = new Promise<number>((r) => socket.on("close", () => r(performance.now() - t0)))
-    socket.on("error", () => {})
-    socket.once("connect", () => resolve({ socket, closedAt }))
-    socket.once("error", reject)
-  })
 
 /** Waits until the open fd count is back to `baseline` (+ slack), or fails with the count. */
 const fdsBackTo = (baseline: number) =>

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -260,6 +261,82 @@ describe("Handshake", () => {
         expect(right(a).peerName).toBe("b@vm")
         expect(right(b).peerName).toBe("a@vm")
         expect(events).toEqual(["onAlive b@vm", "old down a@vm"])
+      }))
+
+    it.scoped("alive answered true without the cookie: the old connection is never dropped", () =>
+      Effect.gen(function*() {
+        const events: Array<string> = []
+        const { a, b } = yield* handshakePair({
+          a: { cookie: cookie("not the cookie"), onAlive: () => Effect.succeed(true) },
+          b: {
+            policy: () => Effect.succeed("alive"),
+            onAliveConfirmed: (peer) => Effect.sync(() => void events.push(`old down ${peer}`))
+          }
+        })
+        expect(left(a).reason).toBe("AuthenticationFailed")
+        expect([left(b).step, left(b).reason]).toEqual(["recvChallengeReply", "AuthenticationFailed"])
+        expect(events).toEqual([])
+      }))
+
+    it.scoped("alive answered true: the old connection goes after the reply is verified, before the ack", () =>
+      Effect.gen(function*() {
+        const [ca, cb] = yield* Transport.memoryPair()
+        const fa = yield* Effect.fork(Handshake.initiate(ca, {
+          thisNode: "a@vm",
+          cookie: cookie("secret"),
+          creation: 11,
+          peer: "b@vm",
+          onAlive: () => Effect.succeed(true)
+        }))
+        const oldDown = yield* Deferred.make<void>()
+        const asked = yield* Deferred.make<void>()
+        const fb = yield* Effect.fork(Handshake.accept(cb, {
+          thisNode: "b@vm",
+          cookie: cookie("secret"),
+          creation: 22,
+          policy: () => Effect.succeed("alive"),
+          onAliveConfirmed: () => Effect.zipRight(Deferred.succeed(asked, undefined), Deferred.await(oldDown))
+        }))
+        // the peer has proven the cookie; until the old connection is gone, no ack
+        yield* Deferred.await(asked)
+        expect(fa.unsafePoll()).toBeNull()
+        yield* Deferred.succeed(oldDown, undefined)
+        expect((yield* Fiber.join(fa)).peerName).toBe("b@vm")
+        expect((yield* Fiber.join(fb)).peerName).toBe("a@vm")
+      }))
+
+    it.scoped("a peer that sends our own node name is refused before authentication", () =>
+      Effect.gen(function*() {
+        let asked = false
+        const { a, b } = yield* handshakePair({
+          a: { thisNode: "b@vm" },
+          b: { policy: () => Effect.sync(() => (asked = true, "ok" as const)) }
+        })
+        expect([left(a).step, left(a).reason]).toEqual(["recvStatus", "NotAllowed"])
+        expect([left(b).step, left(b).reason, left(b).detail]).toEqual([
+          "recvName",
+          "NotAllowed",
+          "the peer claims our own node name"
+        ])
+        expect(asked).toBe(false)
+      }))
+
+    it.scoped("firstMessageTimeout cuts a silent peer before net_setuptime", () =>
+      Effect.gen(function*() {
+        const [_ca, cb] = yield* Transport.memoryPair()
+        const fiber = yield* Effect.fork(Handshake.accept(cb, {
+          thisNode: "b@vm",
+          cookie: cookie("c"),
+          creation: 1,
+          setupTime: "7 seconds",
+          firstMessageTimeout: "2 seconds"
+        }))
+        yield* TestClock.adjust("1999 millis")
+        expect(fiber.unsafePoll()).toBeNull()
+        yield* TestClock.adjust("1 millis")
+        const e = left(yield* Effect.either(Fiber.join(fiber)))
+        expect([e.step, e.reason]).toEqual(["recvName", "HandshakeTimeout"])
+        expect(e.detail).toContain("firstMessageTimeout")
       }))
 
     it.scoped("alive answered false: both sides stop with NameInUse", () =>

@@ -86,10 +86,11 @@ describe("SslDistConf.parse", () => {
       password: "p\"wA\u263A",
       verify: "verify_peer",
       versions: ["tlsv1.2", "tlsv1.3"],
-      ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+      ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
+      depth: 10
     })
     expect(conf.options.client).toEqual({ serverNameIndication: "disable" })
-    expect(conf.ignored).toEqual(["server: depth"])
+    expect(conf.ignored).toEqual([])
   })
 
   it("an empty list and an empty side are fine", () => {

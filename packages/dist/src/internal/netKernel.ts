@@ -46,6 +46,7 @@ import type { Carrier, Listener, Transport } from "../Transport.js"
 import * as Conn from "./connection/connection.js"
 import * as Control from "./control/codec.js"
 import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
+import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -90,7 +91,12 @@ export interface NetKernelOptions {
   readonly allow: ReadonlyArray<string> | undefined
   /** `-connect_all`; without `global` the node never builds the transitive mesh either way */
   readonly connectAll?: boolean | undefined
+  /** handshakes in progress at most, in all (beyond it the address holding the most makes room) */
   readonly maxPendingHandshakes: number
+  /** handshakes in progress at most from one address (IPv6: one /64); default 8 */
+  readonly maxPendingHandshakesPerAddress?: number | undefined
+  /** an incoming connection must send its first handshake message within this (at most setupTime) */
+  readonly firstMessageTimeout?: Duration.Duration | undefined
   readonly maxFrameSize: number | undefined
   readonly connectTimeout: Duration.Duration
   /** per connection: pause reading when this many received bytes wait to be handled */
@@ -186,6 +192,11 @@ const A = {
 /** Names OTP nodes send to on a visible connection or from remote group leaders. */
 const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check", "rex"])
 
+/** handshakes in progress from one address (IPv6: one /64) at most, by default */
+const DEFAULT_PENDING_PER_ADDRESS = 8
+/** a peer sends send_name as soon as it is connected; a silent socket gives its slot back after this */
+const DEFAULT_FIRST_MESSAGE_TIMEOUT = Duration.seconds(2)
+
 /** how often a connection waiting on a full mailbox looks again */
 const BACKLOG_POLL = Duration.millis(5)
 
@@ -217,7 +228,10 @@ export const make = (
     const table = new Map<string, Entry>()
     let allow: ReadonlySet<string> | undefined = options.allow ? new Set(options.allow) : undefined
     let attempts = 0
-    let pendingAccepts = 0
+    const pending = new PendingLimiter(
+      Math.max(1, options.maxPendingHandshakesPerAddress ?? DEFAULT_PENDING_PER_ADDRESS),
+      Math.max(1, options.maxPendingHandshakes)
+    )
     const events = yield* PubSub.unbounded<NodeEvent>()
     const subscribers = new Map<Pid, { hidden: boolean; reason: boolean }>()
     /** a subscription or node monitor ends with its process */
@@ -594,16 +608,17 @@ export const make = (
         carrierScope.entry = entry
       })
 
-    const acceptOne = (carrier: Carrier, scope: Scope.CloseableScope): Effect.Effect<void> => {
+    const acceptOne = (carrier: Carrier, scope: Scope.CloseableScope, slot: PendingSlot): Effect.Effect<void> => {
       const holder: { entry: Entry | undefined } = { entry: undefined }
       return Effect.gen(function*() {
         const exit = yield* Effect.exit(Handshake.accept(carrier, {
           ...common,
           flags,
           policy: policy(holder),
-          onAliveConfirmed: onAliveConfirmed(holder)
+          onAliveConfirmed: onAliveConfirmed(holder),
+          firstMessageTimeout: options.firstMessageTimeout ?? DEFAULT_FIRST_MESSAGE_TIMEOUT
         }))
-        pendingAccepts--
+        slot.release()
         const entry = holder.entry
         if (Exit.isSuccess(exit) && entry !== undefined && table.get(exit.value.peerName) === entry) {
           return yield* up(entry, exit.value, carrier, scope)
@@ -631,15 +646,18 @@ export const make = (
       Effect.gen(function*() {
         const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
         const carrier = yield* listener.accept.pipe(Scope.extend(scope), Effect.orDie)
-        if (pendingAccepts >= options.maxPendingHandshakes) {
-          yield* Effect.logWarning(`too many pending handshakes (${pendingAccepts}); connection refused`).pipe(
-            Effect.annotateLogs("module", "NetKernel")
-          )
+        const from = addressGroup(carrier.remoteAddress?.host)
+        const slot = pending.admit(from, () => carrier.unsafeClose("evicted: too many pending handshakes"))
+        if (typeof slot === "string") {
+          yield* Effect.logWarning(
+            slot === "AddressFull"
+              ? `too many pending handshakes from ${from} (${pending.perAddress}); connection refused`
+              : `too many pending handshakes (${pending.size}); connection from ${from} refused`
+          ).pipe(Effect.annotateLogs("module", "NetKernel"))
           yield* Scope.close(scope, Exit.void)
           return
         }
-        pendingAccepts++
-        runFork(acceptOne(carrier, scope))
+        runFork(acceptOne(carrier, scope, slot))
       })
     )
     runFork(Effect.catchAllCause(acceptLoop, (cause) => Effect.logError("accept loop stopped", cause)))

@@ -5,7 +5,9 @@
  * - `ca` signs `node` (SAN vm, localhost, 127.0.0.1; server and client use),
  *   `expired` (same names, validity ended yesterday) and `otherHost` (SAN
  *   other.invalid only);
- * - `ca2`, a second CA, signs `wrongCa` (same names as `node`).
+ * - `ca2`, a second CA, signs `wrongCa` (same names as `node`);
+ * - `ica`, an intermediate CA signed by `ca`, signs `chained` (same names as `node`; its
+ *   certfile holds the leaf and `ica`, so the chain is root → ica → leaf).
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -29,6 +31,7 @@ export interface Pki {
   readonly expired: CertFiles
   readonly wrongCa: CertFiles
   readonly otherHost: CertFiles
+  readonly chained: CertFiles
 }
 
 /** Whether `openssl` runs here (it fails loudly under CI otherwise). */
@@ -105,6 +108,31 @@ const makeLeaf = (dir: string, name: string, ca: string, san: string, days: stri
   return { certfile: path.join(dir, `${name}.pem`), keyfile: path.join(dir, `${name}.key`) }
 }
 
+/** An intermediate CA `name` signed by the CA `ca`. */
+const makeIntermediate = (dir: string, name: string, ca: string, cn: string) => {
+  fs.writeFileSync(path.join(dir, `${name}.ext`), CA_EXT)
+  openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`])
+  openssl(dir, ["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`])
+  openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    `${ca}.pem`,
+    "-CAkey",
+    `${ca}.key`,
+    "-set_serial",
+    String(Math.floor(Math.random() * 1e9)),
+    "-days",
+    "2",
+    "-extfile",
+    `${name}.ext`,
+    "-out",
+    `${name}.pem`
+  ])
+}
+
 /** Makes the PKI synchronously in a fresh temp directory. */
 export const makePki = (): Pki => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-tls-"))
@@ -118,7 +146,17 @@ export const makePki = (): Pki => {
     node: makeLeaf(dir, "node", "ca", names, "2"),
     expired: makeLeaf(dir, "expired", "ca", names, "-1"),
     wrongCa: makeLeaf(dir, "wrongca", "ca2", names, "2"),
-    otherHost: makeLeaf(dir, "otherhost", "ca", "DNS:other.invalid", "2")
+    otherHost: makeLeaf(dir, "otherhost", "ca", "DNS:other.invalid", "2"),
+    chained: (() => {
+      makeIntermediate(dir, "ica", "ca", "effect-otp intermediate CA")
+      const leaf = makeLeaf(dir, "chained", "ica", names, "2")
+      const full = path.join(dir, "chained-full.pem")
+      fs.writeFileSync(
+        full,
+        Buffer.concat([fs.readFileSync(leaf.certfile), fs.readFileSync(path.join(dir, "ica.pem"))])
+      )
+      return { certfile: full, keyfile: leaf.keyfile }
+    })()
   }
 }
 

@@ -7,7 +7,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -223,7 +223,13 @@ export const makeClient = (defaults: RequestOptions = {}): EpmdService => {
 export const serve = (options: ServeOptions = {}): Effect.Effect<EpmdServerService, EpmdError, Scope.Scope> =>
   Effect.gen(function*() {
     const port = yield* resolvePort(options.port)
-    return yield* server.serve({ port, host: options.host, relaxed: options.relaxed }).pipe(
+    return yield* server.serve({
+      port,
+      host: options.host,
+      relaxed: options.relaxed,
+      idleTimeoutMs: options.idleTimeout === undefined ? undefined : Duration.toMillis(options.idleTimeout),
+      maxConnections: options.maxConnections
+    }).pipe(
       Effect.mapError((f) =>
         new EpmdError({
           operation: "serve",

@@ -85,8 +85,14 @@ export interface NamesReply {
 
 /** (internal) */
 export type Request =
-  | { readonly _tag: "Alive2"; readonly entry: NodeEntry }
-  | { readonly _tag: "PortPlease2"; readonly name: string }
+  | {
+    readonly _tag: "Alive2"
+    /** the fields, with the name decoded for display (bad UTF-8 replaced) */
+    readonly entry: NodeEntry
+    /** the name exactly as sent: epmd keeps names as bytes */
+    readonly name: Uint8Array
+  }
+  | { readonly _tag: "PortPlease2"; readonly name: Uint8Array }
   | { readonly _tag: "Names" }
   | { readonly _tag: "Dump" }
   | { readonly _tag: "Kill" }
@@ -114,6 +120,35 @@ const malformed = (offset: number, reason: string): Decoded<never> => ({ _tag: "
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: false })
+const strictDecoder = new TextDecoder("utf-8", { fatal: true })
+
+/** Longest node name in characters, as epmd (`verify_utf8` result at most 255). */
+const MAX_NAME_CHARS = 255
+
+/**
+ * The name a node may register under, as epmd checks it: valid UTF-8, 1..255
+ * characters, no NUL. Returns the text, or `undefined` for a name epmd refuses.
+ *
+ * (internal module)
+ */
+export const validName = (bytes: Uint8Array): string | undefined => {
+  if (bytes.length === 0 || bytes.length > MAX_NAME_BYTES || bytes.includes(0)) return undefined
+  let text: string
+  try {
+    text = strictDecoder.decode(bytes)
+  } catch {
+    return undefined
+  }
+  let chars = 0
+  for (const _ of text) if (++chars > MAX_NAME_CHARS) return undefined
+  return text
+}
+
+/** Bytes shown as text in a log line (bad UTF-8 replaced, long names cut). */
+export const showName = (bytes: Uint8Array): string => {
+  const text = decoder.decode(bytes.subarray(0, 64))
+  return JSON.stringify(bytes.length > 64 ? `${text}...` : text)
+}
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength)
 
@@ -152,11 +187,14 @@ const checkU16 = (n: number, what: string) => {
  * Encode the node fields shared by ALIVE2_REQ and PORT2_RESP, from PortNo to
  * Extra.
  */
-const encodeEntryBody = (entry: NodeEntry): Uint8Array => {
+const encodeEntryBody = (entry: NodeEntry, rawName?: Uint8Array): Uint8Array => {
   checkU16(entry.port, "port")
   checkU16(entry.highestVersion, "highestVersion")
   checkU16(entry.lowestVersion, "lowestVersion")
-  const name = encodeName(entry.name)
+  const name = rawName ?? encodeName(entry.name)
+  if (name.length === 0 || name.length > MAX_NAME_BYTES) {
+    throw new RangeError(`EPMD node name must be 1..${MAX_NAME_BYTES} bytes`)
+  }
   if (entry.extra.length > 0xffff) throw new RangeError("extra longer than 65535 bytes")
   const out = new Uint8Array(10 + name.length + 2 + entry.extra.length)
   const v = view(out)
@@ -176,7 +214,7 @@ const encodeEntryBody = (entry: NodeEntry): Uint8Array => {
  * Decode the node fields shared by ALIVE2_REQ and PORT2_RESP starting at
  * `offset`. Returns `NeedMore` when the bytes stop early.
  */
-const decodeEntryBody = (b: Uint8Array, offset: number): Decoded<NodeEntry> => {
+const decodeEntryBody = (b: Uint8Array, offset: number): Decoded<NodeEntry & { readonly rawName: Uint8Array }> => {
   if (b.length < offset + 10) return needMore
   const v = view(b)
   const port = v.getUint16(offset)
@@ -188,12 +226,16 @@ const decodeEntryBody = (b: Uint8Array, offset: number): Decoded<NodeEntry> => {
   if (nlen === 0 || nlen > MAX_NAME_BYTES) return malformed(offset + 8, `name length ${nlen}`)
   const nameStart = offset + 10
   if (b.length < nameStart + nlen + 2) return needMore
-  const name = decoder.decode(b.subarray(nameStart, nameStart + nlen))
+  const rawName = b.slice(nameStart, nameStart + nlen)
+  const name = decoder.decode(rawName)
   const elen = v.getUint16(nameStart + nlen)
   const extraStart = nameStart + nlen + 2
   if (b.length < extraStart + elen) return needMore
   const extra = b.slice(extraStart, extraStart + elen)
-  return done({ name, port, nodeType, protocol, highestVersion, lowestVersion, extra }, b.subarray(extraStart + elen))
+  return done(
+    { name, rawName, port, nodeType, protocol, highestVersion, lowestVersion, extra },
+    b.subarray(extraStart + elen)
+  )
 }
 
 // ---------------------------------------------------------------------------
@@ -253,7 +295,8 @@ export const decodePort2Reply = (b: Uint8Array): Decoded<Port2Reply> => {
   if (result !== 0) return done({ _tag: "NotFound", result }, b.subarray(2))
   const entry = decodeEntryBody(b, 2)
   if (entry._tag !== "Done") return entry
-  return done({ _tag: "Found", entry: entry.value }, entry.rest)
+  const { rawName: _, ...fields } = entry.value
+  return done({ _tag: "Found", entry: fields }, entry.rest)
 }
 
 const NAME_LINE = /^name (.+) at port (\d+)$/
@@ -301,11 +344,14 @@ export const decodeRequest = (b: Uint8Array): Decoded<Request> => {
       const entry = decodeEntryBody(body, 1)
       if (entry._tag === "NeedMore") return malformed(2 + len, "ALIVE2_REQ truncated")
       if (entry._tag === "Malformed") return malformed(entry.offset + 2, entry.reason)
-      return done({ _tag: "Alive2", entry: entry.value }, rest)
+      const { rawName, ...fields } = entry.value
+      return done({ _tag: "Alive2", entry: fields, name: rawName }, rest)
     }
     case PORT_PLEASE2_REQ: {
-      if (len < 2 || len - 1 > MAX_NAME_BYTES) return malformed(2, `PORT_PLEASE2_REQ name length ${len - 1}`)
-      return done({ _tag: "PortPlease2", name: decoder.decode(body.subarray(1)) }, rest)
+      // epmd skips one trailing NUL
+      const end = len > 1 && body[len - 1] === 0 ? len - 1 : len
+      if (end < 2 || end - 1 > MAX_NAME_BYTES) return malformed(2, `PORT_PLEASE2_REQ name length ${end - 1}`)
+      return done({ _tag: "PortPlease2", name: body.slice(1, end) }, rest)
     }
     case NAMES_REQ:
       return done({ _tag: "Names" }, rest)
@@ -338,10 +384,10 @@ export const encodeAlive2Resp = (result: number, creation: number): Uint8Array =
   return out
 }
 
-/** PORT2_RESP (119), found or not. */
-export const encodePort2Resp = (entry: NodeEntry | undefined): Uint8Array => {
+/** PORT2_RESP (119), found or not; `rawName`, when given, is sent as the name bytes. */
+export const encodePort2Resp = (entry: NodeEntry | undefined, rawName?: Uint8Array): Uint8Array => {
   if (entry === undefined) return Uint8Array.of(PORT2_RESP, 1)
-  const body = encodeEntryBody(entry)
+  const body = encodeEntryBody(entry, rawName)
   const out = new Uint8Array(2 + body.length)
   out[0] = PORT2_RESP
   out[1] = 0
@@ -349,14 +395,23 @@ export const encodePort2Resp = (entry: NodeEntry | undefined): Uint8Array => {
   return out
 }
 
-/** The NAMES reply: u32 epmd port, then one text line per node. */
+/** The NAMES reply: u32 epmd port, then one text line per node (names as bytes, as epmd writes them). */
 export const encodeNamesResp = (
   epmdPort: number,
-  names: ReadonlyArray<{ readonly name: string; readonly port: number }>
+  names: ReadonlyArray<{ readonly name: string | Uint8Array; readonly port: number }>
 ): Uint8Array => {
-  const text = encoder.encode(names.map((n) => `name ${n.name} at port ${n.port}\n`).join(""))
-  const out = new Uint8Array(4 + text.length)
+  const lines = names.map((n) => {
+    const name = typeof n.name === "string" ? encoder.encode(n.name) : n.name
+    return [encoder.encode("name "), name, encoder.encode(` at port ${n.port}\n`)]
+  }).flat()
+  let size = 4
+  for (const l of lines) size += l.length
+  const out = new Uint8Array(size)
   view(out).setUint32(0, epmdPort >>> 0)
-  out.set(text, 4)
+  let at = 4
+  for (const l of lines) {
+    out.set(l, at)
+    at += l.length
+  }
   return out
 }

@@ -19,12 +19,23 @@ export interface ServerOptions {
   readonly host?: string | undefined
   /** Accept ALIVE2 from non-loopback peers (epmd's `-relaxed_command_check`). */
   readonly relaxed?: boolean | undefined
+  /** Close a client that has not registered and sends nothing for this long (ms; epmd: 60 s). */
+  readonly idleTimeoutMs?: number | undefined
+  /** Open client sockets at most; past it the longest idle unregistered one is closed. */
+  readonly maxConnections?: number | undefined
 }
+
+/** epmd closes clients silent for 60 s (`CLOSE_TIMEOUT`). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
+/** Enough for every node of a host and its lookups; far below a process's file descriptors. */
+export const DEFAULT_MAX_CONNECTIONS = 256
 
 /** (internal) */
 export interface Server {
   readonly port: number
   readonly registered: Effect.Effect<ReadonlyArray<{ readonly name: string; readonly port: number }>>
+  /** Client sockets open now. */
+  readonly connections: Effect.Effect<number>
 }
 
 /** (internal) */
@@ -36,9 +47,15 @@ export type ListenFailure = {
 
 interface Registered {
   readonly entry: packets.NodeEntry
+  /** the name as registered, byte for byte */
+  readonly name: Uint8Array
   readonly socket: net.Socket
   readonly creation: number
 }
+
+/** A map key for a name's bytes (one char per byte: lossless). */
+const keyOf = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 
 const MIN_CREATION = 4
 
@@ -57,84 +74,146 @@ const isLoopback = (address: string | undefined): boolean =>
 /**
  * Listen on `port` (0 picks a free one) until the scope closes.
  *
+ * Nothing a client sends can throw out of a socket callback: a defect closes
+ * that socket and is logged. Names are kept as the bytes that were sent, and
+ * checked as epmd checks them (UTF-8, 1..255 characters, no NUL). A client
+ * that has not registered is closed after `idleTimeoutMs` without a byte, and
+ * when `maxConnections` sockets are open the one idle the longest (never a
+ * registration) makes room for a new one.
+ *
  * (internal)
  */
 export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
-    const log = (message: string, level: "Debug" | "Warning" = "Debug") =>
+    const log = (message: string, level: "Debug" | "Warning" | "Error" = "Debug") =>
       Runtime.runFork(runtime)(
-        (level === "Debug" ? Effect.logDebug(message) : Effect.logWarning(message)).pipe(
-          Effect.annotateLogs({ package: "@effect-otp/dist", module: "Epmd" })
-        )
+        (level === "Debug" ? Effect.logDebug : level === "Warning" ? Effect.logWarning : Effect.logError)(message)
+          .pipe(Effect.annotateLogs({ package: "@effect-otp/dist", module: "Epmd" }))
       )
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    const maxConnections = Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)
 
     const nodes = new Map<string, Registered>()
     // the last creation handed to a name, so a re-registration gets a new one
     const lastCreation = new Map<string, number>()
     let oldCreation = 0
+    /** open client sockets, least recently active first (a Set keeps insertion order) */
     const sockets = new Set<net.Socket>()
+    const registeredSockets = new WeakSet<net.Socket>()
     let boundPort = options.port
+    let evicted = 0
 
-    const nextCreation = (name: string, highestVersion: number): number => {
+    const touch = (socket: net.Socket) => {
+      if (sockets.delete(socket)) sockets.add(socket)
+    }
+
+    /** Runs a socket callback; a defect closes that socket and is logged, never thrown. */
+    const guard =
+      <A extends ReadonlyArray<unknown>>(socket: net.Socket, what: string, f: (...a: A) => void) => (...a: A): void => {
+        try {
+          f(...a)
+        } catch (defect) {
+          socket.destroy()
+          log(
+            `closed a client (${socket.remoteAddress ?? "?"}) after a defect in its ${what} handler: ${
+              defect instanceof Error ? defect.stack ?? defect.message : String(defect)
+            }`,
+            "Error"
+          )
+        }
+      }
+
+    const nextCreation = (key: string, highestVersion: number): number => {
       if (highestVersion < 6) {
         oldCreation = (oldCreation % 3) + 1
         return oldCreation
       }
-      const last = lastCreation.get(name)
+      const last = lastCreation.get(key)
       const creation = last === undefined ? randomCreation() : wrapCreation(last + 1)
-      lastCreation.set(name, creation)
+      lastCreation.set(key, creation)
       return creation
+    }
+
+    /** Reply and close once the bytes are handed to the kernel (epmd closes right after replying). */
+    const replyAndClose = (socket: net.Socket, bytes: Uint8Array) => {
+      socket.end(bytes, () => socket.destroy())
     }
 
     const onRequest = (socket: net.Socket, req: packets.Request): "keep" | "close" => {
       switch (req._tag) {
         case "Alive2": {
           const entry = req.entry
+          const shown = packets.showName(req.name)
           const xResp = entry.highestVersion >= 6
-          const reply = (result: number, creation: number) =>
-            socket.write(
-              xResp ? packets.encodeAlive2XResp(result, creation) : packets.encodeAlive2Resp(result, creation)
+          const refuse = () => {
+            replyAndClose(
+              socket,
+              xResp ? packets.encodeAlive2XResp(1, 0) : packets.encodeAlive2Resp(1, 0)
             )
+            return "close" as const
+          }
           if (!options.relaxed && !isLoopback(socket.remoteAddress)) {
-            log(`refused ALIVE2 for ${entry.name} from non-loopback ${socket.remoteAddress}`, "Warning")
-            reply(1, 0)
-            return "close"
+            log(`refused ALIVE2 for ${shown} from non-loopback ${socket.remoteAddress}`, "Warning")
+            return refuse()
           }
-          if (nodes.has(entry.name)) {
-            log(`refused ALIVE2 for ${entry.name}: name in use`)
-            reply(1, 0)
-            return "close"
+          if (packets.validName(req.name) === undefined) {
+            log(`refused ALIVE2: invalid node name ${shown} (${req.name.length} bytes)`, "Warning")
+            return refuse()
           }
-          const creation = nextCreation(entry.name, entry.highestVersion)
-          nodes.set(entry.name, { entry, socket, creation })
-          socket.once("close", () => {
-            if (nodes.get(entry.name)?.socket === socket) {
-              nodes.delete(entry.name)
-              log(`unregistered ${entry.name}`)
-            }
-          })
-          log(`registered ${entry.name} at port ${entry.port} (creation ${creation})`)
-          reply(0, creation)
+          if (entry.extra.length > packets.MAX_NAME_BYTES) {
+            log(`refused ALIVE2 for ${shown}: extra data of ${entry.extra.length} bytes`, "Warning")
+            return refuse()
+          }
+          const key = keyOf(req.name)
+          if (nodes.has(key)) {
+            log(`refused ALIVE2 for ${shown}: name in use`)
+            return refuse()
+          }
+          const creation = nextCreation(key, entry.highestVersion)
+          nodes.set(key, { entry, name: req.name, socket, creation })
+          registeredSockets.add(socket)
+          // a registration lives as long as its socket, silent or not (epmd's `keep`)
+          socket.setTimeout(0)
+          socket.once(
+            "close",
+            guard(socket, "close", () => {
+              if (nodes.get(key)?.socket === socket) {
+                nodes.delete(key)
+                log(`unregistered ${shown}`)
+              }
+            })
+          )
+          log(`registered ${shown} at port ${entry.port} (creation ${creation})`)
+          socket.write(
+            xResp ? packets.encodeAlive2XResp(0, creation) : packets.encodeAlive2Resp(0, creation)
+          )
           return "keep"
         }
         case "PortPlease2": {
-          socket.end(packets.encodePort2Resp(nodes.get(req.name)?.entry))
+          if (packets.validName(req.name) === undefined) {
+            // epmd: "invalid node name in PORT2_REQ", and the connection is closed without a reply
+            log(`PORT_PLEASE2 for an invalid name ${packets.showName(req.name)}: closed`)
+            socket.destroy()
+            return "close"
+          }
+          const found = nodes.get(keyOf(req.name))
+          replyAndClose(socket, packets.encodePort2Resp(found?.entry, found?.name))
           return "close"
         }
         case "Names":
         case "Dump": {
-          const list = Array.from(nodes.values(), (n) => ({ name: n.entry.name, port: n.entry.port }))
-          socket.end(packets.encodeNamesResp(boundPort, list))
+          const list = Array.from(nodes.values(), (n) => ({ name: n.name, port: n.entry.port }))
+          replyAndClose(socket, packets.encodeNamesResp(boundPort, list))
           return "close"
         }
         case "Kill": {
           // an embedded epmd lives and dies with its node: refuse
-          socket.end(new TextEncoder().encode("NO"))
+          replyAndClose(socket, new TextEncoder().encode("NO"))
           return "close"
         }
         case "Stop": {
-          socket.end(new TextEncoder().encode("NOEXIST"))
+          replyAndClose(socket, new TextEncoder().encode("NOEXIST"))
           return "close"
         }
         case "Unknown":
@@ -143,31 +222,73 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailu
       }
     }
 
-    const onConnection = (socket: net.Socket) => {
-      sockets.add(socket)
-      socket.setNoDelay(true)
-      let buffer: Uint8Array = new Uint8Array(0)
-      let state: "request" | "alive" | "done" = "request"
-      socket.on("error", () => {})
-      socket.on("close", () => sockets.delete(socket))
-      socket.on("data", (data: Buffer) => {
-        if (state !== "request") return // bytes after a request are ignored, as epmd does
-        buffer = packets.concat(buffer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-        const r = packets.decodeRequest(buffer)
-        if (r._tag === "NeedMore") return
-        if (r._tag === "Malformed") {
-          log(`malformed request: ${r.reason} at ${r.offset}`, "Warning")
-          state = "done"
-          socket.destroy()
-          return
+    /** Room for one more socket: close the unregistered one idle the longest. */
+    const makeRoom = (): boolean => {
+      if (sockets.size < maxConnections) return true
+      for (const s of sockets) {
+        if (registeredSockets.has(s)) continue
+        sockets.delete(s)
+        s.destroy()
+        if (evicted++ % 100 === 0) {
+          log(`${maxConnections} clients connected: closed the one idle longest (${evicted} so far)`, "Warning")
         }
-        buffer = new Uint8Array(0)
-        state = onRequest(socket, r.value) === "keep" ? "alive" : "done"
-      })
+        return true
+      }
+      return false
     }
 
-    const server = net.createServer({ noDelay: true }, onConnection)
-    server.on("error", () => {})
+    const onConnection = (socket: net.Socket) => {
+      socket.on("error", () => {})
+      if (!makeRoom()) {
+        log(`${maxConnections} registrations hold every connection: refused a client`, "Warning")
+        socket.destroy()
+        return
+      }
+      sockets.add(socket)
+      socket.setNoDelay(true)
+      if (idleTimeoutMs > 0) {
+        socket.setTimeout(idleTimeoutMs)
+        socket.on(
+          "timeout",
+          guard(socket, "timeout", () => {
+            if (registeredSockets.has(socket)) return
+            log(`closed a client (${socket.remoteAddress ?? "?"}) silent for ${idleTimeoutMs} ms`)
+            socket.destroy()
+          })
+        )
+      }
+      let buffer: Uint8Array = new Uint8Array(0)
+      let state: "request" | "alive" | "done" = "request"
+      socket.on("close", guard(socket, "close", () => sockets.delete(socket)))
+      socket.on(
+        "data",
+        guard(socket, "data", (data: Buffer) => {
+          touch(socket)
+          if (state !== "request") return // bytes after a request are ignored, as epmd does
+          buffer = packets.concat(buffer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+          const r = packets.decodeRequest(buffer)
+          if (r._tag === "NeedMore") return
+          if (r._tag === "Malformed") {
+            log(`malformed request: ${r.reason} at ${r.offset}`, "Warning")
+            state = "done"
+            socket.destroy()
+            return
+          }
+          buffer = new Uint8Array(0)
+          state = "done" // stays so if the request's handler fails
+          state = onRequest(socket, r.value) === "keep" ? "alive" : "done"
+        })
+      )
+    }
+
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      try {
+        onConnection(socket)
+      } catch (defect) {
+        socket.destroy()
+        log(`closed a new client after a defect: ${defect instanceof Error ? defect.message : String(defect)}`, "Error")
+      }
+    })
 
     yield* Effect.acquireRelease(
       Effect.async<void, ListenFailure>((resume) => {
@@ -177,6 +298,8 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailu
         }
         const onListening = () => {
           server.off("error", onError)
+          // a later error (a failed accept, EMFILE) must not become an uncaught exception
+          server.on("error", (cause) => log(`listener error: ${cause.message}`, "Warning"))
           const address = server.address()
           if (address !== null && typeof address === "object") boundPort = address.port
           resume(Effect.void)
@@ -198,6 +321,7 @@ export const serve = (options: ServerOptions): Effect.Effect<Server, ListenFailu
 
     return {
       port: boundPort,
-      registered: Effect.sync(() => Array.from(nodes.values(), (n) => ({ name: n.entry.name, port: n.entry.port })))
+      registered: Effect.sync(() => Array.from(nodes.values(), (n) => ({ name: n.entry.name, port: n.entry.port }))),
+      connections: Effect.sync(() => sockets.size)
     } satisfies Server
   })

@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import * as packets from "./packets.js"
@@ -42,20 +43,39 @@ type Chunk = Uint8Array | "end"
  */
 export const connect = (host: string, port: number): Effect.Effect<Conn, SocketFailure, Scope.Scope> =>
   Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Chunk>(), Queue.shutdown)
     const closed = yield* Deferred.make<void>()
     const socket = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const s = net.createConnection({ host, port })
         s.setNoDelay(true)
-        s.on("data", (data: Buffer) => {
-          Queue.unsafeOffer(queue, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-        })
-        s.on("end", () => Queue.unsafeOffer(queue, "end"))
-        s.on("close", () => {
-          Queue.unsafeOffer(queue, "end")
-          Deferred.unsafeDone(closed, Exit.void)
-        })
+        // a defect in a callback closes this socket (the read then fails as Closed); it never escapes
+        const guard = <A extends ReadonlyArray<unknown>>(f: (...a: A) => void) => (...a: A): void => {
+          try {
+            f(...a)
+          } catch (defect) {
+            s.destroy(defect instanceof Error ? defect : new Error(String(defect)))
+            Runtime.runFork(runtime)(
+              Effect.logError(`epmd client socket to ${host}:${port} closed after a defect in a callback`, defect)
+                .pipe(Effect.annotateLogs("module", "Epmd"))
+            )
+          }
+        }
+        s.on(
+          "data",
+          guard((data: Buffer) => {
+            Queue.unsafeOffer(queue, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+          })
+        )
+        s.on("end", guard(() => Queue.unsafeOffer(queue, "end")))
+        s.on(
+          "close",
+          guard(() => {
+            Queue.unsafeOffer(queue, "end")
+            Deferred.unsafeDone(closed, Exit.void)
+          })
+        )
         // errors are followed by "close"; the connect wait below observes them
         s.on("error", () => {})
         return s

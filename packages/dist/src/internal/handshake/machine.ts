@@ -2,7 +2,12 @@
  * The handshake as a pure state machine (OTP's `dist_util`), both roles.
  *
  * Initiator (A): start → sendName → AwaitStatus → [DecideAlive] → AwaitChallenge → AwaitAck → Done
- * Acceptor (B):  start → AwaitName → DecidePolicy → [AwaitAliveStatus → AwaitOldDown] → AwaitReply → Done
+ * Acceptor (B):  start → AwaitName → DecidePolicy → [AwaitAliveStatus] → AwaitReply → [AwaitOldDown] → Done
+ *
+ * After `alive` (the peer claims to be a node we have a live connection to), the old
+ * connection is dropped only once the peer's challenge reply has proven the cookie
+ * (`AwaitOldDown`, before the ack): an impostor without the cookie never touches it.
+ * OTP drops it before sending the challenge.
  *
  * Each function takes a state and a message payload (without its length prefix) and
  * returns the next state with the bytes to send, a result, or a `HandshakeError`
@@ -141,8 +146,10 @@ export type State =
   | { readonly _tag: "AwaitName"; readonly hs: HsData }
   | { readonly _tag: "DecidePolicy"; readonly hs: HsData }
   | { readonly _tag: "AwaitAliveStatus"; readonly hs: HsData }
-  | { readonly _tag: "AwaitOldDown"; readonly hs: HsData }
-  | { readonly _tag: "AwaitReply"; readonly hs: HsData }
+  /** the peer answered `true` to `alive`: its reply, once verified, replaces the old connection */
+  | { readonly _tag: "AwaitReply"; readonly hs: HsData; readonly replacing?: boolean | undefined }
+  /** the peer proved the cookie after `alive`: the old connection must go before the ack (`ack`) */
+  | { readonly _tag: "AwaitOldDown"; readonly hs: HsData; readonly ack: Uint8Array }
 
 /**
  * The outcome of one step. `send` holds handshake payloads (without length prefix),
@@ -289,6 +296,10 @@ const recvName = (hs: HsData, b: Uint8Array): Step => {
   if (m instanceof M.MessageError) return malformed(hs, "recvName", m)
   if (!isNodeName(m.name)) return fail(hs, "recvName", "Malformed", `invalid node name ${JSON.stringify(m.name)}`)
   const hs1: HsData = { ...hs, otherNode: m.name, otherFlags: m.flags, otherCreation: m.creation }
+  if (m.name === hs.thisNode) {
+    // refused before any authentication, as OTP does (it answers nok; not_allowed says why)
+    return fail(hs1, "recvName", "NotAllowed", "the peer claims our own node name", M.encodeStatus("not_allowed"))
+  }
   const missing = Flags.missing(hs.requiredFlags, m.flags)
   if (missing !== 0n) {
     return fail(hs1, "recvName", "MissingFlags", missingDetail(missing), M.encodeStatus("not_allowed"))
@@ -316,21 +327,23 @@ const markPending = (hs: HsData, decision: PolicyDecision): Step => {
 const recvAliveStatus = (hs: HsData, b: Uint8Array): Step => {
   const m = M.decodeStatus(b)
   if (m instanceof M.MessageError) return malformed(hs, "recvStatus", m)
-  if (m.status === "true") return next({ _tag: "AwaitOldDown", hs })
+  // the challenge goes out now; the old connection stays until the reply proves the cookie
+  if (m.status === "true") return next({ _tag: "AwaitReply", hs, replacing: true }, sendChallenge(hs))
   if (m.status === "false") {
     return fail(hs, "recvStatus", "NameInUse", "the peer says its existing connection is alive")
   }
   return fail(hs, "recvStatus", "Malformed", `expected true or false, got ${JSON.stringify(m.status)}`)
 }
 
-const recvChallengeReply = (hs: HsData, b: Uint8Array): Step => {
+const recvChallengeReply = (hs: HsData, b: Uint8Array, replacing: boolean): Step => {
   const m = M.decodeChallengeReply(b)
   if (m instanceof M.MessageError) return malformed(hs, "recvChallengeReply", m)
   if (!constantTimeEqual(m.digest, digest(hs.cookie, hs.thisChallenge))) {
     // OTP closes the socket without answering ("Invalid challenge reply").
     return fail(hs, "recvChallengeReply", "AuthenticationFailed", "invalid challenge reply (cookies differ)")
   }
-  return done(hs, M.encodeChallengeAck(digest(hs.cookie, m.challenge)))
+  const ack = M.encodeChallengeAck(digest(hs.cookie, m.challenge))
+  return replacing ? next({ _tag: "AwaitOldDown", hs, ack }) : done(hs, ack)
 }
 
 // ---------------------------------------------------------------------------
@@ -351,9 +364,9 @@ export const stepOf = (s: State): HandshakeStep => {
     case "AwaitName":
       return "recvName"
     case "DecidePolicy":
-    case "AwaitOldDown":
       return "markPending"
     case "AwaitReply":
+    case "AwaitOldDown":
       return "recvChallengeReply"
   }
 }
@@ -376,7 +389,7 @@ export const onMessage = (s: State, b: Uint8Array): Step => {
     case "AwaitAliveStatus":
       return recvAliveStatus(s.hs, b)
     case "AwaitReply":
-      return recvChallengeReply(s.hs, b)
+      return recvChallengeReply(s.hs, b, s.replacing === true)
     case "DecideAlive":
     case "DecidePolicy":
     case "AwaitOldDown":
@@ -392,8 +405,6 @@ export const decide = (s: State, d: Decision): Step => {
       ? next({ _tag: "AwaitChallenge", hs: s.hs }, M.encodeStatus("true"))
       : fail(s.hs, "recvStatus", "NameInUse", "we already have a live connection to the peer", M.encodeStatus("false"))
   }
-  if (s._tag === "AwaitOldDown" && d._tag === "OldDown") {
-    return next({ _tag: "AwaitReply", hs: s.hs }, sendChallenge(s.hs))
-  }
+  if (s._tag === "AwaitOldDown" && d._tag === "OldDown") return done(s.hs, s.ack)
   return fail(s.hs, stepOf(s), "Malformed", `decision ${d._tag} does not fit state ${s._tag}`)
 }

@@ -80,7 +80,9 @@ const drive = (
   start: machine.Step,
   role: "initiator" | "acceptor",
   setupTime: Duration.Duration,
-  decideFor: (state: machine.State) => Effect.Effect<machine.Decision>
+  decideFor: (state: machine.State) => Effect.Effect<machine.Decision>,
+  /** acceptor: the limit for the first message (send_name), at most `setupTime` */
+  firstMessageTime?: Duration.Duration
 ): Effect.Effect<HandshakeResult, HandshakeError> =>
   Effect.gen(function*() {
     const reader = new FrameReader(carrier.framing)
@@ -110,15 +112,20 @@ const drive = (
       const advance = machine.awaitsMessage(state)
         ? Effect.map(readMessage(carrier, reader, current, peer), (m) => machine.onMessage(state, m))
         : Effect.map(decideFor(state), (d) => machine.decide(state, d))
+      const first = state._tag === "AwaitName" && firstMessageTime !== undefined &&
+        Duration.lessThan(firstMessageTime, setupTime)
+      const limit = first ? firstMessageTime : setupTime
       step = yield* advance.pipe(
         Effect.timeoutFail({
-          duration: setupTime,
+          duration: limit,
           onTimeout: () =>
             new HandshakeError({
               step: current,
               reason: "HandshakeTimeout",
               peer,
-              detail: `no progress within net_setuptime (${Duration.format(setupTime)})`
+              detail: first
+                ? `no send_name within ${Duration.format(limit)} (firstMessageTimeout, shorter than net_setuptime)`
+                : `no progress within net_setuptime (${Duration.format(limit)})`
             })
         })
       )
@@ -182,5 +189,5 @@ export const accept = (carrier: Carrier, options: AcceptOptions): Effect.Effect<
         ? options.policy(hs.otherNode!, hs.otherFlags, hs.otherCreation)
         : Effect.succeed<PolicyDecision>("ok")
       return Effect.map(policy, (decision) => ({ _tag: "Policy" as const, decision }))
-    })
+    }, options.firstMessageTimeout === undefined ? undefined : Duration.decode(options.firstMessageTimeout))
   })

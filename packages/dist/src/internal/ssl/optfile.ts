@@ -45,19 +45,13 @@ const IGNORED = new Set([
   "reuse_sessions",
   "reuse_session",
   "hibernate_after",
-  "depth",
   "log_level",
   "log_alert",
   "honor_cipher_order",
   "honor_ecc_order",
-  "client_renegotiation",
   "handshake",
   "padding_check",
   "beast_mitigation",
-  "eccs",
-  "signature_algs",
-  "signature_algs_cert",
-  "supported_groups",
   "erl_dist",
   "keep_secrets",
   "session_tickets",
@@ -76,6 +70,38 @@ const stringValue = (t: Term.Term): string | undefined =>
   Term.isBinary(t) ? new TextDecoder("utf-8", { fatal: false }).decode(t) : Term.isList(t) ? Term.toText(t) : undefined
 
 const isTuple2 = (t: Term.Term): t is Term.Tuple => Term.isTuple(t) && t.elements.length === 2
+
+/** OTP's hash names in `{Hash, Sign}` signature algorithms, as OpenSSL spells them. */
+const HASHES: Record<string, string> = {
+  sha: "SHA1",
+  sha224: "SHA224",
+  sha256: "SHA256",
+  sha384: "SHA384",
+  sha512: "SHA512"
+}
+const SIGNS: Record<string, string> = { rsa: "RSA", ecdsa: "ECDSA", dsa: "DSA" }
+
+/** A `signature_algs` entry: a scheme atom (`rsa_pss_rsae_sha256`) or a `{Hash, Sign}` pair. */
+const signatureAlg = (t: Term.Term): string | undefined => {
+  const a = atomOf(t)
+  if (a !== undefined) return a
+  if (!isTuple2(t)) return undefined
+  const hash = HASHES[atomOf(t.elements[0]!) ?? ""]
+  const sign = SIGNS[atomOf(t.elements[1]!) ?? ""]
+  return hash !== undefined && sign !== undefined ? `${sign}+${hash}` : undefined
+}
+
+/** A non-empty list of atoms, as their names. */
+const atomList = (t: Term.Term): Array<string> | undefined => {
+  if (!Term.isList(t) || t.length === 0) return undefined
+  const out: Array<string> = []
+  for (const x of t) {
+    const a = atomOf(x)
+    if (a === undefined) return undefined
+    out.push(a)
+  }
+  return out
+}
 
 class Bad {
   constructor(readonly reason: "Invalid" | "Unsupported", readonly detail: string) {}
@@ -158,6 +184,46 @@ const sideOptions = (
         }
         break
       }
+      case "depth": {
+        if (!Term.isInteger(value) || value < 0 || value > 0x7fffffff) return bad("a non-negative integer")
+        out.depth = Number(value)
+        break
+      }
+      case "signature_algs": {
+        if (!Term.isList(value) || value.length === 0) return bad("a non-empty list of algorithms")
+        const algs: Array<string> = []
+        for (const v of value) {
+          const alg = signatureAlg(v)
+          if (alg === undefined) {
+            return new Bad("Unsupported", `${side}: signature algorithm ${show(v)} is not supported here`)
+          }
+          algs.push(alg)
+        }
+        out.signatureAlgs = algs
+        break
+      }
+      case "supported_groups":
+      case "eccs": {
+        const names = atomList(value)
+        if (names === undefined) return bad("a non-empty list of atoms")
+        if (key === "eccs") out.eccs = names
+        else out.supportedGroups = names
+        break
+      }
+      case "client_renegotiation": {
+        const a = atomOf(value)
+        if (a !== "true" && a !== "false") return bad("true or false")
+        if (side === "client") return new Bad("Invalid", "client: client_renegotiation is a server option")
+        out.clientRenegotiation = a === "true"
+        break
+      }
+      case "signature_algs_cert":
+        // node:tls has no separate list for certificate signatures: ignoring it would loosen the check
+        return new Bad(
+          "Unsupported",
+          `${side}: signature_algs_cert is not supported by the TypeScript TLS transport (it has no separate ` +
+            "list for certificate signatures); leave it out, or restrict signature_algs"
+        )
       case "crl_check": {
         if (atomOf(value) !== "false") {
           return new Bad("Unsupported", `${side}: {crl_check, ${show(value)}} is not supported`)

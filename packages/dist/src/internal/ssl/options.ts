@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constants } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as tls from "node:tls"
 
@@ -50,6 +51,32 @@ export interface TlsSideOptions {
    * checked with `verify_peer`).
    */
   readonly serverNameIndication?: string | undefined
+  /**
+   * With `verify_peer`: the most intermediate CA certificates allowed between the peer's
+   * certificate and a trusted root (`depth`); 0 means the peer is signed by the root
+   * itself. Default 10, as OTP.
+   */
+  readonly depth?: number | undefined
+  /**
+   * The signature algorithms offered and accepted (`signature_algs`), as OTP names them:
+   * TLS 1.3 schemes (`rsa_pss_rsae_sha256`, `ecdsa_secp256r1_sha256`, `ed25519`, ...) or
+   * `SIGN+HASH` pairs for TLS 1.2 (`RSA+SHA256`, from OTP's `{sha256, rsa}`). Default:
+   * OpenSSL's.
+   */
+  readonly signatureAlgs?: ReadonlyArray<string> | undefined
+  /**
+   * The key exchange groups for TLS 1.3 (`supported_groups`: `x25519`, `secp256r1`,
+   * `ffdhe2048`, ...). OpenSSL keeps one list for both versions: with TLS 1.2 enabled too,
+   * it also limits the TLS 1.2 curves.
+   */
+  readonly supportedGroups?: ReadonlyArray<string> | undefined
+  /** The elliptic curves for TLS 1.2 (`eccs`); the same single OpenSSL list as `supportedGroups`. */
+  readonly eccs?: ReadonlyArray<string> | undefined
+  /**
+   * Server only: whether a client may start a renegotiation (`client_renegotiation`,
+   * TLS 1.2; TLS 1.3 has none). Default true, as OTP (Node limits its rate).
+   */
+  readonly clientRenegotiation?: boolean | undefined
 }
 
 /**
@@ -64,8 +91,14 @@ export interface TlsOptions {
   readonly client?: TlsSideOptions | undefined
   /** Time limit for one TLS handshake, both ways (default 7 s, like `net_setuptime`). */
   readonly handshakeTimeout?: Duration.DurationInput | undefined
-  /** TLS handshakes in progress on the listener beyond this are dropped (default 64). */
+  /**
+   * TLS handshakes in progress on the listener at most (default 64). When they are all
+   * taken, the address holding the most gives up its oldest for a newcomer from an
+   * address holding fewer.
+   */
   readonly maxPendingHandshakes?: number | undefined
+  /** TLS handshakes in progress from one address (an IPv6 /64) at most (default 8). */
+  readonly maxPendingHandshakesPerAddress?: number | undefined
 }
 
 /**
@@ -92,6 +125,8 @@ export interface Side {
   readonly verifyPeer: boolean
   readonly failIfNoPeerCert: boolean
   readonly sni: string | undefined
+  /** With `verifyPeer`: the most intermediate certificates allowed (OTP's `depth`). */
+  readonly depth: number
   /** Options for `tls.createSecureContext` / `tls.createServer` / `tls.connect`. */
   readonly context: tls.SecureContextOptions
 }
@@ -102,6 +137,48 @@ export interface Resolved {
   readonly client: Side
   readonly handshakeTimeout: Duration.Duration
   readonly maxPendingHandshakes: number
+  readonly maxPendingHandshakesPerAddress: number
+  /** What the node verifies nobody for, as warnings to log at start (empty when it verifies both ways). */
+  readonly warnings: ReadonlyArray<string>
+}
+
+/** OTP's default `depth`. */
+const DEFAULT_DEPTH = 10
+
+/** Each name OpenSSL accepts for `option`, or the first it refuses. */
+const checkNames = (
+  names: ReadonlyArray<string>,
+  make: (name: string) => tls.SecureContextOptions
+): string | undefined => {
+  for (const name of names) {
+    if (name.length === 0 || name.includes(":")) return name
+    try {
+      tls.createSecureContext(make(name))
+    } catch {
+      return name
+    }
+  }
+  return undefined
+}
+
+/** The group list for OpenSSL, which has one list for TLS 1.2 curves and TLS 1.3 groups. */
+const groupList = (
+  o: TlsSideOptions,
+  has12: boolean,
+  has13: boolean
+): { readonly groups?: ReadonlyArray<string> | undefined; readonly conflict?: string | undefined } => {
+  const eccs = has12 ? o.eccs : undefined
+  const groups = has13 ? o.supportedGroups : undefined
+  if (eccs !== undefined && groups !== undefined) {
+    const same = eccs.length === groups.length && eccs.every((e) => groups.includes(e))
+    return same
+      ? { groups }
+      : {
+        conflict: "eccs and supported_groups differ, but OpenSSL has one list for TLS 1.2 curves and TLS 1.3 " +
+          "groups: give the same names in both, or enable one TLS version only"
+      }
+  }
+  return { groups: groups ?? eccs ?? o.supportedGroups ?? o.eccs }
 }
 
 const versionName = (v: TlsVersion): tls.SecureVersion => v === "tlsv1.3" ? "TLSv1.3" : "TLSv1.2"
@@ -131,6 +208,17 @@ const resolveSide = (
     }
     if (o.serverNameIndication !== undefined && side === "server") {
       return yield* invalid("server_name_indication is a client option")
+    }
+    if (o.clientRenegotiation !== undefined && side === "client") {
+      // OTP: {option, server_only, client_renegotiation}
+      return yield* invalid("client_renegotiation is a server option")
+    }
+    if (o.clientRenegotiation !== undefined && typeof o.clientRenegotiation !== "boolean") {
+      return yield* invalid(`client_renegotiation must be true or false, not ${String(o.clientRenegotiation)}`)
+    }
+    const depth = o.depth ?? DEFAULT_DEPTH
+    if (!Number.isInteger(depth) || depth < 0) {
+      return yield* invalid(`depth must be a non-negative integer, not ${String(o.depth)}`)
     }
     if (verifyPeer && o.cacertfile === undefined) {
       // OTP: {options, incompatible, [{verify, verify_peer}, {cacerts, undefined}]}
@@ -165,6 +253,26 @@ const resolveSide = (
     if (o.password !== undefined) context.passphrase = o.password
     if (o.cacertfile !== undefined) context.ca = yield* readPem(side, "cacertfile", o.cacertfile)
     if (o.ciphers !== undefined) context.ciphers = o.ciphers
+    if (o.signatureAlgs !== undefined) {
+      if (o.signatureAlgs.length === 0) return yield* invalid("signature_algs is empty")
+      const bad = checkNames(o.signatureAlgs, (sigalgs) => ({ sigalgs }))
+      if (bad !== undefined) {
+        return yield* invalid(`signature_algs: OpenSSL does not know the signature algorithm ${JSON.stringify(bad)}`)
+      }
+      context.sigalgs = o.signatureAlgs.join(":")
+    }
+    for (const [option, list] of [["supported_groups", o.supportedGroups], ["eccs", o.eccs]] as const) {
+      if (list === undefined) continue
+      if (list.length === 0) return yield* invalid(`${option} is empty`)
+      const bad = checkNames(list, (ecdhCurve) => ({ ecdhCurve }))
+      if (bad !== undefined) return yield* invalid(`${option}: OpenSSL does not know the group ${JSON.stringify(bad)}`)
+    }
+    const groups = groupList(o, has12, has13)
+    if (groups.conflict !== undefined) return yield* invalid(groups.conflict)
+    if (groups.groups !== undefined) context.ecdhCurve = groups.groups.join(":")
+    if (o.clientRenegotiation === false) {
+      context.secureOptions = (context.secureOptions ?? 0) | constants.SSL_OP_NO_RENEGOTIATION
+    }
     // Fail early on a key that does not fit, a wrong passphrase or unreadable PEM.
     yield* Effect.try({
       try: () => tls.createSecureContext(context),
@@ -180,6 +288,7 @@ const resolveSide = (
       verifyPeer,
       failIfNoPeerCert: o.failIfNoPeerCert === true,
       sni: o.serverNameIndication,
+      depth,
       context
     }
   })
@@ -193,10 +302,38 @@ export const resolve = (options: TlsOptions): Effect.Effect<Resolved, TlsConfigE
     if (!Number.isInteger(max) || max < 1) {
       return yield* new TlsConfigError({ reason: "Invalid", detail: "maxPendingHandshakes must be a positive integer" })
     }
+    const perAddress = options.maxPendingHandshakesPerAddress ?? 8
+    if (!Number.isInteger(perAddress) || perAddress < 1) {
+      return yield* new TlsConfigError({
+        reason: "Invalid",
+        detail: "maxPendingHandshakesPerAddress must be a positive integer"
+      })
+    }
+    const warnings: Array<string> = []
+    if (server !== undefined && !server.verifyPeer) {
+      warnings.push(
+        "the server side verifies no peer (verify_none, the default of OTP 25): any client that speaks TLS " +
+          "gets to the cookie check; set {verify, verify_peer}, {cacertfile, ...} and " +
+          "{fail_if_no_peer_cert, true} in the server options to require a certificate from a trusted CA"
+      )
+    } else if (server !== undefined && !server.failIfNoPeerCert) {
+      warnings.push(
+        "the server side checks client certificates but accepts clients that send none; set " +
+          "{fail_if_no_peer_cert, true} in the server options to require one"
+      )
+    }
+    if (!client.verifyPeer) {
+      warnings.push(
+        "the client side verifies no peer (verify_none, the default of OTP 25): the nodes we dial are not " +
+          "authenticated by TLS; set {verify, verify_peer} and {cacertfile, ...} in the client options"
+      )
+    }
     return {
       server,
       client,
       handshakeTimeout: Duration.decode(options.handshakeTimeout ?? Duration.seconds(7)),
-      maxPendingHandshakes: max
+      maxPendingHandshakes: max,
+      maxPendingHandshakesPerAddress: perAddress,
+      warnings
     }
   })

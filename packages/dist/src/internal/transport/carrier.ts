@@ -6,12 +6,51 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import type { Address, Carrier } from "../../Transport.js"
 import type { CarrierClosed } from "./error.js"
 import { TransportError } from "./error.js"
 
 /** Pull mode pauses the source when this many bytes wait unread. */
 const PULL_HIGH_WATER = 1 << 20
+
+/** How a carrier reports a defect caught in an I/O callback (a log line). */
+export type DefectReporter = (message: string) => void
+
+/** Without a runtime at hand: the default logger. */
+export const defaultReporter: DefectReporter = (message) => {
+  Effect.runFork(Effect.logError(message).pipe(Effect.annotateLogs("module", "Transport")))
+}
+
+/** A reporter that logs through `runtime` (its logger and annotations). */
+export const reporterOf = (runtime: Runtime.Runtime<never>, module: string): DefectReporter => (message) => {
+  Runtime.runFork(runtime)(Effect.logError(message).pipe(Effect.annotateLogs("module", module)))
+}
+
+/** `message` and the stack of a caught defect, for a log line. */
+export const defectText = (defect: unknown): string =>
+  defect instanceof Error ? defect.stack ?? `${defect.name}: ${defect.message}` : String(defect)
+
+/**
+ * Wraps a callback of a socket or server: a defect thrown in it goes to `onDefect`
+ * (which closes what it concerns) instead of becoming an uncaught exception that
+ * would end the process.
+ */
+export const guarded = <A extends ReadonlyArray<unknown>>(
+  f: (...a: A) => void,
+  onDefect: (defect: unknown, ...a: A) => void
+) =>
+(...a: A): void => {
+  try {
+    f(...a)
+  } catch (defect) {
+    try {
+      onDefect(defect, ...a)
+    } catch {
+      // the report itself failed: nothing more can be done from an I/O callback
+    }
+  }
+}
 
 export abstract class BaseCarrier implements Carrier {
   abstract readonly remoteAddress: Address | undefined
@@ -37,6 +76,20 @@ export abstract class BaseCarrier implements Carrier {
   private pullPaused = false
   private reason: CarrierClosed | undefined = undefined
   private readonly done = Deferred.unsafeMake<CarrierClosed>(FiberId.none)
+  /** Where defects caught in I/O callbacks are logged; transports set it to their runtime's logger. */
+  report: DefectReporter = defaultReporter
+
+  /**
+   * Wraps an I/O callback of this carrier: a defect in it (in the handler that reads
+   * our bytes, say) closes this carrier alone and is logged; it never escapes.
+   */
+  protected guard<A extends ReadonlyArray<unknown>>(what: string, f: (...a: A) => void): (...a: A) => void {
+    return guarded(f, (defect: unknown, ..._: A) => {
+      const where = this.remoteAddress ? ` with ${this.remoteAddress.host}:${this.remoteAddress.port}` : ""
+      this.report(`the connection${where} closed after a defect in its ${what} callback: ${defectText(defect)}`)
+      this.destroy(defect)
+    })
+  }
 
   // --- called by implementations -------------------------------------------
 

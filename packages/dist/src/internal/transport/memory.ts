@@ -35,10 +35,10 @@ export class MemoryCarrier extends BaseCarrier {
   private schedule(): void {
     if (this.scheduled || this.sourcePaused) return
     this.scheduled = true
-    queueMicrotask(() => {
+    queueMicrotask(this.guard("data", () => {
       this.scheduled = false
       this.flush()
-    })
+    }))
   }
 
   private flush(): void {

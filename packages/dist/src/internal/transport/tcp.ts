@@ -7,7 +7,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
-import { AcceptQueue, BaseCarrier } from "./carrier.js"
+import { AcceptQueue, BaseCarrier, type DefectReporter, defectText, guarded, reporterOf } from "./carrier.js"
 import { CarrierClosed, TransportError } from "./error.js"
 
 /** Batches up to this size are copied into one buffer; larger ones use cork/uncork ... */
@@ -20,24 +20,31 @@ export class TcpCarrier extends BaseCarrier {
   readonly framing: 2 | 4 = 2
   private error: unknown = undefined
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(private readonly socket: net.Socket, report?: DefectReporter) {
     super()
+    if (report !== undefined) this.report = report
     socket.setNoDelay(true)
     this.remoteAddress = socket.remoteAddress !== undefined && socket.remotePort !== undefined
       ? { host: socket.remoteAddress, port: socket.remotePort }
       : undefined
-    socket.on("data", (buf: Buffer) => this.deliver(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))
-    socket.on("drain", () => this.drained())
+    socket.on(
+      "data",
+      this.guard("data", (buf: Buffer) => this.deliver(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))
+    )
+    socket.on("drain", this.guard("drain", () => this.drained()))
     socket.on("error", (err) => {
       this.error = err
     })
-    socket.on("close", () => {
-      this.finish(
-        this.error !== undefined
-          ? new CarrierClosed({ by: "error", cause: this.error })
-          : new CarrierClosed({ by: "peer" })
-      )
-    })
+    socket.on(
+      "close",
+      this.guard("close", () => {
+        this.finish(
+          this.error !== undefined
+            ? new CarrierClosed({ by: "error", cause: this.error })
+            : new CarrierClosed({ by: "peer" })
+        )
+      })
+    )
     if (socket.destroyed) this.finish(new CarrierClosed({ by: "peer" }))
   }
 
@@ -93,35 +100,44 @@ export const addressText = (host: string | undefined, port: number | undefined) 
 const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
     // interruptible: the returned canceler destroys a socket that is still connecting
-    Effect.interruptible(Effect.async<TcpCarrier, TransportError>((resume) => {
-      const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
-      const onError = (cause: Error) => {
-        socket.destroy()
-        resume(Effect.fail(
-          new TransportError({ reason: "ConnectFailed", address: addressText(address.host, address.port), cause })
-        ))
-      }
-      socket.once("error", onError)
-      socket.once("connect", () => {
-        socket.off("error", onError)
-        resume(Effect.succeed(new TcpCarrier(socket)))
-      })
-      return Effect.sync(() => socket.destroy())
-    })),
-    (carrier) => carrier.close
+    Effect.interruptible(Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+      Effect.async<TcpCarrier, TransportError>((resume) => {
+        const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
+        const onError = (cause: Error) => {
+          socket.destroy()
+          resume(Effect.fail(
+            new TransportError({ reason: "ConnectFailed", address: addressText(address.host, address.port), cause })
+          ))
+        }
+        socket.once("error", onError)
+        socket.once("connect", () => {
+          socket.off("error", onError)
+          resume(Effect.succeed(new TcpCarrier(socket, reporterOf(runtime, "TcpTransport"))))
+        })
+        return Effect.sync(() => socket.destroy())
+      }))),
+    (carrier) =>
+      carrier.close
   )
 
 const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
+    const report = reporterOf(runtime, "TcpTransport")
     const queue = new AcceptQueue<net.Socket>((socket) => socket.destroy())
     const server = yield* Effect.acquireRelease(
       Effect.async<net.Server, TransportError>((resume) => {
-        const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
-          // Until a carrier wraps it, an error must not become an uncaught exception.
-          socket.on("error", () => {})
-          queue.push(socket)
-        })
+        const server = net.createServer(
+          { noDelay: true, pauseOnConnect: false },
+          guarded((socket: net.Socket) => {
+            // Until a carrier wraps it, an error must not become an uncaught exception.
+            socket.on("error", () => {})
+            queue.push(socket)
+          }, (defect, socket) => {
+            socket.destroy()
+            report(`TCP distribution: closed a connection after a defect while accepting it: ${defectText(defect)}`)
+          })
+        )
         const onError = (cause: Error) => {
           server.close()
           resume(Effect.fail(
@@ -153,7 +169,7 @@ const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError,
     const address = addressText(bound.address, bound.port)
     const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
       // interruptible: a pending accept must not hold up the scope that waits for it
-      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TcpCarrier(socket))),
+      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TcpCarrier(socket, report))),
       (carrier) => carrier.close
     )
     return { host: bound.address, port: bound.port, accept }

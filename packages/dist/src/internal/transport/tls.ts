@@ -17,8 +17,9 @@ import * as net from "node:net"
 import * as tls from "node:tls"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
 import { resolve, type Resolved, type Side, type TlsConfigError, type TlsOptions } from "../ssl/options.js"
-import { AcceptQueue } from "./carrier.js"
+import { AcceptQueue, defectText, guarded, reporterOf } from "./carrier.js"
 import { TransportError } from "./error.js"
+import { addressGroup, PendingLimiter, type PendingSlot } from "./pending.js"
 import { addressText, TcpCarrier } from "./tcp.js"
 
 /** @internal */
@@ -74,6 +75,36 @@ const subjectOf = (cert: tls.PeerCertificate): string => {
   return cn !== undefined ? ` (subject CN=${Array.isArray(cn) ? cn.join(",") : cn})` : ""
 }
 
+const isSelfIssued = (cert: tls.PeerCertificate): boolean =>
+  JSON.stringify(cert.subject) === JSON.stringify(cert.issuer)
+
+/**
+ * The intermediate CA certificates between the peer's certificate and the root that
+ * verified it (self-issued ones not counted, as in OTP's `depth`).
+ */
+const intermediates = (socket: tls.TLSSocket): number => {
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true)
+  let count = 0
+  const seen = new Set<tls.DetailedPeerCertificate>()
+  while (cert !== undefined && Object.keys(cert).length > 0 && !seen.has(cert)) {
+    seen.add(cert)
+    const issuer: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate
+    if (issuer === undefined || issuer === cert || seen.has(issuer)) break
+    if (!isSelfIssued(issuer)) count++
+    cert = issuer
+  }
+  return count
+}
+
+/** With `verify_peer`, a verified chain longer than `depth` allows: why it is refused. */
+const tooDeep = (side: Side, socket: tls.TLSSocket): string | undefined => {
+  if (!side.verifyPeer) return undefined
+  const n = intermediates(socket)
+  return n > side.depth
+    ? `its certificate chain has ${n} intermediate CA certificate${n === 1 ? "" : "s"}, more than depth ${side.depth}`
+    : undefined
+}
+
 /** Server side, after the TLS handshake: why this peer is refused, if it is. */
 const refusal = (side: Side, socket: tls.TLSSocket): string | undefined => {
   if (!side.verifyPeer) return undefined
@@ -83,7 +114,7 @@ const refusal = (side: Side, socket: tls.TLSSocket): string | undefined => {
   if (!socket.authorized) {
     return `its certificate was refused: ${describe(socket.authorizationError)}${subjectOf(cert)}`
   }
-  return undefined
+  return tooDeep(side, socket)
 }
 
 const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
@@ -100,9 +131,16 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
     const runtime = yield* Effect.runtime<never>()
     const warn = (text: string) =>
       Runtime.runFork(runtime)(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "TlsTransport")))
+    const report = reporterOf(runtime, "TlsTransport")
     const queue = new AcceptQueue<tls.TLSSocket>((socket) => socket.destroy())
-    /** Raw sockets in their TLS handshake, by remote address. */
-    const pending = new Set<string>()
+    /** Raw sockets in their TLS handshake, admitted per address (one address cannot take every slot). */
+    const pending = new PendingLimiter(resolved.maxPendingHandshakesPerAddress, resolved.maxPendingHandshakes)
+    const slots = new WeakMap<net.Socket, PendingSlot>()
+    /** A defect in a listener callback closes that socket and is logged; it never escapes. */
+    const onDefect = (what: string) => (defect: unknown, socket: net.Socket) => {
+      socket.destroy()
+      report(`TLS distribution: closed a connection after a defect in the ${what} callback: ${defectText(defect)}`)
+    }
     const server = yield* Effect.acquireRelease(
       Effect.async<tls.Server, TransportError>((resume) => {
         const server = tls.createServer({
@@ -112,36 +150,58 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
           rejectUnauthorized: false,
           handshakeTimeout: Math.max(1, Duration.toMillis(resolved.handshakeTimeout))
         })
-        server.on("connection", (raw: net.Socket) => {
-          const key = addressText(raw.remoteAddress, raw.remotePort)
-          if (pending.size >= resolved.maxPendingHandshakes) {
-            warn(`TLS distribution: too many pending TLS handshakes; refused ${key}`)
-            raw.destroy()
-            return
-          }
-          pending.add(key)
-          raw.once("close", () => pending.delete(key))
-          raw.setNoDelay(true)
-        })
-        server.on("secureConnection", (socket: tls.TLSSocket) => {
-          const key = addressText(socket.remoteAddress, socket.remotePort)
-          pending.delete(key)
-          // Until a carrier wraps it, an error must not become an uncaught exception.
-          socket.on("error", () => {})
-          const why = refusal(side, socket)
-          if (why !== undefined) {
-            warn(`TLS distribution: refused a connection from ${key}: ${why}`)
+        server.on(
+          "connection",
+          guarded((raw: net.Socket) => {
+            const key = addressText(raw.remoteAddress, raw.remotePort)
+            const slot = pending.admit(raw.remoteAddress, () => raw.destroy())
+            if (typeof slot === "string") {
+              warn(
+                slot === "AddressFull"
+                  ? `TLS distribution: too many pending TLS handshakes from ${
+                    addressGroup(raw.remoteAddress)
+                  }; refused ${key}`
+                  : `TLS distribution: too many pending TLS handshakes; refused ${key}`
+              )
+              raw.destroy()
+              return
+            }
+            slots.set(raw, slot)
+            raw.once("close", slot.release)
+            raw.setNoDelay(true)
+          }, onDefect("connection"))
+        )
+        /** The raw socket under a TLS socket gives its pending slot back. */
+        const settled = (socket: tls.TLSSocket) => {
+          const raw = (socket as unknown as { readonly _parent?: net.Socket })._parent
+          const slot = raw !== undefined ? slots.get(raw) : slots.get(socket)
+          slot?.release()
+        }
+        server.on(
+          "secureConnection",
+          guarded((socket: tls.TLSSocket) => {
+            const key = addressText(socket.remoteAddress, socket.remotePort)
+            // Until a carrier wraps it, an error must not become an uncaught exception.
+            socket.on("error", () => {})
+            settled(socket)
+            const why = refusal(side, socket)
+            if (why !== undefined) {
+              warn(`TLS distribution: refused a connection from ${key}: ${why}`)
+              socket.destroy()
+              return
+            }
+            queue.push(socket)
+          }, onDefect("secureConnection"))
+        )
+        server.on(
+          "tlsClientError",
+          guarded((err: Error, socket: tls.TLSSocket) => {
+            const key = addressText(socket.remoteAddress, socket.remotePort)
+            settled(socket)
+            warn(`TLS distribution: refused a connection from ${key}: TLS handshake failed: ${describe(err, "server")}`)
             socket.destroy()
-            return
-          }
-          queue.push(socket)
-        })
-        server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
-          const key = addressText(socket.remoteAddress, socket.remotePort)
-          pending.delete(key)
-          warn(`TLS distribution: refused a connection from ${key}: TLS handshake failed: ${describe(err, "server")}`)
-          socket.destroy()
-        })
+          }, (defect, _err, socket) => onDefect("tlsClientError")(defect, socket))
+        )
         const onError = (cause: Error) => {
           server.close()
           resume(Effect.fail(new TransportError({ reason: "ListenFailed", address: where, cause })))
@@ -164,7 +224,7 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
     const bound = server.address() as net.AddressInfo
     const address = addressText(bound.address, bound.port)
     const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
-      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TlsCarrier(socket))),
+      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TlsCarrier(socket, report))),
       (carrier) => carrier.close
     )
     return { host: bound.address, port: bound.port, accept }
@@ -172,68 +232,84 @@ const listen = (resolved: Resolved) => (options: ListenOptions): Effect.Effect<L
 
 const connect = (resolved: Resolved) => (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.interruptible(Effect.async<TlsCarrier, TransportError>((resume) => {
-      const side = resolved.client
-      const where = addressText(address.host, address.port)
-      const name = side.sni === "disable" ? undefined : side.sni ?? address.host
-      const socket = tls.connect({
-        ...side.context,
-        host: address.host,
-        port: address.port,
-        // Node refuses an IP address as SNI; the identity check then uses `host` (IP SANs).
-        ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
-        rejectUnauthorized: side.verifyPeer,
-        checkServerIdentity: (host, cert) =>
-          side.sni === "disable" ? undefined : tls.checkServerIdentity(name ?? host, cert)
-      })
-      let settled = false
-      const fail = (text: string, cause?: unknown) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-        resume(Effect.fail(
-          new TransportError({ reason: "ConnectFailed", address: where, cause: new Error(text, { cause }) })
-        ))
-      }
-      const ms = Math.max(1, Duration.toMillis(resolved.handshakeTimeout))
-      const timer = setTimeout(
-        () =>
-          fail(
-            `TLS handshake did not complete within ${
-              Duration.format(resolved.handshakeTimeout)
-            } (is the peer a TLS distribution node?)`
-          ),
-        ms
-      )
-      const onError = (err: Error) => {
-        const code = codeOf(err)
-        fail(
-          code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENOTFOUND"
-            ? err.message
-            : code === "ECONNRESET" || /disconnected before secure TLS/.test(err.message)
-            ? `the peer closed the connection during the TLS handshake (not a TLS node, or it refused our certificate): ${err.message}`
-            : `TLS handshake failed: ${describe(err)}`,
-          err
-        )
-      }
-      socket.once("error", onError)
-      socket.once("secureConnect", () => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        socket.off("error", onError)
-        resume(Effect.succeed(new TlsCarrier(socket)))
-      })
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-      })
-    })),
+    Effect.interruptible(
+      Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+        Effect.async<TlsCarrier, TransportError>((resume) => {
+          const side = resolved.client
+          const where = addressText(address.host, address.port)
+          const name = side.sni === "disable" ? undefined : side.sni ?? address.host
+          const socket = tls.connect({
+            ...side.context,
+            host: address.host,
+            port: address.port,
+            // Node refuses an IP address as SNI; the identity check then uses `host` (IP SANs).
+            ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
+            rejectUnauthorized: side.verifyPeer,
+            checkServerIdentity: (host, cert) =>
+              side.sni === "disable" ? undefined : tls.checkServerIdentity(name ?? host, cert)
+          })
+          let settled = false
+          const fail = (text: string, cause?: unknown) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            socket.destroy()
+            resume(Effect.fail(
+              new TransportError({ reason: "ConnectFailed", address: where, cause: new Error(text, { cause }) })
+            ))
+          }
+          const ms = Math.max(1, Duration.toMillis(resolved.handshakeTimeout))
+          const timer = setTimeout(
+            () =>
+              fail(
+                `TLS handshake did not complete within ${
+                  Duration.format(resolved.handshakeTimeout)
+                } (is the peer a TLS distribution node?)`
+              ),
+            ms
+          )
+          const onError = (err: Error) => {
+            const code = codeOf(err)
+            fail(
+              code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENOTFOUND"
+                ? err.message
+                : code === "ECONNRESET" || /disconnected before secure TLS/.test(err.message)
+                ? `the peer closed the connection during the TLS handshake (not a TLS node, or it refused our certificate): ${err.message}`
+                : `TLS handshake failed: ${describe(err)}`,
+              err
+            )
+          }
+          socket.once("error", onError)
+          socket.once(
+            "secureConnect",
+            guarded(() => {
+              if (settled) return
+              const deep = tooDeep(side, socket)
+              if (deep !== undefined) return fail(`the server's certificate was refused: ${deep}`)
+              settled = true
+              clearTimeout(timer)
+              socket.off("error", onError)
+              resume(Effect.succeed(new TlsCarrier(socket, reporterOf(runtime, "TlsTransport"))))
+            }, (defect) => fail(`a defect after the TLS handshake: ${defectText(defect)}`, defect))
+          )
+          return Effect.sync(() => {
+            settled = true
+            clearTimeout(timer)
+            socket.destroy()
+          })
+        }))
+    ),
     (carrier) => carrier.close
   )
 
 /** @internal */
 export const make = (options: TlsOptions): Effect.Effect<Context.Tag.Service<Transport>, TlsConfigError> =>
-  Effect.map(resolve(options), (resolved) => ({ listen: listen(resolved), connect: connect(resolved) }))
+  Effect.flatMap(resolve(options), (resolved) =>
+    Effect.as(
+      Effect.forEach(
+        resolved.warnings,
+        (w) => Effect.logWarning(`TLS distribution: ${w}`).pipe(Effect.annotateLogs("module", "TlsTransport")),
+        { discard: true }
+      ),
+      { listen: listen(resolved), connect: connect(resolved) }
+    ))
