@@ -108,7 +108,7 @@ describe("LocalNode", () => {
       })).pipe(Effect.provide(a.context))
       yield* Deferred.await(trapping)
       yield* Process.exit(target, Term.atom("bye")).pipe(Effect.provide(a.context))
-      const [, from, reason] = (yield* Deferred.await(got) as Term.Tuple).elements
+      const [, from, reason] = ((yield* Deferred.await(got)) as Term.Tuple).elements
       expect(reason).toBe(Term.atom("bye"))
       expect(from).toBeInstanceOf(Term.Pid)
       const pid = from as Term.Pid
