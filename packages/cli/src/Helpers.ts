@@ -404,7 +404,12 @@ export const make = (env: Env): Record<string, unknown> => {
           onNone: () => (pid === env.shell().pid ? "(shell)" : ""),
           onSome: (a) => a.toString()
         })
-        rows.push([Term.formatWith(pid, localNode(env.runtime)), name, String(info.value.messageQueueLen), info.value.status])
+        rows.push([
+          Term.formatWith(pid, localNode(env.runtime)),
+          name,
+          String(info.value.messageQueueLen),
+          info.value.status
+        ])
       }
       const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)))
       for (const r of rows) {

@@ -156,9 +156,9 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
       shell = next
       watch(options.runtime, shell.pid, onShellDown)
       print(
-        `\n** exception exit: ${
-          Helpers.show(reason, local())
-        } (shell process ${Term.formatWith(old.pid, local())} died; new shell ${Term.formatWith(shell.pid, local())})`
+        `\n** exception exit: ${Helpers.show(reason, local())} (shell process ${
+          Term.formatWith(old.pid, local())
+        } died; new shell ${Term.formatWith(shell.pid, local())})`
       )
       server.displayPrompt(true)
     })

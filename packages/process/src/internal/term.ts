@@ -599,7 +599,9 @@ function formatWith(t: Term, exact: boolean, local: LocalNode): string {
       return `<<${[...whole.map(String), `${last}:${x.bits}`].join(",")}>>`
     }
     case "TermMap":
-      return `#{${sortedEntries(x).map(([k, v]) => `${formatWith(k, exact, local)} => ${formatWith(v, exact, local)}`).join(",")}}`
+      return `#{${
+        sortedEntries(x).map(([k, v]) => `${formatWith(k, exact, local)} => ${formatWith(v, exact, local)}`).join(",")
+      }}`
     case "Pid":
       return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : formatPid(x, local)
     case "Ref":
