@@ -97,6 +97,16 @@ describe("MemoryCluster", () => {
       expect(yield* a.provide(NetKernel.ping(b.name))).toBe("pong")
     }))
 
+  it.scoped("nodes on several hosts: each registers with its host's epmd and reaches the others", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a@one", "b@two", "c"], { host: "three" })
+      expect(cluster.nodes().map((n) => String(n.name))).toEqual(["a@one", "b@two", "c@three"])
+      const a = cluster.node("a@one")
+      for (const peer of ["b@two", "c@three"]) expect(yield* a.provide(NetKernel.ping(peer))).toBe("pong")
+      expect(yield* a.provide(NetKernel.ping("b@one"))).toBe("pang")
+      expect(cluster.node("c").kernel.nodes("connected")).toEqual([a.name])
+    }))
+
   it.scoped("two nodes print their own pids as <0.N.S> and each other's as <M.N.S>, also in io formats", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a", "b"])
@@ -284,12 +294,21 @@ describe("MemoryCluster", () => {
           return { pid, queue }
         })
       const oldTarget = yield* spawnTarget(oldB)
+      const linkExit = yield* Queue.unbounded<unknown>()
+      yield* a.provide(Process.spawn(Effect.gen(function*() {
+        yield* Process.trapExit(true)
+        yield* Process.link(oldTarget.pid)
+        yield* Queue.offer(linkExit, yield* Process.receive(Process.isExitMessage))
+      })))
       expect(yield* a.provide(NetKernel.ping(oldB.name))).toBe("pong")
       expect(yield* eventsA).toBe("nodeup b@memory")
 
       yield* cluster.kill("b")
       expect(oldB.isAlive()).toBe(false)
       expect(yield* eventsA).toBe("nodedown b@memory connection_closed")
+      expect(Term.format((yield* Queue.take(linkExit)) as Term.Term)).toBe(
+        `{'EXIT',${Term.format(oldTarget.pid)},noconnection}`
+      )
       expect(yield* a.provide(NetKernel.ping(oldB.name))).toBe("pang")
 
       const b = yield* cluster.restart("b")
@@ -319,29 +338,48 @@ describe("MemoryCluster", () => {
       expect(yield* eventsA).toBe("nodeup b@memory")
     }))
 
-  it.scoped("ordering per pair under load: every sender's messages arrive complete and in order", () =>
+  it.scoped("ordering per pair under load: each sender's messages arrive complete and in order, its exit last", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a", "b", "c"])
-      const [a, b, c] = ["a", "b", "c"].map(cluster.node)
-      const PER_SENDER = 5_000
+      const a = cluster.node("a")
+      const b = cluster.node("b")
+      const c = cluster.node("c")
+      const PER_SENDER = 2_000
       const SENDERS = 4
-      const sink = yield* inbox(b, "sink")
-      const sender = (node: MemoryCluster.ClusterNode, tag: string) =>
-        node.provide(Process.run(Effect.gen(function*() {
-          const to = new RemoteName({ name: atom("sink"), node: b.name })
-          for (let i = 0; i < PER_SENDER; i++) yield* Process.send(to, tuple(atom(tag), i))
-        })))
-      const tags = [a!, c!].flatMap((node) =>
+      // 512 bytes a message: 4 MB per connection, enough to make the connections busy
+      const payload = new Uint8Array(512).fill(7)
+      const received = yield* Queue.unbounded<unknown>()
+      const sink = yield* b.provide(Process.spawn(Effect.zipRight(
+        Process.trapExit(true),
+        Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(received, m)))
+      )))
+      const senders = [a, c].flatMap((node) =>
         Array.from({ length: SENDERS }, (_, i) => [node, `${String(node.name).slice(0, 1)}${i}`] as const)
       )
-      yield* Effect.forEach(tags, ([node, tag]) => sender(node, tag), { concurrency: "unbounded" })
+      for (const [node, tag] of senders) {
+        yield* node.provide(Process.spawn(Effect.gen(function*() {
+          yield* Process.link(sink)
+          for (let i = 0; i < PER_SENDER; i++) yield* Process.send(sink, tuple(atom(tag), i, payload))
+          return yield* Process.exit(atom(tag))
+        })))
+      }
+      // per sender: 0, 1, ..., PER_SENDER - 1, then {'EXIT', Pid, Tag}
       const next = new Map<string, number>()
-      for (let n = 0; n < tags.length * PER_SENDER; n++) {
-        const [tag, i] = ((yield* Queue.take(sink.queue)) as Term.Tuple).elements
+      for (let n = 0; n < senders.length * (PER_SENDER + 1); n++) {
+        const m: unknown = yield* Queue.take(received)
+        if (Process.isExitMessage(m)) {
+          const tag = (m.elements[2] as Term.Atom).name
+          expect([tag, next.get(tag)]).toEqual([tag, PER_SENDER])
+          next.set(tag, -1)
+          continue
+        }
+        const [tag, i, bytes] = (m as Term.Tuple).elements
         const key = (tag as Term.Atom).name
-        expect(i).toBe(next.get(key) ?? 0)
+        expect([key, i]).toEqual([key, next.get(key) ?? 0])
+        expect((bytes as Uint8Array).length).toBe(512)
         next.set(key, (i as number) + 1)
       }
-      expect([...next.values()]).toEqual(tags.map(() => PER_SENDER))
+      expect([...next.values()]).toEqual(senders.map(() => -1))
+      expect(a.kernel.connection(b.name)!.stats().framesOut).toBeGreaterThanOrEqual(SENDERS * PER_SENDER)
     }))
 })
