@@ -8,7 +8,7 @@
 import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as Term from "@effect-otp/process/Term"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -381,5 +381,20 @@ describe("MemoryCluster", () => {
       }
       expect([...next.values()]).toEqual(senders.map(() => -1))
       expect(a.kernel.connection(b.name)!.stats().framesOut).toBeGreaterThanOrEqual(SENDERS * PER_SENDER)
+    }))
+})
+
+layer(MemoryCluster.layer(["a", "b"], { netTicktime: T }))("MemoryCluster.layer", (it) => {
+  it.effect("the nodes of a shared cluster live on the test clock: a silent peer is dropped after ~net_ticktime", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.MemoryCluster
+      const a = cluster.node("a")
+      expect(yield* a.provide(NetKernel.ping("b@memory"))).toBe("pong")
+      const conn = a.kernel.connection(atom("b@memory"))!
+      yield* cluster.freeze("a", "b")
+      const elapsed = yield* advanceUntil(T / 40, 2 * T, () => conn.isClosed())
+      expect(elapsed).toBeGreaterThan(T - T / 4)
+      expect(elapsed).toBeLessThanOrEqual(T + T / 4)
+      yield* cluster.thaw("a", "b")
     }))
 })
