@@ -96,6 +96,16 @@ describe("LocalNode", () => {
     expect(local.nodeNumber(A, 1)).toBe(0)
   })
 
+  it("pids of ever new creations of a node all get a five-digit number (the table is bounded, never full)", () => {
+    const local = Term.makeLocalNode(A, 1)
+    const all = Array.from({ length: 30_000 }, (_, i) => local.nodeNumber(B, i + 2))
+    expect(all.every((n) => n >= 10000 && n <= 99999)).toBe(true)
+    const numbers = new Set(all)
+    // the first ones remembered are distinct; the rest reuse the range
+    expect(numbers.size).toBeGreaterThan(10000)
+    expect(local.nodeNumber(B, 2)).toBe(local.nodeNumber(B, 2))
+  })
+
   it.scoped("exit(pid, reason) from outside a process comes from <0.0.0> of the named node", () =>
     Effect.gen(function*() {
       const a = yield* namedRuntime(A, 3)

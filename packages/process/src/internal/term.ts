@@ -19,6 +19,16 @@ export function utf8Encode(s: string): Uint8Array {
 
 // --- node numbers for printing ---------------------------------------------
 
+/** Five-digit node numbers: 10000 to 99999. */
+const NODE_NUMBERS = 90000
+
+/**
+ * A `LocalNode` remembers this many other nodes (incarnations) at most, so a peer that
+ * sends pids of ever new creations costs bounded memory and probing; beyond it numbers
+ * are the plain hash (distinct in all but rare cases).
+ */
+const REMEMBERED_NODES = 10000
+
 /**
  * The number another node's pids print with: five digits from the FNV-1a hash of its
  * name and creation, so that one node prints alike from every node (a `LocalNode`
@@ -31,7 +41,7 @@ function nodeHash(name: string, creation: number): number {
     h ^= s.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
-  return 10000 + ((h >>> 0) % 90000)
+  return 10000 + ((h >>> 0) % NODE_NUMBERS)
 }
 
 /**
@@ -44,16 +54,16 @@ export class LocalNodeImpl implements LocalNode {
   private readonly numbers = new Map<string, number>()
   private readonly taken = new Set<number>()
   constructor(readonly node: Atom, readonly creation: number) {}
-  nodeNumber(node: Atom, creation: number): number {
+  readonly nodeNumber = (node: Atom, creation: number): number => {
     if ((node === this.node && creation === this.creation) || node.name === "nonode@nohost") return 0
     const key = `${node.name}/${creation}`
     let n = this.numbers.get(key)
-    if (n === undefined) {
-      n = nodeHash(node.name, creation)
-      while (this.taken.has(n)) n = n === 99999 ? 10000 : n + 1
-      this.numbers.set(key, n)
-      this.taken.add(n)
-    }
+    if (n !== undefined) return n
+    n = nodeHash(node.name, creation)
+    if (this.numbers.size >= REMEMBERED_NODES) return n
+    while (this.taken.has(n)) n = n === 99999 ? 10000 : n + 1
+    this.numbers.set(key, n)
+    this.taken.add(n)
     return n
   }
 }
