@@ -17,6 +17,10 @@
  *   its name leaves epmd, its processes end. `restart(a)` starts it again with a new
  *   creation, so pids of the old incarnation are dead.
  *
+ * Receive backpressure (`maxMailboxBacklog`, 100 000 messages by default) still waits by
+ * polling the clock: under `TestClock`, a connection held by a full mailbox moves on only
+ * when the clock does (or pass `maxMailboxBacklog: 0` to `start`).
+ *
  * ```ts
  * it.scoped("a ping over the in-memory network", () =>
  *   Effect.gen(function*() {
@@ -54,7 +58,10 @@ export interface Options {
   readonly netTicktime?: Duration.DurationInput | undefined
   /** `net_setuptime` per handshake step (default 7 s, as `DistNode`). */
   readonly setupTime?: Duration.DurationInput | undefined
-  /** Hidden nodes (default as `DistNode`: hidden). */
+  /**
+   * Hidden nodes. Default `false`: the nodes are visible to each other, as `erl` nodes
+   * are (`DistNode` hides a TS node by default only because of OTP's `global`).
+   */
   readonly hidden?: boolean | undefined
 }
 

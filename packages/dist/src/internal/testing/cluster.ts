@@ -68,7 +68,7 @@ export const make = (
           cookie: options.cookie ?? DEFAULT_COOKIE,
           ...(options.netTicktime !== undefined ? { netTicktime: options.netTicktime } : {}),
           ...(options.setupTime !== undefined ? { setupTime: options.setupTime } : {}),
-          ...(options.hidden !== undefined ? { hidden: options.hidden } : {}),
+          hidden: options.hidden ?? false,
           ...nodeOptions,
           name: full
         }).pipe(Layer.provideMerge(ProcessRuntime.layer), Layer.provide(Layer.succeedContext(services)))
