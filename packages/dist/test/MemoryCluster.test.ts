@@ -106,6 +106,10 @@ describe("MemoryCluster", () => {
       for (const peer of ["b@two", "c@three"]) expect(yield* a.provide(NetKernel.ping(peer))).toBe("pong")
       expect(yield* a.provide(NetKernel.ping("b@one"))).toBe("pang")
       expect(cluster.node("c").kernel.nodes("connected")).toEqual([a.name])
+      // a node started later joins the same network
+      const d = yield* cluster.start("d@one")
+      expect(yield* d.provide(NetKernel.ping("c@three"))).toBe("pong")
+      expect(cluster.nodes().length).toBe(4)
     }))
 
   it.scoped("two nodes print their own pids as <0.N.S> and each other's as <M.N.S>, also in io formats", () =>
