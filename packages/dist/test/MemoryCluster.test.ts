@@ -186,7 +186,11 @@ describe("MemoryCluster", () => {
       // smaller one gives its own up; the connection left is the one b dialled
       const lost = links.find((l) => l.dialer === a.name)!
       const kept = links.find((l) => l.dialer === b.name)!
-      yield* lost.closed
+      const closed = yield* Effect.raceFirst(
+        Effect.as(lost.closed, "a's attempt"),
+        Effect.as(kept.closed, "b's attempt")
+      )
+      expect(closed).toBe("a's attempt")
       expect(kept.isOpen()).toBe(true)
       expect(yield* eventsA).toBe("nodeup b@memory")
       expect(yield* eventsB).toBe("nodeup a@memory")
