@@ -20,11 +20,12 @@
  */
 import type * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
-import type * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as Term from "@effect-otp/process/Term"
 import { fromJs, t } from "@effect-otp/process/TermLiteral"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -97,14 +98,25 @@ export const current = new AsyncLocalStorage<Process.ProcessHandle>()
 const ok = Term.atoms.ok
 
 /**
- * Prints a value as the Erlang shell would: terms in Erlang syntax, other JS values
- * with `util.inspect`.
+ * How the node of `runtime` prints pids, refs and ports (its own as `<0.N.S>`).
  *
  * @since 0.1.0
  * @category formatting
  */
-export const show = (value: unknown): string => {
-  if (typeof value !== "string" && typeof value !== "undefined" && Term.isTerm(value)) return Term.format(value)
+export const localNode = (runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>): Term.LocalNode =>
+  Context.get(runtime.context, ProcessRuntime.ProcessRuntime).localNode
+
+/**
+ * Prints a value as the Erlang shell of `local` would: terms in Erlang syntax, other
+ * JS values with `util.inspect`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const show = (value: unknown, local?: Term.LocalNode): string => {
+  if (typeof value !== "string" && typeof value !== "undefined" && Term.isTerm(value)) {
+    return Term.formatWith(value, local)
+  }
   return util.inspect(value, { depth: 6 })
 }
 
@@ -114,10 +126,10 @@ export const show = (value: unknown): string => {
  * @since 0.1.0
  * @category formatting
  */
-export const showError = (error: unknown): string => {
-  if (error instanceof Process.ProcessExit) return `** exception exit: ${show(error.reason)}`
+export const showError = (error: unknown, local?: Term.LocalNode): string => {
+  if (error instanceof Process.ProcessExit) return `** exception exit: ${show(error.reason, local)}`
   if (error instanceof Error) return `** exception error: ${error.message}`
-  return `** exception error: ${show(error)}`
+  return `** exception error: ${show(error, local)}`
 }
 
 /** A failed Effect as a thrown error with a clear message. */
@@ -325,7 +337,7 @@ export const make = (env: Env): Record<string, unknown> => {
       for (;;) {
         const m = run(Process.receive(undefined, { after: Duration.zero })) as Option.Option<unknown>
         if (Option.isNone(m)) return ok
-        env.print(`Shell got ${show(m.value)}`)
+        env.print(`Shell got ${show(m.value, localNode(env.runtime))}`)
       }
     },
     /**
@@ -392,7 +404,12 @@ export const make = (env: Env): Record<string, unknown> => {
           onNone: () => (pid === env.shell().pid ? "(shell)" : ""),
           onSome: (a) => a.toString()
         })
-        rows.push([pid.toString(), name, String(info.value.messageQueueLen), info.value.status])
+        rows.push([
+          Term.formatWith(pid, localNode(env.runtime)),
+          name,
+          String(info.value.messageQueueLen),
+          info.value.status
+        ])
       }
       const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)))
       for (const r of rows) {

@@ -147,6 +147,7 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
   const prefix = options.node._tag === "Some" ? `(${options.node.value.name})` : ""
   const prompt = () => `${prefix}${count}> `
   const print = (line: string) => output.write(`${line}\n`)
+  const local = () => Helpers.localNode(options.runtime)
 
   const onShellDown = (reason: unknown) => {
     if (Term.isAtom(reason) && reason.name === "shutdown") return
@@ -155,9 +156,9 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
       shell = next
       watch(options.runtime, shell.pid, onShellDown)
       print(
-        `\n** exception exit: ${
-          Helpers.show(reason)
-        } (shell process ${old.pid.toString()} died; new shell ${shell.pid.toString()})`
+        `\n** exception exit: ${Helpers.show(reason, local())} (shell process ${
+          Term.formatWith(old.pid, local())
+        } died; new shell ${Term.formatWith(shell.pid, local())})`
       )
       server.displayPrompt(true)
     })
@@ -184,7 +185,7 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
     useGlobal: true,
     ignoreUndefined: false,
     preview: false,
-    writer: (value: unknown) => (value instanceof Printed ? value.text : Helpers.show(value))
+    writer: (value: unknown) => (value instanceof Printed ? value.text : Helpers.show(value, local()))
   })
   Object.assign(server.context, scope)
 
@@ -193,7 +194,7 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
   if (domain !== undefined) {
     domain.removeAllListeners("error")
     domain.on("error", (e: unknown) => {
-      print(Helpers.showError(e))
+      print(Helpers.showError(e, local()))
       count++
       server.setPrompt(prompt())
       server.clearBufferedCommand()
@@ -245,10 +246,10 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
         server.setPrompt(prompt())
         cb(null, value)
       }
-      if (err) return done(new Printed(Helpers.showError(err)))
+      if (err) return done(new Printed(Helpers.showError(err, local())))
       Helpers.current.run(shell, () => settle(options.runtime, shell, result)).then(
         done,
-        (e) => done(new Printed(Helpers.showError(e)))
+        (e) => done(new Printed(Helpers.showError(e, local())))
       )
     })
   }

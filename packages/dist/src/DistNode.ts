@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
-import { Atom, setLocalNode } from "@effect-otp/process/Term"
+import { Atom } from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -166,7 +166,6 @@ const make = (options: Options) =>
     )
     const node = Atom.make(name)
     yield* runtime.setNode(node, registration.creation)
-    setLocalNode(node, registration.creation)
     const kernel = yield* internal.make({
       name: node,
       creation: registration.creation,

@@ -54,3 +54,7 @@ export * as Module from "./Module.js"
  * @since 0.1.0
  */
 export * as Rpc from "./Rpc.js"
+/**
+ * @since 0.1.0
+ */
+export * as MemoryCluster from "./MemoryCluster.js"

@@ -4,7 +4,8 @@
  * goes through the `Router` (see `Router.ts`).
  *
  * For the dist layer: `node`/`creation` (default `nonode@nohost`, 0), `setNode` (pids
- * created afterwards carry the new node; pids carrying `nonode@nohost` stay local),
+ * created afterwards carry the new node, and so does the sender of an `exit/2` from
+ * outside a process; pids carrying `nonode@nohost` stay local),
  * `isLocal`, `deliver` (apply a signal that arrived from the network), `nodeDown`,
  * `makeRef`, `setRouter`.
  *
@@ -25,6 +26,9 @@ import type { Atom, Pid, Ref, Term } from "./Term.js"
  * The service: the local process table, the registry and the signal rules.
  *
  * - `node`, `creation`: the local node (`nonode@nohost`, 0 until `setNode`).
+ * - `localNode`: how this node prints pids, refs and ports (its own as `<0.N.S>`):
+ *   `Term.formatWith(t, runtime.localNode)`. Every runtime has its own, so several
+ *   nodes can share one JS process.
  * - `router`: the router in use (the default one when no distribution is running).
  * - `setNode(node, creation)`: called by the dist layer when the node starts.
  * - `setRouter(router)`: installs a router (`undefined` restores the one the layer was built with).

@@ -280,7 +280,7 @@ export class Pid {
     readonly creation: number
   ) {}
   toString(): string {
-    return `<${internal.nodeIndex(this.node, this.creation)}.${this.id}.${this.serial}>`
+    return internal.formatPid(this)
   }
 }
 
@@ -294,7 +294,7 @@ export class Ref {
   readonly _tag = "Ref" as const
   constructor(readonly node: Atom, readonly creation: number, readonly ids: ReadonlyArray<number>) {}
   toString(): string {
-    return `#Ref<${internal.nodeIndex(this.node, this.creation)}.${[...this.ids].reverse().join(".")}>`
+    return internal.formatRef(this)
   }
 }
 
@@ -308,7 +308,7 @@ export class Port {
   readonly _tag = "Port" as const
   constructor(readonly node: Atom, readonly id: bigint, readonly creation: number) {}
   toString(): string {
-    return `#Port<${internal.nodeIndex(this.node, this.creation)}.${this.id}>`
+    return internal.formatPort(this)
   }
 }
 
@@ -493,18 +493,56 @@ export const equals: (a: Term, b: Term) => boolean = internal.equals
 export const compare: (a: Term, b: Term) => -1 | 0 | 1 = internal.compare
 
 /**
- * Prints a term in Erlang syntax: `{echo,<<"hi">>}`, `'Quoted atom'`, `<0.42.0>`.
+ * How a node prints pids, refs and ports: its own with node number 0 (`<0.42.0>`),
+ * another node's with a number it gives that node (`<12345.42.0>`), as an Erlang
+ * node's shell prints them. Each `ProcessRuntime` has one (`runtime.localNode`), so
+ * several nodes in one JS process each print their own pids as `<0.N.S>`.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const format: (t: Term) => string = internal.format
+export interface LocalNode {
+  readonly node: Atom
+  readonly creation: number
+  /** The number this node prints for pids of `node` with `creation` (0 for itself). */
+  readonly nodeNumber: (node: Atom, creation: number) => number
+}
 
 /**
- * Registers the local node, so its pids print as `<0.Id.Serial>` and other nodes'
- * pids get a small node number, as in the Erlang shell.
+ * The printing view of `node` with `creation`: 0 for itself (and for `nonode@nohost`,
+ * whose pids stay local), and for every other node (name and creation) a distinct
+ * five-digit number derived from its name, so the same node usually prints alike everywhere.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const setLocalNode: (node: Atom, creation: number) => void = internal.setLocalNode
+export const makeLocalNode: (node: Atom, creation: number) => LocalNode = internal.makeLocalNode
+
+/**
+ * Prints a term in Erlang syntax: `{echo,<<"hi">>}`, `'Quoted atom'`, `<0.42.0>`.
+ *
+ * Pids, refs and ports print as the node of the running fiber prints them (the
+ * `ProcessRuntime` in its context: inside a process, or in code given a node's
+ * services); outside any node, `nonode@nohost`'s pids are 0 and other nodes get their
+ * number. `String(pid)` and `` `${pid}` `` follow the same rule. `formatWith` names the node.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const format = (t: Term): string => internal.format(t)
+
+/**
+ * `format` as `local` prints: `Term.formatWith(t, runtime.localNode)`, or
+ * `pids.map(Term.formatWith(runtime.localNode))` (`undefined` is `format`'s default).
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatWith: {
+  (local: LocalNode | undefined): (t: Term) => string
+  (t: Term, local: LocalNode | undefined): string
+} = function(): any {
+  if (arguments.length >= 2) return internal.format(arguments[0], arguments[1])
+  const local = arguments[0] as LocalNode | undefined
+  return (t: Term) => internal.format(t, local)
+} as any

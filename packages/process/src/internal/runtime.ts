@@ -23,8 +23,8 @@ import { Mailbox } from "../Mailbox.js"
 import type { RouterShape } from "../Router.js"
 import { defaultRouter, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
-import { Atom, atoms, isTerm, Pid, Ref, setLocalNode, Tuple } from "../Term.js"
-import type { Term } from "../Term.js"
+import { Atom, atoms, isTerm, makeLocalNode, Pid, Ref, Tuple } from "../Term.js"
+import type { LocalNode, Term } from "../Term.js"
 import { schedulerFor } from "./scheduler.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
@@ -138,6 +138,7 @@ export class ProcessImpl extends Mailbox {
 export class RuntimeImpl implements ProcessRuntimeShape {
   node: Atom = atoms.nonode
   creation = 0
+  localNode: LocalNode = makeLocalNode(atoms.nonode, 0)
   router: RouterShape
   readonly table = new Map<number, ProcessImpl>()
   readonly registry = new Map<Atom, ProcessImpl>()
@@ -149,7 +150,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   private unlinkId = 0n
   private readonly outbox: Array<Sig.Signal> = []
   private pumping = false
-  readonly systemPid: Pid
+  /** the sender of `exit(pid, reason)` outside a process: `<0.0.0>` of this node (its name once it has one) */
+  systemPid: Pid
   readonly fiberId = FiberId.none
   readonly defaultRouter: RouterShape
   baseRuntime: Runtime.Runtime<ProcessRuntime>
@@ -173,7 +175,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeSetNode(node: Atom, creation: number): void {
     this.node = node
     this.creation = creation
-    setLocalNode(node, creation)
+    this.localNode = makeLocalNode(node, creation)
+    this.systemPid = new Pid(node, 0, 0, creation)
   }
   setRouter(router: RouterShape | undefined): Effect.Effect<void> {
     return Effect.sync(() => {

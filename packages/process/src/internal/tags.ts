@@ -10,7 +10,7 @@ import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { RouterShape } from "../Router.js"
 import type { Destination, Signal } from "../Signal.js"
-import type { Atom, Pid, Ref, Term, Tuple } from "../Term.js"
+import type { Atom, LocalNode, Pid, Ref, Term, Tuple } from "../Term.js"
 
 /** @since 0.1.0 */
 export interface ProcessHandle {
@@ -46,6 +46,8 @@ export interface ProcessInfo {
 export interface ProcessRuntimeShape {
   readonly node: Atom
   readonly creation: number
+  /** how this node prints pids, refs and ports (`Term.format(t, runtime.localNode)`) */
+  readonly localNode: LocalNode
   readonly router: RouterShape
   readonly setNode: (node: Atom, creation: number) => Effect.Effect<void>
   readonly setRouter: (router: RouterShape | undefined) => Effect.Effect<void>

@@ -3,8 +3,11 @@
  * `Term.ts` and this module import each other.
  * @internal
  */
-import type { Term } from "../Term.js"
+import * as Context from "effect/Context"
+import * as Fiber from "effect/Fiber"
+import type { LocalNode, Term } from "../Term.js"
 import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "../Term.js"
+import { ProcessRuntime } from "./tags.js"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
@@ -14,29 +17,96 @@ export function utf8Encode(s: string): Uint8Array {
   return encoder.encode(s)
 }
 
-// --- node numbering for printing -------------------------------------------
+// --- node numbers for printing ---------------------------------------------
 
-let localNode: Atom | undefined
-let localCreation = 0
-const nodeNumbers = new Map<string, number>()
+/** Five-digit node numbers: 10000 to 99999. */
+const NODE_NUMBERS = 90000
 
-/** @internal */
-export function setLocalNode(node: Atom, creation: number): void {
-  localNode = node
-  localCreation = creation
+/**
+ * A `LocalNode` remembers this many other nodes (incarnations) at most, so a peer that
+ * sends pids of ever new creations costs bounded memory and probing; beyond it numbers
+ * are the plain hash (distinct in all but rare cases).
+ */
+const REMEMBERED_NODES = 10000
+
+/**
+ * The number another node's pids print with: five digits from the FNV-1a hash of its
+ * name and creation, so that one node prints alike from every node (a `LocalNode`
+ * moves the rare collision to the next free number).
+ */
+function nodeHash(name: string, creation: number): number {
+  const s = `${name}/${creation}`
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return 10000 + ((h >>> 0) % NODE_NUMBERS)
+}
+
+/**
+ * A node's view for printing: itself (and `nonode@nohost`, whose pids stay local) is
+ * 0, every other node (name and creation) gets a number of its own, as in the node
+ * table of an Erlang node.
+ * @internal
+ */
+export class LocalNodeImpl implements LocalNode {
+  private readonly numbers = new Map<string, number>()
+  private readonly taken = new Set<number>()
+  constructor(readonly node: Atom, readonly creation: number) {}
+  readonly nodeNumber = (node: Atom, creation: number): number => {
+    if ((node === this.node && creation === this.creation) || node.name === "nonode@nohost") return 0
+    const key = `${node.name}/${creation}`
+    let n = this.numbers.get(key)
+    if (n !== undefined) return n
+    n = nodeHash(node.name, creation)
+    if (this.numbers.size >= REMEMBERED_NODES) return n
+    while (this.taken.has(n)) n = n === 99999 ? 10000 : n + 1
+    this.numbers.set(key, n)
+    this.taken.add(n)
+    return n
+  }
 }
 
 /** @internal */
-export function nodeIndex(node: Atom, creation: number): number {
-  if (node.name === "nonode@nohost" || (node === localNode && creation === localCreation)) return 0
-  if (localNode === undefined && creation === 0) return 0
-  const key = `${node.name}/${creation}`
-  let n = nodeNumbers.get(key)
-  if (n === undefined) {
-    n = 10000 + nodeNumbers.size * 1111 + 1234
-    nodeNumbers.set(key, n)
-  }
-  return n
+export function makeLocalNode(node: Atom, creation: number): LocalNode {
+  return new LocalNodeImpl(node, creation)
+}
+
+/** Printing with no node at hand: `nonode@nohost` is 0, every other node its hash. */
+const detached: LocalNode = {
+  get node() {
+    return Atom.make("nonode@nohost") // a getter: `Atom` is not initialised yet while this module loads
+  },
+  creation: 0,
+  nodeNumber: (node, creation) => node.name === "nonode@nohost" ? 0 : nodeHash(node.name, creation)
+}
+
+/**
+ * The node of the running fiber's `ProcessRuntime` (so `${pid}` inside a process, or in
+ * code given a node's services, prints as that node prints it), else `detached`.
+ * @internal
+ */
+export function ambientLocalNode(): LocalNode {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "None") return detached
+  const rt = Context.getOption(fiber.value.currentContext, ProcessRuntime)
+  return rt._tag === "Some" ? rt.value.localNode : detached
+}
+
+/** `<N.Id.Serial>` as `local` prints it. @internal */
+export function formatPid(p: Pid, local: LocalNode = ambientLocalNode()): string {
+  return `<${local.nodeNumber(p.node, p.creation)}.${p.id}.${p.serial}>`
+}
+
+/** `#Ref<N.W3.W2.W1>` as `local` prints it. @internal */
+export function formatRef(r: Ref, local: LocalNode = ambientLocalNode()): string {
+  return `#Ref<${local.nodeNumber(r.node, r.creation)}.${[...r.ids].reverse().join(".")}>`
+}
+
+/** `#Port<N.Id>` as `local` prints it. @internal */
+export function formatPort(p: Port, local: LocalNode = ambientLocalNode()): string {
+  return `#Port<${local.nodeNumber(p.node, p.creation)}.${p.id}>`
 }
 
 // --- classification ----------------------------------------------------------
@@ -355,7 +425,7 @@ export function refWords(ids: ReadonlyArray<number>): string {
 
 /** A string that is equal for `=:=`-equal terms (map index key). @internal */
 export function keyOf(t: Term): string {
-  return format(t, true)
+  return formatWith(t, true, detached)
 }
 
 // --- guards -----------------------------------------------------------------
@@ -499,8 +569,12 @@ function printableBinary(b: Uint8Array): string | undefined {
   return String.fromCharCode(...b)
 }
 
-/** @internal */
-export function format(t: Term, exact = false): string {
+/** Prints `t` as `local` (by default the running fiber's node) prints it. @internal */
+export function format(t: Term, local?: LocalNode): string {
+  return formatWith(t, false, local ?? ambientLocalNode())
+}
+
+function formatWith(t: Term, exact: boolean, local: LocalNode): string {
   switch (typeof t) {
     case "number":
       // a non-integral number is a float: in exact mode it must key like `Float` (`1.5 =:= Float(1.5)`)
@@ -516,7 +590,7 @@ export function format(t: Term, exact = false): string {
     if (t.length > 0 && !exact && t.every(isPrintableChar)) {
       return `"${escape(String.fromCharCode(...(t as Array<number>)), "\"")}"`
     }
-    return `[${t.map((e) => format(e, exact)).join(",")}]`
+    return `[${t.map((e) => formatWith(e, exact, local)).join(",")}]`
   }
   const x = t as Exclude<Term, number | bigint | Uint8Array | ReadonlyArray<Term>>
   switch (x._tag) {
@@ -525,9 +599,9 @@ export function format(t: Term, exact = false): string {
     case "Float":
       return exact ? `f:${formatFloat(x.value)}` : formatFloat(x.value)
     case "Tuple":
-      return `{${x.elements.map((e) => format(e, exact)).join(",")}}`
+      return `{${x.elements.map((e) => formatWith(e, exact, local)).join(",")}}`
     case "ImproperList":
-      return `[${x.elements.map((e) => format(e, exact)).join(",")}|${format(x.tail, exact)}]`
+      return `[${x.elements.map((e) => formatWith(e, exact, local)).join(",")}|${formatWith(x.tail, exact, local)}]`
     case "Bitstring": {
       if (x.bytes.length === 0) return "<<>>"
       const whole = Array.from(x.bytes.subarray(0, x.bytes.length - 1))
@@ -535,13 +609,15 @@ export function format(t: Term, exact = false): string {
       return `<<${[...whole.map(String), `${last}:${x.bits}`].join(",")}>>`
     }
     case "TermMap":
-      return `#{${sortedEntries(x).map(([k, v]) => `${format(k, exact)} => ${format(v, exact)}`).join(",")}}`
+      return `#{${
+        sortedEntries(x).map(([k, v]) => `${formatWith(k, exact, local)} => ${formatWith(v, exact, local)}`).join(",")
+      }}`
     case "Pid":
-      return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : x.toString()
+      return exact ? `<${x.node.name}/${x.creation}.${x.id}.${x.serial}>` : formatPid(x, local)
     case "Ref":
-      return exact ? `#Ref<${x.node.name}/${x.creation}.${refWords(x.ids)}>` : x.toString()
+      return exact ? `#Ref<${x.node.name}/${x.creation}.${refWords(x.ids)}>` : formatRef(x, local)
     case "Port":
-      return exact ? `#Port<${x.node.name}/${x.creation}.${x.id}>` : x.toString()
+      return exact ? `#Port<${x.node.name}/${x.creation}.${x.id}>` : formatPort(x, local)
     case "Export":
       return `fun ${formatAtom(x.module.name)}:${formatAtom(x.fun.name)}/${x.arity}`
     case "Fun":

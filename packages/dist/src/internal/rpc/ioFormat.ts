@@ -5,8 +5,8 @@
  */
 import * as T from "@effect-otp/process/Term"
 
-/** @internal */
-export const formatIo = (fmt: T.Term, args: T.Term): string | undefined => {
+/** Pids, refs and ports print as `local` (the node doing the output) prints them. @internal */
+export const formatIo = (fmt: T.Term, args: T.Term, local?: T.LocalNode): string | undefined => {
   const text = fmt instanceof T.Atom ? fmt.name : T.toText(fmt)
   if (text === undefined || !Array.isArray(args)) return undefined
   const list = args as ReadonlyArray<T.Term>
@@ -34,14 +34,14 @@ export const formatIo = (fmt: T.Term, args: T.Term): string | undefined => {
       case "w": {
         const a = take()
         if (a === undefined) return undefined
-        out += T.format(a)
+        out += T.formatWith(a, local)
         break
       }
       case "P":
       case "W": {
         const a = take()
         if (a === undefined || take() === undefined) return undefined
-        out += T.format(a)
+        out += T.formatWith(a, local)
         break
       }
       case "s": {

@@ -414,7 +414,7 @@ export const make = (
         Array.isArray(req.elements[4]) && (req.elements[4] as ReadonlyArray<T.Term>).length === 2
       ) {
         const [fmt, fargs] = req.elements[4] as ReadonlyArray<T.Term>
-        text = formatIo(fmt!, fargs!)
+        text = formatIo(fmt!, fargs!, runtime.localNode)
       }
       if (text !== undefined) process.stdout.write(text)
       const reply = text !== undefined
@@ -480,7 +480,7 @@ export const make = (
     const builtin = (module: Module.AnyModule) =>
       builtins.set(module.atom, { module, context: Context.empty() as Context.Context<any> })
     builtin(erlangModule(runtime, kernel, execute))
-    builtin(ioModule(groupLeader))
+    builtin(ioModule(groupLeader, runtime))
 
     return {
       node: thisNode,
@@ -554,7 +554,7 @@ const erlangModule = (
   })
 
 /** `io:format`: to the group leader (the caller's, for a remote spawn), as Erlang does. */
-const ioModule = (localGroupLeader: T.Pid) => {
+const ioModule = (localGroupLeader: T.Pid, runtime: ProcessRuntimeShape) => {
   const put = (text: string): Effect.Effect<T.Term, never, Process.Self> =>
     Effect.gen(function*() {
       const gl = Option.getOrElse(yield* Effect.serviceOption(GroupLeader), () => localGroupLeader)
@@ -575,7 +575,7 @@ const ioModule = (localGroupLeader: T.Pid) => {
     }) as any
   const fmt = (f: T.Term, args: T.Term) =>
     Effect.suspend(() => {
-      const text = formatIo(f, args)
+      const text = formatIo(f, args, runtime.localNode)
       return text === undefined
         ? Module.error(T.tuple(A.format, T.binary("bad format or arguments")))
         : put(text)

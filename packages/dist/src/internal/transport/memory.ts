@@ -10,7 +10,8 @@ import type { Address, Carrier, Listener, ListenOptions, Transport } from "../..
 import { AcceptQueue, BaseCarrier } from "./carrier.js"
 import { CarrierClosed, TransportError } from "./error.js"
 
-const END = Symbol("END")
+/** The end of stream, queued after the last bytes. */
+export const END = Symbol("END")
 
 export class MemoryCarrier extends BaseCarrier {
   peer!: MemoryCarrier
