@@ -66,6 +66,15 @@ export interface Options {
 }
 
 /**
+ * Options of one node (`DistNode.Options` but its name), e.g. `allow`, `cookie` or
+ * `maxMailboxBacklog`; they override the cluster's `Options`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NodeOptions = Partial<Omit<DistNode.Options, "name">>
+
+/**
  * One node of the cluster (one incarnation: `restart` makes a new one).
  *
  * @since 0.1.0
@@ -117,14 +126,14 @@ export interface MemoryClusterShape {
   /** Starts a node (another one, or a new incarnation: a running one is killed first). */
   readonly start: (
     name: string | Atom,
-    options?: Partial<DistNode.Options>
+    options?: NodeOptions
   ) => Effect.Effect<ClusterNode, DistNode.DistNodeError>
   /** Kills a node abruptly (no goodbye on the wire: its links just close). */
   readonly kill: (name: string | Atom) => Effect.Effect<void>
   /** Kills the node if it runs, and starts it again with a new creation (same options). */
   readonly restart: (
     name: string | Atom,
-    options?: Partial<DistNode.Options>
+    options?: NodeOptions
   ) => Effect.Effect<ClusterNode, DistNode.DistNodeError>
   /** Holds every byte between two nodes and refuses new connections between them. */
   readonly partition: (a: string | Atom, b: string | Atom) => Effect.Effect<void>

@@ -112,6 +112,15 @@ describe("MemoryCluster", () => {
       expect(cluster.nodes().length).toBe(4)
     }))
 
+  it.scoped("per-node options: a node started with allow refuses the others (net_kernel:allow/1)", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b"])
+      const c = yield* cluster.start("c", { allow: ["a@memory"] })
+      expect(yield* cluster.node("a").provide(NetKernel.ping(c.name))).toBe("pong")
+      expect(yield* cluster.node("b").provide(NetKernel.ping(c.name))).toBe("pang")
+      expect(c.kernel.nodes().map(String)).toEqual(["a@memory"])
+    }))
+
   it.scoped("two nodes print their own pids as <0.N.S> and each other's as <M.N.S>, also in io formats", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a", "b"])

@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as DistNode from "../../DistNode.js"
 import * as Epmd from "../../Epmd.js"
-import type { ClusterNode, Link, MemoryClusterShape, Options } from "../../MemoryCluster.js"
+import type { ClusterNode, Link, MemoryClusterShape, NodeOptions, Options } from "../../MemoryCluster.js"
 import { NetKernel } from "../../NetKernel.js"
 import * as Transport from "../../Transport.js"
 import { type Interface, type Link as NetLink, NetworkImpl } from "./network.js"
@@ -26,7 +26,7 @@ interface Incarnation {
   readonly handle: ClusterNode
   readonly iface: Interface
   readonly scope: Scope.CloseableScope
-  readonly options: Partial<DistNode.Options>
+  readonly options: NodeOptions
 }
 
 /** (internal) */
@@ -53,7 +53,7 @@ export const make = (
 
     const start = (
       name: string | Atom,
-      nodeOptions: Partial<DistNode.Options> = {}
+      nodeOptions: NodeOptions = {}
     ): Effect.Effect<ClusterNode, DistNode.DistNodeError> =>
       Effect.gen(function*() {
         const full = fullName(name)
@@ -101,7 +101,7 @@ export const make = (
         return Scope.close(node.scope, Exit.void)
       })
 
-    const restart = (name: string | Atom, nodeOptions?: Partial<DistNode.Options>) =>
+    const restart = (name: string | Atom, nodeOptions?: NodeOptions) =>
       Effect.suspend(() => start(name, nodeOptions ?? incarnation(name).options))
 
     const pair = (f: (a: string, b: string) => void) => (a: string | Atom, b: string | Atom): Effect.Effect<void> =>
