@@ -154,7 +154,9 @@ const erlStillFine = (f: Fixture) =>
     const line = new RegExp(`@@check ${n} (\\w+) (\\w+) (\\w+)`).exec(out)!
     expect([line[1], line[2], line[3]]).toEqual(["up", "pong", "keeper_ok"])
     expect(f.ts.stdout()).not.toMatch(/@@error/)
-    expect(peakRss(f.ts.pid)).toBeLessThan(RSS_BOUND)
+    const peak = peakRss(f.ts.pid)
+    console.log(`check ${n}: peak RSS of the TS node ${(peak / 1024 / 1024).toFixed(0)} MiB`)
+    expect(peak).toBeLessThan(RSS_BOUND)
   })
 
 /** A raw peer: a real handshake with the TS node, then raw bytes. */
