@@ -394,6 +394,14 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
 export interface SendWithOptions extends SendOptions {}
 
 /**
+ * What `sendWith` returns (`erlang:send/3`'s result).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendWithResult = SendResult
+
+/**
  * `erlang:send(To, Msg, Options)`: as `send`, with `noconnect` / `nosuspend`, and
  * `erlang:send/3`'s result: `"ok"` (sent, or dropped as `send` would drop it),
  * `"noconnect"` or `"nosuspend"` (not sent). A local destination is always `"ok"`.
@@ -405,7 +413,7 @@ export const sendWith = (
   to: SendTarget,
   message: unknown,
   options: SendWithOptions
-): Effect.Effect<SendResult, SendError, tags.ProcessRuntime> =>
+): Effect.Effect<SendWithResult, SendError, tags.ProcessRuntime> =>
   withRuntime((rt, self) => rt.sendWith(toDestination(to), message, self?.pid, options))
 
 const aliasAtom = Atom.make("alias")
