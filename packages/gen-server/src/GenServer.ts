@@ -582,7 +582,7 @@ export const startMonitor = <Args, State, Req, Rep, Cast, R>(
 export const startScoped = <Args, State, Req, Rep, Cast, R>(
   def: GenServer<Args, State, Req, Rep, Cast, R>,
   args: Args,
-  options?: StartOptions & { readonly shutdownTimeout?: Duration.DurationInput | undefined }
+  options?: StartOptions & { readonly shutdownTimeout?: Timeout | undefined }
 ): Effect.Effect<Server<Req, Rep, Cast>, StartError, ProcessRuntime | Scope.Scope | Exclude<R, Process.Self>> =>
   server.startScoped(def, args, options) as any
 

@@ -452,7 +452,7 @@ export const shutdownProcess = (
 export const startScoped = (
   def: GenServer<any, any, any, any, any, any>,
   args: unknown,
-  options: (StartOptions & { readonly shutdownTimeout?: Duration.DurationInput | undefined }) | undefined
+  options: (StartOptions & { readonly shutdownTimeout?: Duration.DurationInput | "infinity" | undefined }) | undefined
 ): Effect.Effect<unknown, AlreadyStarted | InitFailed | InitIgnored, any> =>
   Effect.flatMap(start(def, args, options, "nolink"), (server) =>
     Effect.as(
