@@ -16,7 +16,7 @@ import * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, charlist, format, isTagged, type Term, tuple } from "@effect-otp/process/Term"
+import { Atom, charlist, equals, format, isTagged, type Term, tuple } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -59,17 +59,29 @@ export const print = (line: string): void => {
   process.stdout.write(line + "\n")
 }
 
+/** Where a node lives: its cookie and epmd port (default: `config`'s). */
+export interface NodeOptions {
+  readonly cookie?: string | undefined
+  readonly epmdPort?: number | undefined
+}
+
 /**
  * A visible TS node in this OS process, with rpc served (so peers can spawn on it), on the
  * configured epmd port: the embedded epmd is started here when none runs.
  */
 export const localNode = (
-  name: string
+  name: string,
+  options: NodeOptions = {}
 ): Layer.Layer<NetKernel.NetKernel | Rpc.Rpc | ProcessRuntime.ProcessRuntime, ExampleError> =>
   Rpc.layer.pipe(
-    Layer.provideMerge(DistNode.layer({ name, cookie: config.cookie, hidden: false, epmdPort: config.epmdPort })),
+    Layer.provideMerge(DistNode.layer({
+      name,
+      cookie: options.cookie ?? config.cookie,
+      hidden: false,
+      epmdPort: options.epmdPort ?? config.epmdPort
+    })),
     Layer.provideMerge(ProcessRuntime.layer),
-    Layer.provide(Epmd.layerAuto({ port: config.epmdPort })),
+    Layer.provide(Epmd.layerAuto({ port: options.epmdPort ?? config.epmdPort })),
     Layer.mapError((e) => new ExampleError({ detail: `cannot start node ${name}: ${e.message}` }))
   )
 
@@ -165,14 +177,15 @@ io:format("@@ready ~s~n", [node()]).`
  */
 export const startErl = (
   name: string,
-  modules: ReadonlyArray<string>
+  modules: ReadonlyArray<string>,
+  options: NodeOptions = {}
 ): Effect.Effect<Peer, ExampleError, Scope.Scope> =>
   Effect.flatMap(compileErlang(modules), (dir) =>
     startChild(name, "erl", [
       "-sname",
       name,
       "-setcookie",
-      config.cookie,
+      options.cookie ?? config.cookie,
       "-noshell",
       "-start_epmd",
       "false",
@@ -180,7 +193,7 @@ export const startErl = (
       dir,
       "-eval",
       evalServer
-    ], { ERL_EPMD_PORT: String(config.epmdPort) }))
+    ], { ERL_EPMD_PORT: String(options.epmdPort ?? config.epmdPort) }))
 
 const startChild = (
   label: string,
@@ -297,6 +310,25 @@ export const erlEval = (
     const r = answer.value
     if (isTagged(r, "ok", 2)) return r.elements[1]!
     return yield* new ExampleError({ detail: `${node}: ${text} raised ${format(r)}` })
+  })
+
+/**
+ * Reads until the value equals `expected` (waiting 10 ms between reads, up to `within`,
+ * 5 s by default), then returns the last value read: for an eventually consistent read, such
+ * as one on a node that a write reaches over another connection.
+ */
+export const eventually = <E, R>(
+  read: Effect.Effect<Term, E, R>,
+  expected: Term,
+  within = 5000
+): Effect.Effect<Term, E, R> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + within
+    for (;;) {
+      const value = yield* read
+      if (equals(value, expected) || Date.now() > deadline) return value
+      yield* Effect.sleep("10 millis")
+    }
   })
 
 /**

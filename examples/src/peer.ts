@@ -13,6 +13,8 @@
  *   on Remote Nodes"): `chapter:hello/0` prints `I'm running on <node()>!` on this node's
  *   console (its stdout), and `chapter:start_echo/0` registers a fresh `echo` and returns
  *   its pid.
+ * - It starts the chapter's `dist_kv` (`distKv.ts`) and publishes `dist_kv:put/2`, `get/1`
+ *   for rpc.
  * - It connects to every node named after the epmd port, as a node that comes back joins
  *   its cluster again.
  *
@@ -32,6 +34,7 @@ import * as Logger from "effect/Logger"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as readline from "node:readline"
+import * as DistKv from "./distKv.js"
 import { demoWork, worker } from "./sendWork.js"
 
 /** The chapter's echo: `receive {From, Msg} -> From ! {echo, Msg}, Loop() end`. */
@@ -61,6 +64,7 @@ const main = (name: string, cookie: string, epmdPort: number, join: ReadonlyArra
   Effect.gen(function*() {
     yield* registerEcho
     yield* Process.spawn(worker(demoWork), { name: "worker" })
+    yield* DistKv.start
     for (const node of join) {
       if ((yield* NetKernel.ping(node)) !== "pong") return yield* Effect.fail(new Error(`cannot reach ${node}`))
     }
@@ -71,7 +75,7 @@ const main = (name: string, cookie: string, epmdPort: number, join: ReadonlyArra
     })
   }).pipe(
     Effect.provide(
-      Rpc.layerPublish(chapter).pipe(
+      Layer.mergeAll(Rpc.layerPublish(chapter), Rpc.layerPublish(DistKv.module)).pipe(
         Layer.provideMerge(Rpc.layer),
         Layer.provideMerge(DistNode.layer({ name, cookie, epmdPort, hidden: false })),
         Layer.provideMerge(ProcessRuntime.layer)
