@@ -82,4 +82,26 @@ describe("chapter 22 examples", () => {
         expect(out).toContain("carol (an Erlang node) SKIPPED")
       }
     }), 120_000)
+
+  it.live("dist_kv: the chapter's session over alice, bob and the Erlang carol", () =>
+    Effect.gen(function*() {
+      const { out, suffix } = yield* example("distKv.ts")
+      expect(out).toMatch(/dist_kv:start_link\(\)\. {3}%% bob started his at boot\n\{ok,<0\.\d+\.0>\}\n/)
+      expect(out).toMatch(/dist_kv:put\(greeting, "hello world"\)\.\nok\n/)
+      expect(out).toMatch(/\(alice\)4> dist_kv:get\(greeting\)\.\n"hello world"\n/)
+      expect(out).toMatch(/\(bob\)1> dist_kv:get\(greeting\)\.\n"hello world"\n/)
+      expect(out).toMatch(/\(alice\)6> dist_kv:get\(answer\)\.\n42\n/)
+      expect(out).toMatch(/dist_kv:get\(missing\)\.\nundefined\n/)
+      if (withErl) {
+        expect(out).toMatch(
+          new RegExp(`lists:sort\\(nodes\\(\\)\\)\\.\\n\\[bob${suffix}@[^,]+,carol${suffix}@[^\\]]+\\]\\n`)
+        )
+        expect(out).toMatch(/\(carol\)2> dist_kv:get\(greeting\)\.\n"hello world"\n/)
+        expect(out).toMatch(/\(alice\)5> dist_kv:get\(lang\)\.\n\{erlang,25\}\n/)
+        expect(out).toMatch(/\(bob\)2> dist_kv:get\(lang\)\..*\n\{erlang,25\}\n/)
+        expect(out).toMatch(/\(carol\)4> dist_kv:get\(answer\)\.\n42\n/)
+      } else {
+        expect(out).toContain("carol (an Erlang node) SKIPPED")
+      }
+    }), 120_000)
 })
