@@ -44,17 +44,17 @@ export const toMillis = (timeout: Timeout | undefined, otherwise: number | undef
   return Duration.isFinite(d) ? Math.max(0, Duration.toMillis(d)) : undefined
 }
 
-/** Runs `effect` in the current process, or in a short-lived one outside a process. */
+/**
+ * Runs `effect` in the current process, or in a short-lived one outside a process (its typed
+ * failure is carried out as a value, so the process itself ends `normal`).
+ */
 export const inProcess = <A, E>(
   effect: Effect.Effect<A, E, Process.Self | ProcessRuntime>
 ): Effect.Effect<A, E, ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) =>
     fiber.currentContext.unsafeMap.has(Process.Self.key)
       ? effect as Effect.Effect<A, E, ProcessRuntime>
-      : Effect.catchAll(
-        Process.run(effect) as Effect.Effect<A, E | Process.ProcessExit, ProcessRuntime>,
-        (e): Effect.Effect<never, E> => e instanceof Process.ProcessExit ? Effect.die(e) : Effect.fail(e as E)
-      )
+      : Effect.flatMap(Effect.orDie(Process.run(Effect.either(effect))), (r) => r)
   )
 
 /** What a call monitors and sends to. */
@@ -311,11 +311,7 @@ export const multiCall = <Req, Rep>(
     }
     return { replies, badNodes }
   })
-  return Effect.catchTag(
-    Process.run(body),
-    "ProcessExit",
-    (e) => Effect.die(e)
-  )
+  return Effect.orDie(Process.run(body))
 }
 
 /** @internal gen_server:abcast */
