@@ -10,6 +10,7 @@ import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -36,6 +37,7 @@ init([]) -> {ok, 0}.
 handle_call(get, _From, N) -> {reply, N, N};
 handle_call({add, K}, _From, N) -> {reply, N + K, N + K};
 handle_call(crash, _From, _N) -> exit(crashed_mid_call);
+handle_call({sleep, Ms}, _From, N) -> timer:sleep(Ms), {reply, slept, N};
 handle_call(hang, _From, N) -> io:format("hanging~n"), {noreply, N}.
 
 handle_cast({add, K}, N) -> {noreply, N + K}.
@@ -188,7 +190,7 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
       yield* Effect.provide(body, ctx)
     }))
 
-  it.scopedLive("TS → erl: call, cast, a crash mid-call, noproc, noconnection", () =>
+  it.scopedLive("TS → erl: call, cast, a late reply does not leak, a crash mid-call, noproc, noconnection", () =>
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const erlName = uniqueName("erl")
@@ -208,6 +210,12 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect(yield* GenServer.call(peer, { add: 2 })).toBe(2)
         yield* GenServer.cast(peer, { add: 40 })
         expect(yield* GenServer.call(peer, "get")).toBe(42)
+        // a reply after the timeout (erl sends it to the alias, now inactive) never lands here
+        const late = yield* Effect.flip(GenServer.call(peer, { sleep: 300 }, "50 millis"))
+        expect(late._tag).toBe("CallTimeout")
+        expect(yield* GenServer.call(peer, "get")).toBe(42)
+        const me = yield* Process.self
+        expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
         // by pid (from sys:get_status), untyped
         const status = yield* GenServer.getStatus(GenServer.remote("gs_peer2", erlNode))
         const pid = (status as T.Tuple).elements[1] as T.Pid
