@@ -40,7 +40,7 @@ import * as T from "@effect-otp/process/Term"
 import * as TermSchema from "@effect-otp/process/TermSchema"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, format, improperList, isTagged, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import type { Pid } from "@effect-otp/process/Term"
+import { Atom, format, improperList, isTagged, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -14,9 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { sendWorkErlang as sendWork, worker } from "../../../examples/src/sendWork.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { sendWorkErlang as sendWork, worker } from "../../../examples/src/sendWork.js"
 import { buildNode, expectCleanErlLog, expectTagged, host, startPeer } from "./helpers/tsnode.js"
 
 const peer = (node: string) => tuple(Atom.make("peer"), Atom.make(node))

@@ -691,8 +691,7 @@ const remaining = (
  * @since 0.1.0
  * @category timers
  */
-export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> =>
-  remaining(ref, true)
+export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, true)
 
 /**
  * `erlang:read_timer(TimerRef)`: the milliseconds a pending timer has left, or `false`.
@@ -700,8 +699,7 @@ export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags
  * @since 0.1.0
  * @category timers
  */
-export const readTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> =>
-  remaining(ref, false)
+export const readTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, false)
 
 // ---------------------------------------------------------------------------
 // Links, monitors, exits

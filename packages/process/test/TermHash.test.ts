@@ -15,8 +15,12 @@ const { atom } = Term
 
 // small ranges, so that equal values come up often
 const node = FastCheck.constantFrom(atom("a@h"), atom("b@h"))
-const pid = FastCheck.tuple(node, FastCheck.integer({ min: 0, max: 3 }), FastCheck.integer({ min: 0, max: 1 }),
-  FastCheck.integer({ min: 0, max: 1 })).map(([n, id, serial, creation]) => new Term.Pid(n, id, serial, creation))
+const pid = FastCheck.tuple(
+  node,
+  FastCheck.integer({ min: 0, max: 3 }),
+  FastCheck.integer({ min: 0, max: 1 }),
+  FastCheck.integer({ min: 0, max: 1 })
+).map(([n, id, serial, creation]) => new Term.Pid(n, id, serial, creation))
 const ref = FastCheck.tuple(
   node,
   FastCheck.integer({ min: 0, max: 1 }),

@@ -36,11 +36,15 @@ describe("TermSchema", () => {
     expect(Either.isLeft(decode(TermSchema.Binary)(new Uint8Array([0xff])))).toBe(true)
   })
 
-  it.prop("Atom, Binary and Integer round-trip", [FastCheck.string({ maxLength: 50 }), FastCheck.integer()], ([s, n]) => {
-    const S = TermSchema.TupleOf(TermSchema.Atom, TermSchema.Binary, TermSchema.Integer)
-    const wire = Either.getOrThrow(encode(S)([s, s, n]))
-    expect(decode(S)(wire)).toEqual(Either.right([s, s, n]))
-  })
+  it.prop(
+    "Atom, Binary and Integer round-trip",
+    [FastCheck.string({ maxLength: 50 }), FastCheck.integer()],
+    ([s, n]) => {
+      const S = TermSchema.TupleOf(TermSchema.Atom, TermSchema.Binary, TermSchema.Integer)
+      const wire = Either.getOrThrow(encode(S)([s, s, n]))
+      expect(decode(S)(wire)).toEqual(Either.right([s, s, n]))
+    }
+  )
 
   it("no export shadows a JS global", () => {
     const globals = Object.getOwnPropertyNames(globalThis)

@@ -11,18 +11,7 @@ import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import { RouteError, type RouterShape, type SendOptions, type SendResult } from "@effect-otp/process/Router"
 import * as Sig from "@effect-otp/process/Signal"
-import {
-  Atom,
-  atoms,
-  equals,
-  isTagged,
-  isTerm,
-  Pid,
-  Ref,
-  type Term,
-  Tuple,
-  tuple
-} from "@effect-otp/process/Term"
+import { Atom, atoms, equals, isTagged, isTerm, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
