@@ -285,29 +285,40 @@ const isSystemOrParentExit = (c: Ctx) => (m: unknown): boolean => {
     (tag === T.atoms.EXIT && m.elements[1] instanceof T.Pid && T.equals(m.elements[1], c.parent))
 }
 
-const loop = (c: Ctx): Loop => {
-  const any = Process.receive()
-  const timedOut = handleInfoTimeout(c)
-  const step: Loop = Effect.suspend(() => {
-    if (c.suspended) return Effect.flatMap(Process.receive(isSystemOrParentExit(c)), (m) => dispatch(c, m))
-    const ms = c.timeoutMs
-    if (ms === undefined) return Effect.flatMap(any, (m) => dispatch(c, m))
-    return Effect.flatMap(
-      Process.receive(undefined, { after: Duration.millis(ms) }),
-      (m) => Option.isSome(m) ? dispatch(c, m.value) : timedOut
-    )
-  })
-  return Effect.catchAllCause(Effect.forever(step), (cause) => {
+/**
+ * The servers' loop state, by process: the loop below is one Effect shared by every server (an
+ * idle server holds its parked fiber and its `Ctx`, no closures of its own).
+ */
+const ctxs = new WeakMap<object, Ctx>()
+
+const ctxOf = (fiber: { readonly currentContext: { readonly unsafeMap: Map<string, any> } }): Ctx =>
+  ctxs.get(fiber.currentContext.unsafeMap.get(Process.Self.key))!
+
+const receiveAny = Process.receive()
+
+const step: Loop = Effect.withFiberRuntime((fiber) => {
+  const c = ctxOf(fiber as any)
+  if (c.suspended) return Effect.flatMap(Process.receive(isSystemOrParentExit(c)), (m) => dispatch(c, m))
+  const ms = c.timeoutMs
+  if (ms === undefined) return Effect.flatMap(receiveAny, (m) => dispatch(c, m))
+  return Effect.flatMap(
+    Process.receive(undefined, { after: Duration.millis(ms) }),
+    (m) => {
+      if (Option.isSome(m)) return dispatch(c, m.value)
+      c.timeoutMs = undefined
+      return dispatch(c, T.atoms.timeout)
+    }
+  )
+})
+
+const onLoopFailure = (cause: Cause.Cause<unknown>): Loop =>
+  Effect.withFiberRuntime((fiber) => {
+    const c = ctxOf(fiber as any)
     if (c.terminated || Cause.isInterrupted(cause)) return Effect.failCause(cause)
     return terminate(c, causeReason(cause))
   })
-}
 
-const handleInfoTimeout = (c: Ctx): Loop =>
-  Effect.suspend(() => {
-    c.timeoutMs = undefined
-    return dispatch(c, T.atoms.timeout)
-  })
+const loop: Loop = Effect.catchAllCause(Effect.forever(step), onLoopFailure)
 
 type Mode = "nolink" | "link" | "monitor"
 
@@ -372,46 +383,62 @@ const serverBody = (
   name: T.Term | undefined,
   via: Via | undefined
 ): Effect.Effect<void, unknown, any> =>
-  Effect.onInterrupt(
-    Effect.gen(function*() {
-      const self = yield* Process.self
-      if (via !== undefined) {
-        const ok = yield* via.registry.register(via.name, self)
-        if (!ok) {
-          const other = yield* via.registry.whereis(via.name)
-          yield* Deferred.fail(ack, new AlreadyStarted({ pid: Option.getOrUndefined(other) }))
-          return
-        }
-      }
-      const c = new Ctx(def, self, parentPid ?? self, name)
-      const init = yield* Effect.exit(def.spec.init(args))
-      const unregister = via !== undefined ? via.registry.unregister(via.name) : Effect.void
-      if (init._tag === "Failure") {
-        if (Cause.isInterruptedOnly(init.cause)) return yield* Effect.failCause(init.cause)
-        const reason = causeReason(init.cause)
-        yield* unregister
-        yield* Deferred.fail(ack, new InitFailed({ reason }))
-        return yield* exitWith(reason)
-      }
-      const r: any = init.value
-      if ("ignore" in r) {
-        yield* unregister
-        yield* Deferred.fail(ack, new InitIgnored())
-        return
-      }
-      if ("stop" in r) {
-        const reason = toReason(r.stop)
-        yield* unregister
-        yield* Deferred.fail(ack, new InitFailed({ reason }))
-        return yield* exitWith(reason)
-      }
-      yield* Deferred.succeed(ack, self)
-      yield* Effect.catchAllCause(after(c, r), (cause) =>
-        c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause)))
-      return yield* loop(c)
-    }),
-    () => Deferred.fail(ack, new InitFailed({ reason: T.atoms.killed }))
+  Effect.flatMap(
+    Effect.onInterrupt(
+      initPhase(def, args, ack, parentPid, name, via),
+      () => Deferred.fail(ack, new InitFailed({ reason: T.atoms.killed }))
+    ),
+    (started) => started ? loop : Effect.void
   )
+
+/** proc_lib's init: registers a via name, runs `init`, acks; `true` when the loop is to run. */
+const initPhase = (
+  def: GenServer<any, any, any, any, any, any>,
+  args: unknown,
+  ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>,
+  parentPid: T.Pid | undefined,
+  name: T.Term | undefined,
+  via: Via | undefined
+): Effect.Effect<boolean, unknown, any> =>
+  Effect.gen(function*() {
+    const handle = yield* Process.Self
+    const self = handle.pid
+    if (via !== undefined) {
+      const ok = yield* via.registry.register(via.name, self)
+      if (!ok) {
+        const other = yield* via.registry.whereis(via.name)
+        yield* Deferred.fail(ack, new AlreadyStarted({ pid: Option.getOrUndefined(other) }))
+        return false
+      }
+    }
+    const c = new Ctx(def, self, parentPid ?? self, name)
+    const init = yield* Effect.exit(def.spec.init(args))
+    const unregister = via !== undefined ? via.registry.unregister(via.name) : Effect.void
+    if (init._tag === "Failure") {
+      if (Cause.isInterruptedOnly(init.cause)) return yield* Effect.failCause(init.cause)
+      const reason = causeReason(init.cause)
+      yield* unregister
+      yield* Deferred.fail(ack, new InitFailed({ reason }))
+      return yield* exitWith(reason)
+    }
+    const r: any = init.value
+    if ("ignore" in r) {
+      yield* unregister
+      yield* Deferred.fail(ack, new InitIgnored())
+      return false
+    }
+    if ("stop" in r) {
+      const reason = toReason(r.stop)
+      yield* unregister
+      yield* Deferred.fail(ack, new InitFailed({ reason }))
+      return yield* exitWith(reason)
+    }
+    ctxs.set(handle, c)
+    yield* Deferred.succeed(ack, self)
+    yield* Effect.catchAllCause(after(c, r), (cause) =>
+      c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause)))
+    return true
+  })
 
 /**
  * Stops a process as a supervisor or `startScoped` does (supervisor:shutdown/2): with
