@@ -25,6 +25,7 @@ const a = Atom.make
 /**
  * `apeer` commands:
  * - `{send_via, Alias, Msg, From}`: `Alias ! Msg`, then `From ! {sent, Msg}` (same connection, so in order);
+ *   `send_via_tt` the same with a seq_trace token set (ALIAS_SEND_TT);
  * - `{holder, From, Mode}`: a holder process makes an alias (`alias()` / `alias([reply])`)
  *   and sends `{alias, A, HolderPid}`; it collects everything else it receives and answers
  *   `{ctl, report}` with `{report, Collected}`; `{ctl, unalias}` -> `{unaliased, Bool}`;
@@ -46,6 +47,8 @@ start() ->
 loop() ->
     receive
         {send_via, Alias, Msg, From} -> Alias ! Msg, From ! {sent, Msg};
+        {send_via_tt, Alias, Msg, From} ->
+            seq_trace:set_token(label, 17), Alias ! Msg, seq_trace:set_token([]), From ! {sent, Msg};
         {holder, From, Mode} -> spawn(fun() -> holder(From, Mode) end);
         {call, From, Target, Req} ->
             spawn(fun() -> R = (catch gen_server:call(Target, Req, 5000)), From ! {call_result, R, flush()} end);
@@ -123,7 +126,7 @@ const report = (holder: Pid) =>
 
 describe.skipIf(!erlAvailable())("Interop with real erl: process aliases", () => {
   it.scopedLive(
-    "erl sends to a TS alias (ALIAS_SEND in); after unalias erl's message is dropped",
+    "erl sends to a TS alias (ALIAS_SEND and ALIAS_SEND_TT in); after unalias erl's message is dropped",
     () =>
       Effect.gen(function*() {
         const { ctx, erl, erlNode } = yield* setup
@@ -144,12 +147,18 @@ describe.skipIf(!erlAvailable())("Interop with real erl: process aliases", () =>
           yield* expectTagged("sent", 2)
           yield* Process.send(apeerOf(erlNode), tuple(a("send_via"), once, a("two"), self))
           const fourth = yield* Process.receive()
-          return { first, second, third, fourth }
+          // ALIAS_SEND_TT (a seq_trace token is set): delivered the same way
+          const traced = yield* Process.alias()
+          yield* Process.send(apeerOf(erlNode), tuple(a("send_via_tt"), traced, a("traced"), self))
+          const fifth = yield* Process.receive()
+          yield* expectTagged("sent", 2)
+          return { first, second, third, fourth, fifth }
         })).pipe(Effect.provide(ctx))
         expect(format(out.first as Term)).toBe("{hi,1}")
         expect(format(out.second as Term)).toBe("{sent,dropped}")
         expect(out.third).toBe(a("one"))
         expect(format(out.fourth as Term)).toBe("{sent,two}")
+        expect(out.fifth).toBe(a("traced"))
         expectCleanErlLog(erl)
       }),
     30_000
