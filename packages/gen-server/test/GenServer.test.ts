@@ -215,6 +215,17 @@ describe("GenServer", () => {
       expect(Option.getOrThrow(info).messages).toEqual([])
     })))
 
+  it.live("the same with the live clock (the call's timer is the clock's own scheduler)", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 5 })
+      const err = yield* Effect.flip(GenServer.call(server, "defer", "20 millis"))
+      expect(err._tag).toBe("CallTimeout")
+      yield* GenServer.cast(server, "flush")
+      expect(yield* GenServer.call(server, "get", "5 seconds")).toBe(5)
+      const me = yield* Process.self
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
+    })))
+
   it.effect("inactivity timeout: handleInfo receives timeout", () =>
     inProcess(Effect.gen(function*() {
       const Idle = GenServer.make({

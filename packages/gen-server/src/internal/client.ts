@@ -6,6 +6,7 @@ import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -31,7 +32,8 @@ export const atoms = {
   alias: T.Atom.make("alias"),
   badRequest: T.Atom.make("$gen_bad_request"),
   terminate: T.Atom.make("terminate"),
-  shutdown: T.Atom.make("shutdown")
+  shutdown: T.Atom.make("shutdown"),
+  callTimeout: T.Atom.make("$gen_call_timeout")
 } as const
 
 type Timeout = Duration.DurationInput | "infinity"
@@ -116,6 +118,26 @@ const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | Ser
     : new ServerExited({ target, reason })
 
 /**
+ * The clock's own timer scheduler (effect's live `Clock` has one: a `setTimeout` per timer, no
+ * fiber), or `undefined` for a clock without one (the `TestClock`): a call's timeout then uses
+ * `receive`'s `after`, which follows any `Clock`.
+ */
+const schedulers = new WeakMap<object, Clock.ClockScheduler | null>()
+const schedulerOf = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
+  const known = schedulers.get(clock)
+  if (known !== undefined) return Effect.succeed(known ?? undefined)
+  const get = (clock as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }).scheduler
+  if (typeof get !== "function") {
+    schedulers.set(clock, null)
+    return Effect.succeed(undefined)
+  }
+  return Effect.map(get.call(clock), (s) => {
+    schedulers.set(clock, s)
+    return s
+  })
+}
+
+/**
  * gen:do_call: an alias monitor, `{Label, {self(), [alias|Mref]}, Request}` sent with
  * `noconnect`, then the reply or the 'DOWN'; on timeout the monitor (and so the alias) is
  * removed, and a reply that arrived just before is still taken. Must run in a process.
@@ -131,7 +153,6 @@ export const doCall = (
   Effect.flatMap(prim.aliasMonitor(dest), (mref) =>
     Effect.flatMap(Process.self, (self) => {
       const tag = new T.ImproperList([atoms.alias], mref)
-      const match = (m: unknown): boolean => isReplyTo(m, mref) || Process.isDownMessage(m, mref)
       const onMessage = (
         m: unknown
       ): Effect.Effect<unknown, CallTimeout | NoProc | NoConnection | ServerExited, Process.Self> => {
@@ -140,28 +161,49 @@ export const doCall = (
         }
         return Effect.fail(downError(target, (m as T.Tuple).elements[4]!))
       }
-      return Effect.zipRight(
-        prim.sendNoconnect(dest, new T.Tuple([label, new T.Tuple([self, tag]), request as T.Term])),
-        timeoutMs === undefined
-          ? Effect.flatMap(Process.receive(match), onMessage)
-          : Effect.flatMap(
-            Process.receive(match, { after: Duration.millis(timeoutMs) }),
-            Option.match({
-              onSome: onMessage,
-              onNone: () =>
-                Effect.zipRight(
-                  Process.demonitor(mref, { flush: true }),
-                  Effect.flatMap(
-                    Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
-                    Option.match({
-                      onSome: (m) => Effect.succeed((m as T.Tuple).elements[1]),
-                      onNone: () => Effect.fail(new CallTimeout({ target }))
-                    })
-                  )
-                )
-            })
-          )
+      const timedOut = Effect.zipRight(
+        Process.demonitor(mref, { flush: true }),
+        Effect.flatMap(
+          Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
+          Option.match({
+            onSome: (m) => Effect.succeed((m as T.Tuple).elements[1]),
+            onNone: () => Effect.fail(new CallTimeout({ target }))
+          })
+        )
       )
+      const send = prim.sendNoconnect(dest, new T.Tuple([label, new T.Tuple([self, tag]), request as T.Term]))
+      const match = (m: unknown): boolean => isReplyTo(m, mref) || Process.isDownMessage(m, mref)
+      if (timeoutMs === undefined) return Effect.zipRight(send, Effect.flatMap(Process.receive(match), onMessage))
+      return Effect.flatMap(Effect.clock, (clock) =>
+        Effect.flatMap(schedulerOf(clock), (scheduler) => {
+          if (scheduler === undefined) {
+            return Effect.zipRight(
+              send,
+              Effect.flatMap(
+                Process.receive(match, { after: Duration.millis(timeoutMs) }),
+                Option.match({ onSome: onMessage, onNone: () => timedOut })
+              )
+            )
+          }
+          // one timer that sends this message to the caller, cancelled by the reply
+          const expired = new T.Tuple([atoms.callTimeout, mref])
+          return Effect.flatMap(ProcessRuntime, (rt) => {
+            const cancel = scheduler.unsafeSchedule(
+              () => void rt.unsafeSend(self, expired),
+              Duration.millis(timeoutMs)
+            )
+            return Effect.zipRight(
+              send,
+              Effect.flatMap(Process.receive((m) => m === expired || match(m)), (m) => {
+                if (m === expired) return timedOut
+                if (!cancel()) {
+                  return Effect.zipRight(Process.receive((x) => x === expired), onMessage(m))
+                }
+                return onMessage(m)
+              })
+            )
+          })
+        }))
     }))
 
 const isBadRequestReply = (u: unknown): u is T.Tuple =>
