@@ -45,15 +45,15 @@
  *
  * @since 0.1.0
  */
+import type * as Process from "@effect-otp/process/Process"
 import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
-import type * as Process from "@effect-otp/process/Process"
 import type { Term } from "@effect-otp/process/Term"
 import { Atom } from "@effect-otp/process/Term"
 import type { Pid, Ref, Tuple } from "@effect-otp/process/Term"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as client from "./internal/client.js"
 import * as server from "./internal/server.js"

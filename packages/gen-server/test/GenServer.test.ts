@@ -98,8 +98,7 @@ const Counter = GenServer.make({
       : msg === "flush"
       ? Effect.as(Effect.forEach(s.pending, (f) => GenServer.reply(f, s.n)), { state: { ...s, pending: [] } })
       : Effect.succeed({ stop: T.tuple(T.atom("shutdown"), T.atom(msg)), state: s }),
-  handleInfo: (msg, s) =>
-    Effect.succeed(msg === T.atoms.timeout ? { state: { ...s, n: -1 } } : { state: s }),
+  handleInfo: (msg, s) => Effect.succeed(msg === T.atoms.timeout ? { state: { ...s, n: -1 } } : { state: s }),
   terminate: (reason, s) => s.terminated === undefined ? Effect.void : Deferred.succeed(s.terminated, reason)
 })
 
@@ -319,7 +318,7 @@ describe("GenServer", () => {
       const p = yield* GenServer.start(Plain, terminated)
       yield* GenServer.stop(p, "going")
       expect(yield* Deferred.await(terminated)).toBe(T.atom("going"))
-      expect((yield* Effect.flip(GenServer.stop(p))). _tag).toBe("NoProc")
+      expect((yield* Effect.flip(GenServer.stop(p)))._tag).toBe("NoProc")
     })))
 
   it.effect("via names: start, call, cast, already started", () =>

@@ -236,7 +236,9 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
       yield* Effect.provide(Process.run(body), ctx)
       // a call the erl server never answers, and the node dies: noconnection
       const body2 = Effect.gen(function*() {
-        const hang = yield* Effect.fork(GenServer.call(GenServer.remote("gs_peer", erlNode), T.atom("hang"), "infinity"))
+        const hang = yield* Effect.fork(
+          GenServer.call(GenServer.remote("gs_peer", erlNode), T.atom("hang"), "infinity")
+        )
         yield* Effect.promise(() => erl.waitFor("hanging"))
         yield* Effect.promise(() => erl.kill())
         const err = yield* Effect.flip(hang.await.pipe(Effect.flatten))

@@ -21,7 +21,9 @@ const inProcess = <A, E>(body: Effect.Effect<A, E, Process.Self | ProcessRuntime
  * `terminate` appends its name to `log`; with `hang`, it traps exits and its terminate never ends.
  */
 const Worker = GenServer.make({
-  init: (a: { readonly name: string; readonly log?: Array<string>; readonly trap?: boolean; readonly hang?: boolean }) =>
+  init: (
+    a: { readonly name: string; readonly log?: Array<string>; readonly trap?: boolean; readonly hang?: boolean }
+  ) =>
     Effect.gen(function*() {
       if (a.trap === true || a.hang === true) yield* Process.trapExit(true)
       return { state: a }
@@ -48,8 +50,7 @@ const spawnCall = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRunti
     return done
   })
 
-const pids = (sup: Supervisor.Supervisor) =>
-  Effect.map(Supervisor.whichChildren(sup), (cs) => cs.map((c) => c.pid))
+const pids = (sup: Supervisor.Supervisor) => Effect.map(Supervisor.whichChildren(sup), (cs) => cs.map((c) => c.pid))
 
 /** Polls which_children until `pred` holds. */
 const waitChildren = (sup: Supervisor.Supervisor, pred: (cs: ReadonlyArray<Supervisor.ChildInfo>) => boolean) =>
@@ -92,8 +93,14 @@ describe("Supervisor", () => {
       const before = yield* pids(sup)
       expect(before.every((p) => p instanceof T.Pid)).toBe(true)
       yield* crash(before[1])
-      const after = yield* waitChildren(sup, (cs) => cs[1]!.pid instanceof T.Pid && !T.equals(cs[1]!.pid, before[1] as T.Pid))
-      expect(samePids(before, after.map((c) => c.pid))).toEqual([true, false, true])
+      const after = yield* waitChildren(sup, (cs) =>
+        cs[1]!.pid instanceof T.Pid && !T.equals(cs[1]!.pid, before[1] as T.Pid))
+      expect(samePids(
+        before,
+        after.map((c) =>
+          c.pid
+        )
+      )).toEqual([true, false, true])
       expect(after.map((c) => c.id)).toEqual([T.atom("a"), T.atom("b"), T.atom("c")])
       expect(yield* GenServer.call(after[1]!.pid as T.Pid, T.atom("ping"))).toBe(T.atom("pong"))
     })))
@@ -103,15 +110,20 @@ describe("Supervisor", () => {
       const all = yield* Supervisor.start(three("one_for_all"))
       const b1 = yield* pids(all)
       yield* crash(b1[1])
-      const a1 = yield* waitChildren(all, (cs) => cs.every((c, i) => c.pid instanceof T.Pid && !T.equals(c.pid, b1[i] as T.Pid)))
+      const a1 = yield* waitChildren(
+        all,
+        (cs) => cs.every((c, i) => c.pid instanceof T.Pid && !T.equals(c.pid, b1[i] as T.Pid))
+      )
       expect(samePids(b1, a1.map((c) => c.pid))).toEqual([false, false, false])
       for (const p of b1) expect(yield* Process.isAlive(p as T.Pid)).toBe(false)
 
       const rest = yield* Supervisor.start(three("rest_for_one"))
       const b2 = yield* pids(rest)
       yield* crash(b2[1])
-      const a2 = yield* waitChildren(rest, (cs) =>
-        cs.slice(1).every((c, i) => c.pid instanceof T.Pid && !T.equals(c.pid, b2[i + 1] as T.Pid)))
+      const a2 = yield* waitChildren(
+        rest,
+        (cs) => cs.slice(1).every((c, i) => c.pid instanceof T.Pid && !T.equals(c.pid, b2[i + 1] as T.Pid))
+      )
       expect(samePids(b2, a2.map((c) => c.pid))).toEqual([true, false, false])
     })))
 

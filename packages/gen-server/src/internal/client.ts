@@ -12,17 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
-import type { Protocol, Target } from "./types.js"
-import {
-  BadReply,
-  BadRequest,
-  CallTimeout,
-  NoConnection,
-  NoProc,
-  ServerExited,
-  ServerRef,
-  Via
-} from "./types.js"
+import type { Protocol, ServerRef, Target } from "./types.js"
+import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, Via } from "./types.js"
 
 /** @internal */
 export const atoms = {
@@ -225,17 +216,20 @@ export const call = <Req, Rep>(
   const decodeReply = decoder(ref.protocol.reply)
   const ms = toMillis(timeout, 5000)
   return inProcess(
-    Effect.flatMap(resolve(ref.target), (dest) =>
-      Effect.flatMap(doCall(ref.target, dest, atoms.genCall, wire, ms), (reply): Effect.Effect<
-        Rep,
-        BadRequest | BadReply
-      > => {
-        if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
-        const value = decodeReply(reply)
-        return value instanceof CodecFailure
-          ? Effect.fail(new BadReply({ message: value.message, reply }))
-          : Effect.succeed(value as Rep)
-      }))
+    Effect.flatMap(
+      resolve(ref.target),
+      (dest) =>
+        Effect.flatMap(doCall(ref.target, dest, atoms.genCall, wire, ms), (reply): Effect.Effect<
+          Rep,
+          BadRequest | BadReply
+        > => {
+          if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
+          const value = decodeReply(reply)
+          return value instanceof CodecFailure
+            ? Effect.fail(new BadReply({ message: value.message, reply }))
+            : Effect.succeed(value as Rep)
+        })
+    )
   )
 }
 
@@ -403,31 +397,34 @@ export const stop = (
   const why = toReason(reason)
   const ms = toMillis(timeout, undefined)
   return inProcess(
-    Effect.flatMap(resolve(target), (dest) =>
-      Effect.flatMap(Process.monitor(dest), (mref) =>
-        Effect.flatMap(Process.self, (self) =>
-          Effect.zipRight(
-            prim.sendNoconnect(
-              dest,
-              new T.Tuple([
-                atoms.system,
-                new T.Tuple([self, mref]),
-                new T.Tuple([atoms.terminate, why])
-              ])
-            ),
-            Effect.flatMap(
-              ms === undefined
-                ? Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), Option.some)
-                : Process.receive((m) => Process.isDownMessage(m, mref), { after: Duration.millis(ms) }),
-              Option.match({
-                onNone: () =>
-                  Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new CallTimeout({ target }))),
-                onSome: (m): Effect.Effect<void, NoProc | NoConnection | ServerExited | CallTimeout> => {
-                  const r = (m as T.Tuple).elements[4]!
-                  return T.equals(r, why) ? Effect.void : Effect.fail(downError(target, r))
-                }
-              })
-            )
-          )))))
+    Effect.flatMap(
+      resolve(target),
+      (dest) =>
+        Effect.flatMap(Process.monitor(dest), (mref) =>
+          Effect.flatMap(Process.self, (self) =>
+            Effect.zipRight(
+              prim.sendNoconnect(
+                dest,
+                new T.Tuple([
+                  atoms.system,
+                  new T.Tuple([self, mref]),
+                  new T.Tuple([atoms.terminate, why])
+                ])
+              ),
+              Effect.flatMap(
+                ms === undefined
+                  ? Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), Option.some)
+                  : Process.receive((m) => Process.isDownMessage(m, mref), { after: Duration.millis(ms) }),
+                Option.match({
+                  onNone: () =>
+                    Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new CallTimeout({ target }))),
+                  onSome: (m): Effect.Effect<void, NoProc | NoConnection | ServerExited | CallTimeout> => {
+                    const r = (m as T.Tuple).elements[4]!
+                    return T.equals(r, why) ? Effect.void : Effect.fail(downError(target, r))
+                  }
+                })
+              )
+            )))
+    )
+  )
 }
-

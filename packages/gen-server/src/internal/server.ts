@@ -118,8 +118,10 @@ const terminate = (c: Ctx, reason: T.Term): Effect.Effect<never, unknown, any> =
   const term = c.def.spec.terminate
   const run: Effect.Effect<T.Term, never, any> = term === undefined
     ? Effect.succeed(reason)
-    : Effect.catchAllCause(Effect.as(term(reason, c.state), reason), (cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) as any : Effect.succeed(causeReason(cause)))
+    : Effect.catchAllCause(
+      Effect.as(term(reason, c.state), reason),
+      (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) as any : Effect.succeed(causeReason(cause))
+    )
   return Effect.flatMap(run, (final) =>
     isNormalExit(final)
       ? exitWith(final)
@@ -183,7 +185,9 @@ const sendReply = (c: Ctx, from: T.Tuple, value: unknown): Effect.Effect<void, u
 const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any> => {
   const msg = c.decodeCast(request)
   if (msg instanceof CodecFailure) {
-    return Effect.logWarning(`${c.label} ${show(c.name ?? c.self)}: dropped a cast that does not decode: ${msg.message}`)
+    return Effect.logWarning(
+      `${c.label} ${show(c.name ?? c.self)}: dropped a cast that does not decode: ${msg.message}`
+    )
   }
   const cb = c.def.spec.handleCast
   if (cb === undefined) return terminate(c, new T.Tuple([A.badCast, request as T.Term]))
@@ -347,7 +351,9 @@ export const start = (
       if (existing !== undefined) return yield* Effect.fail(new AlreadyStarted({ pid: existing }))
     }
     const ack = yield* Deferred.make<T.Pid, AlreadyStarted | InitFailed | InitIgnored>()
-    const parentPid = mode === "link" ? Option.getOrUndefined(yield* Effect.serviceOption(Process.Self))?.pid : undefined
+    const parentPid = mode === "link"
+      ? Option.getOrUndefined(yield* Effect.serviceOption(Process.Self))?.pid
+      : undefined
     const body = serverBody(def, args, ack, parentPid, local ?? via?.name, via)
     let pid: T.Pid
     let mref: T.Ref | undefined
@@ -494,4 +500,3 @@ export const startScoped = (
       ),
       server
     )) as Effect.Effect<unknown, AlreadyStarted | InitFailed | InitIgnored, Scope.Scope | any>
-

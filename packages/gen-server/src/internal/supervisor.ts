@@ -371,7 +371,9 @@ export const definition = GenServer.make({
       const ids = new Set<string>()
       for (const spec of flags.children) {
         const key = T.format(idTerm(spec.id))
-        if (ids.has(key)) return { stop: new T.Tuple([A.shutdown, T.tuple(T.atom("duplicate_child_name"), idTerm(spec.id))]) }
+        if (ids.has(key)) {
+          return { stop: new T.Tuple([A.shutdown, T.tuple(T.atom("duplicate_child_name"), idTerm(spec.id))]) }
+        }
         ids.add(key)
         s.children.push({ spec, id: idTerm(spec.id), pid: undefined, extra: [] })
       }

@@ -32,6 +32,9 @@ export const localRegistry = (): ViaRegistry => {
     unregister: (name) => Effect.sync(() => void names.delete(key(name))),
     whereis: lookup,
     send: (name, message) =>
-      Effect.flatMap(lookup(name), (pid) => Option.isSome(pid) ? Effect.ignore(Process.send(pid.value, message)) : Effect.void)
+      Effect.flatMap(
+        lookup(name),
+        (pid) => Option.isSome(pid) ? Effect.ignore(Process.send(pid.value, message)) : Effect.void
+      )
   }
 }
