@@ -28,7 +28,7 @@ import type { Term } from "../Term.js"
 import { schedulerFor } from "./scheduler.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
-import { refWords } from "./term.js"
+import { equals, refWords } from "./term.js"
 
 const effectFailure = Atom.make("effect_failure")
 /** @internal */
@@ -51,7 +51,10 @@ const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
   return true
 }
 
-const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+const refText = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+
+/** A monitor table key: the counter of a ref made here (see `aliasKey`), the ref's text for others. */
+type MonitorKey = number | string
 const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
 
 const samePid = (a: Pid, b: Pid): boolean =>
@@ -118,7 +121,7 @@ const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
  */
 export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
   u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
-  (ref === undefined || (u.elements[1] instanceof Ref && refKey(u.elements[1]) === refKey(ref)))
+  (ref === undefined || (u.elements[1] instanceof Ref && equals(u.elements[1], ref)))
 
 const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
 
@@ -135,8 +138,8 @@ export class ProcessImpl extends Mailbox {
   killReason: Term | undefined = undefined
   links: Set<ProcessImpl> | undefined = undefined
   remoteLinks: Map<string, RemoteLink> | undefined = undefined
-  monitors: Map<string, Held> | undefined = undefined
-  monitoredBy: Map<string, Watch> | undefined = undefined
+  monitors: Map<MonitorKey, Held> | undefined = undefined
+  monitoredBy: Map<MonitorKey, Watch> | undefined = undefined
   decode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined = undefined
   keepUndecodable = false
   /** keys of its active aliases (see `RuntimeImpl.aliasKey`) */
@@ -230,6 +233,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
   get makeRef(): Effect.Effect<Ref> {
     return Effect.sync(this.unsafeMakeRef)
+  }
+  /** The key of a ref in the monitor tables. */
+  monitorKey(ref: Ref): MonitorKey {
+    return this.aliasKey(ref) ?? refText(ref)
   }
   /**
    * The counter of a ref made by this node (this incarnation, or before the node got its
@@ -644,7 +651,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       this.aliasTable.delete(k)
       p.aliases?.delete(k)
       if (e.mode === "reply_demonitor") {
-        const key = refKey(ref)
+        const key = this.monitorKey(ref)
         const held = this.dropHeld(p, key)
         if (held !== undefined) {
           const signal = this.unwatch(p, held, key)
@@ -779,7 +786,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   monitor(p: ProcessImpl, target: Pid | Atom | Sig.RemoteName, alias?: AliasMode): Effect.Effect<Ref> {
     const ref = this.unsafeMakeRef()
-    const key = refKey(ref)
+    const key = this.monitorKey(ref)
     if (alias !== undefined && !p.dead) this.addAlias(p, ref, alias)
     let local: ProcessImpl | undefined
     let object: Pid | Tuple
@@ -812,7 +819,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   private monitorRemote(
     p: ProcessImpl,
     ref: Ref,
-    key: string,
+    key: MonitorKey,
     target: Pid | Sig.RemoteName,
     object: Pid | Tuple,
     alias: AliasMode | undefined
@@ -832,7 +839,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
    * Removes a monitor `p` holds from its table (the watcher side only) and returns it;
    * its alias goes with it unless the alias is `explicit_unalias`.
    */
-  private dropHeld(p: ProcessImpl, key: string): Held | undefined {
+  private dropHeld(p: ProcessImpl, key: MonitorKey): Held | undefined {
     const held = p.monitors?.get(key)
     if (held === undefined) return undefined
     p.monitors!.delete(key)
@@ -841,7 +848,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
 
   /** The target side of removing a monitor: done for a local target, the signal to send for a remote one. */
-  private unwatch(p: ProcessImpl, held: Held, key: string): Sig.Demonitor | undefined {
+  private unwatch(p: ProcessImpl, held: Held, key: MonitorKey): Sig.Demonitor | undefined {
     if (held.target instanceof ProcessImpl) {
       held.target.monitoredBy?.delete(key)
       return undefined
@@ -850,7 +857,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
 
   demonitor(p: ProcessImpl, ref: Ref, flush: boolean): Effect.Effect<boolean> {
-    const key = refKey(ref)
+    const key = this.monitorKey(ref)
     const held = this.dropHeld(p, key)
     let effect: Effect.Effect<void> = Effect.void
     if (held !== undefined) {
@@ -933,7 +940,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
             new Sig.Down({ from: name ?? (to as Pid), to: signal.from, ref: signal.ref, reason: atoms.noproc })
           )
         } else {
-          ;(t.monitoredBy ??= new Map()).set(refKey(signal.ref), {
+          ;(t.monitoredBy ??= new Map()).set(this.monitorKey(signal.ref), {
             ref: signal.ref,
             watcher: signal.from,
             object: name ?? t.pid
@@ -947,13 +954,13 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         const t = to instanceof Pid
           ? this.lookup(to)
           : this.registry.get(to instanceof Atom ? to : to.name)
-        t?.monitoredBy?.delete(refKey(signal.ref))
+        t?.monitoredBy?.delete(this.monitorKey(signal.ref))
         return
       }
       case "Down": {
         const w = this.lookup(signal.to)
         if (w === undefined) return
-        const held = this.dropHeld(w, refKey(signal.ref))
+        const held = this.dropHeld(w, this.monitorKey(signal.ref))
         if (held === undefined) return
         w.deliver(downMessage(held.ref, held.object, signal.reason))
         return
