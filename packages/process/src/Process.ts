@@ -634,10 +634,11 @@ const startTimerWith = (
     // a timer to a local pid belongs to that process: it ends with it (erts)
     const owner = to instanceof Pid && rt.isLocal(to) ? rt.lookup(to) : undefined
     const ownerGone = to instanceof Pid && rt.isLocal(to) && (owner === undefined || owner.dead)
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      rt.startTimer(ms, now, owner, ownerGone, (ref) => {
+    return Effect.clockWith((clock) =>
+      rt.startTimer(ms, clock, owner, ownerGone, (ref) => {
         rt.unsafeSend(to, message(ref))
-      }))
+      })
+    )
   })
 
 /**

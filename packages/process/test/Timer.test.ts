@@ -80,6 +80,22 @@ describe("Process timers", () => {
       expect(yield* Process.cancelTimer(r2)).toBe(false)
     })))
 
+  it.live("with the live clock (its own scheduler, no fiber per timer): fires, cancels, reads", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const cancelled = yield* Process.sendAfter("30 millis", me, atom("cancelled"))
+      const long = yield* Process.startTimer("1 hour", me, atom("never"))
+      const left = yield* Process.cancelTimer(cancelled)
+      expect(typeof left === "number" && left >= 0 && left <= 30).toBe(true)
+      yield* Process.sendAfter("60 millis", me, atom("fired"))
+      // the cancelled one (due first) would have come first
+      expect(yield* Process.receive()).toBe(atom("fired"))
+      const read = yield* Process.readTimer(long)
+      expect(typeof read === "number" && read > 0 && read <= 3_600_000).toBe(true)
+      expect(typeof (yield* Process.cancelTimer(long))).toBe("number")
+      expect(yield* Process.cancelTimer(long)).toBe(false)
+    })))
+
   it.effect("a name is resolved when the timer fires", () =>
     inProcess(Effect.gen(function*() {
       const me = yield* Process.self

@@ -6,7 +6,9 @@
  */
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -85,12 +87,27 @@ interface AliasEntry {
   readonly mode: AliasMode
 }
 
-/** A timer of `send_after`/`start_timer`: when it fires, and the fiber that waits for it. */
+/** A timer of `send_after`/`start_timer`: when it fires, and how to stop it. */
 interface Timer {
   readonly deadline: number
   /** the local process the timer is bound to (a pid destination): its death cancels the timer */
   readonly owner: ProcessImpl | undefined
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** stops the clock's timer or the fiber that sleeps for it */
+  cancel: (() => void) | undefined
+}
+
+/** the longest delay a JS timer takes (the clock's scheduler treats a longer one as infinite) */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * The clock's own timer scheduler, when it has one (effect's live `Clock`: a `setTimeout`
+ * per timer, no fiber); `undefined` for others (the `TestClock`: a fiber sleeps instead).
+ */
+const clockScheduler = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
+  const get = (clock as unknown as { readonly scheduler?: unknown }).scheduler
+  return typeof get === "function"
+    ? (get.call(clock) as Effect.Effect<Clock.ClockScheduler>)
+    : Effect.succeed(undefined)
 }
 
 /** A monitor this process holds. */
@@ -665,12 +682,14 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   // --- timers --------------------------------------------------------------------
 
   /**
-   * Starts a timer: `fire` runs after `ms` (by the caller's `Clock`) unless the timer
-   * is cancelled first, or its owner (a local process) dies. The returned ref names it.
+   * Starts a timer: `fire` runs after `ms` by `clock` (the caller's) unless the timer is
+   * cancelled first, or its owner (a local process) dies. The returned ref names it. On
+   * a clock with its own scheduler (the live one) the timer is just that scheduler's
+   * timer; otherwise (the `TestClock`) a daemon fiber sleeps for it.
    */
   startTimer(
     ms: number,
-    now: number,
+    clock: Clock.Clock,
     owner: ProcessImpl | undefined,
     ownerGone: boolean,
     fire: (ref: Ref) => void
@@ -679,22 +698,25 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     // a timer for a process that is not alive is cancelled at once, as in erts
     if (ownerGone) return Effect.succeed(ref)
     const k = this.aliasKey(ref)!
-    const timer: Timer = { deadline: now + ms, owner, fiber: undefined }
+    const timer: Timer = { deadline: clock.unsafeCurrentTimeMillis() + ms, owner, cancel: undefined }
     this.timers.set(k, timer)
     if (owner !== undefined) (owner.timers ??= new Set()).add(k)
-    const run = Effect.zipRight(
-      Effect.sleep(ms),
-      Effect.sync(() => {
-        if (this.timers.get(k) !== timer) return
-        this.timers.delete(k)
-        owner?.timers?.delete(k)
-        fire(ref)
+    const expire = () => {
+      if (this.timers.get(k) !== timer) return
+      this.timers.delete(k)
+      owner?.timers?.delete(k)
+      fire(ref)
+    }
+    return Effect.flatMap(clockScheduler(clock), (scheduler) => {
+      if (scheduler !== undefined && ms <= MAX_TIMER_MILLIS) {
+        timer.cancel = scheduler.unsafeSchedule(expire, Duration.millis(ms))
+        return Effect.succeed(ref)
+      }
+      return Effect.map(Effect.forkDaemon(Effect.zipRight(Effect.sleep(ms), Effect.sync(expire))), (fiber) => {
+        if (this.timers.get(k) === timer) timer.cancel = () => fiber.unsafeInterruptAsFork(this.fiberId)
+        else fiber.unsafeInterruptAsFork(this.fiberId)
+        return ref
       })
-    )
-    return Effect.map(Effect.forkDaemon(run), (fiber) => {
-      if (this.timers.get(k) === timer) timer.fiber = fiber
-      else fiber.unsafeInterruptAsFork(this.fiberId)
-      return ref
     })
   }
 
@@ -710,7 +732,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     if (t === undefined) return false
     this.timers.delete(k)
     t.owner?.timers?.delete(k)
-    t.fiber?.unsafeInterruptAsFork(this.fiberId)
+    t.cancel?.()
     return true
   }
 
