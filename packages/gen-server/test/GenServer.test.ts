@@ -99,7 +99,8 @@ const Counter = GenServer.make({
       ? Effect.as(Effect.forEach(s.pending, (f) => GenServer.reply(f, s.n)), { state: { ...s, pending: [] } })
       : Effect.succeed({ stop: T.tuple(T.atom("shutdown"), T.atom(msg)), state: s }),
   handleInfo: (msg, s) => Effect.succeed(msg === T.atoms.timeout ? { state: { ...s, n: -1 } } : { state: s }),
-  terminate: (reason, s) => s.terminated === undefined ? Effect.void : Deferred.succeed(s.terminated, reason)
+  terminate: (reason, s) => s.terminated === undefined ? Effect.void : Deferred.succeed(s.terminated, reason),
+  codeChange: (_oldVsn, s, extra) => Effect.succeed({ ...s, n: typeof extra === "number" ? extra : s.n })
 })
 
 describe("GenServer", () => {
@@ -311,13 +312,18 @@ describe("GenServer", () => {
       yield* suspend(T.atom("suspend"))
       const pending = yield* spawnCall(GenServer.call(server, "get"))
       expect(T.format(yield* GenServer.getStatus(server))).toContain("suspended")
+      // sys:change_code while suspended: codeChange makes the new state
+      const changed = yield* suspend(T.tuple(T.atom("change_code"), T.atom("counter"), T.atom("v1"), 40))
+      expect(T.format(changed as T.Term)).toMatch(/,ok}$/)
       yield* suspend(T.atom("resume"))
-      expect(yield* Deferred.await(pending)).toBe(4)
+      expect(yield* Deferred.await(pending)).toBe(40)
       const unknown = yield* GenServer.getState(server).pipe(Effect.zipRight(suspend(T.atom("bogus"))))
       expect(T.format(unknown as T.Term)).toContain("unknown_system_msg")
       const p = yield* GenServer.start(Plain, terminated)
       yield* GenServer.stop(p, "going")
       expect(yield* Deferred.await(terminated)).toBe(T.atom("going"))
+      // sys's ok was consumed by the call
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
       expect((yield* Effect.flip(GenServer.stop(p)))._tag).toBe("NoProc")
     })))
 

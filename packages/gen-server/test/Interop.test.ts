@@ -161,6 +161,14 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
             io:format("after_terminate=~p~n", [[{Id, P} || {Id, P, _, _} <- supervisor:which_children({ts_sup, N})]]),
             io:format("restart=~p~n", [element(1, supervisor:restart_child({ts_sup, N}, c1))]),
             io:format("missing=~p~n", [supervisor:terminate_child({ts_sup, N}, nope)]),
+            ok = sys:suspend({counter, N}),
+            {status, _, _, [_, suspended | _]} = sys:get_status({counter, N}),
+            ok = sys:resume({counter, N}),
+            io:format("resumed=~p~n", [gen_server:call({counter, N}, get)]),
+            io:format("stop=~p~n", [gen_server:stop({counter, N}, bye, 5000)]),
+            io:format("stopped=~p~n", [try gen_server:call({counter, N}, get) catch exit:E3 -> element(1, E3) end]),
+            {messages, Msgs2} = process_info(self(), messages),
+            io:format("leaked2=~p~n", [Msgs2]),
             halt().`,
             { args: ["-sname", uniqueName("erl"), "-setcookie", cookie] }
           )
@@ -185,6 +193,10 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect(r.after_terminate?.startsWith("[{c1,undefined},{inner,<")).toBe(true)
         expect(r.restart).toBe("ok")
         expect(r.missing).toBe("{error,not_found}")
+        expect(r.resumed).toBe("115")
+        expect(r.stop).toBe("ok")
+        expect(r.stopped).toBe("noproc")
+        expect(r.leaked2).toBe("[]")
         expect((yield* Supervisor.whichChildren(sup)).map((c) => c.pid instanceof T.Pid)).toEqual([true, true])
       })
       yield* Effect.provide(body, ctx)

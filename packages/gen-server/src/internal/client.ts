@@ -385,8 +385,8 @@ const toReason = (r: T.Term | string | undefined): T.Term =>
   r === undefined ? T.atoms.normal : typeof r === "string" ? T.Atom.make(r) : r
 
 /**
- * proc_lib:stop: monitor, `{system, From, {terminate, Reason}}`, then wait for the 'DOWN'
- * with that reason.
+ * proc_lib:stop: monitor, `sys:terminate` (a `system` call answered `ok` before the server
+ * terminates), then wait for the 'DOWN' with that reason.
  * @internal
  */
 export const stop = (
@@ -396,35 +396,27 @@ export const stop = (
 ): Effect.Effect<void, NoProc | NoConnection | CallTimeout | ServerExited, ProcessRuntime> => {
   const why = toReason(reason)
   const ms = toMillis(timeout, undefined)
+  const check = (r: T.Term): Effect.Effect<void, NoProc | NoConnection | ServerExited | CallTimeout> =>
+    T.equals(r, why) ? Effect.void : Effect.fail(downError(target, r))
   return inProcess(
-    Effect.flatMap(
-      resolve(target),
-      (dest) =>
-        Effect.flatMap(Process.monitor(dest), (mref) =>
-          Effect.flatMap(Process.self, (self) =>
-            Effect.zipRight(
-              prim.sendNoconnect(
-                dest,
-                new T.Tuple([
-                  atoms.system,
-                  new T.Tuple([self, mref]),
-                  new T.Tuple([atoms.terminate, why])
-                ])
-              ),
-              Effect.flatMap(
-                ms === undefined
-                  ? Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), Option.some)
-                  : Process.receive((m) => Process.isDownMessage(m, mref), { after: Duration.millis(ms) }),
-                Option.match({
-                  onNone: () =>
-                    Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new CallTimeout({ target }))),
-                  onSome: (m): Effect.Effect<void, NoProc | NoConnection | ServerExited | CallTimeout> => {
-                    const r = (m as T.Tuple).elements[4]!
-                    return T.equals(r, why) ? Effect.void : Effect.fail(downError(target, r))
-                  }
-                })
-              )
-            )))
-    )
+    Effect.flatMap(resolve(target), (dest) =>
+      Effect.flatMap(Process.monitor(dest), (mref) =>
+        Effect.zipRight(
+          Effect.catchIf(
+            doCall(target, dest, atoms.system, new T.Tuple([atoms.terminate, why]), ms),
+            (e): e is ServerExited => e._tag === "ServerExited" && T.equals(e.reason, why),
+            () => Effect.void
+          ),
+          Effect.flatMap(
+            ms === undefined
+              ? Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), Option.some)
+              : Process.receive((m) => Process.isDownMessage(m, mref), { after: Duration.millis(ms) }),
+            Option.match({
+              onNone: () =>
+                Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new CallTimeout({ target }))),
+              onSome: (m) => check((m as T.Tuple).elements[4]!)
+            })
+          )
+        )))
   )
 }

@@ -243,7 +243,10 @@ const handleSystem = (c: Ctx, from: T.Term, msg: unknown): Effect.Effect<void, u
   }
   if (msg instanceof T.Tuple) {
     const e = msg.elements
-    if (e.length === 2 && e[0] === atoms.terminate) return terminate(c, e[1]!)
+    // sys answers `ok` first, then the server terminates (sys:handle_system_msg)
+    if (e.length === 2 && e[0] === atoms.terminate) {
+      return Effect.zipRight(prim.reply(from, T.atoms.ok), terminate(c, e[1]!))
+    }
     if (e.length === 4 && e[0] === A.changeCode) {
       const cc = c.def.spec.codeChange
       if (cc === undefined) return prim.reply(from, T.atoms.ok)
@@ -302,6 +305,7 @@ const receiveAny = Process.receive()
 
 const step: Loop = Effect.withFiberRuntime((fiber) => {
   const c = ctxOf(fiber as any)
+  c.lastMessage = undefined
   if (c.suspended) return Effect.flatMap(Process.receive(isSystemOrParentExit(c)), (m) => dispatch(c, m))
   const ms = c.timeoutMs
   if (ms === undefined) return Effect.flatMap(receiveAny, (m) => dispatch(c, m))
@@ -463,12 +467,18 @@ export const shutdownProcess = (
     const down = Effect.map(Process.receive(isDown), (m) => (m as T.Tuple).elements[4]!)
     const kill = Effect.zipRight(Process.exit(pid, T.atoms.kill), down)
     if (mode === "brutal") return kill
+    // a `reply` alias: sys's `ok` is dropped with it, never left in the caller's mailbox
     const ask = mode === "stop"
       ? Effect.flatMap(Process.self, (self) =>
-        Effect.ignore(Process.send(
-          pid,
-          new T.Tuple([atoms.system, new T.Tuple([self, mref]), new T.Tuple([atoms.terminate, atoms.shutdown])])
-        )))
+        Effect.flatMap(Process.alias({ reply: true }), (alias) =>
+          Effect.ignore(Process.send(
+            pid,
+            new T.Tuple([
+              atoms.system,
+              new T.Tuple([self, new T.ImproperList([atoms.alias], alias)]),
+              new T.Tuple([atoms.terminate, atoms.shutdown])
+            ])
+          ))))
       : Process.exit(pid, atoms.shutdown)
     return Effect.zipRight(
       ask,
@@ -476,7 +486,8 @@ export const shutdownProcess = (
         ? down
         : Effect.flatMap(
           Process.receive(isDown, { after: Duration.millis(timeoutMs) }),
-          (m) => Option.isSome(m) ? Effect.succeed((m.value as T.Tuple).elements[4]!) : kill
+          (m) =>
+            Option.isSome(m) ? Effect.succeed((m.value as T.Tuple).elements[4]!) : kill
         )
     )
   })
