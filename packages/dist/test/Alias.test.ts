@@ -9,7 +9,7 @@
 import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
 import type { Pid } from "@effect-otp/process/Term"
-import { Atom, format, improperList, isTagged, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, equals, format, improperList, isTagged, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { buildNode, expectCleanErlLog, expectTagged, host } from "./helpers/tsnode.js"
+import { buildNode, cluster, expectCleanErlLog, expectTagged, host } from "./helpers/tsnode.js"
 
 const a = Atom.make
 
@@ -294,6 +294,56 @@ describe.skipIf(!erlAvailable())("Interop with real erl: process aliases", () =>
         const answer = Option.getOrThrow(out.answer)
         expect(format(answer)).toBe(format(tuple(out.tag, a("yes"))))
         expectCleanErlLog(erl)
+      }),
+    30_000
+  )
+})
+
+describe("process aliases between TS nodes", () => {
+  it.scopedLive(
+    "a reply through an alias monitor crosses TS nodes; after demonitor a late one is dropped",
+    () =>
+      Effect.gen(function*() {
+        const node = yield* cluster
+        const cookie = uniqueName("c")
+        const ctxA = yield* node(uniqueName("ts"), cookie)
+        const ctxB = yield* node(uniqueName("ts"), cookie)
+        // on B: answers `{'$gen_call', From, Req}` with Process.reply, at once or when told `go`
+        const server = yield* Process.spawn(Effect.gen(function*() {
+          let held: Term | undefined
+          while (true) {
+            const m = yield* Process.receive()
+            if (isTagged(m, "$gen_call", 3)) {
+              if (m.elements[2] === a("later")) held = m.elements[1]
+              else yield* Process.reply(m.elements[1]!, tuple(a("echo"), m.elements[2]!))
+            } else if (isTagged(m, "go", 2) && held !== undefined) {
+              yield* Process.reply(held, a("late"))
+              yield* Process.send(m.elements[1] as Pid, a("replied"))
+            }
+          }
+        })).pipe(Effect.provide(ctxB))
+        const out = yield* Process.run(Effect.gen(function*() {
+          const self = yield* Process.self
+          const call = (req: Term) =>
+            Effect.gen(function*() {
+              const mref = yield* Process.monitor(server, { alias: "demonitor" })
+              const tag = improperList([a("alias")], mref)
+              yield* Process.send(server, tuple(a("$gen_call"), tuple(self, tag), req))
+              return [mref, tag] as const
+            })
+          const [m1, t1] = yield* call(a("now"))
+          const answer = yield* Process.receive((m) => m instanceof Tuple && equals(m.elements[0]!, t1))
+          yield* Process.demonitor(m1, { flush: true })
+          const [m2] = yield* call(a("later"))
+          // the caller gives up before the reply
+          yield* Process.demonitor(m2, { flush: true })
+          yield* Process.send(server, tuple(a("go"), self))
+          // `replied` follows the late reply on the same connection: nothing precedes it
+          const next = yield* Process.receive()
+          return { answer, next }
+        })).pipe(Effect.provide(ctxA))
+        expect(format(out.answer as Term)).toMatch(/^\{\[alias\|#Ref<.*>\],\{echo,now\}\}$/)
+        expect(out.next).toBe(a("replied"))
       }),
     30_000
   )
