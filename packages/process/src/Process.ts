@@ -452,10 +452,11 @@ export const reply = (from: Term, value: unknown): Effect.Effect<void, never, ta
     const alias = tagAlias(tag)
     const dest: SendTarget | undefined = alias ?? (to instanceof Pid || to instanceof Atom ? to : undefined)
     if (dest === undefined) return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
-    return Effect.catchAll(
-      rt.send(toDestination(dest), new Tuple([tag, value as Term]), self?.pid),
-      (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`)
-    )
+    const sent = rt.send(toDestination(dest), new Tuple([tag, value as Term]), self?.pid)
+    // a local reply is done already (no error handler to allocate)
+    return sent === Effect.void
+      ? sent
+      : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
   })
 
 const take = (p: ProcessImpl, index: number): unknown => {
