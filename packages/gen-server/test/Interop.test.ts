@@ -161,6 +161,9 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
             io:format("after_terminate=~p~n", [[{Id, P} || {Id, P, _, _} <- supervisor:which_children({ts_sup, N})]]),
             io:format("restart=~p~n", [element(1, supervisor:restart_child({ts_sup, N}, c1))]),
             io:format("missing=~p~n", [supervisor:terminate_child({ts_sup, N}, nope)]),
+            abcast = gen_server:abcast([N], counter, {add, 1}),
+            io:format("multi=~p~n", [gen_server:multi_call([N, 'nobody@nohost'], counter, get)]),
+            io:format("multi_t=~p~n", [gen_server:multi_call([N], counter, {add, -1}, 2000)]),
             ok = sys:suspend({counter, N}),
             {status, _, _, [_, suspended | _]} = sys:get_status({counter, N}),
             ok = sys:resume({counter, N}),
@@ -193,6 +196,8 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect(r.after_terminate?.startsWith("[{c1,undefined},{inner,<")).toBe(true)
         expect(r.restart).toBe("ok")
         expect(r.missing).toBe("{error,not_found}")
+        expect(r.multi).toBe(`{[{${T.format(node.node)},116}],[nobody@nohost]}`)
+        expect(r.multi_t).toBe(`{[{${T.format(node.node)},115}],[]}`)
         expect(r.resumed).toBe("115")
         expect(r.stop).toBe("ok")
         expect(r.stopped).toBe("noproc")
@@ -241,6 +246,12 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect((yield* Effect.flip(GenServer.call(GenServer.remote("gs_peer2", erlNode), 1)))._tag).toBe("NoProc")
         expect((yield* Effect.flip(GenServer.call(GenServer.remote("nobody", erlNode), T.atom("get"))))._tag)
           .toBe("NoProc")
+        // multi_call and abcast to the erl node (and a node that does not exist)
+        const bogus = T.atom(`${uniqueName("none")}@${host}`)
+        yield* GenServer.abcast(Peer, [erlNode, bogus], "gs_peer", { add: 1 })
+        const multi = yield* GenServer.multiCall(Peer, [erlNode, bogus], "gs_peer", "get", "5 seconds")
+        expect(multi.replies).toEqual([[erlNode, 43]])
+        expect(multi.badNodes).toEqual([bogus])
         // a node that does not exist, then a node that goes down during a call
         const nowhere = yield* Effect.flip(GenServer.call(GenServer.remote("x", `${uniqueName("none")}@${host}`), 1))
         expect(nowhere._tag).toBe("NoConnection")
