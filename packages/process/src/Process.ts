@@ -455,7 +455,7 @@ export const reply = (from: Term, value: unknown): Effect.Effect<void, never, ta
     const sent = rt.send(toDestination(dest), new Tuple([tag, value as Term]), self?.pid)
     // a local reply is done already (no error handler to allocate)
     return sent === Effect.void
-      ? sent
+      ? Effect.void
       : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
   })
 
