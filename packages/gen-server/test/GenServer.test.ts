@@ -173,6 +173,18 @@ describe("GenServer", () => {
     )
   })
 
+  it.effect("a server calling itself exits with calling_self, as in OTP", () =>
+    inProcess(Effect.gen(function*() {
+      const Selfish = GenServer.make({
+        init: (_: void) => Effect.succeed({ state: 0 }),
+        handleCall: (_req, _from, n: number) =>
+          Effect.flatMap(Process.self, (me) => Effect.as(GenServer.call(me, T.atom("again")), { reply: n, state: n }))
+      })
+      const server = yield* GenServer.start(Selfish, undefined)
+      const err = yield* Effect.flip(GenServer.call(server, T.atom("go")))
+      expect(err._tag === "ServerExited" && err.reason).toBe(T.atom("calling_self"))
+    })))
+
   it.effect("stop with a reply: the caller gets the reply, terminate runs with the reason", () =>
     inProcess(Effect.gen(function*() {
       const terminated = yield* Deferred.make<T.Term>()

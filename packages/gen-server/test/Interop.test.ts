@@ -246,6 +246,9 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect((yield* Effect.flip(GenServer.call(GenServer.remote("gs_peer2", erlNode), 1)))._tag).toBe("NoProc")
         expect((yield* Effect.flip(GenServer.call(GenServer.remote("nobody", erlNode), T.atom("get"))))._tag)
           .toBe("NoProc")
+        // a request with no term form cannot go to another node: BadRequest at once
+        const notATerm = yield* Effect.flip(GenServer.call(peer.target, { a: 1 } as unknown as T.Term))
+        expect(notATerm._tag).toBe("BadRequest")
         // multi_call and abcast to the erl node (and a node that does not exist)
         const bogus = T.atom(`${uniqueName("none")}@${host}`)
         yield* GenServer.abcast(Peer, [erlNode, bogus], "gs_peer", { add: 1 })

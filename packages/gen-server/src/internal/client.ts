@@ -24,7 +24,8 @@ export const atoms = {
   badRequest: T.Atom.make("$gen_bad_request"),
   terminate: T.Atom.make("terminate"),
   shutdown: T.Atom.make("shutdown"),
-  callTimeout: T.Atom.make("$gen_call_timeout")
+  callTimeout: T.Atom.make("$gen_call_timeout"),
+  callingSelf: T.Atom.make("calling_self")
 } as const
 
 type Timeout = Duration.DurationInput | "infinity"
@@ -140,9 +141,15 @@ export const doCall = (
   label: T.Atom,
   request: unknown,
   timeoutMs: number | undefined
-): Effect.Effect<unknown, CallTimeout | NoProc | NoConnection | ServerExited, Process.Self | ProcessRuntime> =>
-  Effect.flatMap(prim.aliasMonitor(dest), (mref) =>
-    Effect.flatMap(Process.self, (self) => {
+): Effect.Effect<
+  unknown,
+  CallTimeout | NoProc | NoConnection | ServerExited | BadRequest,
+  Process.Self | ProcessRuntime
+> =>
+  Effect.flatMap(Process.self, (self) => {
+    // gen:do_call: a process calling itself exits with calling_self
+    if (T.equals(dest as T.Term, self)) return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
       const tag = new T.ImproperList([atoms.alias], mref)
       const onMessage = (
         m: unknown
@@ -162,7 +169,11 @@ export const doCall = (
           })
         )
       )
-      const send = prim.sendNoconnect(dest, new T.Tuple([label, new T.Tuple([self, tag]), request as T.Term]))
+      // a request with no term form for another node: the call ends at once
+      const send = Effect.catchAll(
+        prim.sendCall(dest, new T.Tuple([label, new T.Tuple([self, tag]), request as T.Term])),
+        (message) => Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
+      )
       const match = (m: unknown): boolean => isReplyTo(m, mref) || Process.isDownMessage(m, mref)
       if (timeoutMs === undefined) return Effect.zipRight(send, Effect.flatMap(Process.receive(match), onMessage))
       return Effect.flatMap(Effect.clock, (clock) =>
@@ -195,7 +206,8 @@ export const doCall = (
             )
           })
         }))
-    }))
+    })
+  })
 
 const isBadRequestReply = (u: unknown): u is T.Tuple =>
   u instanceof T.Tuple && u.elements.length === 2 && u.elements[0] === atoms.badRequest
@@ -403,7 +415,11 @@ export const stop = (
       Effect.flatMap(Process.monitor(dest), (mref) =>
         Effect.zipRight(
           Effect.catchIf(
-            doCall(target, dest, atoms.system, new T.Tuple([atoms.terminate, why]), ms),
+            Effect.catchTag(
+              doCall(target, dest, atoms.system, new T.Tuple([atoms.terminate, why]), ms),
+              "BadRequest",
+              (e) => Effect.die(e)
+            ),
             (e): e is ServerExited => e._tag === "ServerExited" && T.equals(e.reason, why),
             () => Effect.void
           ),

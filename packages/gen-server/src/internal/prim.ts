@@ -17,6 +17,16 @@ export const aliasMonitor = (target: Pid | Atom | RemoteName): Effect.Effect<Ref
 export const reply = (from: Term, value: unknown): Effect.Effect<void, never, ProcessRuntime> =>
   Process.reply(from, value)
 
-/** `erlang:send(Dest, Msg, [noconnect])`, errors ignored (a call learns of them from its monitor). */
+/**
+ * `erlang:send(Dest, Msg, [noconnect])`: only a message with no term form (to another node)
+ * fails, with its text; other errors are ignored (a call learns of them from its monitor).
+ */
+export const sendCall = (to: Process.Target, message: unknown): Effect.Effect<void, string, ProcessRuntime> =>
+  Effect.catchAll(
+    Effect.asVoid(Process.sendWith(to, message, { noconnect: true })),
+    (e) => e.reason === "NotEncodable" ? Effect.fail(e.message) : Effect.void
+  )
+
+/** `erlang:send(Dest, Msg, [noconnect])`, errors ignored. */
 export const sendNoconnect = (to: Process.Target, message: unknown): Effect.Effect<void, never, ProcessRuntime> =>
   Effect.ignore(Process.sendWith(to, message, { noconnect: true }))
