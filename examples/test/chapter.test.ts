@@ -104,4 +104,20 @@ describe("chapter 22 examples", () => {
         expect(out).toContain("carol (an Erlang node) SKIPPED")
       }
     }), 120_000)
+
+  it.live(
+    "supervisor: one_for_one restarts only cache; past the intensity the supervisor shuts down",
+    () =>
+      Effect.gen(function*() {
+        const { out } = yield* example("supervisor.ts")
+        expect(out).toMatch(/^\{'EXIT',\{badarith,\{gen_server,call,\[cache,\{divide,1,0\}\]\}\}\}$/m)
+        expect(out).toContain("%% db kept its pid: true, web kept its pid: true, cache is new: true")
+        expect(out).toMatch(/the new cache answers\n3\n/)
+        expect(out).toMatch(/the supervisor gave up\nshutdown\n/)
+        expect(out).toMatch(/it stopped its children first\n\[undefined,undefined,undefined\]\n/)
+        expect(out).toMatch(/^\{'EXIT',<0\.\d+\.0>,badarith\}$/m)
+        expect(out).toMatch(/^\{'DOWN',#Ref<[\d.]+>,process,<0\.\d+\.0>,badarith\}$/m)
+      }),
+    120_000
+  )
 })
