@@ -4,9 +4,12 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
+import * as ClockTag from "effect/Clock"
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -115,18 +118,55 @@ const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | Ser
  * `receive`'s `after`, which follows any `Clock`.
  */
 const schedulers = new WeakMap<object, Clock.ClockScheduler | null>()
-const schedulerOf = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
-  const known = schedulers.get(clock)
-  if (known !== undefined) return Effect.succeed(known ?? undefined)
-  const get = (clock as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }).scheduler
-  if (typeof get !== "function") {
-    schedulers.set(clock, null)
-    return Effect.succeed(undefined)
-  }
-  return Effect.map(get.call(clock), (s) => {
+const schedulerOf = (clock: Clock.Clock): Clock.ClockScheduler | undefined => {
+  let s = schedulers.get(clock)
+  if (s === undefined) {
+    const get = (clock as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }).scheduler
+    s = typeof get === "function" ? Effect.runSync(get.call(clock)) : null
     schedulers.set(clock, s)
-    return s
-  })
+  }
+  return s ?? undefined
+}
+
+type CallFailure = CallTimeout | NoProc | NoConnection | ServerExited | BadRequest
+
+/** One call in progress (gen:do_call's locals). */
+class PendingCall {
+  expired: T.Tuple | undefined = undefined
+  cancel: (() => boolean) | undefined = undefined
+  constructor(readonly target: unknown, readonly mref: T.Ref) {}
+  /** the reply, the 'DOWN', or this call's timer message */
+  readonly match = (m: unknown): boolean =>
+    m === this.expired || isReplyTo(m, this.mref) || Process.isDownMessage(m, this.mref)
+  readonly onMessage = (m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> => {
+    if (m === this.expired) return this.timedOut()
+    if (this.cancel !== undefined && !this.cancel()) {
+      // the timer fired just now: its message is in the mailbox
+      const expired = this.expired
+      return Effect.zipRight(Process.receive((x) => x === expired), this.settle(m))
+    }
+    return this.settle(m)
+  }
+  readonly onTimeout = (m: Option.Option<unknown>): Effect.Effect<unknown, CallFailure, Process.Self> =>
+    Option.isSome(m) ? this.settle(m.value) : this.timedOut()
+  settle(m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> {
+    if (isReplyTo(m, this.mref)) return Effect.as(Process.demonitor(this.mref, { flush: true }), m.elements[1])
+    return Effect.fail(downError(this.target, (m as T.Tuple).elements[4]!))
+  }
+  /** demonitor (the alias goes with it), then take a reply that arrived just before */
+  timedOut(): Effect.Effect<unknown, CallFailure, Process.Self> {
+    const mref = this.mref
+    return Effect.zipRight(
+      Process.demonitor(mref, { flush: true }),
+      Effect.flatMap(
+        Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
+        (m) =>
+          Option.isSome(m)
+            ? Effect.succeed((m.value as T.Tuple).elements[1])
+            : Effect.fail(new CallTimeout({ target: this.target }))
+      )
+    )
+  }
 }
 
 /**
@@ -141,71 +181,44 @@ export const doCall = (
   label: T.Atom,
   request: unknown,
   timeoutMs: number | undefined
-): Effect.Effect<
-  unknown,
-  CallTimeout | NoProc | NoConnection | ServerExited | BadRequest,
-  Process.Self | ProcessRuntime
-> =>
-  Effect.flatMap(Process.self, (self) => {
+): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> =>
+  Effect.withFiberRuntime((fiber) => {
+    const services = fiber.currentContext.unsafeMap
+    const self = (services.get(Process.Self.key) as Process.ProcessHandle).pid
+    const rt = services.get(ProcessRuntime.key) as ProcessRuntimeShape
+    const local = dest instanceof T.Pid && rt.isLocal(dest)
     // gen:do_call: a process calling itself exits with calling_self
-    if (T.equals(dest as T.Term, self)) return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    if (local && T.equals(dest as T.Pid, self)) {
+      return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    }
+    const scheduler = timeoutMs === undefined
+      ? undefined
+      : schedulerOf(Context.get(fiber.currentDefaultServices, ClockTag.Clock))
     return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
-      const tag = new T.ImproperList([atoms.alias], mref)
-      const onMessage = (
-        m: unknown
-      ): Effect.Effect<unknown, CallTimeout | NoProc | NoConnection | ServerExited, Process.Self> => {
-        if (isReplyTo(m, mref)) {
-          return Effect.as(Process.demonitor(mref, { flush: true }), m.elements[1])
-        }
-        return Effect.fail(downError(target, (m as T.Tuple).elements[4]!))
+      const call = new PendingCall(target, mref)
+      const msg = new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
+      let wait: Effect.Effect<unknown, CallFailure, Process.Self>
+      if (timeoutMs === undefined) wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
+      else if (scheduler === undefined) {
+        wait = Effect.flatMap(Process.receive(call.match, { after: Duration.millis(timeoutMs) }), call.onTimeout)
+      } else {
+        // one timer that sends this message to the caller, cancelled by the reply
+        const expired = call.expired = new T.Tuple([atoms.callTimeout, mref])
+        call.cancel = scheduler.unsafeSchedule(() => void rt.unsafeSend(self, expired), Duration.millis(timeoutMs))
+        wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
       }
-      const timedOut = Effect.zipRight(
-        Process.demonitor(mref, { flush: true }),
-        Effect.flatMap(
-          Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
-          Option.match({
-            onSome: (m) => Effect.succeed((m as T.Tuple).elements[1]),
-            onNone: () => Effect.fail(new CallTimeout({ target }))
-          })
-        )
-      )
+      if (local) {
+        rt.unsafeSend(dest, msg)
+        return wait
+      }
       // a request with no term form for another node: the call ends at once
-      const send = Effect.catchAll(
-        prim.sendCall(dest, new T.Tuple([label, new T.Tuple([self, tag]), request as T.Term])),
-        (message) => Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
+      return Effect.zipRight(
+        Effect.catchAll(prim.sendCall(dest, msg), (message) => {
+          call.cancel?.()
+          return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
+        }),
+        wait
       )
-      const match = (m: unknown): boolean => isReplyTo(m, mref) || Process.isDownMessage(m, mref)
-      if (timeoutMs === undefined) return Effect.zipRight(send, Effect.flatMap(Process.receive(match), onMessage))
-      return Effect.flatMap(Effect.clock, (clock) =>
-        Effect.flatMap(schedulerOf(clock), (scheduler) => {
-          if (scheduler === undefined) {
-            return Effect.zipRight(
-              send,
-              Effect.flatMap(
-                Process.receive(match, { after: Duration.millis(timeoutMs) }),
-                Option.match({ onSome: onMessage, onNone: () => timedOut })
-              )
-            )
-          }
-          // one timer that sends this message to the caller, cancelled by the reply
-          const expired = new T.Tuple([atoms.callTimeout, mref])
-          return Effect.flatMap(ProcessRuntime, (rt) => {
-            const cancel = scheduler.unsafeSchedule(
-              () => void rt.unsafeSend(self, expired),
-              Duration.millis(timeoutMs)
-            )
-            return Effect.zipRight(
-              send,
-              Effect.flatMap(Process.receive((m) => m === expired || match(m)), (m) => {
-                if (m === expired) return timedOut
-                if (!cancel()) {
-                  return Effect.zipRight(Process.receive((x) => x === expired), onMessage(m))
-                }
-                return onMessage(m)
-              })
-            )
-          })
-        }))
     })
   })
 
@@ -227,21 +240,21 @@ export const call = <Req, Rep>(
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
   const decodeReply = decoder(ref.protocol.reply)
   const ms = toMillis(timeout, 5000)
+  const onReply = (reply: unknown): Effect.Effect<Rep, BadRequest | BadReply> => {
+    if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
+    const value = decodeReply(reply)
+    return value instanceof CodecFailure
+      ? Effect.fail(new BadReply({ message: value.message, reply }))
+      : Effect.succeed(value as Rep)
+  }
+  const target = ref.target
   return inProcess(
-    Effect.flatMap(
-      resolve(ref.target),
-      (dest) =>
-        Effect.flatMap(doCall(ref.target, dest, atoms.genCall, wire, ms), (reply): Effect.Effect<
-          Rep,
-          BadRequest | BadReply
-        > => {
-          if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
-          const value = decodeReply(reply)
-          return value instanceof CodecFailure
-            ? Effect.fail(new BadReply({ message: value.message, reply }))
-            : Effect.succeed(value as Rep)
-        })
-    )
+    target instanceof T.Pid
+      ? Effect.flatMap(doCall(target, target, atoms.genCall, wire, ms), onReply)
+      : Effect.flatMap(
+        resolve(target),
+        (dest) => Effect.flatMap(doCall(target, dest, atoms.genCall, wire, ms), onReply)
+      )
   )
 }
 
