@@ -261,6 +261,15 @@ export const call = <Req, Rep>(
 /** @internal */
 export const send = (target: Target, message: unknown): Effect.Effect<void, never, ProcessRuntime> => {
   if (target instanceof Via) return target.registry.send(target.name, message)
+  if (target instanceof T.Pid) {
+    // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
+    return Effect.withFiberRuntime((fiber) => {
+      const rt = fiber.currentContext.unsafeMap.get(ProcessRuntime.key) as ProcessRuntimeShape
+      if (!rt.isLocal(target)) return Effect.ignore(Process.send(target, message))
+      rt.unsafeSend(target, message)
+      return Effect.void
+    })
+  }
   return Effect.ignore(Process.send(target, message))
 }
 

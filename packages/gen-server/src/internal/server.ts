@@ -144,7 +144,7 @@ const after = (c: Ctx, r: any): Effect.Effect<void, unknown, any> => {
   if (r.continue !== undefined) {
     const cont = c.def.spec.handleContinue
     if (cont === undefined) return terminate(c, new T.Tuple([T.Atom.make("undef_handle_continue"), T.atoms.undefined]))
-    return Effect.flatMap(cont(r.continue, c.state), (r2) => noReplyResult(c, r2))
+    return Effect.flatMap(Effect.suspend(() => cont(r.continue, c.state)), (r2) => noReplyResult(c, r2))
   }
   return Effect.void
 }
@@ -169,7 +169,12 @@ const handleCall = (c: Ctx, fromTerm: T.Tuple, request: unknown): Effect.Effect<
         () => Effect.catchAllCause(sendReply(c, fromTerm, r.reply), () => Effect.void)
       )
     }
-    if ("reply" in r) return Effect.zipRight(sendReply(c, fromTerm, r.reply), after(c, r))
+    if ("reply" in r) {
+      // the state and action first (synchronous); a `continue` still runs after the reply
+      const next = after(c, r)
+      const sent = sendReply(c, fromTerm, r.reply)
+      return next === Effect.void ? sent : Effect.zipRight(sent, next)
+    }
     return after(c, r)
   })
 }
