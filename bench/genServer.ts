@@ -28,18 +28,7 @@ import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { Atom, isPid, type Pid, type Term } from "@effect-otp/process/Term"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-
-const gc = (): void => {
-  const g = (globalThis as { gc?: () => void }).gc
-  if (g === undefined) throw new Error("run node with --expose-gc")
-  g()
-  g()
-}
-const heapUsed = (): number => {
-  gc()
-  return process.memoryUsage().heapUsed
-}
-const now = (): number => performance.now()
+import { heapUsed, now } from "./harness.js"
 
 const ping = Atom.make("ping")
 const pong = Atom.make("pong")

@@ -14,6 +14,23 @@ export const repoRoot = path.resolve(benchDir, "..")
 
 export type Result = Readonly<Record<string, number>>
 
+/** Two full collections (the workload runs with `node --expose-gc`). */
+const gc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc
+  if (g === undefined) throw new Error("run node with --expose-gc")
+  g()
+  g()
+}
+
+/** `heapUsed` after `gc()`. */
+export const heapUsed = (): number => {
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** Milliseconds, for timing. */
+export const now = (): number => performance.now()
+
 export const parseResult = (stdout: string, name?: string): Result | undefined => {
   for (const line of stdout.split("\n")) {
     const m = /^RESULT (\S+)(.*)$/.exec(line.trim())

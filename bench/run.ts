@@ -153,10 +153,11 @@ const startErlServer = async (): Promise<Server> => {
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
-const startTsServer = async (): Promise<Server> => {
+/** A TS server node running `script` (`bench/dist.ts` unless told). */
+const startTsServer = async (script = "bench/dist.ts"): Promise<Server> => {
   const name = `b_${rand()}`
   const cookie = `c_${rand()}`
-  const s = await start("node", [...nodeArgs, "bench/dist.ts", "server", name, cookie], /ready/)
+  const s = await start("node", [...nodeArgs, script, "server", name, cookie], /ready/)
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
@@ -179,10 +180,11 @@ const erlClient: Client = (server, kase, args) =>
     ...args.map(String)
   ], { timeoutMs: 600_000 })
 
-const tsClient: Client = (server, kase, args) =>
+/** A TS client node running `script`'s client cases. */
+const tsClientOf = (script: string): Client => (server, kase, args) =>
   run("node", [
     ...nodeArgs,
-    "bench/dist.ts",
+    script,
     "client",
     `a_${rand()}`,
     server.cookie,
@@ -190,6 +192,8 @@ const tsClient: Client = (server, kase, args) =>
     kase,
     ...args.map(String)
   ], { timeoutMs: 600_000 })
+
+const tsClient: Client = tsClientOf("bench/dist.ts")
 
 interface DistCounts {
   readonly ping: number
@@ -342,24 +346,9 @@ const erlGs = (module: "bench_local" | "bench_gen_server", kase: string, n: numb
   )
 
 /** A TS node with rpc and a gen_server registered as `gs` (`ping` -> `pong`), as `bench_dist server`. */
-const startTsGsServer = async (): Promise<Server> => {
-  const name = `b_${rand()}`
-  const cookie = `c_${rand()}`
-  const s = await start("node", [...nodeArgs, "bench/genServer.ts", "server", name, cookie], /ready/)
-  return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
-}
+const startTsGsServer = () => startTsServer("bench/genServer.ts")
 
-const tsGsClient: Client = (server, kase, args) =>
-  run("node", [
-    ...nodeArgs,
-    "bench/genServer.ts",
-    "client",
-    `a_${rand()}`,
-    server.cookie,
-    server.node,
-    kase,
-    ...args.map(String)
-  ], { timeoutMs: 900_000 })
+const tsGsClient: Client = tsClientOf("bench/genServer.ts")
 
 const remoteCalls = async (label: string, startServer: () => Promise<Server>, client: Client, n: number) => {
   log(`gen-server: ${label}`)

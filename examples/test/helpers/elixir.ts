@@ -4,7 +4,8 @@
  * `elixirInstalled` throws under `CI` when `elixir` is missing (the Elixir interop test must
  * not be skipped there; `.ci/run` installs Debian's `elixir`), and otherwise warns loudly once.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
+import { runProcess } from "./script.js"
 
 let checked: boolean | undefined
 
@@ -37,27 +38,10 @@ export interface ElixirOptions {
 
 /** Runs `elixir --sname S --cookie C -e code`; resolves with its stdout when it exits with 0. */
 export const runElixir = (code: string, options: ElixirOptions): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("elixir", ["--sname", options.sname, "--cookie", options.cookie, "-e", code], {
-      env: { ...process.env, ERL_EPMD_PORT: String(options.epmdPort) },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    const timeoutMs = options.timeoutMs ?? 60_000
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`elixir timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
-    }, timeoutMs)
-    child.on("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve(stdout)
-      else reject(new Error(`elixir exited with ${code}\nstdout: ${stdout}\nstderr: ${stderr}`))
-    })
+  runProcess("elixir", ["--sname", options.sname, "--cookie", options.cookie, "-e", code], {
+    env: { ERL_EPMD_PORT: String(options.epmdPort) },
+    timeoutMs: options.timeoutMs ?? 60_000
+  }).then((r) => {
+    if (r.code === 0) return r.stdout
+    throw new Error(`elixir exited with ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
   })

@@ -31,24 +31,36 @@ export interface ScriptRun {
   readonly stderr: string
 }
 
-/**
- * Runs `tsx examples/src/<script>` with `env` added; resolves when it exits. Past
- * `timeoutMs` it is sent SIGINT (its finalizers stop its peers) and the promise rejects.
- */
-export const runScript = (script: string, env: Record<string, string>, timeoutMs = 100_000): Promise<ScriptRun> =>
+export interface RunOptions {
+  readonly cwd?: string
+  /** added to `process.env` */
+  readonly env?: Record<string, string>
+  /** past this the process gets `timeoutSignal` (by pid) and the promise rejects; default 100 s */
+  readonly timeoutMs?: number
+  /** default `SIGKILL` */
+  readonly timeoutSignal?: NodeJS.Signals
+}
+
+/** Runs a command to its exit; resolves with its exit code and output, whatever the code. */
+export const runProcess = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: RunOptions = {}
+): Promise<ScriptRun> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join("examples", "src", script)], {
-      cwd: root,
-      env: { ...process.env, ...env },
+    const child = spawn(command, args as Array<string>, {
+      cwd: options.cwd ?? root,
+      env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timeoutMs = options.timeoutMs ?? 100_000
     const timer = setTimeout(() => {
-      child.kill("SIGINT")
-      reject(new Error(`${script} took more than ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`))
+      child.kill(options.timeoutSignal ?? "SIGKILL")
+      reject(new Error(`${command} took more than ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`))
     }, timeoutMs)
     child.on("error", (e) => {
       clearTimeout(timer)
@@ -58,6 +70,17 @@ export const runScript = (script: string, env: Record<string, string>, timeoutMs
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+  })
+
+/**
+ * Runs `tsx examples/src/<script>` with `env` added; resolves when it exits. Past
+ * `timeoutMs` it is sent SIGINT (its finalizers stop its peers) and the promise rejects.
+ */
+export const runScript = (script: string, env: Record<string, string>, timeoutMs = 100_000): Promise<ScriptRun> =>
+  runProcess(process.execPath, ["--import", "tsx", path.join("examples", "src", script)], {
+    env,
+    timeoutMs,
+    timeoutSignal: "SIGINT"
   })
 
 /** The pids of live (not zombie) OS processes whose command line contains `needle` (Linux `/proc`). */
