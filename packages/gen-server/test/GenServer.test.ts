@@ -149,6 +149,11 @@ describe("GenServer", () => {
       // startMonitor: the DOWN carries init's reason
       const r = yield* Effect.either(GenServer.startMonitor(Counter, { start: -1 }))
       expect(Either.isLeft(r)).toBe(true)
+      const [server, mref] = yield* GenServer.startMonitor(Counter, { start: 1 }, { name: "monitored" })
+      expect(yield* GenServer.call(GenServer.ref(Counter, "monitored"), "get")).toBe(1)
+      yield* GenServer.cast(server, "bye")
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, mref))
+      expect(T.format(down.elements[4]!)).toBe("{shutdown,bye}")
     })))
 
   it.effect("a crashing callback: the caller gets ServerExited with the reason, terminate runs, the crash is logged", () => {
