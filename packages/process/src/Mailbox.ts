@@ -12,6 +12,8 @@
  *
  * @since 0.1.0
  */
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
@@ -149,6 +151,11 @@ export class Mailbox {
     this.items = undefined
     this.head = 0
     this.waiter = undefined
+    if (this.timerCancel !== undefined) {
+      this.timerCancel()
+      this.timerCancel = undefined
+      this.timerAt = Infinity
+    }
   }
 
   /**
@@ -168,6 +175,39 @@ export class Mailbox {
       })
     }
     return this.waitEffect
+  }
+
+  /** @internal when the armed timer (see `waitTimed`) fires, in the clock's milliseconds */
+  private timerAt = Infinity
+  private timerCancel: Clock.CancelToken | undefined = undefined
+  private readonly onTimer = (): void => {
+    this.timerCancel = undefined
+    this.timerAt = Infinity
+    const w = this.waiter
+    if (w !== undefined) {
+      this.waiter = undefined
+      w(this.wake)
+    }
+  }
+
+  /**
+   * `wait`, but also woken at `deadline` (clock milliseconds; `now` is the clock's time)
+   * by one timer of `scheduler`, the clock's own (no fiber is forked to race the two).
+   * The timer stays armed when a message comes first, and a later `waitTimed` with a
+   * deadline no earlier reuses it: a process making call after call with the same
+   * timeout arms about one timer per timeout period, not one per call. Its early firing
+   * is a spurious wake-up, which every receive loop tolerates (it rescans and waits
+   * again). `clear` (the process's death) cancels it.
+   * @internal
+   */
+  waitTimed(scanned: number, deadline: number, now: number, scheduler: Clock.ClockScheduler): Effect.Effect<void> {
+    this.waitFrom = scanned
+    if (this.timerCancel === undefined || this.timerAt > deadline) {
+      this.timerCancel?.()
+      this.timerAt = deadline
+      this.timerCancel = scheduler.unsafeSchedule(this.onTimer, Duration.millis(deadline - now))
+    }
+    return this.wait(scanned)
   }
 }
 

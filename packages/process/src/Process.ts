@@ -517,22 +517,44 @@ const park: Effect.Effect<unknown> = (() => {
   return Effect.async<unknown>(parkRegister)
 })()
 
+/**
+ * `receive` with a deadline (by `clock`). While nothing matches, the process parks on
+ * its mailbox with a timer of the clock's own armed (`waitTimed`: no fiber, and mostly
+ * no new timer either); a clock without a scheduler (the `TestClock`) races the wait
+ * with a sleep instead.
+ */
 const recvUntil = (
   p: ProcessImpl,
   match: Matcher<unknown> | undefined,
   start: number,
-  deadline: number
+  deadline: number,
+  clock: Clock.Clock,
+  scheduler: Clock.ClockScheduler | undefined
 ): Effect.Effect<Option.Option<unknown>> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  Effect.suspend(() => {
     const i = p.find(match, start)
     if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
+    const now = clock.unsafeCurrentTimeMillis()
     if (now >= deadline) return Effect.succeed(Option.none())
     const scanned = -i - 1
-    return Effect.flatMap(
-      Effect.timeoutOption(p.wait(scanned), Duration.millis(deadline - now)),
-      () => recvUntil(p, match, scanned, deadline)
-    )
+    const left = deadline - now
+    const wait = scheduler !== undefined && left <= internal.MAX_TIMER_MILLIS
+      ? p.waitTimed(scanned, deadline, now, scheduler)
+      : Effect.timeoutOption(p.wait(scanned), Duration.millis(left))
+    return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, scheduler))
   })
+
+const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: number) => {
+  const i = p.find(match, 0)
+  if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
+  if (ms <= 0) return Effect.succeed(Option.none())
+  return Effect.clockWith((clock) =>
+    Effect.flatMap(
+      internal.clockScheduler(clock),
+      (scheduler) => recvUntil(p, match, -i - 1, clock.unsafeCurrentTimeMillis() + ms, clock, scheduler)
+    )
+  )
+}
 
 const receiveAny: Effect.Effect<unknown, never, Self> = withSelf((p) => recv(p, undefined, 0))
 
@@ -579,7 +601,7 @@ export const receive: {
   const after = Duration.decode(options.after)
   if (!Duration.isFinite(after)) return withSelf((p) => Effect.map(recv(p, match, 0), Option.some))
   const ms = Duration.toMillis(after)
-  return withSelf((p) => Effect.flatMap(Clock.currentTimeMillis, (now) => recvUntil(p, match, 0, now + ms)))
+  return withSelf((p) => recvAfter(p, match, ms))
 }
 
 /**

@@ -96,6 +96,23 @@ describe("Process timers", () => {
       expect(yield* Process.cancelTimer(long)).toBe(false)
     })))
 
+  it.live("receive's after with the live clock: a timeout, a message in time, a shorter timeout after a longer one", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      expect(yield* Process.receive((m) => m === atom("none"), { after: "20 millis" })).toEqual(Option.none())
+      // parked with a 1 hour deadline; another process sends once we wait
+      yield* Process.spawn(Effect.zipRight(
+        Effect.repeat(Process.processInfo(me), { until: (i) => Option.getOrThrow(i).status === "waiting" }),
+        Process.send(me, atom("in_time"))
+      ))
+      expect(yield* Process.receive((m) => m === atom("in_time"), { after: "1 hour" })).toEqual(
+        Option.some(atom("in_time"))
+      )
+      // the 1 hour timer may still be armed: a shorter deadline must not wait for it
+      expect(yield* Process.receive((m) => m === atom("none"), { after: "10 millis" })).toEqual(Option.none())
+      expect(yield* Process.receive((m) => m === atom("none"), { after: 0 })).toEqual(Option.none())
+    })))
+
   it.effect("a name is resolved when the timer fires", () =>
     inProcess(Effect.gen(function*() {
       const me = yield* Process.self

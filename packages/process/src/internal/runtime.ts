@@ -97,13 +97,15 @@ interface Timer {
 }
 
 /** the longest delay a JS timer takes (the clock's scheduler treats a longer one as infinite) */
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
+/** @internal */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /**
+ * @internal
  * The clock's own timer scheduler, when it has one (effect's live `Clock`: a `setTimeout`
  * per timer, no fiber); `undefined` for others (the `TestClock`: a fiber sleeps instead).
  */
-const clockScheduler = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
+export const clockScheduler = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
   const get = (clock as unknown as { readonly scheduler?: unknown }).scheduler
   return typeof get === "function"
     ? (get.call(clock) as Effect.Effect<Clock.ClockScheduler>)
