@@ -214,7 +214,7 @@ export interface ChildInfo {
 }
 
 /**
- * `supervisor:which_children/1`.
+ * `supervisor:which_children/1`: as OTP lists them, the last started child first.
  *
  * @since 0.1.0
  * @category requests

@@ -50,13 +50,16 @@ const spawnCall = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRunti
     return done
   })
 
-const pids = (sup: Supervisor.Supervisor) => Effect.map(Supervisor.whichChildren(sup), (cs) => cs.map((c) => c.pid))
+/** which_children in start order (OTP lists the last started child first) */
+const children = (sup: Supervisor.Supervisor) => Effect.map(Supervisor.whichChildren(sup), (cs) => [...cs].reverse())
+
+const pids = (sup: Supervisor.Supervisor) => Effect.map(children(sup), (cs) => cs.map((c) => c.pid))
 
 /** Polls which_children until `pred` holds. */
 const waitChildren = (sup: Supervisor.Supervisor, pred: (cs: ReadonlyArray<Supervisor.ChildInfo>) => boolean) =>
   Effect.gen(function*() {
     for (let i = 0; i < 100_000; i++) {
-      const cs = yield* Supervisor.whichChildren(sup)
+      const cs = yield* children(sup)
       if (pred(cs)) return cs
       yield* Effect.yieldNow()
     }
@@ -203,13 +206,13 @@ describe("Supervisor", () => {
       const dh = yield* Process.receive((m) => Process.isDownMessage(m, mh))
       expect(dh.elements[4]).toBe(T.atoms.killed)
       yield* Deferred.await(term2)
-      expect((yield* Supervisor.whichChildren(sup)).map((c) => c.pid)).toEqual([undefined, undefined])
+      expect((yield* children(sup)).map((c) => c.pid)).toEqual([undefined, undefined])
       // and they can be restarted and deleted
       expect((yield* Supervisor.restartChild(sup, "brutal")) instanceof T.Pid).toBe(true)
       const running = yield* Effect.flip(Supervisor.deleteChild(sup, "brutal"))
       expect(running._tag === "SupervisorError" && running.reason).toBe(T.atom("running"))
       yield* Supervisor.deleteChild(sup, "hang")
-      expect((yield* Supervisor.whichChildren(sup)).map((c) => c.id)).toEqual([T.atom("brutal")])
+      expect((yield* children(sup)).map((c) => c.id)).toEqual([T.atom("brutal")])
       const missing = yield* Effect.flip(Supervisor.terminateChild(sup, "nope"))
       expect(missing._tag === "SupervisorError" && missing.reason).toBe(T.atom("not_found"))
     })))
@@ -229,6 +232,7 @@ describe("Supervisor", () => {
           ]
         })
         const cs = yield* Supervisor.whichChildren(sup)
+        expect(cs.map((c) => c.id)).toEqual([T.atom("c"), T.atom("nested"), T.atom("a")])
         expect(cs.map((c) => c.type)).toEqual(["worker", "supervisor", "worker"])
       }))
       expect(log).toEqual(["c", "n1", "a"])

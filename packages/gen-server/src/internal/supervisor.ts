@@ -275,7 +275,8 @@ const isChildSpec = (u: unknown): u is ChildSpec =>
 const handleCall = (s: State, req: unknown): Effect.Effect<T.Term, never, any> =>
   Effect.gen(function*() {
     if (req === A.whichChildren) {
-      return s.children.map((c) =>
+      // as OTP: the last started child first
+      return [...s.children].reverse().map((c) =>
         new T.Tuple([
           s.strategy === "simple_one_for_one" ? T.atoms.undefined : c.id,
           c.pid === "restarting" ? A.restarting : c.pid ?? T.atoms.undefined,
