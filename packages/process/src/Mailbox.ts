@@ -12,8 +12,6 @@
  *
  * @since 0.1.0
  */
-import type * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
@@ -151,9 +149,9 @@ export class Mailbox {
     this.items = undefined
     this.head = 0
     this.waiter = undefined
-    if (this.timerCancel !== undefined) {
-      this.timerCancel()
-      this.timerCancel = undefined
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
       this.timerAt = Infinity
     }
   }
@@ -177,11 +175,11 @@ export class Mailbox {
     return this.waitEffect
   }
 
-  /** @internal when the armed timer (see `waitTimed`) fires, in the clock's milliseconds */
+  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds */
   private timerAt = Infinity
-  private timerCancel: Clock.CancelToken | undefined = undefined
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly onTimer = (): void => {
-    this.timerCancel = undefined
+    this.timer = undefined
     this.timerAt = Infinity
     const w = this.waiter
     if (w !== undefined) {
@@ -191,23 +189,33 @@ export class Mailbox {
   }
 
   /**
-   * `wait`, but also woken at `deadline` (clock milliseconds; `now` is the clock's time)
-   * by one timer of `scheduler`, the clock's own (no fiber is forked to race the two).
-   * The timer stays armed when a message comes first, and a later `waitTimed` with a
+   * `wait`, but also woken at `deadline` (the live clock's milliseconds; `now` is its
+   * time) by a `setTimeout` (the live clock's own timers), with no fiber forked to race
+   * the two. The timer stays armed when a message comes first (`releaseTimer` only
+   * unrefs it, so it does not keep the program alive), and a later `waitTimed` with a
    * deadline no earlier reuses it: a process making call after call with the same
    * timeout arms about one timer per timeout period, not one per call. Its early firing
    * is a spurious wake-up, which every receive loop tolerates (it rescans and waits
    * again). `clear` (the process's death) cancels it.
    * @internal
    */
-  waitTimed(scanned: number, deadline: number, now: number, scheduler: Clock.ClockScheduler): Effect.Effect<void> {
-    this.waitFrom = scanned
-    if (this.timerCancel === undefined || this.timerAt > deadline) {
-      this.timerCancel?.()
+  waitTimed(scanned: number, deadline: number, now: number): Effect.Effect<void> {
+    if (this.timer === undefined || this.timerAt > deadline) {
+      if (this.timer !== undefined) clearTimeout(this.timer)
       this.timerAt = deadline
-      this.timerCancel = scheduler.unsafeSchedule(this.onTimer, Duration.millis(deadline - now))
+      this.timer = setTimeout(this.onTimer, deadline - now)
+    } else {
+      ;(this.timer as { ref?: () => unknown }).ref?.()
     }
     return this.wait(scanned)
+  }
+
+  /**
+   * A timed receive is over: the armed timer, if any, no longer keeps the program alive.
+   * @internal
+   */
+  releaseTimer(): void {
+    if (this.timer !== undefined) (this.timer as { unref?: () => unknown }).unref?.()
   }
 }
 

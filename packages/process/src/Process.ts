@@ -519,9 +519,9 @@ const park: Effect.Effect<unknown> = (() => {
 
 /**
  * `receive` with a deadline (by `clock`). While nothing matches, the process parks on
- * its mailbox with a timer of the clock's own armed (`waitTimed`: no fiber, and mostly
- * no new timer either); a clock without a scheduler (the `TestClock`) races the wait
- * with a sleep instead.
+ * its mailbox; on the live clock with a `setTimeout` armed (`waitTimed`: no fiber, and
+ * mostly no new timer either), on other clocks (the `TestClock`) racing the wait with a
+ * sleep.
  */
 const recvUntil = (
   p: ProcessImpl,
@@ -529,19 +529,25 @@ const recvUntil = (
   start: number,
   deadline: number,
   clock: Clock.Clock,
-  scheduler: Clock.ClockScheduler | undefined
+  live: boolean
 ): Effect.Effect<Option.Option<unknown>> =>
   Effect.suspend(() => {
     const i = p.find(match, start)
-    if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
+    if (i >= 0) {
+      if (live) p.releaseTimer()
+      return Effect.succeed(Option.some(take(p, i)))
+    }
     const now = clock.unsafeCurrentTimeMillis()
-    if (now >= deadline) return Effect.succeed(Option.none())
+    if (now >= deadline) {
+      if (live) p.releaseTimer()
+      return Effect.succeed(Option.none())
+    }
     const scanned = -i - 1
     const left = deadline - now
-    const wait = scheduler !== undefined && left <= internal.MAX_TIMER_MILLIS
-      ? p.waitTimed(scanned, deadline, now, scheduler)
+    const wait = live && left <= internal.MAX_TIMER_MILLIS
+      ? p.waitTimed(scanned, deadline, now)
       : Effect.timeoutOption(p.wait(scanned), Duration.millis(left))
-    return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, scheduler))
+    return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, live))
   })
 
 const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: number) => {
@@ -551,7 +557,15 @@ const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: numb
   return Effect.clockWith((clock) =>
     Effect.flatMap(
       internal.clockScheduler(clock),
-      (scheduler) => recvUntil(p, match, -i - 1, clock.unsafeCurrentTimeMillis() + ms, clock, scheduler)
+      (scheduler) =>
+        recvUntil(
+          p,
+          match,
+          -i - 1,
+          clock.unsafeCurrentTimeMillis() + ms,
+          clock,
+          scheduler !== undefined && scheduler === internal.liveScheduler
+        )
     )
   )
 }

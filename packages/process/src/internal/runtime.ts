@@ -6,6 +6,7 @@
  */
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
+import * as ClockImpl from "effect/Clock"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -99,6 +100,15 @@ interface Timer {
 /** the longest delay a JS timer takes (the clock's scheduler treats a longer one as infinite) */
 /** @internal */
 export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * The live clock's scheduler (effect's default `Clock`: `setTimeout`), to recognise it.
+ * @internal
+ */
+export const liveScheduler: Clock.ClockScheduler | undefined = (() => {
+  const clock = ClockImpl.make() as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }
+  return typeof clock.scheduler === "function" ? Effect.runSync(clock.scheduler()) : undefined
+})()
 
 /**
  * @internal
