@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
-import { buildNode } from "../../dist/test/helpers/tsnode.js"
+import { buildNode, cluster } from "../../dist/test/helpers/tsnode.js"
 import * as GenServer from "../src/GenServer.js"
 import * as Supervisor from "../src/Supervisor.js"
 
@@ -271,5 +271,33 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
         expect(err._tag).toBe("NoConnection")
       })
       yield* Effect.provide(body2, ctx)
+    }))
+})
+
+describe("GenServer between two TS nodes", () => {
+  it.scopedLive("call, cast, a late reply does not leak, multiCall (a node without the server is a bad node), sys", () =>
+    Effect.gen(function*() {
+      const node = yield* cluster
+      const cookie = uniqueName("c")
+      const ctx1 = yield* node(uniqueName("ts"), cookie)
+      const ctx2 = yield* node(uniqueName("ts"), cookie)
+      const n1 = (ctx1.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }).node
+      const n2 = (ctx2.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }).node
+      yield* GenServer.start(Counter, 1, { name: "counter" }).pipe(Effect.provide(ctx1))
+      const ref = GenServer.ref(Counter, GenServer.remote("counter", n1))
+      yield* Process.run(Effect.gen(function*() {
+        expect(yield* GenServer.call(ref, "get")).toBe(1)
+        yield* GenServer.cast(ref, { add: 2 })
+        expect(yield* GenServer.call(ref, { add: 3 })).toBe(6)
+        const late = yield* Effect.flip(GenServer.call(ref, { sleep: 200 }, "20 millis"))
+        expect(late._tag).toBe("CallTimeout")
+        expect(yield* GenServer.call(ref, "get")).toBe(6)
+        const me = yield* Process.self
+        expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
+        const multi = yield* GenServer.multiCall(Counter, [n1, n2], "counter", "get", "5 seconds")
+        expect(multi.replies).toEqual([[n1, 6]])
+        expect(multi.badNodes).toEqual([n2])
+        expect(T.format(yield* GenServer.getState(ref))).toBe("6")
+      })).pipe(Effect.provide(ctx2))
     }))
 })
