@@ -40,8 +40,16 @@
  * lives on in both cases.
  *
  * `sys`: the server answers `get_state`, `get_status`, `suspend`, `resume`, `change_code`
- * (through `codeChange`), `terminate` and `replace_state` (with a TS function only), and any
- * other system message with `{error, {unknown_system_msg, Msg}}`, as `sys` does.
+ * (through `codeChange`) and `terminate` (`ok`, then it terminates: `gen_server:stop` from erl),
+ * and any other system message (`replace_state`, whose Erlang fun cannot run here, `get_log`,
+ * `statistics`, `trace`…) with `{error, {unknown_system_msg, Msg}}`. While suspended only
+ * system messages and the parent's exit are handled, as in OTP.
+ *
+ * Not here: `enter_loop`, `format_status`, `hibernate` (accepted, no effect), debug options.
+ *
+ * Performance: an idle server is a parked process fiber (about 2 kB, see `Process`) plus its
+ * loop state; every server shares one loop Effect. A call costs an alias monitor, two messages
+ * and two fiber wake-ups; its timeout is one timer of the clock's scheduler (no fiber).
  *
  * @since 0.1.0
  */
