@@ -142,12 +142,13 @@ interface Server {
   readonly stop: () => void
 }
 
-const startErlServer = async (): Promise<Server> => {
+/** An erl server node (`bench_dist server`), with extra emulator flags if given (e.g. `+sbwt none`). */
+const startErlServer = async (flags: ReadonlyArray<string> = []): Promise<Server> => {
   const name = `b_${rand()}`
   const cookie = `c_${rand()}`
   const s = await start(
     "erl",
-    ["-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_dist", "server"],
+    [...flags, "-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_dist", "server"],
     /ready/
   )
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
@@ -163,8 +164,10 @@ const startTsServer = async (script = "bench/dist.ts"): Promise<Server> => {
 
 type Client = (server: Server, kase: string, args: ReadonlyArray<number>) => Promise<string>
 
-const erlClient: Client = (server, kase, args) =>
+/** An erl client node (`bench_dist client`), with extra emulator flags if given. */
+const erlClientWith = (flags: ReadonlyArray<string>): Client => (server, kase, args) =>
   run("erl", [
+    ...flags,
     "-sname",
     `a_${rand()}`,
     "-setcookie",
@@ -179,6 +182,8 @@ const erlClient: Client = (server, kase, args) =>
     kase,
     ...args.map(String)
   ], { timeoutMs: 600_000 })
+
+const erlClient: Client = erlClientWith([])
 
 /** A TS client node running `script`'s client cases. */
 const tsClientOf = (script: string): Client => (server, kase, args) =>
@@ -424,12 +429,17 @@ const genServer = async (): Promise<void> => {
     higherIsBetter: false
   })
 
-  const ee = hasErl ? await remoteCalls("erl<->erl", startErlServer, erlClient, erlRemote) : []
+  const ee = hasErl ? await remoteCalls("erl<->erl", () => startErlServer(), erlClient, erlRemote) : []
+  // the anchors' faster Erlang baseline: no scheduler busy-waiting on either node
+  const sbwt = ["+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"]
+  const eeNoBusyWait = hasErl
+    ? await remoteCalls("erl<->erl +sbwt none", () => startErlServer(sbwt), erlClientWith(sbwt), erlRemote)
+    : []
   const pairs: Array<[string, ReadonlyArray<Result>]> = [
     ["TS->TS", await remoteCalls("TS client -> TS server", startTsGsServer, tsGsClient, tsRemote)]
   ]
   if (hasErl) {
-    pairs.push(["TS->erl", await remoteCalls("TS client -> erl server", startErlServer, tsGsClient, tsRemote)])
+    pairs.push(["TS->erl", await remoteCalls("TS client -> erl server", () => startErlServer(), tsGsClient, tsRemote)])
     pairs.push(["erl->TS", await remoteCalls("erl client -> TS server", startTsGsServer, erlClient, erlRemote)])
   }
   for (const [name, rs] of pairs) {
@@ -441,6 +451,15 @@ const genServer = async (): Promise<void> => {
       higherIsBetter: true,
       target: "ratio >= 1.0"
     }, 1))
+  }
+  if (hasErl) {
+    rows.push({
+      workload: `erl<->erl remote call, +sbwt none on both nodes`,
+      unit: "call/s",
+      ours: undefined,
+      erlang: pick(eeNoBusyWait, "calls_per_s"),
+      higherIsBetter: true
+    })
   }
   printTable(
     `gen_server workloads (issue 11), ${runs} run(s) each; remote rows: Erlang column = erl<->erl; median (min–max)`,
