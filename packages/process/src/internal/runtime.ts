@@ -154,6 +154,16 @@ export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
 
 const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
 
+// An idle process keeps no empty tables (a served call leaves none behind).
+const unwatched = (t: ProcessImpl, key: MonitorKey): void => {
+  const m = t.monitoredBy
+  if (m !== undefined && m.delete(key) && m.size === 0) t.monitoredBy = undefined
+}
+const unaliased = (p: ProcessImpl, k: number): void => {
+  const s = p.aliases
+  if (s !== undefined && s.delete(k) && s.size === 0) p.aliases = undefined
+}
+
 /**
  * A process: its mailbox (inherited, so one object per process), its fiber and its
  * relations. Link and monitor tables are allocated on first use.
@@ -488,7 +498,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     }
     if (p.monitors !== undefined) {
       for (const [key, h] of p.monitors) {
-        if (h.target instanceof ProcessImpl) h.target.monitoredBy?.delete(key)
+        if (h.target instanceof ProcessImpl) unwatched(h.target, key)
         else this.enqueue(new Sig.Demonitor({ from: p.pid, to: h.target, ref: h.ref }))
       }
       p.monitors = undefined
@@ -649,7 +659,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     const e = this.aliasTable.get(k)
     if (e === undefined || e.p !== p) return false
     this.aliasTable.delete(k)
-    p.aliases?.delete(k)
+    unaliased(p, k)
     return true
   }
 
@@ -678,7 +688,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     const p = e.p
     if (e.mode === "reply" || e.mode === "reply_demonitor") {
       this.aliasTable.delete(k)
-      p.aliases?.delete(k)
+      unaliased(p, k)
       if (e.mode === "reply_demonitor") {
         const key = this.monitorKey(ref)
         const held = this.dropHeld(p, key)
@@ -877,6 +887,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     const held = p.monitors?.get(key)
     if (held === undefined) return undefined
     p.monitors!.delete(key)
+    if (p.monitors!.size === 0) p.monitors = undefined
     if (held.alias !== undefined && held.alias !== "explicit_unalias") this.removeAlias(p, held.ref)
     return held
   }
@@ -884,7 +895,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   /** The target side of removing a monitor: done for a local target, the signal to send for a remote one. */
   private unwatch(p: ProcessImpl, held: Held, key: MonitorKey): Sig.Demonitor | undefined {
     if (held.target instanceof ProcessImpl) {
-      held.target.monitoredBy?.delete(key)
+      unwatched(held.target, key)
       return undefined
     }
     return new Sig.Demonitor({ from: p.pid, to: held.target, ref: held.ref })
@@ -988,7 +999,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         const t = to instanceof Pid
           ? this.lookup(to)
           : this.registry.get(to instanceof Atom ? to : to.name)
-        t?.monitoredBy?.delete(this.monitorKey(signal.ref))
+        if (t !== undefined) unwatched(t, this.monitorKey(signal.ref))
         return
       }
       case "Down": {
@@ -1026,6 +1037,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         for (const [key, w] of [...p.monitoredBy]) {
           if (w.watcher instanceof Pid && w.watcher.node === node) p.monitoredBy.delete(key)
         }
+        if (p.monitoredBy.size === 0) p.monitoredBy = undefined
       }
     }
   }
