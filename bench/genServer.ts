@@ -13,7 +13,7 @@
  *   node --import tsx bench/genServer.ts server <name> <cookie>
  *     a node with rpc and a server registered as `gs` (`ping` -> `pong`), like
  *     `bench_dist server`; prints `server <node> ready` and runs until killed.
- *   node --import tsx bench/genServer.ts client <name> <cookie> <server node> gs_call <N>
+ *   node --import tsx bench/genServer.ts client <name> <cookie> <server node> gs_call|gs_call_infinity <N>
  *     finds `gs` with `rpc:call(Server, erlang, whereis, [gs])` (as bench_dist's client
  *     does) and makes N sequential calls to that pid; works against an erl server too.
  *
@@ -126,16 +126,17 @@ const client = (name: string, cookie: string, serverNode: string, kase: string, 
     const r = yield* NetKernel.ping(serverNode)
     if (r !== "pong") return yield* Effect.dieMessage(`ping ${serverNode}: ${r}`)
     console.log(`RESULT dist_client_first_ping case=${kase} us=${Math.round((now() - t0) * 1000)}`)
-    if (kase !== "gs_call") return yield* Effect.dieMessage(`unknown case ${kase}`)
+    if (kase !== "gs_call" && kase !== "gs_call_infinity") return yield* Effect.dieMessage(`unknown case ${kase}`)
+    const timeout = kase === "gs_call" ? undefined : "infinity"
     yield* Process.run(Effect.gen(function*() {
       const gs = yield* Rpc.call(serverNode, "erlang", "whereis", [Atom.make("gs")])
       if (!isPid(gs)) return yield* Effect.dieMessage(`no gs on ${serverNode}`)
       yield* callLoop(gs, 1)
       const t1 = now()
-      yield* callLoop(gs, n)
+      yield* callLoop(gs, n, timeout)
       const us = (now() - t1) * 1000
       console.log(
-        `RESULT dist_gs_call n=${n} us=${Math.round(us)} calls_per_s=${perSecond(n, us)} ` +
+        `RESULT dist_${kase} n=${n} us=${Math.round(us)} calls_per_s=${perSecond(n, us)} ` +
           `us_per_call=${(us / n).toFixed(2)}`
       )
     }))
@@ -152,7 +153,7 @@ const main = async () => {
   } else {
     console.error(
       "usage: genServer.ts local <gs_call|gs_call_infinity|gs_cast|idle_mem> <n> | server <name> <cookie> |\n" +
-        "       client <name> <cookie> <server node> gs_call <n>"
+        "       client <name> <cookie> <server node> gs_call|gs_call_infinity <n>"
     )
     process.exit(2)
   }
