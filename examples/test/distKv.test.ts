@@ -50,7 +50,8 @@ describe("dist_kv", () => {
         const a = yield* tsNode(`a${suffix}`, options)
         const b = yield* tsNode(`b${suffix}`, options)
         const e = yield* startErl(`e${suffix}`, ["dist_kv"], options)
-        const inA = <A, E>(eff: Effect.Effect<A, E, Process.Self | ProcessRuntime.ProcessRuntime>) => Process.run(eff).pipe(Effect.provide(a.ctx))
+        const inA = <A, E>(eff: Effect.Effect<A, E, Process.Self | ProcessRuntime.ProcessRuntime>) =>
+          Process.run(eff).pipe(Effect.provide(a.ctx))
         const onErl = (text: string, bindings: Record<string, Term> = {}) => inA(erlEval(e.node, text, bindings))
         expect(yield* NetKernel.ping(b.node).pipe(Effect.provide(a.ctx))).toBe("pong")
         expect(format(
