@@ -14,6 +14,23 @@ export const repoRoot = path.resolve(benchDir, "..")
 
 export type Result = Readonly<Record<string, number>>
 
+/** Two full collections (the workload runs with `node --expose-gc`). */
+const gc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc
+  if (g === undefined) throw new Error("run node with --expose-gc")
+  g()
+  g()
+}
+
+/** `heapUsed` after `gc()`. */
+export const heapUsed = (): number => {
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** Milliseconds, for timing. */
+export const now = (): number => performance.now()
+
 export const parseResult = (stdout: string, name?: string): Result | undefined => {
   for (const line of stdout.split("\n")) {
     const m = /^RESULT (\S+)(.*)$/.exec(line.trim())
@@ -91,7 +108,7 @@ export const erlAvailable = (): boolean => spawnSync("erl", ["-version"], { stdi
 /** Compiles the Erlang benchmark modules into a temp dir; returns that dir. */
 export const compileErlang = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-bench-"))
-  for (const f of ["bench_local.erl", "bench_dist.erl", "bench_etf.erl"]) {
+  for (const f of ["bench_local.erl", "bench_dist.erl", "bench_etf.erl", "bench_gen_server.erl"]) {
     const r = spawnSync("erlc", ["-o", dir, path.join(benchDir, "erlang", f)], { encoding: "utf8" })
     if (r.status !== 0) throw new Error(`erlc ${f} failed: ${r.stderr}`)
   }

@@ -19,18 +19,7 @@ import type { Pid } from "@effect-otp/process/Term"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
-
-const gc = (): void => {
-  const g = (globalThis as { gc?: () => void }).gc
-  if (g === undefined) throw new Error("run node with --expose-gc")
-  g()
-  g()
-}
-const heapUsed = (): number => {
-  gc()
-  return process.memoryUsage().heapUsed
-}
-const now = (): number => performance.now()
+import { heapUsed, now } from "./harness.js"
 
 const ping = Atom.make("ping")
 const pong = Atom.make("pong")

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf]`
+ * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server]`
  *
  * Runs every workload in a fresh OS process, our figure beside Erlang/OTP's measured in
  * the same run (when `erl` is installed), median (min–max) over the runs.
@@ -144,28 +144,32 @@ interface Server {
   readonly stop: () => void
 }
 
-const startErlServer = async (): Promise<Server> => {
+/** An erl server node (`bench_dist server`), with extra emulator flags if given (e.g. `+sbwt none`). */
+const startErlServer = async (flags: ReadonlyArray<string> = []): Promise<Server> => {
   const name = `b_${rand()}`
   const cookie = `c_${rand()}`
   const s = await start(
     "erl",
-    ["-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_dist", "server"],
+    [...flags, "-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_dist", "server"],
     /ready/
   )
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
-const startTsServer = async (): Promise<Server> => {
+/** A TS server node running `script` (`bench/dist.ts` unless told). */
+const startTsServer = async (script = "bench/dist.ts"): Promise<Server> => {
   const name = `b_${rand()}`
   const cookie = `c_${rand()}`
-  const s = await start("node", [...nodeArgs, "bench/dist.ts", "server", name, cookie], /ready/)
+  const s = await start("node", [...nodeArgs, script, "server", name, cookie], /ready/)
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
 type Client = (server: Server, kase: string, args: ReadonlyArray<number>) => Promise<string>
 
-const erlClient: Client = (server, kase, args) =>
+/** An erl client node (`bench_dist client`), with extra emulator flags if given. */
+const erlClientWith = (flags: ReadonlyArray<string>): Client => (server, kase, args) =>
   run("erl", [
+    ...flags,
     "-sname",
     `a_${rand()}`,
     "-setcookie",
@@ -181,10 +185,13 @@ const erlClient: Client = (server, kase, args) =>
     ...args.map(String)
   ], { timeoutMs: 600_000 })
 
-const tsClient: Client = (server, kase, args) =>
+const erlClient: Client = erlClientWith([])
+
+/** A TS client node running `script`'s client cases. */
+const tsClientOf = (script: string): Client => (server, kase, args) =>
   run("node", [
     ...nodeArgs,
-    "bench/dist.ts",
+    script,
     "client",
     `a_${rand()}`,
     server.cookie,
@@ -192,6 +199,8 @@ const tsClient: Client = (server, kase, args) =>
     kase,
     ...args.map(String)
   ], { timeoutMs: 600_000 })
+
+const tsClient: Client = tsClientOf("bench/dist.ts")
 
 interface DistCounts {
   readonly ping: number
@@ -412,6 +421,135 @@ const collect = (out: string): Result | undefined => {
   return Object.keys(r).length === 0 ? undefined : r
 }
 
+// ---------------------------------------------------------------------------------- gen_server (issue 11 §5)
+
+const tsGs = (kase: string, n: number) => async () =>
+  parseResult(await run("node", [...nodeArgs, "bench/genServer.ts", "local", kase, String(n)], { timeoutMs: 900_000 }))
+
+const erlGs = (module: "bench_local" | "bench_gen_server", kase: string, n: number) => async () =>
+  erlDir === undefined ? undefined : parseResult(
+    await run("erl", ["+P", "2000000", "-noshell", "-pa", erlDir, "-run", module, "main", kase, String(n)], {
+      timeoutMs: 300_000
+    })
+  )
+
+/** A TS node with rpc and a gen_server registered as `gs` (`ping` -> `pong`), as `bench_dist server`. */
+const startTsGsServer = () => startTsServer("bench/genServer.ts")
+
+const tsGsClient: Client = tsClientOf("bench/genServer.ts")
+
+const remoteCalls = async (label: string, startServer: () => Promise<Server>, client: Client, n: number) => {
+  log(`gen-server: ${label}`)
+  const server = await startServer()
+  try {
+    return await repeat(
+      `${label} gs_call`,
+      async () => parseResult(await client(server, "gs_call", [n]), "dist_gs_call")
+    )
+  } finally {
+    server.stop()
+  }
+}
+
+const genServer = async (): Promise<void> => {
+  const erlCall = quick ? 200_000 : 1_000_000
+  const tsCall = quick ? 20_000 : 100_000
+  const nCast = quick ? 200_000 : 1_000_000
+  const erlIdle = 100_000
+  const tsIdle = quick ? 10_000 : 50_000
+  const erlRemote = quick ? 50_000 : 200_000
+  const tsRemote = quick ? 5_000 : 20_000
+  const rows: Array<Row> = []
+
+  log(`gen-server: local call`)
+  const call = await repeat("ts gs_call", tsGs("gs_call", tsCall))
+  const callE = hasErl ? await repeat("erl gs_call", erlGs("bench_local", "gs_call", erlCall)) : []
+  rows.push(atLeast({
+    workload: `local call, ${kOf(tsCall)} sequential (erl ${kOf(erlCall)})`,
+    unit: "call/s",
+    ours: pick(call, "calls_per_s"),
+    erlang: pick(callE, "calls_per_s"),
+    higherIsBetter: true,
+    target: "ratio >= 0.5"
+  }, 0.5))
+  const callInf = await repeat("ts gs_call_infinity", tsGs("gs_call_infinity", tsCall))
+  rows.push({
+    workload: `local call, timeout infinity (no timer per call)`,
+    unit: "call/s",
+    ours: pick(callInf, "calls_per_s"),
+    erlang: pick(callE, "calls_per_s"),
+    higherIsBetter: true
+  })
+  log(`gen-server: local cast`)
+  const cast = await repeat("ts gs_cast", tsGs("gs_cast", nCast))
+  const castE = hasErl ? await repeat("erl gs_cast", erlGs("bench_local", "gs_cast", nCast)) : []
+  rows.push(atLeast({
+    workload: `local cast, ${kOf(nCast)} + a final call`,
+    unit: "cast/s",
+    ours: pick(cast, "casts_per_s"),
+    erlang: pick(castE, "casts_per_s"),
+    higherIsBetter: true,
+    target: "ratio >= 0.5"
+  }, 0.5))
+  log(`gen-server: idle memory`)
+  const idle = await repeat("ts idle_mem", tsGs("idle_mem", tsIdle))
+  const idleE = hasErl ? await repeat("erl idle_mem", erlGs("bench_gen_server", "idle_mem", erlIdle)) : []
+  const mem = pick(idle, "bytes_per_server")
+  rows.push({
+    workload: `memory per idle gen_server (${kOf(tsIdle)}; erl ${kOf(erlIdle)})`,
+    unit: "B",
+    ours: mem,
+    erlang: pick(idleE, "bytes_per_server"),
+    higherIsBetter: false,
+    target: "<= 1,000 B",
+    met: mem === undefined ? undefined : mem.median <= 1000
+  })
+  rows.push({
+    workload: `gen_server start + first call (same runs)`,
+    unit: "µs",
+    ours: pick(idle, "us_per_start"),
+    erlang: pick(idleE, "us_per_start"),
+    higherIsBetter: false
+  })
+
+  const ee = hasErl ? await remoteCalls("erl<->erl", () => startErlServer(), erlClient, erlRemote) : []
+  // the anchors' faster Erlang baseline: no scheduler busy-waiting on either node
+  const sbwt = ["+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"]
+  const eeNoBusyWait = hasErl
+    ? await remoteCalls("erl<->erl +sbwt none", () => startErlServer(sbwt), erlClientWith(sbwt), erlRemote)
+    : []
+  const pairs: Array<[string, ReadonlyArray<Result>]> = [
+    ["TS->TS", await remoteCalls("TS client -> TS server", startTsGsServer, tsGsClient, tsRemote)]
+  ]
+  if (hasErl) {
+    pairs.push(["TS->erl", await remoteCalls("TS client -> erl server", () => startErlServer(), tsGsClient, tsRemote)])
+    pairs.push(["erl->TS", await remoteCalls("erl client -> TS server", startTsGsServer, erlClient, erlRemote)])
+  }
+  for (const [name, rs] of pairs) {
+    rows.push(atLeast({
+      workload: `${name} remote call by pid (TS client ${kOf(tsRemote)}, erl client ${kOf(erlRemote)})`,
+      unit: "call/s",
+      ours: pick(rs, "calls_per_s"),
+      erlang: pick(ee, "calls_per_s"),
+      higherIsBetter: true,
+      target: "ratio >= 1.0"
+    }, 1))
+  }
+  if (hasErl) {
+    rows.push({
+      workload: `erl<->erl remote call, +sbwt none on both nodes`,
+      unit: "call/s",
+      ours: undefined,
+      erlang: pick(eeNoBusyWait, "calls_per_s"),
+      higherIsBetter: true
+    })
+  }
+  printTable(
+    `gen_server workloads (issue 11), ${runs} run(s) each; remote rows: Erlang column = erl<->erl; median (min–max)`,
+    rows
+  )
+}
+
 const main = async () => {
   const t0 = Date.now()
   console.log(
@@ -422,6 +560,7 @@ const main = async () => {
   if (only === undefined || only === "local") await local()
   if (only === undefined || only === "dist") await dist()
   if (only === undefined || only === "etf") await etf()
+  if (only === undefined || only === "gen-server") await genServer()
   console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 }
 

@@ -6,7 +6,9 @@
  *   (`node.ts`), talking the Erlang distribution protocol: ping, `nodes()`, a registered
  *   echo, `send_work` against a remote pid, with a timeout;
  * - part 2: when `erl` is installed, a real Erlang node `carol` joins: ping and echo both
- *   ways, `send_work` against an Erlang pid and from Erlang against a TypeScript pid.
+ *   ways, `send_work` against an Erlang pid and from Erlang against a TypeScript pid;
+ * - part 3: the chapter's `dist_kv` across the cluster: the TypeScript one (`distKv.ts`) on
+ *   alice and bob, the chapter's Erlang module (`examples/erlang/dist_kv.erl`) on carol.
  *
  * This process hosts the embedded epmd when none runs (it lives exactly as long as the
  * demo), drives the nodes over stdin/stdout, prints the transcript, then stops every
@@ -465,6 +467,46 @@ const program = Effect.gen(function*() {
     )
     yield* c.step(`send_work(Bob, {square, 9}).`, `send_work(Bob, {square, 9}).`)
   }
+
+  // ---- part 3 -------------------------------------------------------------
+  yield* part("Part 3: dist_kv, the chapter's replicated key-value store, across the cluster")
+  print(`%% alice and bob run examples/src/distKv.ts (GenServer); carol runs the chapter's dist_kv.erl.`)
+  print(`%% put/2 casts {put, K, V} to {dist_kv, N} for every N in [node() | nodes()]; get/1 is a local call.`)
+  print(`%% Writes are casts: a read on another node waits (up to 5 s) until the write has arrived.`)
+  yield* alice.step(`dist_kv:start_link().`, j({ op: "dist_kv_start" }))
+  yield* bob.step(`dist_kv:start_link().`, j({ op: "dist_kv_start" }))
+  /** carol's read, retried while the cast may still be on its way (the prompt shows the plain get) */
+  const carolGet = (key: string, until: string) =>
+    `(fun W(0) -> dist_kv:get(${key}); W(N) -> case dist_kv:get(${key}) of ${until} = V -> V; _ -> ` +
+    `timer:sleep(10), W(N - 1) end end)(500).`
+  if (carol._tag === "Some") {
+    const src = path.join(here, "..", "erlang", "dist_kv.erl")
+    yield* carol.value.step(
+      `c("examples/erlang/dist_kv.erl"), dist_kv:start_link().`,
+      `{ok, dist_kv, Bin} = compile:file(${
+        JSON.stringify(src)
+      }, [binary, report]), {module, dist_kv} = code:load_binary(dist_kv, "dist_kv.erl", Bin), dist_kv:start_link().`
+    )
+  }
+  yield* alice.step(
+    `dist_kv:put(greeting, "hello world").`,
+    j({ op: "dist_kv_put", key: "greeting", value: { str: "hello world" } })
+  )
+  yield* bob.step(
+    `dist_kv:get(greeting).`,
+    j({ op: "dist_kv_get", key: "greeting", until: { str: "hello world" } })
+  )
+  if (carol._tag === "Some") {
+    const c = carol.value
+    yield* c.step(`dist_kv:get(greeting).`, carolGet("greeting", `"hello world"`))
+    yield* c.step(`dist_kv:put(lang, erlang).`, `dist_kv:put(lang, erlang).`)
+    yield* alice.step(`dist_kv:get(lang).`, j({ op: "dist_kv_get", key: "lang", until: "erlang" }))
+    yield* bob.step(`dist_kv:get(lang).`, j({ op: "dist_kv_get", key: "lang", until: "erlang" }))
+  }
+  yield* bob.step(`dist_kv:put(answer, 42).`, j({ op: "dist_kv_put", key: "answer", value: 42 }))
+  yield* alice.step(`dist_kv:get(answer).`, j({ op: "dist_kv_get", key: "answer", until: 42 }))
+  if (carol._tag === "Some") yield* carol.value.step(`dist_kv:get(answer).`, carolGet("answer", "42"))
+  yield* alice.step(`dist_kv:get(missing).`, j({ op: "dist_kv_get", key: "missing" }))
 
   // ---- shutdown -----------------------------------------------------------
   yield* part("Shutdown")

@@ -21,6 +21,10 @@
  * - `{"op":"flush"}`                                     → `Shell got ...` lines, `ok`
  * - `{"op":"send_work","to":T,"work":W,"after":Ms,"bind":"Pid"}` → the result or `{error,timeout}`
  * - `{"op":"receive_result","after":Ms}`                 → `receive {result, R} -> R after Ms -> timeout end`
+ * - `{"op":"dist_kv_start"}`                             → `dist_kv:start_link()` (`distKv.ts`)
+ * - `{"op":"dist_kv_put","key":K,"value":V}`              → `dist_kv:put(K, V)`
+ * - `{"op":"dist_kv_get","key":K,"until":V}`              → `dist_kv:get(K)`; with `until`, read again
+ *   (up to 5 s) until the value is `V`: writes are casts, they may still be on their way
  * - `{"op":"halt"}`
  *
  * where a target `T` is `{"name":"echo","node":"bob@vm"}` or a term (e.g. `{"var":"Pid"}`).
@@ -37,6 +41,8 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as readline from "node:readline"
+import { eventually } from "./cluster.js"
+import * as DistKv from "./distKv.js"
 import { demoWork, sendWorkErlang, worker } from "./sendWork.js"
 
 /** A term as the driver writes it in JSON. */
@@ -67,6 +73,9 @@ export type Command =
     readonly bind?: string
   }
   | { readonly op: "receive_result"; readonly after: number }
+  | { readonly op: "dist_kv_start" }
+  | { readonly op: "dist_kv_put"; readonly key: JsonTerm; readonly value: JsonTerm }
+  | { readonly op: "dist_kv_get"; readonly key: JsonTerm; readonly until?: JsonTerm }
   | { readonly op: "halt" }
 
 const out = (line: string): void => {
@@ -151,6 +160,19 @@ const shell = (commands: Queue.Queue<string>) =>
               { after: cmd.after }
             )
             out(Option.match(r, { onNone: () => "timeout", onSome: format }))
+            break
+          }
+          case "dist_kv_start": {
+            const kv = yield* DistKv.startLink
+            out(format(tuple(atom("ok"), kv.pid)))
+            break
+          }
+          case "dist_kv_put":
+            out(format(yield* DistKv.put(toTerm(cmd.key), toTerm(cmd.value))))
+            break
+          case "dist_kv_get": {
+            const get = DistKv.get(toTerm(cmd.key))
+            out(format(cmd.until === undefined ? yield* get : yield* eventually(get, toTerm(cmd.until))))
             break
           }
           case "halt":

@@ -127,6 +127,22 @@ describe("npm run demo", () => {
       } else {
         expect(out).toContain("Part 2: an Erlang node — SKIPPED")
       }
+      // part 3: dist_kv across the cluster
+      expect(out).toMatch(/\(alice[^)]*\)\d+> dist_kv:start_link\(\)\.\n\{ok,<0\.\d+\.0>\}\n/)
+      expect(out).toMatch(/\(bob[^)]*\)\d+> dist_kv:start_link\(\)\.\n\{ok,<0\.\d+\.0>\}\n/)
+      expect(out).toMatch(/\(alice[^)]*\)\d+> dist_kv:put\(greeting, "hello world"\)\.\nok\n/)
+      expect(out).toMatch(/\(bob[^)]*\)\d+> dist_kv:get\(greeting\)\.\n"hello world"\n/)
+      expect(out).toMatch(/\(alice[^)]*\)\d+> dist_kv:get\(answer\)\.\n42\n/)
+      expect(out).toMatch(/\(alice[^)]*\)\d+> dist_kv:get\(missing\)\.\nundefined\n/)
+      if (erlInstalled) {
+        expect(out).toMatch(
+          /\(carol[^)]*\)\d+> c\("examples\/erlang\/dist_kv\.erl"\), dist_kv:start_link\(\)\.\n\{ok,<0\.\d+\.0>\}\n/
+        )
+        expect(out).toMatch(/\(carol[^)]*\)\d+> dist_kv:get\(greeting\)\.\n"hello world"\n/)
+        expect(out).toMatch(/\(alice[^)]*\)\d+> dist_kv:get\(lang\)\.\nerlang\n/)
+        expect(out).toMatch(/\(bob[^)]*\)\d+> dist_kv:get\(lang\)\.\nerlang\n/)
+        expect(out).toMatch(/\(carol[^)]*\)\d+> dist_kv:get\(answer\)\.\n42\n/)
+      }
       // shutdown: the nodes' OS processes are gone, and so are their names
       expect(out).toContain("all exited")
       expect(out).toContain("are gone from epmd.")

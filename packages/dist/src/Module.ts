@@ -17,8 +17,9 @@
  *
  * Arguments arrive as an Erlang list of terms and are decoded with `args` (a
  * `Schema.Tuple` whose length is the function's arity); the result is encoded to a term
- * with `result`. The schema helpers here (`Atom`, `Binary`, `Charlist`, `Text`, `Float`,
- * `Term`, `TupleOf`, ...) map terms to plain values.
+ * with `result`. The schemas of `@effect-otp/process/TermSchema` (`Atom`, `Binary`,
+ * `Charlist`, `Text`, `Float`, `Term`, `TupleOf`, ...) map terms to plain values; this
+ * module re-exports them under their old names.
  *
  * A function runs as a process (it has `Process.Self`). How it ends is what the caller
  * sees, with Erlang's classes:
@@ -36,10 +37,10 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import * as T from "@effect-otp/process/Term"
+import * as TermSchema from "@effect-otp/process/TermSchema"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 
 // ---------------------------------------------------------------------------
@@ -234,219 +235,120 @@ export const make = <const Name extends string, Fns extends Record<string, AnyFn
 ): Module<Name, Fns> => ({ _tag: "Module", name, atom: T.Atom.make(name), functions })
 
 // ---------------------------------------------------------------------------
-// Schemas between terms and plain values
+// Schemas between terms and plain values (moved to @effect-otp/process/TermSchema)
 // ---------------------------------------------------------------------------
 
 /**
- * Any term, unchanged.
+ * Any term, unchanged (`TermSchema.Term`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Term: Schema.Schema<T.Term> = Schema.declare((u): u is T.Term => T.isTerm(u), {
-  identifier: "Term"
-})
+export const Term: Schema.Schema<T.Term> = TermSchema.Term
 
 /**
- * An atom (`Atom` instance), unchanged.
+ * An atom (`Atom` instance), unchanged (`TermSchema.AtomFromSelf`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const AtomFromSelf: Schema.Schema<T.Atom> = Schema.declare((u): u is T.Atom => u instanceof T.Atom, {
-  identifier: "AtomFromSelf"
-})
+export const AtomFromSelf: Schema.Schema<T.Atom> = TermSchema.AtomFromSelf
 
 /**
- * A pid, unchanged.
+ * A pid, unchanged (`TermSchema.Pid`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Pid: Schema.Schema<T.Pid> = Schema.declare((u): u is T.Pid => u instanceof T.Pid, {
-  identifier: "Pid"
-})
+export const Pid: Schema.Schema<T.Pid> = TermSchema.Pid
 
 /**
- * A reference, unchanged.
+ * A reference, unchanged (`TermSchema.Ref`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Ref: Schema.Schema<T.Ref> = Schema.declare((u): u is T.Ref => u instanceof T.Ref, {
-  identifier: "Ref"
-})
-
-const BinaryFromSelf: Schema.Schema<Uint8Array> = Schema.declare((u): u is Uint8Array => u instanceof Uint8Array, {
-  identifier: "BinaryFromSelf"
-})
+export const Ref: Schema.Schema<T.Ref> = TermSchema.Ref
 
 /**
- * An atom as its name.
+ * An atom as its name (`TermSchema.Atom`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Atom: Schema.Schema<string, T.Atom> = Schema.transform(AtomFromSelf, Schema.String, {
-  strict: true,
-  decode: (a) => a.name,
-  encode: (s) => T.Atom.make(s)
-})
+export const Atom: Schema.Schema<string, T.Atom> = TermSchema.Atom
 
 /**
  * `true` / `false` atoms as a boolean.
  *
+ * @deprecated Use `TermSchema.BooleanAtom` (this name shadows the global `Boolean`).
  * @since 0.1.0
  * @category schemas
  */
-export const Boolean: Schema.Schema<boolean, T.Atom> = Schema.transformOrFail(AtomFromSelf, Schema.Boolean, {
-  strict: true,
-  decode: (a, _, ast) =>
-    a === T.atoms.true
-      ? Effect.succeed(true)
-      : a === T.atoms.false
-      ? Effect.succeed(false)
-      : Effect.fail(new ParseResult.Type(ast, a, "not a boolean")),
-  encode: (b) => Effect.succeed(T.boolean(b))
-})
+export const Boolean: Schema.Schema<boolean, T.Atom> = TermSchema.BooleanAtom
 
 /**
- * A UTF-8 binary as a string.
+ * A UTF-8 binary as a string (`TermSchema.Binary`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Binary: Schema.Schema<string, Uint8Array> = Schema.transformOrFail(BinaryFromSelf, Schema.String, {
-  strict: true,
-  decode: (b, _, ast) => {
-    const text = T.toText(b)
-    return text === undefined ? Effect.fail(new ParseResult.Type(ast, b, "not UTF-8")) : Effect.succeed(text)
-  },
-  encode: (s) => Effect.succeed(T.binary(s))
-})
-
-const CharlistFromSelf: Schema.Schema<ReadonlyArray<number>> = Schema.declare(
-  (u): u is ReadonlyArray<number> =>
-    Array.isArray(u) && u.every((c) => typeof c === "number" && globalThis.Number.isInteger(c)),
-  { identifier: "Charlist" }
-)
+export const Binary: Schema.Schema<string, Uint8Array> = TermSchema.Binary
 
 /**
- * A charlist (Erlang string) as a string.
+ * A charlist (Erlang string) as a string (`TermSchema.Charlist`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Charlist: Schema.Schema<string, ReadonlyArray<number>> = Schema.transformOrFail(
-  CharlistFromSelf,
-  Schema.String,
-  {
-    strict: true,
-    decode: (l, _, ast) => {
-      const text = T.toText(l)
-      return text === undefined ? Effect.fail(new ParseResult.Type(ast, l, "not a string")) : Effect.succeed(text)
-    },
-    encode: (s) => Effect.succeed(T.charlist(s))
-  }
-)
+export const Charlist: Schema.Schema<string, ReadonlyArray<number>> = TermSchema.Charlist
 
 /**
- * Text given as a binary or a charlist (or an atom), as a string; encodes to a binary.
+ * Text given as a binary or a charlist (or an atom), as a string; encodes to a binary
+ * (`TermSchema.Text`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Text: Schema.Schema<string, T.Term> = Schema.transformOrFail(Term, Schema.String, {
-  strict: true,
-  decode: (t, _, ast) => {
-    const text = t instanceof T.Atom ? t.name : T.toText(t)
-    return text === undefined ? Effect.fail(new ParseResult.Type(ast, t, "not text")) : Effect.succeed(text)
-  },
-  encode: (s) => Effect.succeed(T.binary(s))
-})
+export const Text: Schema.Schema<string, T.Term> = TermSchema.Text
 
 /**
- * An integer (a JS number when it fits, else a bigint on the wire) as a number.
+ * An integer as a number (`TermSchema.Integer`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Integer: Schema.Schema<number, T.Term> = Schema.transformOrFail(Term, Schema.Number, {
-  strict: true,
-  decode: (t, _, ast) =>
-    typeof t === "number" && globalThis.Number.isInteger(t)
-      ? Effect.succeed(t)
-      : typeof t === "bigint" && t >= globalThis.Number.MIN_SAFE_INTEGER && t <= globalThis.Number.MAX_SAFE_INTEGER
-      ? Effect.succeed(globalThis.Number(t))
-      : Effect.fail(new ParseResult.Type(ast, t, "not an integer")),
-  encode: (n, _, ast) =>
-    globalThis.Number.isInteger(n) ? Effect.succeed(n) : Effect.fail(new ParseResult.Type(ast, n, "not an integer"))
-})
+export const Integer: Schema.Schema<number, T.Term> = TermSchema.Integer
 
 /**
- * Any number (integer or float) as a number; encodes integral values as integers and
- * others as floats.
+ * Any number (integer or float) as a number.
+ *
+ * @deprecated Use `TermSchema.NumberTerm` (this name shadows the global `Number`).
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Number: Schema.Schema<number, T.Term> = TermSchema.NumberTerm
+
+/**
+ * A float as a number (`TermSchema.Float`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Number: Schema.Schema<number, T.Term> = Schema.transformOrFail(Term, Schema.Number, {
-  strict: true,
-  decode: (t, _, ast) =>
-    typeof t === "number"
-      ? Effect.succeed(t)
-      : t instanceof T.Float
-      ? Effect.succeed(t.value)
-      : typeof t === "bigint"
-      ? Effect.succeed(globalThis.Number(t))
-      : Effect.fail(new ParseResult.Type(ast, t, "not a number")),
-  encode: (n) => Effect.succeed(n)
-})
+export const Float: Schema.Schema<number, T.Term> = TermSchema.Float
 
 /**
- * A float as a number (integers are accepted too); always encodes a float.
+ * A list of elements (`TermSchema.List`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Float: Schema.Schema<number, T.Term> = Schema.transformOrFail(Term, Schema.Number, {
-  strict: true,
-  decode: (t, _, ast) =>
-    typeof t === "number"
-      ? Effect.succeed(t)
-      : t instanceof T.Float
-      ? Effect.succeed(t.value)
-      : Effect.fail(new ParseResult.Type(ast, t, "not a float")),
-  encode: (n) => Effect.succeed(new T.Float(n))
-})
+export const List: typeof TermSchema.List = TermSchema.List
 
 /**
- * A list of elements.
+ * An Erlang tuple as a JS tuple (`TermSchema.TupleOf`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const List = <A, I>(item: Schema.Schema<A, I, never>): Schema.Schema<ReadonlyArray<A>, ReadonlyArray<I>> =>
-  Schema.Array(item)
-
-const TupleFromSelf: Schema.Schema<T.Tuple> = Schema.declare((u): u is T.Tuple => u instanceof T.Tuple, {
-  identifier: "TupleFromSelf"
-})
-
-/**
- * An Erlang tuple as a JS tuple: `TupleOf(Atom, Integer)` decodes `{ok, 1}` to `["ok", 1]`.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const TupleOf = <const Elements extends ReadonlyArray<Schema.Schema.Any>>(
-  ...elements: Elements
-): Schema.Schema<
-  { readonly [K in keyof Elements]: Schema.Schema.Type<Elements[K]> },
-  T.Tuple
-> =>
-  Schema.transform(TupleFromSelf, Schema.Tuple(...(elements as any)) as unknown as Schema.Schema<any, any>, {
-    strict: false,
-    decode: (t) => t.elements,
-    encode: (a) => new T.Tuple(a as ReadonlyArray<T.Term>)
-  }) as any
+export const TupleOf: typeof TermSchema.TupleOf = TermSchema.TupleOf

@@ -14,13 +14,18 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { sendWorkErlang as sendWork, worker } from "../../../examples/src/sendWork.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { sendWork, worker } from "./helpers/sendWork.js"
 import { buildNode, expectCleanErlLog, expectTagged, host, startPeer } from "./helpers/tsnode.js"
 
 const peer = (node: string) => tuple(Atom.make("peer"), Atom.make(node))
 const a = Atom.make
+
+/** The TS worker: `{result, N * 2}` for a number (as `interop_peer:worker/0`), `{result, {done, W}}` otherwise. */
+const double = (n: Term) =>
+  Effect.succeed<Term>(typeof n === "number" ? n * 2 : typeof n === "bigint" ? n * 2n : tuple(a("done"), n))
+const tsWorker = worker(double)
 
 describe("send_work without distribution", () => {
   it.scoped("returns {error, timeout} after the chapter's 5000 ms when nobody answers (TestClock)", () =>
@@ -41,7 +46,7 @@ describe("send_work without distribution", () => {
 
   it.scoped("a local worker answers {result, Work * 2}", () =>
     Effect.gen(function*() {
-      const w = yield* Process.spawn(worker)
+      const w = yield* Process.spawn(tsWorker)
       expect(yield* Process.run(sendWork(w, 21))).toBe(42)
     }).pipe(Effect.provide(ProcessRuntime.layer)))
 })
@@ -138,8 +143,8 @@ describe.skipIf(!erlAvailable())("Interop with real erl: pids across nodes and s
         const erl = yield* startPeer(e, cookie)
         const ctx1 = yield* buildNode(uniqueName("ts"), cookie)
         const ctx2 = yield* buildNode(uniqueName("ts"), cookie)
-        const local = yield* Process.spawn(worker).pipe(Effect.provide(ctx1))
-        const tsRemote = yield* Process.spawn(worker).pipe(Effect.provide(ctx2))
+        const local = yield* Process.spawn(tsWorker).pipe(Effect.provide(ctx1))
+        const tsRemote = yield* Process.spawn(tsWorker).pipe(Effect.provide(ctx2))
         const results = yield* Process.run(Effect.gen(function*() {
           const self = yield* Process.self
           yield* Process.send(peer(`${e}@${host}`), tuple(a("give_worker"), self))
@@ -166,7 +171,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: pids across nodes and s
       const e = uniqueName("e")
       yield* startPeer(e, cookie)
       const ctx = yield* buildNode(uniqueName("ts"), cookie)
-      const result = yield* Process.run(sendWork(tuple(a("silent"), a(`${e}@${host}`)), 1, { timeout: "300 millis" }))
+      const result = yield* Process.run(sendWork(tuple(a("silent"), a(`${e}@${host}`)), 1, { after: "300 millis" }))
         .pipe(Effect.provide(ctx))
       expect(format(result)).toBe("{error,timeout}")
     }), 30_000)

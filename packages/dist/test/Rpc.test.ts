@@ -42,10 +42,10 @@ const calc = Module.make("calc", {
   )
 })
 
-const nodeLayer = (name: string, cookie: string) =>
+const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
   Rpc.layerPublish(calc).pipe(
     Layer.provideMerge(Rpc.layer),
-    Layer.provideMerge(DistNode.layer({ name, cookie })),
+    Layer.provideMerge(DistNode.layer({ name, cookie, ...extra })),
     Layer.provideMerge(ProcessRuntime.layer)
   )
 
@@ -122,11 +122,28 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
           receive {rex, Rex} -> io:format("rex=~p~n", [Rex]) after 10000 -> io:format("rex=timeout~n") end,
           {rex, N} ! {self(), {call, nomod, f, [], group_leader()}},
           receive {rex, Rex2} -> io:format("rex_undef=~p~n", [Rex2]) after 10000 -> io:format("rex_undef=timeout~n") end,
+          io:format("nodes=~w~n", [rpc:call(N, erlang, nodes, [])]),
+          io:format("nodes_hidden=~w~n", [rpc:call(N, erlang, nodes, [hidden]) =:= [node()]]),
+          io:format("nodes_both=~w~n", [rpc:call(N, erlang, nodes, [[visible, hidden]]) =:= [node()]]),
+          io:format("bif_badarg=~w~n", [E(erlang, whereis, [123])]),
+          io:format("rpc_bif_badarg=~w~n", [rpc:call(N, erlang, is_process_alive, [a])]),
+          io:format("nodes_badarg=~w~n", [E(erlang, nodes, [bogus])]),
+          io:format("apply_badarg=~w~n", [E(erlang, apply, [erlang, node, notalist])]),
           halt().`,
             { args: ["-sname", uniqueName("e"), "-setcookie", cookie] }
           )
         )
         const r = lines(out.stdout)
+        // as erl: nodes() lists the visible nodes only (this node is hidden, so erl is too)
+        expect(r.nodes).toBe("[]")
+        expect(r.nodes_hidden).toBe("true")
+        expect(r.nodes_both).toBe("true")
+        // a bad argument to a built-in is badarg with erl's error_info, exactly as between erl nodes
+        const ertsInfo = "[{error_info,#{module => erl_erts_errors}}]"
+        expect(r.bif_badarg).toBe(`{error,{exception,badarg,[{erlang,whereis,[123],${ertsInfo}}]}}`)
+        expect(r.rpc_bif_badarg).toBe(`{badrpc,{'EXIT',{badarg,[{erlang,is_process_alive,[a],${ertsInfo}}]}}}`)
+        expect(r.nodes_badarg).toBe(`{error,{exception,badarg,[{erlang,nodes,[bogus],${ertsInfo}}]}}`)
+        expect(r.apply_badarg).toBe(`{error,{exception,badarg,[{erlang,apply,[erlang,node,notalist],${ertsInfo}}]}}`)
         expect(r.rpc_add).toBe("3")
         expect(r.erpc_add).toBe("{ok,42}")
         expect(r.greet).toBe(`{ok,<<"hello bob">>}`)
@@ -153,6 +170,31 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
         expect(r.rex_undef).toBe("{badrpc,{'EXIT',{undef,[{nomod,f,[],[]}]}}}")
         // io:format writes to the caller's group leader: the output shows on erl's stdout
         expect(out.stdout).toContain(`I'm running on ${t}@${host}!`)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "erl → a visible TS node: erlang:nodes() is erl, nodes(hidden) is empty, as between erl nodes",
+    () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const t = uniqueName("ts")
+        yield* Layer.build(nodeLayer(t, cookie, { hidden: false }))
+        const out = yield* Effect.promise(() =>
+          runErl(
+            `N = '${t}@${host}',
+          io:format("nodes=~w~n", [rpc:call(N, erlang, nodes, []) =:= [node()]]),
+          io:format("nodes_hidden=~w~n", [rpc:call(N, erlang, nodes, [hidden])]),
+          io:format("nodes_this=~w~n", [rpc:call(N, erlang, nodes, [[this, visible]]) =:= [N, node()]]),
+          halt().`,
+            { args: ["-sname", uniqueName("e"), "-setcookie", cookie] }
+          )
+        )
+        const r = lines(out.stdout)
+        expect(r.nodes).toBe("true")
+        expect(r.nodes_hidden).toBe("[]")
+        expect(r.nodes_this).toBe("true")
       }),
     60_000
   )

@@ -149,6 +149,11 @@ export class Mailbox {
     this.items = undefined
     this.head = 0
     this.waiter = undefined
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+      this.timerAt = Infinity
+    }
   }
 
   /**
@@ -168,6 +173,49 @@ export class Mailbox {
       })
     }
     return this.waitEffect
+  }
+
+  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds */
+  private timerAt = Infinity
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    this.timerAt = Infinity
+    const w = this.waiter
+    if (w !== undefined) {
+      this.waiter = undefined
+      w(this.wake)
+    }
+  }
+
+  /**
+   * `wait`, but also woken at `deadline` (the live clock's milliseconds; `now` is its
+   * time) by a `setTimeout` (the live clock's own timers), with no fiber forked to race
+   * the two. The timer stays armed when a message comes first (`releaseTimer` only
+   * unrefs it, so it does not keep the program alive), and a later `waitTimed` with a
+   * deadline no earlier reuses it: a process making call after call with the same
+   * timeout arms about one timer per timeout period, not one per call. Its early firing
+   * is a spurious wake-up, which every receive loop tolerates (it rescans and waits
+   * again). `clear` (the process's death) cancels it.
+   * @internal
+   */
+  waitTimed(scanned: number, deadline: number, now: number): Effect.Effect<void> {
+    if (this.timer === undefined || this.timerAt > deadline) {
+      if (this.timer !== undefined) clearTimeout(this.timer)
+      this.timerAt = deadline
+      this.timer = setTimeout(this.onTimer, deadline - now)
+    } else {
+      ;(this.timer as { ref?: () => unknown }).ref?.()
+    }
+    return this.wait(scanned)
+  }
+
+  /**
+   * A timed receive is over: the armed timer, if any, no longer keeps the program alive.
+   * @internal
+   */
+  releaseTimer(): void {
+    if (this.timer !== undefined) (this.timer as { unref?: () => unknown }).unref?.()
   }
 }
 

@@ -37,10 +37,11 @@ import * as internal from "./internal/runtime.js"
 import type { ProcessImpl } from "./internal/runtime.js"
 import * as tags from "./internal/tags.js"
 import type { Matcher } from "./Mailbox.js"
+import type { SendOptions, SendResult } from "./Router.js"
 import { RemoteName } from "./Signal.js"
 import type { Destination } from "./Signal.js"
-import { Atom, atoms, Pid, Tuple } from "./Term.js"
-import type { Ref, Term } from "./Term.js"
+import { Atom, atoms, ImproperList, Pid, Ref, Tuple } from "./Term.js"
+import type { Term } from "./Term.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -146,8 +147,20 @@ export type ProcessExit = tags.ProcessExit
  */
 export type Target = Pid | Atom | string | RemoteName | Tuple
 
-const toDestination = (to: Target): Destination => {
+/**
+ * What `send` accepts: a `Target`, or a process alias (a `Ref` from `alias` or
+ * `monitor(target, { alias })`, of this node or another).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendTarget = Target | Ref
+
+function toDestination(to: Target): Pid | Atom | RemoteName
+function toDestination(to: SendTarget): Destination
+function toDestination(to: SendTarget): Destination {
   if (typeof to === "string") return Atom.make(to)
+  if (to instanceof Ref) return to
   if (to instanceof Tuple) {
     const [name, node] = to.elements
     if (to.elements.length === 2 && name instanceof Atom && node instanceof Atom) return new RemoteName({ name, node })
@@ -345,16 +358,19 @@ export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.ma
 
 /**
  * `to ! message`. A local send is synchronous (push + wake). Sending to a dead or unknown
- * pid, or to a remote pid while no distribution runs, is silently dropped; sending to an
- * unregistered local name fails with `SendError("NotRegistered")`; sending to
- * `{Name, Node}` on another node while the local node is not alive fails with
+ * pid, to an inactive alias, or to a remote pid while no distribution runs, is silently
+ * dropped; sending to an unregistered local name fails with `SendError("NotRegistered")`;
+ * sending to `{Name, Node}` on another node while the local node is not alive fails with
  * `SendError("NotAlive")` (both are Erlang's `badarg`); a message with no term form sent
  * to another node fails with `SendError("NotEncodable")`.
+ *
+ * `to` may be an alias (a `Ref`): the message goes to the process that created it while
+ * the alias is active (over the distribution as ALIAS_SEND), and is dropped otherwise.
  *
  * @since 0.1.0
  * @category messages
  */
-export const send = (to: Target, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
+export const send = (to: SendTarget, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
     const ctx = fiber.currentContext
     const rt = runtimeOf(ctx)
@@ -364,6 +380,83 @@ export const send = (to: Target, message: unknown): Effect.Effect<void, SendErro
       return Effect.void
     }
     return rt.send(dest, message, (ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined)?.pid)
+  })
+
+/**
+ * The options of `sendWith` (`erlang:send/3`'s): `noconnect` does not connect to a node
+ * that is not connected (the result is then `"noconnect"` and nothing is sent);
+ * `nosuspend` does not wait for a busy connection (the result is then `"nosuspend"` and
+ * nothing is sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendWithOptions extends SendOptions {}
+
+/**
+ * What `sendWith` returns (`erlang:send/3`'s result).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendWithResult = SendResult
+
+/**
+ * `erlang:send(To, Msg, Options)`: as `send`, with `noconnect` / `nosuspend`, and
+ * `erlang:send/3`'s result: `"ok"` (sent, or dropped as `send` would drop it),
+ * `"noconnect"` or `"nosuspend"` (not sent). A local destination is always `"ok"`.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const sendWith = (
+  to: SendTarget,
+  message: unknown,
+  options: SendWithOptions
+): Effect.Effect<SendWithResult, SendError, tags.ProcessRuntime> =>
+  withRuntime((rt, self) => rt.sendWith(toDestination(to), message, self?.pid, options))
+
+const aliasAtom = Atom.make("alias")
+
+/**
+ * The alias a gen call tag names: `[alias|A]` and `[[alias|A]|_]` give `A`.
+ * @internal
+ */
+const tagAlias = (tag: Term): Ref | undefined => {
+  if (!(tag instanceof ImproperList) || tag.elements.length !== 1) return undefined
+  if (tag.elements[0] === aliasAtom) return tag.tail instanceof Ref ? tag.tail : undefined
+  const head = tag.elements[0]
+  if (head instanceof ImproperList && head.elements.length === 1 && head.elements[0] === aliasAtom) {
+    return head.tail instanceof Ref ? head.tail : undefined
+  }
+  return undefined
+}
+
+/**
+ * `gen:reply(From, Reply)`: sends `{Tag, Reply}` for a `From = {Pid, Tag}` of a
+ * `gen_server:call` (OTP's or ours). A tag `[alias|A]` or `[[alias|A]|_]` sends to the
+ * alias `A` (ALIAS_SEND to another node: a reply that comes after the caller gave up is
+ * dropped, as the caller's alias is no longer active); any other tag (a plain ref) sends
+ * to `Pid`. As `gen:reply`, it never fails: a `From` of another shape, or a reply that
+ * cannot be sent, is logged at Warning level and dropped.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const reply = (from: Term, value: unknown): Effect.Effect<void, never, tags.ProcessRuntime> =>
+  withRuntime((rt, self) => {
+    if (!(from instanceof Tuple) || from.elements.length !== 2) {
+      return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
+    }
+    const [to, tag] = from.elements as [Term, Term]
+    const alias = tagAlias(tag)
+    const dest: SendTarget | undefined = alias ?? (to instanceof Pid || to instanceof Atom ? to : undefined)
+    if (dest === undefined) return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
+    const sent = rt.send(toDestination(dest), new Tuple([tag, value as Term]), self?.pid)
+    // a local reply is done already (no error handler to allocate)
+    return sent === Effect.void
+      ? Effect.void
+      : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
   })
 
 const take = (p: ProcessImpl, index: number): unknown => {
@@ -424,22 +517,58 @@ const park: Effect.Effect<unknown> = (() => {
   return Effect.async<unknown>(parkRegister)
 })()
 
+/**
+ * `receive` with a deadline (by `clock`). While nothing matches, the process parks on
+ * its mailbox; on the live clock with a `setTimeout` armed (`waitTimed`: no fiber, and
+ * mostly no new timer either), on other clocks (the `TestClock`) racing the wait with a
+ * sleep.
+ */
 const recvUntil = (
   p: ProcessImpl,
   match: Matcher<unknown> | undefined,
   start: number,
-  deadline: number
+  deadline: number,
+  clock: Clock.Clock,
+  live: boolean
 ): Effect.Effect<Option.Option<unknown>> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  Effect.suspend(() => {
     const i = p.find(match, start)
-    if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
-    if (now >= deadline) return Effect.succeed(Option.none())
+    if (i >= 0) {
+      if (live) p.releaseTimer()
+      return Effect.succeed(Option.some(take(p, i)))
+    }
+    const now = clock.unsafeCurrentTimeMillis()
+    if (now >= deadline) {
+      if (live) p.releaseTimer()
+      return Effect.succeed(Option.none())
+    }
     const scanned = -i - 1
-    return Effect.flatMap(
-      Effect.timeoutOption(p.wait(scanned), Duration.millis(deadline - now)),
-      () => recvUntil(p, match, scanned, deadline)
-    )
+    const left = deadline - now
+    const wait = live && left <= internal.MAX_TIMER_MILLIS
+      ? p.waitTimed(scanned, deadline, now)
+      : Effect.timeoutOption(p.wait(scanned), Duration.millis(left))
+    return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, live))
   })
+
+const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: number) => {
+  const i = p.find(match, 0)
+  if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
+  if (ms <= 0) return Effect.succeed(Option.none())
+  return Effect.clockWith((clock) =>
+    Effect.flatMap(
+      internal.clockScheduler(clock),
+      (scheduler) =>
+        recvUntil(
+          p,
+          match,
+          -i - 1,
+          clock.unsafeCurrentTimeMillis() + ms,
+          clock,
+          scheduler !== undefined && scheduler === internal.liveScheduler
+        )
+    )
+  )
+}
 
 const receiveAny: Effect.Effect<unknown, never, Self> = withSelf((p) => recv(p, undefined, 0))
 
@@ -486,7 +615,7 @@ export const receive: {
   const after = Duration.decode(options.after)
   if (!Duration.isFinite(after)) return withSelf((p) => Effect.map(recv(p, match, 0), Option.some))
   const ms = Duration.toMillis(after)
-  return withSelf((p) => Effect.flatMap(Clock.currentTimeMillis, (now) => recvUntil(p, match, 0, now + ms)))
+  return withSelf((p) => recvAfter(p, match, ms))
 }
 
 /**
@@ -525,6 +654,92 @@ export const receiveSchema = <A, I>(schema: Schema.Schema<A, I, never>): Effect.
 }
 
 // ---------------------------------------------------------------------------
+// Timers
+// ---------------------------------------------------------------------------
+
+const timerAtom = Atom.make("timeout")
+
+const startTimerWith = (
+  time: Duration.DurationInput,
+  dest: SendTarget,
+  message: (ref: Ref) => unknown
+): Effect.Effect<Ref, never, tags.ProcessRuntime> =>
+  withRuntime((rt) => {
+    const to = toDestination(dest)
+    const d = Duration.decode(time)
+    const ms = Duration.isFinite(d) ? Math.max(0, Duration.toMillis(d)) : Infinity
+    // a timer to a local pid belongs to that process: it ends with it (erts)
+    const owner = to instanceof Pid && rt.isLocal(to) ? rt.lookup(to) : undefined
+    const ownerGone = to instanceof Pid && rt.isLocal(to) && (owner === undefined || owner.dead)
+    return Effect.clockWith((clock) =>
+      rt.startTimer(ms, clock, owner, ownerGone, (ref) => {
+        rt.unsafeSend(to, message(ref))
+      })
+    )
+  })
+
+/**
+ * `erlang:send_after(Time, Dest, Msg)`: sends `message` to `dest` after `time` (by the
+ * `Clock`, so `TestClock` drives it) and returns the timer's ref for `cancelTimer` /
+ * `readTimer`. A pid destination must be alive: its death cancels the timer (a timer
+ * for a process that is not alive is cancelled at once), as in erts; a name is looked up
+ * when the timer fires (not registered then: the message is dropped).
+ *
+ * @since 0.1.0
+ * @category timers
+ */
+export const sendAfter = (
+  time: Duration.DurationInput,
+  dest: SendTarget,
+  message: unknown
+): Effect.Effect<Ref, never, tags.ProcessRuntime> => startTimerWith(time, dest, () => message)
+
+/**
+ * `erlang:start_timer(Time, Dest, Msg)`: as `sendAfter`, but what arrives is
+ * `{timeout, TimerRef, Msg}`.
+ *
+ * @since 0.1.0
+ * @category timers
+ */
+export const startTimer = (
+  time: Duration.DurationInput,
+  dest: SendTarget,
+  message: unknown
+): Effect.Effect<Ref, never, tags.ProcessRuntime> =>
+  startTimerWith(time, dest, (ref) => new Tuple([timerAtom, ref, message as Term]))
+
+const remaining = (
+  ref: Ref,
+  cancel: boolean
+): Effect.Effect<number | false, never, tags.ProcessRuntime> =>
+  withRuntime((rt) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const t = rt.timer(ref)
+      if (t === undefined) return false
+      if (cancel) rt.cancelTimerKey(rt.aliasKey(ref)!)
+      return Math.max(0, Math.ceil(t.deadline - now))
+    })
+  )
+
+/**
+ * `erlang:cancel_timer(TimerRef)`: stops a pending timer and returns the milliseconds
+ * it had left, or `false` when it is not pending (it fired, was cancelled, or never
+ * was a timer).
+ *
+ * @since 0.1.0
+ * @category timers
+ */
+export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, true)
+
+/**
+ * `erlang:read_timer(TimerRef)`: the milliseconds a pending timer has left, or `false`.
+ *
+ * @since 0.1.0
+ * @category timers
+ */
+export const readTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, false)
+
+// ---------------------------------------------------------------------------
 // Links, monitors, exits
 // ---------------------------------------------------------------------------
 
@@ -547,16 +762,57 @@ export const link = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p)
 export const unlink = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => p.rt.unlink(p, pid))
 
 /**
+ * Options of `monitor` (erlang:monitor/3). `alias` makes the monitor ref also an alias
+ * of the calling process (see `alias`), deactivated:
+ * - `"explicit_unalias"`: only by `unalias` (removing the monitor leaves it active);
+ * - `"demonitor"`: also when the monitor is removed (`demonitor`, or its `'DOWN'` arrives);
+ * - `"reply_demonitor"`: as `"demonitor"`, and also by the first message received through
+ *   the alias, which removes the monitor too (a call's reply: the alias and the monitor
+ *   end with the reply or the `'DOWN'`, whichever comes first).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MonitorOptions {
+  readonly alias?: "explicit_unalias" | "demonitor" | "reply_demonitor" | undefined
+}
+
+/**
  * Monitors a process (by pid, by local name, or `{Name, Node}`). When it ends, the
  * current process receives `{'DOWN', Ref, process, Object, Reason}` where `Object` is
  * the pid, or `{Name, Node}` for a monitor by name. A dead or unknown target gives the
- * `'DOWN'` with `noproc` at once.
+ * `'DOWN'` with `noproc` at once. With `{ alias }` the ref is also an alias of the
+ * calling process (see `MonitorOptions`): OTP 25's `gen:call` monitors the server with
+ * `{ alias: "demonitor" }` and has the reply sent to that alias.
  *
  * @since 0.1.0
  * @category monitors
  */
-export const monitor = (target: Target): Effect.Effect<Ref, never, Self> =>
-  withSelf((p) => p.rt.monitor(p, toDestination(target)))
+export const monitor = (target: Target, options?: MonitorOptions): Effect.Effect<Ref, never, Self> =>
+  withSelf((p) => p.rt.monitor(p, toDestination(target), options?.alias))
+
+/**
+ * `erlang:alias()`: a new alias of the calling process, a `Ref` that any process (here
+ * or on another node) can `send` to; the message lands in this process's mailbox while
+ * the alias is active, and is dropped once it is not. `{ reply: true }` is
+ * `alias([reply])`: the first message received through the alias deactivates it. An
+ * alias ends with its process.
+ *
+ * @since 0.1.0
+ * @category aliases
+ */
+export const alias = (options?: { readonly reply?: boolean | undefined }): Effect.Effect<Ref, never, Self> =>
+  withSelf((p) => Effect.sync(() => p.rt.alias(p, options?.reply === true ? "reply" : "explicit_unalias")))
+
+/**
+ * `erlang:unalias(Alias)`: deactivates an alias of the calling process; `true` if it was
+ * active (a monitor whose ref it is stays in place).
+ *
+ * @since 0.1.0
+ * @category aliases
+ */
+export const unalias = (alias: Ref): Effect.Effect<boolean, never, Self> =>
+  withSelf((p) => Effect.sync(() => p.rt.unalias(p, alias)))
 
 /**
  * Removes a monitor; `true` if it was active. With `flush: true`, also removes its

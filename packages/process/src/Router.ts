@@ -5,7 +5,7 @@
  *
  * - a `Message` to `{Name, Node}` fails with `RouteError("NotAlive")` (Erlang raises
  *   `badarg`), which `Process.send` turns into a `SendError`;
- * - a `Message` to a remote pid is silently dropped (as in Erlang);
+ * - a `Message` to a remote pid or alias is silently dropped (as in Erlang);
  * - `Link` and `Monitor` fail with `RouteError("NoConnection")`: the runtime then gives
  *   the caller an exit signal / a `'DOWN'` with reason `noconnection`;
  * - `Exit`, `Unlink`, `UnlinkAck`, `Demonitor` and `Down` are dropped.
@@ -20,7 +20,30 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { RemoteName, Signal } from "./Signal.js"
 import { targetNode } from "./Signal.js"
-import type { Atom, Pid } from "./Term.js"
+import type { Atom, Pid, Ref } from "./Term.js"
+
+/**
+ * The options of `erlang:send/3` (`Process.sendWith`): `noconnect` does not set up a
+ * connection that is not up (the result is then `"noconnect"`, nothing is sent);
+ * `nosuspend` does not wait for a busy connection (the result is then `"nosuspend"`,
+ * nothing is sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions {
+  readonly noconnect?: boolean | undefined
+  readonly nosuspend?: boolean | undefined
+}
+
+/**
+ * What `erlang:send/3` returns: `ok` (sent, or dropped as `!` would drop it),
+ * `noconnect` or `nosuspend` (not sent, see `SendOptions`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendResult = "ok" | "noconnect" | "nosuspend"
 
 /**
  * Why a signal could not be routed.
@@ -57,7 +80,19 @@ export interface RouterShape {
    * the same effect, without allocating the signal. The runtime prefers it when present.
    */
   readonly routeSend?:
-    | ((from: Pid | undefined, to: Pid | RemoteName, message: unknown) => Effect.Effect<void, RouteError>)
+    | ((from: Pid | undefined, to: Pid | RemoteName | Ref, message: unknown) => Effect.Effect<void, RouteError>)
+    | undefined
+  /**
+   * `erlang:send/3` to a remote `to` (see `SendOptions`). Without it, `Process.sendWith`
+   * sends as `routeSend` does and answers `"ok"`.
+   */
+  readonly routeSendWith?:
+    | ((
+      from: Pid | undefined,
+      to: Pid | RemoteName | Ref,
+      message: unknown,
+      options: SendOptions
+    ) => Effect.Effect<SendResult, RouteError>)
     | undefined
 }
 
@@ -87,5 +122,11 @@ export const defaultRouter: RouterShape = {
       default:
         return Effect.void
     }
-  }
+  },
+  // erts on a node that is not alive: a name on another node is `badarg`, a pid or alias
+  // of another node would need a connection (`noconnect`), or is dropped
+  routeSendWith: (_from, to, _message, options) =>
+    to._tag === "RemoteName"
+      ? Effect.fail(new RouteError({ reason: "NotAlive", node: to.node }))
+      : Effect.succeed(options.noconnect === true ? "noconnect" : "ok")
 }

@@ -24,17 +24,18 @@ export class RemoteName extends Data.TaggedClass("RemoteName")<{
 }> {}
 
 /**
- * Where a message can go: a pid, a local registered name, or `{Name, Node}`.
+ * Where a message can go: a pid, a local registered name, `{Name, Node}`, or a process
+ * alias (a `Ref`, see `Process.alias`; a message to an inactive alias is dropped).
  *
  * @since 0.1.0
  * @category models
  */
-export type Destination = Pid | Atom | RemoteName
+export type Destination = Pid | Atom | RemoteName | Ref
 
 /**
  * `to ! message`. `from` is the sender when known (the dist layer may use SEND_SENDER).
- * `to` is an `Atom` for a registered name on the receiving node, or a `RemoteName`
- * when the router must pick the node.
+ * `to` is an `Atom` for a registered name on the receiving node, a `RemoteName`
+ * when the router must pick the node, or a `Ref` for a process alias (ALIAS_SEND).
  *
  * @since 0.1.0
  * @category models
@@ -152,6 +153,6 @@ export type Signal = Message | Link | Unlink | UnlinkAck | Exit | Monitor | Demo
 export const targetNode = (signal: Signal): Atom | undefined => {
   const to = signal.to
   if (to._tag === "Pid") return to.node
-  if (to._tag === "RemoteName") return to.node
+  if (to._tag === "RemoteName" || to._tag === "Ref") return to.node
   return undefined
 }

@@ -19,6 +19,8 @@
  *
  * @since 0.1.0
  */
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
 import * as internal from "./internal/term.js"
 
 // ---------------------------------------------------------------------------
@@ -29,13 +31,20 @@ const atomTable = new Map<string, Atom>()
 
 /**
  * An interned atom: two atoms with the same text are the same object, so `===` works.
+ * It implements `Equal`/`Hash` (by its text), so it can key a `HashMap` or `HashSet`.
  *
  * @since 0.1.0
  * @category models
  */
-export class Atom {
+export class Atom implements Equal.Equal {
   readonly _tag = "Atom" as const
   private constructor(readonly name: string) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return this === that
+  }
+  [Hash.symbol](): number {
+    return Hash.cached(this, Hash.string(this.name))
+  }
   /**
    * The atom with this text (at most 255 characters, as in Erlang). Atoms are never
    * freed. Local code is not limited: the cap on the atom table (`maxAtoms` of the
@@ -266,12 +275,13 @@ export const map = (
 
 /**
  * A process identifier. It carries its node's name and creation (incarnation), so
- * a pid sent to another node still names the process that made it.
+ * a pid sent to another node still names the process that made it. It implements
+ * `Equal`/`Hash` as `equals` compares pids, so it can key a `HashMap` or `HashSet`.
  *
  * @since 0.1.0
  * @category models
  */
-export class Pid {
+export class Pid implements Equal.Equal {
   readonly _tag = "Pid" as const
   constructor(
     readonly node: Atom,
@@ -279,20 +289,43 @@ export class Pid {
     readonly serial: number,
     readonly creation: number
   ) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof Pid && that.id === this.id && that.serial === this.serial && that.node === this.node &&
+      that.creation === this.creation
+  }
+  [Hash.symbol](): number {
+    let h = Hash.hash(this.node)
+    h = (h * 53) ^ Hash.number(this.id)
+    h = (h * 53) ^ Hash.number(this.serial)
+    return Hash.optimize((h * 53) ^ Hash.number(this.creation))
+  }
   toString(): string {
     return internal.formatPid(this)
   }
 }
 
 /**
- * A reference. `ids` are the opaque 32-bit words (1 to 5 of them).
+ * A reference. `ids` are the opaque 32-bit words (1 to 5 of them). It implements
+ * `Equal`/`Hash` as `equals` compares refs (missing high words count as zero), so it
+ * can key a `HashMap` or `HashSet`.
  *
  * @since 0.1.0
  * @category models
  */
-export class Ref {
+export class Ref implements Equal.Equal {
   readonly _tag = "Ref" as const
   constructor(readonly node: Atom, readonly creation: number, readonly ids: ReadonlyArray<number>) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof Ref && internal.equals(this, that)
+  }
+  [Hash.symbol](): number {
+    let h = (Hash.hash(this.node) * 53) ^ Hash.number(this.creation)
+    // high zero words do not count (as in `equals`)
+    let n = this.ids.length
+    while (n > 1 && this.ids[n - 1] === 0) n--
+    for (let i = 0; i < n; i++) h = (h * 53) ^ Hash.number(this.ids[i]!)
+    return Hash.optimize(h)
+  }
   toString(): string {
     return internal.formatRef(this)
   }

@@ -32,3 +32,8 @@ export * as Process from "./Process.js"
  * @since 0.1.0
  */
 export * as TermLiteral from "./TermLiteral.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TermSchema from "./TermSchema.js"

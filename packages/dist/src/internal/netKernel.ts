@@ -9,21 +9,9 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
-import { RouteError, type RouterShape } from "@effect-otp/process/Router"
+import { RouteError, type RouterShape, type SendOptions, type SendResult } from "@effect-otp/process/Router"
 import * as Sig from "@effect-otp/process/Signal"
-import {
-  Atom,
-  atoms,
-  equals,
-  ImproperList,
-  isTagged,
-  isTerm,
-  Pid,
-  Ref,
-  type Term,
-  Tuple,
-  tuple
-} from "@effect-otp/process/Term"
+import { Atom, atoms, equals, isTagged, isTerm, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -150,7 +138,6 @@ export interface NetKernelImpl {
   readonly monitorNode: (pid: Pid, node: Atom) => Effect.Effect<void>
   readonly setAllow: (nodes: ReadonlyArray<string> | undefined) => void
   readonly connection: (node: Atom) => Conn.Connection | undefined
-  readonly aliasSend: (from: Pid, alias: Ref, message: Term) => Effect.Effect<void, RouteError>
   readonly sendControl: (node: Atom, control: Control.ControlMessage, message?: Term) => Effect.Effect<
     void,
     RouteError
@@ -178,7 +165,6 @@ const A = {
   is_auth: Atom.make("is_auth"),
   yes: Atom.make("yes"),
   no: Atom.make("no"),
-  alias: Atom.make("alias"),
   nodeup: Atom.make("nodeup"),
   nodedown: Atom.make("nodedown"),
   nodedown_reason: Atom.make("nodedown_reason"),
@@ -288,15 +274,23 @@ export const make = (
      */
     const backlogCap = options.maxMailboxBacklog ?? 100_000
     const mailboxSize = runtime.unsafeMailboxSize
-    const backlogWait = (to: Pid | Atom): Effect.Effect<void> => {
+    const backlogWait = (to: Pid | Atom | Ref): Effect.Effect<void> => {
       if (mailboxSize === undefined || backlogCap <= 0 || mailboxSize(to) <= backlogCap) return Effect.void
       const low = Math.floor(backlogCap / 2)
       return Effect.repeat(Effect.sleep(BACKLOG_POLL), { until: () => mailboxSize(to) <= low })
     }
 
-    const deliverMessage = (to: Pid | Atom, message: Term | undefined, peer: string): Effect.Effect<void> => {
+    const deliverMessage = (to: Pid | Atom | Ref, message: Term | undefined, peer: string): Effect.Effect<void> => {
       // as erts: only local pids receive; a pid of another node (or of an old incarnation
       // of this one) is dropped, never relayed
+      if (to instanceof Ref) {
+        // ALIAS_SEND: delivered while the alias is active, silently dropped otherwise (erts)
+        if (runtime.isLocal(new Pid(to.node, 0, 0, to.creation))) {
+          runtime.unsafeSend(to, message)
+          return backlogWait(to)
+        }
+        return Effect.void
+      }
       if (to instanceof Pid) {
         if (runtime.isLocal(to)) {
           runtime.unsafeSend(to, message)
@@ -329,9 +323,7 @@ export const make = (
           return deliverMessage(c.toName, message, peer.name)
         case "AliasSend":
         case "AliasSendTT":
-          // we never hand out aliases (our calls use plain refs); OTP drops such messages too
-          yieldLog(`ALIAS_SEND from ${peer.name} to an unknown alias dropped`)
-          break
+          return deliverMessage(c.alias, message, peer.name)
         case "Link":
           runtime.unsafeDeliver(new Sig.Link({ from: c.from, to: c.to }))
           break
@@ -666,12 +658,22 @@ export const make = (
 
     const pendingOut = new Map<string, Array<Sig.Signal>>()
 
-    /** The control message of a plain send (SEND_SENDER when the peer takes it). */
-    const messageControl = (from: Pid | undefined, to: Sig.Destination, f: bigint): Control.ControlMessage =>
+    /**
+     * The control message of a plain send (SEND_SENDER when the peer takes it), or of a
+     * send to an alias (ALIAS_SEND; `undefined` when the peer has no DFLAG_ALIAS: erts
+     * then drops the message).
+     */
+    const messageControl = (
+      from: Pid | undefined,
+      to: Sig.Destination,
+      f: bigint
+    ): Control.ControlMessage | undefined =>
       to._tag === "Pid"
         ? from !== undefined && (f & Flags.DFLAG_SEND_SENDER) !== 0n
           ? { _tag: "SendSender", from, to }
           : { _tag: "Send", to }
+        : to._tag === "Ref"
+        ? (f & Flags.DFLAG_ALIAS) !== 0n ? { _tag: "AliasSend", from: from ?? netKernelPid, alias: to } : undefined
         : { _tag: "RegSend", from: from ?? netKernelPid, toName: to._tag === "RemoteName" ? to.name : to }
 
     /** Encode straight into the connection's outbound batch; a term that cannot be encoded is an error. */
@@ -684,7 +686,10 @@ export const make = (
       return undefined
     }
 
-    const encodeSignal = (signal: Sig.Signal, conn: Conn.Connection): [Control.ControlMessage, Term | undefined] => {
+    const encodeSignal = (
+      signal: Sig.Signal,
+      conn: Conn.Connection
+    ): [Control.ControlMessage | undefined, Term | undefined] => {
       const f = conn.flags
       switch (signal._tag) {
         case "Message":
@@ -734,7 +739,7 @@ export const make = (
     const write = (signal: Sig.Signal, conn: Conn.Connection): RouteError | undefined => {
       if (signal._tag === "UnlinkAck" && signal.id === 0n) return undefined
       const [control, message] = encodeSignal(signal, conn)
-      return enqueue(conn, control, message)
+      return control === undefined ? undefined : enqueue(conn, control, message)
     }
 
     /** The signal could not reach its node: apply Erlang's local consequences. */
@@ -806,18 +811,49 @@ export const make = (
     /** `route(new Message(...))` without the signal: encoded straight away on an up connection. */
     const routeSend = (
       from: Pid | undefined,
-      to: Pid | Sig.RemoteName,
+      to: Pid | Sig.RemoteName | Ref,
       message: unknown
     ): Effect.Effect<void, RouteError> => {
       const node = to.node
       const entry = node === thisNode ? undefined : table.get(node.name)
       const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
       if (conn === undefined || pendingOut.has(node.name)) return route(new Sig.Message({ from, to, message }))
-      const err = enqueue(conn, messageControl(from, to, conn.flags), message as Term)
+      const control = messageControl(from, to, conn.flags)
+      if (control === undefined) return Effect.void
+      const err = enqueue(conn, control, message as Term)
       return err !== undefined ? Effect.fail(err) : conn.isBusy() ? conn.awaitNotBusy : Effect.void
     }
 
-    const router: RouterShape = { route, routeSend }
+    /**
+     * `erlang:send/3`: `noconnect` answers `noconnect` (nothing sent, no connection set
+     * up) when the node is neither connected nor being connected; `nosuspend` answers
+     * `nosuspend` (nothing sent) when the connection is busy, where `send` would wait.
+     */
+    const routeSendWith = (
+      from: Pid | undefined,
+      to: Pid | Sig.RemoteName | Ref,
+      message: unknown,
+      opts: SendOptions
+    ): Effect.Effect<SendResult, RouteError> => {
+      const node = to.node
+      if (node === thisNode) return Effect.as(route(new Sig.Message({ from, to, message })), "ok" as const)
+      const entry = table.get(node.name)
+      if (entry === undefined && opts.noconnect === true) return Effect.succeed("noconnect" as const)
+      const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
+      if (conn === undefined || pendingOut.has(node.name)) {
+        return Effect.as(route(new Sig.Message({ from, to, message })), "ok" as const)
+      }
+      if (opts.nosuspend === true && conn.isBusy()) return Effect.succeed("nosuspend" as const)
+      const control = messageControl(from, to, conn.flags)
+      if (control === undefined) return Effect.succeed("ok" as const)
+      const err = enqueue(conn, control, message as Term)
+      if (err !== undefined) return Effect.fail(err)
+      return opts.nosuspend !== true && conn.isBusy()
+        ? Effect.as(conn.awaitNotBusy, "ok" as const)
+        : Effect.succeed("ok" as const)
+    }
+
+    const router: RouterShape = { route, routeSend, routeSendWith }
 
     const sendControl = (node: Atom, control: Control.ControlMessage, message?: Term) =>
       Effect.flatMap(
@@ -826,40 +862,16 @@ export const make = (
           Effect.mapError(conn.sendControl(control, message), () => new RouteError({ reason: "NoConnection", node }))
       )
 
-    const aliasSend = (from: Pid, alias: Ref, message: Term) =>
-      runtime.isLocal(new Pid(alias.node, 0, 0, alias.creation))
-        ? Effect.void
-        : sendControl(alias.node, { _tag: "AliasSend", from, alias }, message)
-
     // --- the net_kernel process -----------------------------------------------
 
-    /** gen:reply: tags `[alias|A]` and `[[alias|A]|_]` go to alias A, others to From. */
-    const genReply = (from: Pid, tag: Term, reply: Term): Effect.Effect<void> => {
-      const message = tuple(tag, reply)
-      let alias: Ref | undefined
-      if (tag instanceof ImproperList) {
-        const head = tag.elements[0]
-        if (head === A.alias && tag.elements.length === 1 && tag.tail instanceof Ref) alias = tag.tail
-        else if (head instanceof ImproperList && head.elements[0] === A.alias && head.tail instanceof Ref) {
-          alias = head.tail
-        }
-      }
-      if (alias !== undefined && !runtime.isLocal(from)) {
-        return Effect.ignore(aliasSend(netKernelPid, alias, message))
-      }
-      runtime.unsafeSend(from, message)
-      return Effect.void
-    }
-
+    // answers `gen:call`s (the reply goes to the caller's alias, as `gen:reply` does)
     const netKernelLoop = Effect.forever(
       Effect.flatMap(Process.receive(), (msg) => {
         if (isTagged(msg, A.gen_call, 3)) {
-          const [, fromTag, request] = (msg as Tuple).elements
-          if (fromTag instanceof Tuple && fromTag.elements.length === 2 && fromTag.elements[0] instanceof Pid) {
-            const from = fromTag.elements[0]
-            const tag = fromTag.elements[1]!
-            if (isTagged(request, A.is_auth, 2)) return genReply(from, tag, A.yes)
-            return genReply(from, tag, tuple(atoms.error, Atom.make("not_supported")))
+          const [, from, request] = (msg as Tuple).elements
+          if (from instanceof Tuple && from.elements.length === 2 && from.elements[0] instanceof Pid) {
+            if (isTagged(request, A.is_auth, 2)) return Process.reply(from, A.yes)
+            return Process.reply(from, tuple(atoms.error, Atom.make("not_supported")))
           }
         }
         return Effect.void
@@ -1000,7 +1012,6 @@ export const make = (
         const e = table.get(node.name)
         return e?.state === "up" ? e.conn : undefined
       },
-      aliasSend,
       sendControl,
       onSpawnRequest: (h) => {
         spawnRequestHandler = h

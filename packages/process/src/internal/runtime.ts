@@ -6,7 +6,10 @@
  */
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
+import * as ClockImpl from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -20,7 +23,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Mailbox } from "../Mailbox.js"
-import type { RouterShape } from "../Router.js"
+import type { RouterShape, SendOptions, SendResult } from "../Router.js"
 import { defaultRouter, Router } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, makeLocalNode, Pid, Ref, Tuple } from "../Term.js"
@@ -28,7 +31,7 @@ import type { LocalNode, Term } from "../Term.js"
 import { schedulerFor } from "./scheduler.js"
 import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
 import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
-import { refWords } from "./term.js"
+import { equals, refWords } from "./term.js"
 
 const effectFailure = Atom.make("effect_failure")
 /** @internal */
@@ -51,7 +54,10 @@ const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
   return true
 }
 
-const refKey = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+const refText = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+
+/** A monitor table key: the counter of a ref made here (see `aliasKey`), the ref's text for others. */
+type MonitorKey = number | string
 const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
 
 const samePid = (a: Pid, b: Pid): boolean =>
@@ -67,6 +73,55 @@ interface RemoteLink {
   unlinking: bigint
 }
 
+/**
+ * How an alias is deactivated (erlang:alias/1, erlang:monitor/3): only by `unalias`
+ * (`explicit_unalias`), also by the first message received through it (`reply`), also
+ * when its monitor is removed (`demonitor`), or both (`reply_demonitor`: the message
+ * also removes the monitor).
+ * @internal
+ */
+export type AliasMode = "explicit_unalias" | "reply" | "demonitor" | "reply_demonitor"
+
+/** An active alias: its process and how it is deactivated. */
+interface AliasEntry {
+  readonly p: ProcessImpl
+  readonly mode: AliasMode
+}
+
+/** A timer of `send_after`/`start_timer`: when it fires, and how to stop it. */
+interface Timer {
+  readonly deadline: number
+  /** the local process the timer is bound to (a pid destination): its death cancels the timer */
+  readonly owner: ProcessImpl | undefined
+  /** stops the clock's timer or the fiber that sleeps for it */
+  cancel: (() => void) | undefined
+}
+
+/** the longest delay a JS timer takes (the clock's scheduler treats a longer one as infinite) */
+/** @internal */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * The live clock's scheduler (effect's default `Clock`: `setTimeout`), to recognise it.
+ * @internal
+ */
+export const liveScheduler: Clock.ClockScheduler | undefined = (() => {
+  const clock = ClockImpl.make() as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }
+  return typeof clock.scheduler === "function" ? Effect.runSync(clock.scheduler()) : undefined
+})()
+
+/**
+ * @internal
+ * The clock's own timer scheduler, when it has one (effect's live `Clock`: a `setTimeout`
+ * per timer, no fiber); `undefined` for others (the `TestClock`: a fiber sleeps instead).
+ */
+export const clockScheduler = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
+  const get = (clock as unknown as { readonly scheduler?: unknown }).scheduler
+  return typeof get === "function"
+    ? (get.call(clock) as Effect.Effect<Clock.ClockScheduler>)
+    : Effect.succeed(undefined)
+}
+
 /** A monitor this process holds. */
 interface Held {
   readonly ref: Ref
@@ -74,6 +129,8 @@ interface Held {
   readonly target: ProcessImpl | Pid | Sig.RemoteName
   /** what the 'DOWN' message names: the pid or `{Name, Node}` */
   readonly object: Pid | Tuple
+  /** the monitor ref is also an alias of the watcher (erlang:monitor/3 `{alias, Mode}`) */
+  readonly alias: AliasMode | undefined
 }
 
 /** A monitor held on this process. */
@@ -93,9 +150,19 @@ const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
  */
 export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
   u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
-  (ref === undefined || (u.elements[1] instanceof Ref && refKey(u.elements[1]) === refKey(ref)))
+  (ref === undefined || (u.elements[1] instanceof Ref && equals(u.elements[1], ref)))
 
 const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
+
+// An idle process keeps no empty tables (a served call leaves none behind).
+const unwatched = (t: ProcessImpl, key: MonitorKey): void => {
+  const m = t.monitoredBy
+  if (m !== undefined && m.delete(key) && m.size === 0) t.monitoredBy = undefined
+}
+const unaliased = (p: ProcessImpl, k: number): void => {
+  const s = p.aliases
+  if (s !== undefined && s.delete(k) && s.size === 0) p.aliases = undefined
+}
 
 /**
  * A process: its mailbox (inherited, so one object per process), its fiber and its
@@ -110,10 +177,14 @@ export class ProcessImpl extends Mailbox {
   killReason: Term | undefined = undefined
   links: Set<ProcessImpl> | undefined = undefined
   remoteLinks: Map<string, RemoteLink> | undefined = undefined
-  monitors: Map<string, Held> | undefined = undefined
-  monitoredBy: Map<string, Watch> | undefined = undefined
+  monitors: Map<MonitorKey, Held> | undefined = undefined
+  monitoredBy: Map<MonitorKey, Watch> | undefined = undefined
   decode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined = undefined
   keepUndecodable = false
+  /** keys of its active aliases (see `RuntimeImpl.aliasKey`) */
+  aliases: Set<number> | undefined = undefined
+  /** keys of the timers bound to it (cancelled when it dies) */
+  timers: Set<number> | undefined = undefined
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
     super()
   }
@@ -144,6 +215,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   readonly registry = new Map<Atom, ProcessImpl>()
   /** processes with a link or monitor to or from another node (for `nodeDown`) */
   readonly remoteRelated = new Set<ProcessImpl>()
+  /** active aliases, by `aliasKey` */
+  readonly aliasTable = new Map<number, AliasEntry>()
+  /** pending timers, by `aliasKey` of their ref */
+  readonly timers = new Map<number, Timer>()
   private nextId = 1
   private serial = 0
   private refCounter = 0
@@ -201,6 +276,22 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   get makeRef(): Effect.Effect<Ref> {
     return Effect.sync(this.unsafeMakeRef)
   }
+  /** The key of a ref in the monitor tables. */
+  monitorKey(ref: Ref): MonitorKey {
+    return this.aliasKey(ref) ?? refText(ref)
+  }
+  /**
+   * The counter of a ref made by this node (this incarnation, or before the node got its
+   * name), `undefined` for any other ref: the key of the alias and timer tables.
+   */
+  aliasKey(ref: Ref): number | undefined {
+    if (!this.isLocalRef(ref)) return undefined
+    const ids = ref.ids
+    const lo = ids[0]
+    if (lo === undefined || lo >= 0x40000) return undefined
+    for (let i = 2; i < ids.length; i++) if (ids[i] !== 0) return undefined
+    return lo + (ids[1] ?? 0) * 0x40000
+  }
 
   lookup(pid: Pid): ProcessImpl | undefined {
     if (!this.isLocal(pid)) return undefined
@@ -210,8 +301,13 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeIsAlive = (pid: Pid): boolean => this.lookup(pid) !== undefined
   unsafeWhereis = (name: Atom): Pid | undefined => this.registry.get(name)?.pid
   unsafeProcessCount = (): number => this.table.size
-  unsafeMailboxSize = (to: Pid | Atom): number =>
-    (to instanceof Pid ? this.lookup(to) : this.registry.get(to))?.size ?? 0
+  unsafeMailboxSize = (to: Pid | Atom | Ref): number =>
+    (to instanceof Pid ? this.lookup(to) : to instanceof Ref ? this.aliasOwner(to) : this.registry.get(to))?.size ?? 0
+  /** The process an active alias of this node belongs to. */
+  aliasOwner(ref: Ref): ProcessImpl | undefined {
+    const k = this.aliasKey(ref)
+    return k === undefined ? undefined : this.aliasTable.get(k)?.p
+  }
 
   // --- logging and routing from synchronous code -----------------------------
 
@@ -369,6 +465,14 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     this.table.delete(p.pid.id)
     if (p.name !== undefined && this.registry.get(p.name) === p) this.registry.delete(p.name)
     this.remoteRelated.delete(p)
+    if (p.aliases !== undefined) {
+      for (const k of p.aliases) this.aliasTable.delete(k)
+      p.aliases = undefined
+    }
+    if (p.timers !== undefined) {
+      for (const k of p.timers) this.cancelTimerKey(k)
+      p.timers = undefined
+    }
     if (p.links !== undefined) {
       for (const l of p.links) {
         l.links?.delete(p)
@@ -385,7 +489,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     if (p.monitoredBy !== undefined) {
       for (const [key, w] of p.monitoredBy) {
         if (w.watcher instanceof ProcessImpl) {
-          w.watcher.monitors?.delete(key)
+          this.dropHeld(w.watcher, key)
           w.watcher.deliver(
             downMessage(w.ref, w.object instanceof Atom ? new Tuple([w.object, this.node]) : w.object, reason)
           )
@@ -397,7 +501,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     }
     if (p.monitors !== undefined) {
       for (const [key, h] of p.monitors) {
-        if (h.target instanceof ProcessImpl) h.target.monitoredBy?.delete(key)
+        if (h.target instanceof ProcessImpl) unwatched(h.target, key)
         else this.enqueue(new Sig.Demonitor({ from: p.pid, to: h.target, ref: h.ref }))
       }
       p.monitors = undefined
@@ -440,6 +544,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       else this.enqueue(new Sig.Message({ from: undefined, to, message }))
       return true
     }
+    if (to instanceof Ref) {
+      if (this.isLocalRef(to)) this.sendAlias(to, message)
+      else this.enqueue(new Sig.Message({ from: undefined, to, message }))
+      return true
+    }
     if (to instanceof Atom) {
       const p = this.registry.get(to)
       if (p === undefined) return false
@@ -458,7 +567,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
    */
   private routeSend(
     from: Pid | undefined,
-    to: Pid | Sig.RemoteName,
+    to: Pid | Sig.RemoteName | Ref,
     message: unknown
   ): Effect.Effect<void, SendError> {
     const r = this.router
@@ -471,16 +580,57 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       (e): Effect.Effect<void, SendError> =>
         e.reason === "NotEncodable"
           ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
-          : e.reason === "NotAlive" && !(to instanceof Pid)
+          : e.reason === "NotAlive" && to instanceof Sig.RemoteName
           ? Effect.fail(new SendError({ reason: "NotAlive", to }))
           : Effect.void
     )
+  }
+
+  /** `erlang:send/3` to another node (see `SendOptions`); errors as `routeSend`. */
+  private routeSendWith(
+    from: Pid | undefined,
+    to: Pid | Sig.RemoteName | Ref,
+    message: unknown,
+    options: SendOptions
+  ): Effect.Effect<SendResult, SendError> {
+    const r = this.router
+    if (r.routeSendWith === undefined) return Effect.as(this.routeSend(from, to, message), "ok" as const)
+    return Effect.catchAll(
+      r.routeSendWith(from, to, message, options),
+      (e): Effect.Effect<SendResult, SendError> =>
+        e.reason === "NotEncodable"
+          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
+          : e.reason === "NotAlive" && to instanceof Sig.RemoteName
+          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
+          : Effect.succeed("ok" as const)
+    )
+  }
+
+  /**
+   * `erlang:send/3`: a local destination (pid, name, alias) is `ok` (or `NotRegistered`);
+   * another node's goes through the router with the options.
+   */
+  sendWith(
+    to: Sig.Destination,
+    message: unknown,
+    from: Pid | undefined,
+    options: SendOptions
+  ): Effect.Effect<SendResult, SendError> {
+    if (to instanceof Atom) return Effect.as(this.send(to, message, from), "ok" as const)
+    const local = to instanceof Pid ? this.isLocal(to) : to instanceof Ref ? this.isLocalRef(to) : to.node === this.node
+    if (local) return Effect.as(this.send(to, message, from), "ok" as const)
+    return this.routeSendWith(from, to, message, options)
   }
 
   send(to: Sig.Destination, message: unknown, from: Pid | undefined): Effect.Effect<void, SendError> {
     if (to instanceof Pid) {
       if (!this.isLocal(to)) return this.routeSend(from, to, message)
       this.lookup(to)?.deliver(message)
+      return Effect.void
+    }
+    if (to instanceof Ref) {
+      if (!this.isLocalRef(to)) return this.routeSend(from, to, message)
+      this.sendAlias(to, message)
       return Effect.void
     }
     if (to instanceof Atom) {
@@ -491,6 +641,124 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     }
     if (to.node === this.node) return this.send(to.name, message, from)
     return this.routeSend(from, to, message)
+  }
+
+  // --- aliases ----------------------------------------------------------------------
+
+  /** A ref of this node (any incarnation counts as another node's, as for pids). */
+  isLocalRef(ref: Ref): boolean {
+    return (ref.node === this.node && ref.creation === this.creation) || ref.node === atoms.nonode
+  }
+
+  private addAlias(p: ProcessImpl, ref: Ref, mode: AliasMode): void {
+    const k = this.aliasKey(ref)!
+    this.aliasTable.set(k, { p, mode })
+    ;(p.aliases ??= new Set()).add(k)
+  }
+
+  private removeAlias(p: ProcessImpl, ref: Ref): boolean {
+    const k = this.aliasKey(ref)
+    if (k === undefined) return false
+    const e = this.aliasTable.get(k)
+    if (e === undefined || e.p !== p) return false
+    this.aliasTable.delete(k)
+    unaliased(p, k)
+    return true
+  }
+
+  /** erlang:alias/0,1: a new alias of `p`. */
+  alias(p: ProcessImpl, mode: "explicit_unalias" | "reply"): Ref {
+    const ref = this.unsafeMakeRef()
+    if (!p.dead) this.addAlias(p, ref, mode)
+    return ref
+  }
+
+  /** erlang:unalias/1: `true` when `ref` was an active alias of `p`. A monitor stays. */
+  unalias(p: ProcessImpl, ref: Ref): boolean {
+    return this.removeAlias(p, ref)
+  }
+
+  /**
+   * A message to an alias of this node: delivered while the alias is active, dropped
+   * otherwise (as erts does). A `reply` alias is deactivated by it; a `reply_demonitor`
+   * one also removes its monitor.
+   */
+  sendAlias(ref: Ref, message: unknown): void {
+    const k = this.aliasKey(ref)
+    if (k === undefined) return
+    const e = this.aliasTable.get(k)
+    if (e === undefined) return
+    const p = e.p
+    if (e.mode === "reply" || e.mode === "reply_demonitor") {
+      this.aliasTable.delete(k)
+      unaliased(p, k)
+      if (e.mode === "reply_demonitor") {
+        const key = this.monitorKey(ref)
+        const held = this.dropHeld(p, key)
+        if (held !== undefined) {
+          const signal = this.unwatch(p, held, key)
+          if (signal !== undefined) this.enqueue(signal)
+        }
+      }
+    }
+    p.deliver(message)
+  }
+
+  // --- timers --------------------------------------------------------------------
+
+  /**
+   * Starts a timer: `fire` runs after `ms` by `clock` (the caller's) unless the timer is
+   * cancelled first, or its owner (a local process) dies. The returned ref names it. On
+   * a clock with its own scheduler (the live one) the timer is just that scheduler's
+   * timer; otherwise (the `TestClock`) a daemon fiber sleeps for it.
+   */
+  startTimer(
+    ms: number,
+    clock: Clock.Clock,
+    owner: ProcessImpl | undefined,
+    ownerGone: boolean,
+    fire: (ref: Ref) => void
+  ): Effect.Effect<Ref> {
+    const ref = this.unsafeMakeRef()
+    // a timer for a process that is not alive is cancelled at once, as in erts
+    if (ownerGone) return Effect.succeed(ref)
+    const k = this.aliasKey(ref)!
+    const timer: Timer = { deadline: clock.unsafeCurrentTimeMillis() + ms, owner, cancel: undefined }
+    this.timers.set(k, timer)
+    if (owner !== undefined) (owner.timers ??= new Set()).add(k)
+    const expire = () => {
+      if (this.timers.get(k) !== timer) return
+      this.timers.delete(k)
+      owner?.timers?.delete(k)
+      fire(ref)
+    }
+    return Effect.flatMap(clockScheduler(clock), (scheduler) => {
+      if (scheduler !== undefined && ms <= MAX_TIMER_MILLIS) {
+        timer.cancel = scheduler.unsafeSchedule(expire, Duration.millis(ms))
+        return Effect.succeed(ref)
+      }
+      return Effect.map(Effect.forkDaemon(Effect.zipRight(Effect.sleep(ms), Effect.sync(expire))), (fiber) => {
+        if (this.timers.get(k) === timer) timer.cancel = () => fiber.unsafeInterruptAsFork(this.fiberId)
+        else fiber.unsafeInterruptAsFork(this.fiberId)
+        return ref
+      })
+    })
+  }
+
+  /** The timer named by `ref`, if it is pending. */
+  timer(ref: Ref): Timer | undefined {
+    const k = this.aliasKey(ref)
+    return k === undefined ? undefined : this.timers.get(k)
+  }
+
+  /** Cancels a pending timer; `true` if it was pending. */
+  cancelTimerKey(k: number): boolean {
+    const t = this.timers.get(k)
+    if (t === undefined) return false
+    this.timers.delete(k)
+    t.owner?.timers?.delete(k)
+    t.cancel?.()
+    return true
   }
 
   // --- registry -----------------------------------------------------------------
@@ -563,30 +831,33 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   // --- monitors -----------------------------------------------------------------
 
-  monitor(p: ProcessImpl, target: Pid | Atom | Sig.RemoteName): Effect.Effect<Ref> {
+  monitor(p: ProcessImpl, target: Pid | Atom | Sig.RemoteName, alias?: AliasMode): Effect.Effect<Ref> {
     const ref = this.unsafeMakeRef()
-    const key = refKey(ref)
+    const key = this.monitorKey(ref)
+    if (alias !== undefined && !p.dead) this.addAlias(p, ref, alias)
     let local: ProcessImpl | undefined
     let object: Pid | Tuple
     let watchObject: Pid | Atom
     if (target instanceof Pid) {
       object = target
       watchObject = target
-      if (!this.isLocal(target)) return this.monitorRemote(p, ref, key, target, object)
+      if (!this.isLocal(target)) return this.monitorRemote(p, ref, key, target, object, alias)
       local = this.lookup(target)
     } else {
       const name = target instanceof Atom ? target : target.name
       if (!(target instanceof Atom) && target.node !== this.node) {
-        return this.monitorRemote(p, ref, key, target, new Tuple([target.name, target.node]))
+        return this.monitorRemote(p, ref, key, target, new Tuple([target.name, target.node]), alias)
       }
       object = new Tuple([name, this.node])
       watchObject = name
       local = this.registry.get(name)
     }
     if (local === undefined || local.dead) {
+      // the monitor is triggered at once: a `demonitor`/`reply_demonitor` alias goes with it
+      if (alias !== undefined && alias !== "explicit_unalias") this.removeAlias(p, ref)
       p.deliver(downMessage(ref, object, atoms.noproc))
     } else {
-      ;(p.monitors ??= new Map()).set(key, { ref, target: local, object })
+      ;(p.monitors ??= new Map()).set(key, { ref, target: local, object, alias })
       ;(local.monitoredBy ??= new Map()).set(key, { ref, watcher: p, object: watchObject })
     }
     return Effect.succeed(ref)
@@ -595,29 +866,51 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   private monitorRemote(
     p: ProcessImpl,
     ref: Ref,
-    key: string,
+    key: MonitorKey,
     target: Pid | Sig.RemoteName,
-    object: Pid | Tuple
+    object: Pid | Tuple,
+    alias: AliasMode | undefined
   ): Effect.Effect<Ref> {
-    ;(p.monitors ??= new Map()).set(key, { ref, target, object })
+    ;(p.monitors ??= new Map()).set(key, { ref, target, object, alias })
     this.remoteRelated.add(p)
     return Effect.as(
       Effect.catchAll(this.router.route(new Sig.Monitor({ from: p.pid, to: target, ref })), () =>
         Effect.sync(() => {
-          if (p.monitors?.delete(key)) p.deliver(downMessage(ref, object, atoms.noconnection))
+          if (this.dropHeld(p, key) !== undefined) p.deliver(downMessage(ref, object, atoms.noconnection))
         })),
       ref
     )
   }
 
-  demonitor(p: ProcessImpl, ref: Ref, flush: boolean): Effect.Effect<boolean> {
-    const key = refKey(ref)
+  /**
+   * Removes a monitor `p` holds from its table (the watcher side only) and returns it;
+   * its alias goes with it unless the alias is `explicit_unalias`.
+   */
+  private dropHeld(p: ProcessImpl, key: MonitorKey): Held | undefined {
     const held = p.monitors?.get(key)
+    if (held === undefined) return undefined
+    p.monitors!.delete(key)
+    if (p.monitors!.size === 0) p.monitors = undefined
+    if (held.alias !== undefined && held.alias !== "explicit_unalias") this.removeAlias(p, held.ref)
+    return held
+  }
+
+  /** The target side of removing a monitor: done for a local target, the signal to send for a remote one. */
+  private unwatch(p: ProcessImpl, held: Held, key: MonitorKey): Sig.Demonitor | undefined {
+    if (held.target instanceof ProcessImpl) {
+      unwatched(held.target, key)
+      return undefined
+    }
+    return new Sig.Demonitor({ from: p.pid, to: held.target, ref: held.ref })
+  }
+
+  demonitor(p: ProcessImpl, ref: Ref, flush: boolean): Effect.Effect<boolean> {
+    const key = this.monitorKey(ref)
+    const held = this.dropHeld(p, key)
     let effect: Effect.Effect<void> = Effect.void
     if (held !== undefined) {
-      p.monitors!.delete(key)
-      if (held.target instanceof ProcessImpl) held.target.monitoredBy?.delete(key)
-      else effect = Effect.ignore(this.router.route(new Sig.Demonitor({ from: p.pid, to: held.target, ref })))
+      const signal = this.unwatch(p, held, key)
+      if (signal !== undefined) effect = Effect.ignore(this.router.route(signal))
     }
     if (flush) {
       p.removeWhere((m) => isDown(m, ref))
@@ -636,6 +929,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       case "Message": {
         const to = signal.to
         if (to instanceof Pid) this.lookup(to)?.deliver(signal.message)
+        else if (to instanceof Ref) this.sendAlias(to, signal.message)
         else if (to instanceof Atom) this.registry.get(to)?.deliver(signal.message)
         else if (to.node === this.node) this.registry.get(to.name)?.deliver(signal.message)
         return
@@ -694,7 +988,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
             new Sig.Down({ from: name ?? (to as Pid), to: signal.from, ref: signal.ref, reason: atoms.noproc })
           )
         } else {
-          ;(t.monitoredBy ??= new Map()).set(refKey(signal.ref), {
+          ;(t.monitoredBy ??= new Map()).set(this.monitorKey(signal.ref), {
             ref: signal.ref,
             watcher: signal.from,
             object: name ?? t.pid
@@ -708,16 +1002,14 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         const t = to instanceof Pid
           ? this.lookup(to)
           : this.registry.get(to instanceof Atom ? to : to.name)
-        t?.monitoredBy?.delete(refKey(signal.ref))
+        if (t !== undefined) unwatched(t, this.monitorKey(signal.ref))
         return
       }
       case "Down": {
         const w = this.lookup(signal.to)
         if (w === undefined) return
-        const key = refKey(signal.ref)
-        const held = w.monitors?.get(key)
+        const held = this.dropHeld(w, this.monitorKey(signal.ref))
         if (held === undefined) return
-        w.monitors!.delete(key)
         w.deliver(downMessage(held.ref, held.object, signal.reason))
         return
       }
@@ -740,7 +1032,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       if (p.monitors !== undefined) {
         for (const [key, h] of [...p.monitors]) {
           if (h.target instanceof ProcessImpl || h.target.node !== node) continue
-          p.monitors.delete(key)
+          this.dropHeld(p, key)
           p.deliver(downMessage(h.ref, h.object, reason))
         }
       }
@@ -748,6 +1040,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         for (const [key, w] of [...p.monitoredBy]) {
           if (w.watcher instanceof Pid && w.watcher.node === node) p.monitoredBy.delete(key)
         }
+        if (p.monitoredBy.size === 0) p.monitoredBy = undefined
       }
     }
   }
@@ -784,6 +1077,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   shutdownAll(): Effect.Effect<void> {
     return Effect.suspend(() => {
       const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const k of [...this.timers.keys()]) this.cancelTimerKey(k)
       for (const p of this.table.values()) {
         this.kill(p, shutdown)
         if (p.fiber !== undefined) fibers.push(p.fiber)

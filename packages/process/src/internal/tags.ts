@@ -64,10 +64,10 @@ export interface ProcessRuntimeShape {
   readonly unsafeExit: (pid: Pid, reason: Term) => void
   readonly unsafeProcessCount: () => number
   /**
-   * Messages waiting in the mailbox of a local process (by pid or registered name); 0 when
-   * there is no such process. Used by the distribution for receive backpressure.
+   * Messages waiting in the mailbox of a local process (by pid, registered name or active
+   * alias); 0 when there is no such process. Used by the distribution for receive backpressure.
    */
-  readonly unsafeMailboxSize?: ((to: Pid | Atom) => number) | undefined
+  readonly unsafeMailboxSize?: ((to: Pid | Atom | Ref) => number) | undefined
 }
 
 /** @since 0.1.0 */

@@ -9,6 +9,7 @@ import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import * as Sig from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
+import * as TermSchema from "@effect-otp/process/TermSchema"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -228,10 +229,15 @@ export const make = (
         if (published === undefined || fn === undefined) return Effect.succeed(undef(m, f, args))
         const decoded = Schema.decodeUnknownEither(fn.args)(args)
         if (Either.isLeft(decoded)) {
+          // a published function has no clause for them; a built-in raises badarg, as erl's BIFs do
+          if (modules.has(m)) {
+            return Effect.succeed<Outcome>({ _tag: "error", reason: A.function_clause, stack: [frame(m, f, args)] })
+          }
+          const location = m === A.erlang ? [ertsErrorInfo] : []
           return Effect.succeed<Outcome>({
             _tag: "error",
-            reason: A.function_clause,
-            stack: [frame(m, f, args)]
+            reason: T.atoms.badarg,
+            stack: [T.tuple(m, f, args, location)]
           })
         }
         const stack = [frame(m, f, args.length)]
@@ -503,8 +509,14 @@ export const make = (
 // Built-in modules
 // ---------------------------------------------------------------------------
 
-const S = Module
+const S = TermSchema
 const noArgs = Schema.Tuple()
+
+/** The location erl gives a BIF's badarg: `{error_info, #{module => erl_erts_errors}}`. */
+const ertsErrorInfo = T.tuple(a("error_info"), T.map([[a("module"), a("erl_erts_errors")]]))
+
+/** `erlang:nodes/1`'s argument: a node type or a list of them (anything else is badarg). */
+const NodeType = S.AtomLiteral("visible", "hidden", "connected", "this", "known")
 
 const erlangModule = (
   runtime: ProcessRuntimeShape,
@@ -514,7 +526,14 @@ const erlangModule = (
   Module.make("erlang", {
     node: Module.fn({ args: noArgs, result: S.Term }, () => Effect.succeed(kernel.node)),
     self: Module.fn({ args: noArgs, result: S.Term }, () => Process.self),
-    nodes: Module.fn({ args: noArgs, result: S.Term }, () => Effect.succeed([...kernel.nodes(["visible", "hidden"])])),
+    // as erl: nodes() is the visible nodes only
+    nodes: [
+      Module.fn({ args: noArgs, result: S.Term }, () => Effect.succeed([...kernel.nodes()])),
+      Module.fn(
+        { args: Schema.Tuple(Schema.Union(NodeType, Schema.Array(NodeType))), result: S.Term },
+        (kind) => Effect.succeed([...kernel.nodes(kind)])
+      )
+    ],
     is_alive: Module.fn({ args: noArgs, result: S.Term }, () => Effect.succeed(T.atoms.true)),
     whereis: Module.fn(
       { args: Schema.Tuple(S.AtomFromSelf), result: S.Term },

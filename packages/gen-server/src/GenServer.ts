@@ -1,0 +1,721 @@
+/**
+ * A typed `gen_server` whose messages are OTP's.
+ *
+ * ```ts
+ * const Counter = GenServer.make({
+ *   name: "counter",
+ *   request: Schema.Literal("get", "bump").pipe(...),   // call requests (Encoded side = the wire term)
+ *   reply: TermSchema.Integer,                          // call replies
+ *   cast: ...,                                          // casts
+ *   init: (start: number) => Effect.succeed({ state: start }),
+ *   handleCall: (req, from, n) => Effect.succeed(req === "get" ? { reply: n, state: n } : { reply: n + 1, state: n + 1 }),
+ *   handleCast: (msg, n) => Effect.succeed({ state: n })
+ * })
+ * const server = yield* GenServer.start(Counter, 0, { name: "counter" })
+ * const n = yield* GenServer.call(server, "get")          // n: number
+ * ```
+ *
+ * On the wire a call is `{'$gen_call', {Pid, Tag}, Request}` and its reply `{Tag, Reply}`, a
+ * cast is `{'$gen_cast', Request}`, and `{system, From, Msg}` answers `sys`: an Erlang node calls
+ * a TS server with `gen_server:call({Name, Node}, Req)`, and `GenServer.call` calls an Erlang
+ * `gen_server`. A call uses an alias monitor for its duration, exactly as OTP 25's
+ * `gen:do_call`, so a reply that arrives after the timeout is dropped, never left in the
+ * caller's mailbox.
+ *
+ * Callbacks return Effects and results are plain objects (OTP's tuples):
+ * - `init` → `{ state, ...action }`, `{ ignore: true }` or `{ stop: reason }`;
+ * - `handleCall` → `{ reply, state, ...action }`, `{ state, ...action }` (noreply: answer later
+ *   with `reply(from, value)`), or `{ stop: reason, state, reply? }`;
+ * - `handleCast`, `handleInfo`, `handleContinue` → `{ state, ...action }` or `{ stop, state }`;
+ * - an action is `timeout` (an inactivity timeout: `handleInfo` then receives the atom
+ *   `timeout`), `hibernate` (accepted and ignored: a JS process has no heap to shrink) and
+ *   `continue` (runs `handleContinue` before the next message).
+ *
+ * A callback that fails (or dies) ends the server: the failure becomes the exit reason
+ * (a `Term` or `ProcessExit` as is, anything else `{effect_failure, <<Text>>}`), the crash is
+ * logged, and `terminate` runs. `terminate` also runs on `stop` and on an exit signal from the
+ * parent when the server traps exits (`Process.trapExit(true)` in `init`), as in OTP. A request
+ * that does not decode with the request schema is answered with a typed `BadRequest` (on the
+ * wire `{'$gen_bad_request', <<Text>>}`); a cast that does not decode is logged; the server
+ * lives on in both cases.
+ *
+ * `sys`: the server answers `get_state`, `get_status`, `suspend`, `resume`, `change_code`
+ * (through `codeChange`) and `terminate` (`ok`, then it terminates: `gen_server:stop` from erl),
+ * and any other system message (`replace_state`, whose Erlang fun cannot run here, `get_log`,
+ * `statistics`, `trace`…) with `{error, {unknown_system_msg, Msg}}`. While suspended only
+ * system messages and the parent's exit are handled, as in OTP.
+ *
+ * Not here: `enter_loop`, `format_status`, `hibernate` (accepted, no effect), debug options.
+ *
+ * Performance: an idle server is a parked process fiber (about 2 kB, see `Process`) plus its
+ * loop state; every server shares one loop Effect. A call costs an alias monitor, two messages
+ * and two fiber wake-ups; its timeout is one timer of the clock's scheduler (no fiber).
+ *
+ * @since 0.1.0
+ */
+import type * as Process from "@effect-otp/process/Process"
+import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import { RemoteName } from "@effect-otp/process/Signal"
+import type { Term } from "@effect-otp/process/Term"
+import { Atom } from "@effect-otp/process/Term"
+import type { Pid, Ref, Tuple } from "@effect-otp/process/Term"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as client from "./internal/client.js"
+import * as server from "./internal/server.js"
+import * as types from "./internal/types.js"
+import * as via_ from "./internal/via.js"
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/**
+ * No reply within the call's timeout (OTP's `exit(timeout)`); a late reply is dropped.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const CallTimeout: typeof types.CallTimeout = types.CallTimeout
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CallTimeout = types.CallTimeout
+
+/**
+ * The server does not exist (a dead pid, an unregistered name: OTP's `noproc`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const NoProc: typeof types.NoProc = types.NoProc
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type NoProc = types.NoProc
+
+/**
+ * The server's node is not reachable, or went down during the call (OTP's `noconnection`,
+ * `{nodedown, Node}`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const NoConnection: typeof types.NoConnection = types.NoConnection
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type NoConnection = types.NoConnection
+
+/**
+ * The server exited during the call; `reason` is its exit reason.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ServerExited: typeof types.ServerExited = types.ServerExited
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ServerExited = types.ServerExited
+
+/**
+ * The request did not encode (client side) or decode (server side) with the request schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const BadRequest: typeof types.BadRequest = types.BadRequest
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type BadRequest = types.BadRequest
+
+/**
+ * The reply did not decode with the reply schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const BadReply: typeof types.BadReply = types.BadReply
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type BadReply = types.BadReply
+
+/**
+ * `start` with a name that is taken (OTP's `{error, {already_started, Pid}}`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const AlreadyStarted: typeof types.AlreadyStarted = types.AlreadyStarted
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type AlreadyStarted = types.AlreadyStarted
+
+/**
+ * `init` failed, returned `{ stop: reason }` or timed out (OTP's `{error, Reason}`); the process
+ * exited with `reason`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InitFailed: typeof types.InitFailed = types.InitFailed
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InitFailed = types.InitFailed
+
+/**
+ * `init` returned `{ ignore: true }` (OTP's `ignore`); the process exited `normal`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InitIgnored: typeof types.InitIgnored = types.InitIgnored
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InitIgnored = types.InitIgnored
+
+/**
+ * What `call` fails with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CallError = CallTimeout | NoProc | NoConnection | ServerExited | BadRequest | BadReply
+
+/**
+ * What `start` fails with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StartError = AlreadyStarted | InitFailed | InitIgnored
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/**
+ * A timeout: a duration or `"infinity"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Timeout = Duration.DurationInput | "infinity"
+
+/**
+ * What may follow a callback's result, as the last element of OTP's result tuples.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Action<C> {
+  /** inactivity timeout: with no message in that time, `handleInfo` receives the atom `timeout` */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** accepted and ignored (a JS process has no heap to shrink) */
+  readonly hibernate?: boolean | undefined
+  /** runs `handleContinue(continue, state)` before the next message */
+  readonly continue?: C | undefined
+}
+
+/**
+ * An exit reason: a term, or a string for the atom.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reason = Term | string
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InitResult<S, C> =
+  | ({ readonly state: S } & Action<C>)
+  | { readonly ignore: true }
+  | { readonly stop: Reason }
+
+/**
+ * `{ reply, state }`, `{ state }` (noreply), or `{ stop, state, reply? }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallResult<Rep, S, C> =
+  | ({ readonly reply: Rep; readonly state: S } & Action<C>)
+  | ({ readonly noreply?: true; readonly state: S } & Action<C>)
+  | { readonly stop: Reason; readonly state: S; readonly reply?: Rep }
+
+/**
+ * `{ state }` (noreply) or `{ stop, state }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NoReplyResult<S, C> =
+  | ({ readonly noreply?: true; readonly state: S } & Action<C>)
+  | { readonly stop: Reason; readonly state: S }
+
+/**
+ * The caller of a call, for a deferred `reply(from, value)`. `term` is OTP's `{Pid, Tag}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface From<Rep> {
+  readonly term: Tuple
+  readonly pid: Pid
+  /** @internal */
+  readonly encode: (reply: Rep) => unknown
+}
+
+/**
+ * The schemas of a server's calls, replies and casts. The Encoded side is what crosses the
+ * wire (a `Term`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Protocol<Req, Rep, Cast> extends types.Protocol<Req, Rep, Cast> {}
+
+/**
+ * The protocol of raw terms (no decoding): the default, and what an untyped `call` uses.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const raw: Protocol<Term, Term, Term> = types.raw
+
+/**
+ * Builds a protocol (for a client of a server written elsewhere, e.g. in Erlang); missing
+ * schemas are raw terms.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const protocol = <Req = Term, Rep = Term, Cast = Term>(schemas: {
+  readonly request?: Schema.Schema<Req, any, never>
+  readonly reply?: Schema.Schema<Rep, any, never>
+  readonly cast?: Schema.Schema<Cast, any, never>
+}): Protocol<Req, Rep, Cast> => ({
+  request: schemas.request ?? raw.request as any,
+  reply: schemas.reply ?? raw.reply as any,
+  cast: schemas.cast ?? raw.cast as any
+})
+
+/**
+ * The callbacks (OTP's callback module) and schemas of a server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Spec<
+  Args,
+  State,
+  Req,
+  Rep,
+  Cast,
+  Cont,
+  RInit = never,
+  RCall = never,
+  RCast = never,
+  RInfo = never,
+  RCont = never,
+  RTerm = never,
+  RCode = never
+> {
+  /** shown by `sys:get_status` and in crash reports (default `gen_server`) */
+  readonly name?: string | undefined
+  readonly request?: Schema.Schema<Req, any, never> | undefined
+  readonly reply?: Schema.Schema<Rep, any, never> | undefined
+  readonly cast?: Schema.Schema<Cast, any, never> | undefined
+  /** encodes the state for `sys:get_state`/`get_status` (default: the state if it is a term, else its text) */
+  readonly state?: Schema.Schema<State, any, never> | undefined
+  readonly init: (args: Args) => Effect.Effect<InitResult<State, Cont>, unknown, RInit>
+  /** default: exits with `{bad_call, Request}`, as OTP's default */
+  readonly handleCall?:
+    | ((request: Req, from: From<Rep>, state: State) => Effect.Effect<CallResult<Rep, State, Cont>, unknown, RCall>)
+    | undefined
+  /** default: exits with `{bad_cast, Request}` */
+  readonly handleCast?:
+    | ((request: Cast, state: State) => Effect.Effect<NoReplyResult<State, Cont>, unknown, RCast>)
+    | undefined
+  /** default: logs the message and keeps going, as OTP's default */
+  readonly handleInfo?:
+    | ((message: unknown, state: State) => Effect.Effect<NoReplyResult<State, Cont>, unknown, RInfo>)
+    | undefined
+  readonly handleContinue?:
+    | ((cont: Cont, state: State) => Effect.Effect<NoReplyResult<State, Cont>, unknown, RCont>)
+    | undefined
+  readonly terminate?: ((reason: Term, state: State) => Effect.Effect<unknown, unknown, RTerm>) | undefined
+  /** `sys:change_code`: the new state */
+  readonly codeChange?: ((oldVsn: Term, state: State, extra: Term) => Effect.Effect<State, unknown, RCode>) | undefined
+}
+
+/**
+ * A server definition (`make`): its protocol and callbacks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GenServer<Args, State, Req, Rep, Cast, R> extends Protocol<Req, Rep, Cast> {
+  readonly spec: Spec<Args, State, Req, Rep, Cast, any, any, any, any, any, any, any, any>
+  /** @internal the services the callbacks need */
+  readonly R?: (_: never) => R
+}
+
+/**
+ * A name registry for `via` names (OTP's `{via, Module, Name}`): `global` and others fill it.
+ * `register` returns `false` when the name is taken; `send` to a name that is not registered
+ * is ignored (as a cast).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ViaRegistry extends types.ViaRegistry {}
+
+/**
+ * A `via` name: a name in a registry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Via: typeof types.Via = types.Via
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Via = types.Via
+
+/**
+ * `{via, Registry, Name}`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const via = (registry: ViaRegistry, name: Term): Via => new types.Via({ registry, name })
+
+/**
+ * A registry of `via` names on this node (any term as the name; a dead process's names are
+ * dropped when looked up). `global` is the cluster-wide one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const localRegistry: () => ViaRegistry = via_.localRegistry
+
+/**
+ * What names a server: a pid, a local name, `{Name, Node}` (`RemoteName` or the tuple), or a
+ * `via` name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Target = types.Target
+
+/**
+ * A server to call, with the schemas of its protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ServerRef: typeof types.ServerRef = types.ServerRef
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ServerRef<Req, Rep, Cast> = types.ServerRef<Req, Rep, Cast>
+
+/**
+ * A started server: a `ServerRef` whose target is its pid.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Server: typeof types.Server = types.Server
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Server<Req, Rep, Cast> = types.Server<Req, Rep, Cast>
+
+/**
+ * A reference to a server by any target, typed by a definition or protocol.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ref = <Req, Rep, Cast>(protocol: Protocol<Req, Rep, Cast>, target: Target): ServerRef<Req, Rep, Cast> =>
+  new types.ServerRef(target, { request: protocol.request, reply: protocol.reply, cast: protocol.cast })
+
+/**
+ * `{Name, Node}`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const remote = (name: string | Atom, node: string | Atom): RemoteName =>
+  new RemoteName({
+    name: typeof name === "string" ? Atom.make(name) : name,
+    node: typeof node === "string" ? Atom.make(node) : node
+  })
+
+// ---------------------------------------------------------------------------
+// Definition and start
+// ---------------------------------------------------------------------------
+
+/**
+ * Defines a server. Missing schemas are raw terms.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <
+  Args,
+  State,
+  Req = Term,
+  Rep = Term,
+  Cast = Term,
+  Cont = never,
+  RInit = never,
+  RCall = never,
+  RCast = never,
+  RInfo = never,
+  RCont = never,
+  RTerm = never,
+  RCode = never
+>(
+  spec: Spec<Args, State, Req, Rep, Cast, Cont, RInit, RCall, RCast, RInfo, RCont, RTerm, RCode>
+): GenServer<Args, State, Req, Rep, Cast, RInit | RCall | RCast | RInfo | RCont | RTerm | RCode> => ({
+  spec,
+  request: spec.request ?? raw.request as any,
+  reply: spec.reply ?? raw.reply as any,
+  cast: spec.cast ?? raw.cast as any
+})
+
+/**
+ * Options of `start`: a local name (string or atom), `{Name, Node}` is not allowed (as in OTP),
+ * or a `via` name; `timeout` bounds `init` (the process is killed and `InitFailed(timeout)`
+ * returned).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  readonly name?: string | Atom | Via | undefined
+  readonly timeout?: Timeout | undefined
+}
+
+/**
+ * Starts a server (not linked) and waits for `init`, as `gen_server:start/3,4`.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const start = <Args, State, Req, Rep, Cast, R>(
+  def: GenServer<Args, State, Req, Rep, Cast, R>,
+  args: Args,
+  options?: StartOptions
+): Effect.Effect<Server<Req, Rep, Cast>, StartError, ProcessRuntime | Exclude<R, Process.Self>> =>
+  server.start(def, args, options, "nolink") as any
+
+/**
+ * Starts a server linked to the calling process, as `gen_server:start_link/3,4`. The calling
+ * process is the server's parent: an exit signal from it makes a trapping server run
+ * `terminate` and exit with the same reason.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const startLink = <Args, State, Req, Rep, Cast, R>(
+  def: GenServer<Args, State, Req, Rep, Cast, R>,
+  args: Args,
+  options?: StartOptions
+): Effect.Effect<Server<Req, Rep, Cast>, StartError, ProcessRuntime | Process.Self | Exclude<R, Process.Self>> =>
+  server.start(def, args, options, "link") as any
+
+/**
+ * Starts a server monitored by the calling process, as `gen_server:start_monitor/3,4`:
+ * the server and the monitor ref.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const startMonitor = <Args, State, Req, Rep, Cast, R>(
+  def: GenServer<Args, State, Req, Rep, Cast, R>,
+  args: Args,
+  options?: StartOptions
+): Effect.Effect<
+  readonly [Server<Req, Rep, Cast>, Ref],
+  StartError,
+  ProcessRuntime | Process.Self | Exclude<R, Process.Self>
+> => server.start(def, args, options, "monitor") as any
+
+/**
+ * `start` tied to the current `Scope`: when the scope closes the server is stopped as a
+ * supervisor stops a child (`shutdown`, then `kill` after `shutdownTimeout`, 5 s by
+ * default), so a trapping server runs `terminate`.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const startScoped = <Args, State, Req, Rep, Cast, R>(
+  def: GenServer<Args, State, Req, Rep, Cast, R>,
+  args: Args,
+  options?: StartOptions & { readonly shutdownTimeout?: Timeout | undefined }
+): Effect.Effect<Server<Req, Rep, Cast>, StartError, ProcessRuntime | Scope.Scope | Exclude<R, Process.Self>> =>
+  server.startScoped(def, args, options) as any
+
+// ---------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------
+
+/**
+ * Calls a server and waits for its reply (5 s by default), as `gen_server:call/2,3`.
+ * Inside a process the call runs in it (as in OTP); outside, in a short-lived process. A
+ * plain target (not a `ServerRef`) sends and returns raw terms.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const call: {
+  <Req, Rep>(ref: ServerRef<Req, Rep, any>, request: Req, timeout?: Timeout): Effect.Effect<
+    Rep,
+    CallError,
+    ProcessRuntime
+  >
+  (target: Target, request: Term, timeout?: Timeout): Effect.Effect<Term, CallError, ProcessRuntime>
+} = (ref: ServerRef<any, any, any> | Target, request: unknown, timeout?: Timeout): any =>
+  client.call(ref instanceof types.ServerRef ? ref : new types.ServerRef(ref, raw), request, timeout)
+
+/**
+ * Sends a cast (`{'$gen_cast', Request}`), as `gen_server:cast/2`: never fails (a missing
+ * server is ignored), except for a request that does not encode.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const cast: {
+  <Cast>(ref: ServerRef<any, any, Cast>, request: Cast): Effect.Effect<void, BadRequest, ProcessRuntime>
+  (target: Target, request: Term): Effect.Effect<void, BadRequest, ProcessRuntime>
+} = (ref: ServerRef<any, any, any> | Target, request: unknown): any =>
+  client.cast(ref instanceof types.ServerRef ? ref : new types.ServerRef(ref, raw), request)
+
+/**
+ * Answers a call later (after `handleCall` returned no reply), as `gen_server:reply/2`.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const reply = <Rep>(from: From<Rep>, value: Rep): Effect.Effect<void, BadReply, ProcessRuntime> =>
+  client.reply(from, value)
+
+/**
+ * The result of `multiCall`: the nodes that answered with their replies, and the others.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MultiCallResult<Rep> {
+  readonly replies: ReadonlyArray<readonly [Atom, Rep]>
+  readonly badNodes: ReadonlyArray<Atom>
+}
+
+/**
+ * Calls the server registered as `name` on each of `nodes` (the local node included if listed)
+ * at once, as `gen_server:multi_call/4`; waits at most `timeout` (infinity by default).
+ * A node whose server is missing, crashed, unreachable or late, or whose reply does not decode,
+ * is a bad node.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const multiCall = <Req, Rep>(
+  protocol: Protocol<Req, Rep, any>,
+  nodes: ReadonlyArray<string | Atom>,
+  name: string | Atom,
+  request: Req,
+  timeout?: Timeout
+): Effect.Effect<MultiCallResult<Rep>, BadRequest, ProcessRuntime> =>
+  client.multiCall(protocol, nodes, name, request, timeout)
+
+/**
+ * Casts to the server registered as `name` on each of `nodes`, as `gen_server:abcast/3`.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const abcast = <Cast>(
+  protocol: Protocol<any, any, Cast>,
+  nodes: ReadonlyArray<string | Atom>,
+  name: string | Atom,
+  request: Cast
+): Effect.Effect<void, BadRequest, ProcessRuntime> => client.abcast(protocol, nodes, name, request)
+
+/**
+ * Stops a server as `gen_server:stop/1,3`: it runs `terminate(reason)` and exits with
+ * `reason` (`normal` by default); waits for it to be gone (infinity by default). Fails with
+ * `NoProc` when there is no such server, `CallTimeout` on timeout, and `ServerExited` when
+ * it exited with another reason.
+ *
+ * @since 0.1.0
+ * @category calls
+ */
+export const stop = (
+  target: ServerRef<any, any, any> | Target,
+  reason?: Reason,
+  timeout?: Timeout
+): Effect.Effect<void, NoProc | NoConnection | CallTimeout | ServerExited, ProcessRuntime> =>
+  client.stop(target instanceof types.ServerRef ? target.target : target, reason, timeout)
+
+/**
+ * The server's state, as `sys:get_state/1` (what an Erlang node also gets, in term form).
+ *
+ * @since 0.1.0
+ * @category sys
+ */
+export const getState = (
+  target: ServerRef<any, any, any> | Target,
+  timeout?: Timeout
+): Effect.Effect<Term, CallError, ProcessRuntime> =>
+  client.system(target instanceof types.ServerRef ? target.target : target, Atom.make("get_state"), timeout)
+
+/**
+ * The server's status, as `sys:get_status/1`: `{status, Pid, {module, gen_server}, [...]}`.
+ *
+ * @since 0.1.0
+ * @category sys
+ */
+export const getStatus = (
+  target: ServerRef<any, any, any> | Target,
+  timeout?: Timeout
+): Effect.Effect<Term, CallError, ProcessRuntime> =>
+  client.system(target instanceof types.ServerRef ? target.target : target, Atom.make("get_status"), timeout)

@@ -1,0 +1,460 @@
+/**
+ * The client side: gen:do_call (OTP 25), casts, multi_call/abcast, stop and sys calls.
+ * @internal
+ */
+import * as Process from "@effect-otp/process/Process"
+import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
+import { RemoteName } from "@effect-otp/process/Signal"
+import * as T from "@effect-otp/process/Term"
+import * as ClockTag from "effect/Clock"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { CodecFailure, decoder, encoder } from "./codec.js"
+import * as prim from "./prim.js"
+import type { Protocol, ServerRef, Target } from "./types.js"
+import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, Via } from "./types.js"
+
+/** @internal */
+export const atoms = {
+  genCall: T.Atom.make("$gen_call"),
+  genCast: T.Atom.make("$gen_cast"),
+  system: T.Atom.make("system"),
+  alias: T.Atom.make("alias"),
+  badRequest: T.Atom.make("$gen_bad_request"),
+  terminate: T.Atom.make("terminate"),
+  shutdown: T.Atom.make("shutdown"),
+  callTimeout: T.Atom.make("$gen_call_timeout"),
+  callingSelf: T.Atom.make("calling_self")
+} as const
+
+type Timeout = Duration.DurationInput | "infinity"
+
+/** @internal milliseconds, or `undefined` for infinity */
+export const toMillis = (timeout: Timeout | undefined, otherwise: number | undefined): number | undefined => {
+  if (timeout === undefined) return otherwise
+  if (timeout === "infinity") return undefined
+  const d = Duration.decode(timeout)
+  return Duration.isFinite(d) ? Math.max(0, Duration.toMillis(d)) : undefined
+}
+
+/**
+ * Runs `effect` in the current process, or in a short-lived one outside a process (its typed
+ * failure is carried out as a value, so the process itself ends `normal`).
+ */
+export const inProcess = <A, E>(
+  effect: Effect.Effect<A, E, Process.Self | ProcessRuntime>
+): Effect.Effect<A, E, ProcessRuntime> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.currentContext.unsafeMap.has(Process.Self.key)
+      ? effect as Effect.Effect<A, E, ProcessRuntime>
+      : Effect.flatMap(Effect.orDie(Process.run(Effect.either(effect))), (r) => r)
+  )
+
+/** What a call monitors and sends to. */
+type Dest = T.Pid | RemoteName
+
+const asRemoteName = (t: T.Tuple): RemoteName | undefined => {
+  const [name, node] = t.elements
+  return t.elements.length === 2 && name instanceof T.Atom && node instanceof T.Atom
+    ? new RemoteName({ name, node })
+    : undefined
+}
+
+/**
+ * Where a call goes (gen:do_call's target resolution): a local name must be registered (else
+ * `noproc`), `{Name, Node}` on another node needs a live local node (else `noconnection`).
+ */
+export const resolve = (target: Target): Effect.Effect<Dest, NoProc | NoConnection, ProcessRuntime> =>
+  Effect.flatMap(ProcessRuntime, (rt): Effect.Effect<Dest, NoProc | NoConnection, ProcessRuntime> => {
+    if (target instanceof T.Pid) return Effect.succeed(target)
+    if (target instanceof Via) {
+      return Effect.flatMap(
+        target.registry.whereis(target.name),
+        Option.match({
+          onNone: () => Effect.fail(new NoProc({ target })),
+          onSome: (pid) => Effect.succeed(pid)
+        })
+      )
+    }
+    let name: T.Atom
+    if (typeof target === "string") name = T.Atom.make(target)
+    else if (target instanceof T.Atom) name = target
+    else {
+      const rn = target instanceof RemoteName ? target : asRemoteName(target)
+      if (rn === undefined) return Effect.die(new TypeError(`not a gen_server target: ${String(target)}`))
+      if (rn.node !== rt.node) {
+        return rt.node === T.atoms.nonode ? Effect.fail(new NoConnection({ target })) : Effect.succeed(rn)
+      }
+      name = rn.name
+    }
+    const pid = rt.unsafeWhereis(name)
+    return pid === undefined ? Effect.fail(new NoProc({ target })) : Effect.succeed(pid)
+  })
+
+const sameRef = (a: unknown, b: T.Ref): boolean => a === b || (a instanceof T.Ref && T.equals(a, b))
+
+/** `{[alias|Mref], Reply}` */
+const isReplyTo = (m: unknown, mref: T.Ref): m is T.Tuple => {
+  if (!(m instanceof T.Tuple) || m.elements.length !== 2) return false
+  const tag = m.elements[0]
+  return tag instanceof T.ImproperList && tag.elements.length === 1 && tag.elements[0] === atoms.alias &&
+    sameRef(tag.tail, mref)
+}
+
+const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | ServerExited =>
+  reason === T.atoms.noproc
+    ? new NoProc({ target })
+    : reason === T.atoms.noconnection
+    ? new NoConnection({ target })
+    : new ServerExited({ target, reason })
+
+/**
+ * The clock's own timer scheduler (effect's live `Clock` has one: a `setTimeout` per timer, no
+ * fiber), or `undefined` for a clock without one (the `TestClock`): a call's timeout then uses
+ * `receive`'s `after`, which follows any `Clock`.
+ */
+const schedulers = new WeakMap<object, Clock.ClockScheduler | null>()
+const schedulerOf = (clock: Clock.Clock): Clock.ClockScheduler | undefined => {
+  let s = schedulers.get(clock)
+  if (s === undefined) {
+    const get = (clock as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }).scheduler
+    s = typeof get === "function" ? Effect.runSync(get.call(clock)) : null
+    schedulers.set(clock, s)
+  }
+  return s ?? undefined
+}
+
+type CallFailure = CallTimeout | NoProc | NoConnection | ServerExited | BadRequest
+
+/** One call in progress (gen:do_call's locals). */
+class PendingCall {
+  expired: T.Tuple | undefined = undefined
+  cancel: (() => boolean) | undefined = undefined
+  constructor(readonly target: unknown, readonly mref: T.Ref) {}
+  /** the reply, the 'DOWN', or this call's timer message */
+  readonly match = (m: unknown): boolean =>
+    m === this.expired || isReplyTo(m, this.mref) || Process.isDownMessage(m, this.mref)
+  readonly onMessage = (m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> => {
+    if (m === this.expired) return this.timedOut()
+    if (this.cancel !== undefined && !this.cancel()) {
+      // the timer fired just now: its message is in the mailbox
+      const expired = this.expired
+      return Effect.zipRight(Process.receive((x) => x === expired), this.settle(m))
+    }
+    return this.settle(m)
+  }
+  readonly onTimeout = (m: Option.Option<unknown>): Effect.Effect<unknown, CallFailure, Process.Self> =>
+    Option.isSome(m) ? this.settle(m.value) : this.timedOut()
+  settle(m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> {
+    if (isReplyTo(m, this.mref)) return Effect.as(Process.demonitor(this.mref, { flush: true }), m.elements[1])
+    return Effect.fail(downError(this.target, (m as T.Tuple).elements[4]!))
+  }
+  /** demonitor (the alias goes with it), then take a reply that arrived just before */
+  timedOut(): Effect.Effect<unknown, CallFailure, Process.Self> {
+    const mref = this.mref
+    return Effect.zipRight(
+      Process.demonitor(mref, { flush: true }),
+      Effect.flatMap(
+        Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
+        (m) =>
+          Option.isSome(m)
+            ? Effect.succeed((m.value as T.Tuple).elements[1])
+            : Effect.fail(new CallTimeout({ target: this.target }))
+      )
+    )
+  }
+}
+
+/**
+ * gen:do_call: an alias monitor, `{Label, {self(), [alias|Mref]}, Request}` sent with
+ * `noconnect`, then the reply or the 'DOWN'; on timeout the monitor (and so the alias) is
+ * removed, and a reply that arrived just before is still taken. Must run in a process.
+ * @internal
+ */
+export const doCall = (
+  target: unknown,
+  dest: Dest,
+  label: T.Atom,
+  request: unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> =>
+  Effect.withFiberRuntime((fiber) => {
+    const services = fiber.currentContext.unsafeMap
+    const self = (services.get(Process.Self.key) as Process.ProcessHandle).pid
+    const rt = services.get(ProcessRuntime.key) as ProcessRuntimeShape
+    const local = dest instanceof T.Pid && rt.isLocal(dest)
+    // gen:do_call: a process calling itself exits with calling_self
+    if (local && T.equals(dest as T.Pid, self)) {
+      return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    }
+    const scheduler = timeoutMs === undefined
+      ? undefined
+      : schedulerOf(Context.get(fiber.currentDefaultServices, ClockTag.Clock))
+    return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
+      const call = new PendingCall(target, mref)
+      const msg = new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
+      let wait: Effect.Effect<unknown, CallFailure, Process.Self>
+      if (timeoutMs === undefined) wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
+      else if (scheduler === undefined) {
+        wait = Effect.flatMap(Process.receive(call.match, { after: Duration.millis(timeoutMs) }), call.onTimeout)
+      } else {
+        // one timer that sends this message to the caller, cancelled by the reply
+        const expired = call.expired = new T.Tuple([atoms.callTimeout, mref])
+        call.cancel = scheduler.unsafeSchedule(() => void rt.unsafeSend(self, expired), Duration.millis(timeoutMs))
+        wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
+      }
+      if (local) {
+        rt.unsafeSend(dest, msg)
+        return wait
+      }
+      // a request with no term form for another node: the call ends at once
+      return Effect.zipRight(
+        Effect.catchAll(prim.sendCall(dest, msg), (message) => {
+          call.cancel?.()
+          return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
+        }),
+        wait
+      )
+    })
+  })
+
+const isBadRequestReply = (u: unknown): u is T.Tuple =>
+  u instanceof T.Tuple && u.elements.length === 2 && u.elements[0] === atoms.badRequest
+
+const textOf = (u: unknown): string => {
+  const t = T.isTerm(u) ? T.toText(u) : undefined
+  return t ?? String(u)
+}
+
+/** @internal */
+export const call = <Req, Rep>(
+  ref: ServerRef<Req, Rep, any>,
+  request: Req,
+  timeout: Timeout | undefined
+): Effect.Effect<Rep, CallTimeout | NoProc | NoConnection | ServerExited | BadRequest | BadReply, ProcessRuntime> => {
+  const wire = encoder(ref.protocol.request)(request)
+  if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
+  const decodeReply = decoder(ref.protocol.reply)
+  const ms = toMillis(timeout, 5000)
+  const onReply = (reply: unknown): Effect.Effect<Rep, BadRequest | BadReply> => {
+    if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
+    const value = decodeReply(reply)
+    return value instanceof CodecFailure
+      ? Effect.fail(new BadReply({ message: value.message, reply }))
+      : Effect.succeed(value as Rep)
+  }
+  const target = ref.target
+  return inProcess(
+    target instanceof T.Pid
+      ? Effect.flatMap(doCall(target, target, atoms.genCall, wire, ms), onReply)
+      : Effect.flatMap(
+        resolve(target),
+        (dest) => Effect.flatMap(doCall(target, dest, atoms.genCall, wire, ms), onReply)
+      )
+  )
+}
+
+/** @internal */
+export const send = (target: Target, message: unknown): Effect.Effect<void, never, ProcessRuntime> => {
+  if (target instanceof Via) return target.registry.send(target.name, message)
+  if (target instanceof T.Pid) {
+    // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
+    return Effect.withFiberRuntime((fiber) => {
+      const rt = fiber.currentContext.unsafeMap.get(ProcessRuntime.key) as ProcessRuntimeShape
+      if (!rt.isLocal(target)) return Effect.ignore(Process.send(target, message))
+      rt.unsafeSend(target, message)
+      return Effect.void
+    })
+  }
+  return Effect.ignore(Process.send(target, message))
+}
+
+/** @internal */
+export const cast = <Cast>(
+  ref: ServerRef<any, any, Cast>,
+  request: Cast
+): Effect.Effect<void, BadRequest, ProcessRuntime> => {
+  const wire = encoder(ref.protocol.cast)(request)
+  if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
+  return send(ref.target, new T.Tuple([atoms.genCast, wire as T.Term]))
+}
+
+/** @internal */
+export const reply = <Rep>(
+  from: { readonly term: T.Tuple; readonly encode: (reply: Rep) => unknown },
+  value: Rep
+): Effect.Effect<void, BadReply, ProcessRuntime> => {
+  const wire = from.encode(value)
+  if (wire instanceof CodecFailure) return Effect.fail(new BadReply({ message: wire.message, reply: value }))
+  return prim.reply(from.term, wire)
+}
+
+const nodeAtom = (n: string | T.Atom): T.Atom => typeof n === "string" ? T.Atom.make(n) : n
+
+/**
+ * gen_server:multi_call as OTP 25 does it: a middleman process monitors `{Name, Node}` on each
+ * node, sends `{'$gen_call', {Self, {Tag, Node}}, Req}` and collects `{{Tag, Node}, Reply}` or
+ * the 'DOWN' until the deadline; late replies die with it.
+ * @internal
+ */
+export const multiCall = <Req, Rep>(
+  protocol: Protocol<Req, Rep, any>,
+  nodes: ReadonlyArray<string | T.Atom>,
+  name: string | T.Atom,
+  request: Req,
+  timeout: Timeout | undefined
+): Effect.Effect<
+  { readonly replies: ReadonlyArray<readonly [T.Atom, Rep]>; readonly badNodes: ReadonlyArray<T.Atom> },
+  BadRequest,
+  ProcessRuntime
+> => {
+  const wire = encoder(protocol.request)(request)
+  if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
+  const decodeReply = decoder(protocol.reply)
+  const ms = toMillis(timeout, undefined)
+  const nameAtom = nodeAtom(name)
+  const body = Effect.gen(function*() {
+    const rt = yield* ProcessRuntime
+    const self = yield* Process.self
+    const tag = rt.unsafeMakeRef()
+    const pending = new Map<T.Atom, T.Ref>()
+    const badNodes: Array<T.Atom> = []
+    const replies: Array<readonly [T.Atom, Rep]> = []
+    for (const n of nodes) {
+      const node = nodeAtom(n)
+      if (pending.has(node)) continue
+      const dest = node === rt.node ? nameAtom : new RemoteName({ name: nameAtom, node })
+      if (node !== rt.node && rt.node === T.atoms.nonode) {
+        badNodes.push(node)
+        continue
+      }
+      const mref = yield* Process.monitor(dest)
+      pending.set(node, mref)
+      yield* prim.sendNoconnect(
+        dest,
+        new T.Tuple([atoms.genCall, new T.Tuple([self, new T.Tuple([tag, node])]), wire as T.Term])
+      )
+    }
+    const deadline = ms === undefined ? undefined : (yield* Effect.clockWith((c) => c.currentTimeMillis)) + ms
+    const nodeOfReply = (m: unknown): T.Atom | undefined => {
+      if (!(m instanceof T.Tuple) || m.elements.length !== 2) return undefined
+      const t = m.elements[0]
+      if (!(t instanceof T.Tuple) || t.elements.length !== 2 || !sameRef(t.elements[0], tag)) return undefined
+      const node = t.elements[1]
+      return node instanceof T.Atom && pending.has(node) ? node : undefined
+    }
+    const nodeOfDown = (m: unknown): T.Atom | undefined => {
+      if (!Process.isDownMessage(m)) return undefined
+      for (const [node, mref] of pending) if (sameRef(m.elements[1], mref)) return node
+      return undefined
+    }
+    while (pending.size > 0) {
+      const match = (m: unknown) => nodeOfReply(m) !== undefined || nodeOfDown(m) !== undefined
+      let msg: Option.Option<unknown>
+      if (deadline === undefined) msg = Option.some(yield* Process.receive(match))
+      else {
+        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        msg = yield* Process.receive(match, { after: Duration.millis(Math.max(0, deadline - now)) })
+      }
+      if (Option.isNone(msg)) break
+      const m = msg.value
+      const replied = nodeOfReply(m)
+      if (replied !== undefined) {
+        yield* Process.demonitor(pending.get(replied)!, { flush: true })
+        pending.delete(replied)
+        const value = decodeReply((m as T.Tuple).elements[1])
+        if (value instanceof CodecFailure) badNodes.push(replied)
+        else replies.push([replied, value as Rep])
+      } else {
+        const down = nodeOfDown(m)!
+        pending.delete(down)
+        badNodes.push(down)
+      }
+    }
+    for (const [node, mref] of pending) {
+      yield* Process.demonitor(mref, { flush: true })
+      badNodes.push(node)
+    }
+    return { replies, badNodes }
+  })
+  return Effect.orDie(Process.run(body))
+}
+
+/** @internal gen_server:abcast */
+export const abcast = <Cast>(
+  protocol: Protocol<any, any, Cast>,
+  nodes: ReadonlyArray<string | T.Atom>,
+  name: string | T.Atom,
+  request: Cast
+): Effect.Effect<void, BadRequest, ProcessRuntime> => {
+  const wire = encoder(protocol.cast)(request)
+  if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
+  const msg = new T.Tuple([atoms.genCast, wire as T.Term])
+  const nameAtom = nodeAtom(name)
+  return Effect.flatMap(ProcessRuntime, (rt) =>
+    Effect.forEach(nodes, (n) => {
+      const node = nodeAtom(n)
+      return Effect.ignore(Process.send(node === rt.node ? nameAtom : new RemoteName({ name: nameAtom, node }), msg))
+    }, { discard: true }))
+}
+
+/** @internal a `system` call (sys:get_state and friends) returning the raw reply */
+export const system = (
+  target: Target,
+  request: T.Term,
+  timeout: Timeout | undefined
+): Effect.Effect<T.Term, CallTimeout | NoProc | NoConnection | ServerExited, ProcessRuntime> =>
+  inProcess(
+    Effect.flatMap(
+      resolve(target),
+      (dest) => doCall(target, dest, atoms.system, request, toMillis(timeout, 5000)) as Effect.Effect<T.Term, any, any>
+    )
+  )
+
+const toReason = (r: T.Term | string | undefined): T.Term =>
+  r === undefined ? T.atoms.normal : typeof r === "string" ? T.Atom.make(r) : r
+
+/**
+ * proc_lib:stop: monitor, `sys:terminate` (a `system` call answered `ok` before the server
+ * terminates), then wait for the 'DOWN' with that reason.
+ * @internal
+ */
+export const stop = (
+  target: Target,
+  reason: T.Term | string | undefined,
+  timeout: Timeout | undefined
+): Effect.Effect<void, NoProc | NoConnection | CallTimeout | ServerExited, ProcessRuntime> => {
+  const why = toReason(reason)
+  const ms = toMillis(timeout, undefined)
+  const check = (r: T.Term): Effect.Effect<void, NoProc | NoConnection | ServerExited | CallTimeout> =>
+    T.equals(r, why) ? Effect.void : Effect.fail(downError(target, r))
+  return inProcess(
+    Effect.flatMap(resolve(target), (dest) =>
+      Effect.flatMap(Process.monitor(dest), (mref) =>
+        Effect.zipRight(
+          Effect.catchIf(
+            Effect.catchTag(
+              doCall(target, dest, atoms.system, new T.Tuple([atoms.terminate, why]), ms),
+              "BadRequest",
+              (e) => Effect.die(e)
+            ),
+            (e): e is ServerExited => e._tag === "ServerExited" && T.equals(e.reason, why),
+            () => Effect.void
+          ),
+          Effect.flatMap(
+            ms === undefined
+              ? Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), Option.some)
+              : Process.receive((m) => Process.isDownMessage(m, mref), { after: Duration.millis(ms) }),
+            Option.match({
+              onNone: () =>
+                Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new CallTimeout({ target }))),
+              onSome: (m) => check((m as T.Tuple).elements[4]!)
+            })
+          )
+        )))
+  )
+}

@@ -1,0 +1,518 @@
+/**
+ * The server side: gen_server's start (proc_lib's init ack), its loop, `sys`, and terminate.
+ * @internal
+ */
+import * as Process from "@effect-otp/process/Process"
+import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { GenServer, StartOptions } from "../GenServer.js"
+import { atoms, inProcess, toMillis } from "./client.js"
+import { CodecFailure, decoder, encoder } from "./codec.js"
+import * as prim from "./prim.js"
+import { AlreadyStarted, InitFailed, InitIgnored, Server, Via } from "./types.js"
+
+const A = {
+  status: T.Atom.make("status"),
+  module: T.Atom.make("module"),
+  genServer: T.Atom.make("gen_server"),
+  running: T.Atom.make("running"),
+  suspended: T.Atom.make("suspended"),
+  header: T.Atom.make("header"),
+  data: T.Atom.make("data"),
+  getState: T.Atom.make("get_state"),
+  getStatus: T.Atom.make("get_status"),
+  suspend: T.Atom.make("suspend"),
+  resume: T.Atom.make("resume"),
+  changeCode: T.Atom.make("change_code"),
+  unknownSystemMsg: T.Atom.make("unknown_system_msg"),
+  initialCall: T.Atom.make("$initial_call"),
+  ancestors: T.Atom.make("$ancestors"),
+  init: T.Atom.make("init"),
+  badCall: T.Atom.make("bad_call"),
+  badCast: T.Atom.make("bad_cast"),
+  effectFailure: T.Atom.make("effect_failure")
+} as const
+
+const encoderText = new TextEncoder()
+
+/** @internal an exit reason from a `Reason` (a string is an atom) */
+export const toReason = (r: T.Term | string): T.Term => typeof r === "string" ? T.Atom.make(r) : r
+
+/** @internal the exit reason of a failed callback, as the runtime computes a process's */
+export const causeReason = (cause: Cause.Cause<unknown>): T.Term => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    if (e instanceof Process.ProcessExit) return e.reason
+    if (T.isTerm(e)) return e
+  } else {
+    const defect = Cause.dieOption(cause)
+    if (Option.isSome(defect) && defect.value instanceof Process.ProcessExit) return defect.value.reason
+  }
+  return new T.Tuple([A.effectFailure, encoderText.encode(Cause.pretty(cause))])
+}
+
+/** @internal `normal`, `shutdown` and `{shutdown, _}`: ends that are not crashes */
+export const isNormalExit = (r: T.Term): boolean =>
+  r === T.atoms.normal || r === atoms.shutdown ||
+  (r instanceof T.Tuple && r.elements.length === 2 && r.elements[0] === atoms.shutdown)
+
+const show = (u: unknown): string => T.isTerm(u) ? T.format(u) : String(u)
+
+/** The loop's state: mutable, one per server. */
+class Ctx {
+  state: any = undefined
+  timeoutMs: number | undefined = undefined
+  suspended = false
+  terminated = false
+  lastMessage: unknown = undefined
+  readonly decodeRequest: (u: unknown) => unknown
+  readonly decodeCast: (u: unknown) => unknown
+  readonly encodeReply: (u: unknown) => unknown
+  readonly encodeState: ((u: unknown) => unknown) | undefined
+  constructor(
+    readonly def: GenServer<any, any, any, any, any, any>,
+    readonly self: T.Pid,
+    readonly parent: T.Pid,
+    readonly name: T.Term | undefined
+  ) {
+    this.decodeRequest = decoder(def.request)
+    this.decodeCast = decoder(def.cast)
+    this.encodeReply = encoder(def.reply)
+    this.encodeState = def.spec.state === undefined ? undefined : encoder(def.spec.state)
+  }
+  get label(): string {
+    return this.def.spec.name ?? "gen_server"
+  }
+  stateTerm(): T.Term {
+    const s = this.state
+    if (this.encodeState !== undefined) {
+      const t = this.encodeState(s)
+      if (!(t instanceof CodecFailure)) return t as T.Term
+    }
+    if (T.isTerm(s)) return s
+    let text: string
+    try {
+      text = JSON.stringify(s) ?? String(s)
+    } catch {
+      text = String(s)
+    }
+    return encoderText.encode(text)
+  }
+}
+
+type Loop = Effect.Effect<void, unknown, any>
+
+const exitWith = (reason: T.Term): Effect.Effect<never, Process.ProcessExit> =>
+  Effect.fail(new Process.ProcessExit({ reason }))
+
+/** Runs `terminate`, logs an abnormal end as OTP's error report, and exits with the reason. */
+const terminate = (c: Ctx, reason: T.Term): Effect.Effect<never, unknown, any> => {
+  c.terminated = true
+  const term = c.def.spec.terminate
+  const run: Effect.Effect<T.Term, never, any> = term === undefined
+    ? Effect.succeed(reason)
+    : Effect.catchAllCause(
+      Effect.as(term(reason, c.state), reason),
+      (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) as any : Effect.succeed(causeReason(cause))
+    )
+  return Effect.flatMap(run, (final) =>
+    isNormalExit(final)
+      ? exitWith(final)
+      : Effect.zipRight(
+        Effect.logError(
+          `** Generic server ${show(c.name ?? c.self)} (${c.label}) terminating \n` +
+            `** Last message in was ${show(c.lastMessage)}\n` +
+            `** When Server state == ${show(c.state)}\n` +
+            `** Reason for termination ==\n** ${show(final)}`
+        ),
+        exitWith(final)
+      ))
+}
+
+/** Applies the action part of a result, then `continue` if asked. */
+const after = (c: Ctx, r: any): Effect.Effect<void, unknown, any> => {
+  c.state = r.state
+  const t = r.timeout
+  c.timeoutMs = t === undefined ? undefined : toMillis(t, undefined)
+  if (r.continue !== undefined) {
+    const cont = c.def.spec.handleContinue
+    if (cont === undefined) return terminate(c, new T.Tuple([T.Atom.make("undef_handle_continue"), T.atoms.undefined]))
+    return Effect.flatMap(Effect.suspend(() => cont(r.continue, c.state)), (r2) => noReplyResult(c, r2))
+  }
+  return Effect.void
+}
+
+const noReplyResult = (c: Ctx, r: any): Effect.Effect<void, unknown, any> =>
+  "stop" in r ? (c.state = r.state, terminate(c, toReason(r.stop))) : after(c, r)
+
+const handleCall = (c: Ctx, fromTerm: T.Tuple, request: unknown): Effect.Effect<void, unknown, any> => {
+  const req = c.decodeRequest(request)
+  if (req instanceof CodecFailure) {
+    return prim.reply(fromTerm, new T.Tuple([atoms.badRequest, encoderText.encode(req.message)]))
+  }
+  const cb = c.def.spec.handleCall
+  if (cb === undefined) return terminate(c, new T.Tuple([A.badCall, request as T.Term]))
+  const from = { term: fromTerm, pid: fromTerm.elements[0] as T.Pid, encode: c.encodeReply }
+  return Effect.flatMap(cb(req, from, c.state), (r: any) => {
+    if ("stop" in r) {
+      c.state = r.state
+      if (!("reply" in r)) return terminate(c, toReason(r.stop))
+      return Effect.onExit(
+        terminate(c, toReason(r.stop)),
+        () => Effect.catchAllCause(sendReply(c, fromTerm, r.reply), () => Effect.void)
+      )
+    }
+    if ("reply" in r) {
+      // the state and action first (synchronous); a `continue` still runs after the reply
+      const next = after(c, r)
+      const sent = sendReply(c, fromTerm, r.reply)
+      return next === Effect.void ? sent : Effect.zipRight(sent, next)
+    }
+    return after(c, r)
+  })
+}
+
+const sendReply = (c: Ctx, from: T.Tuple, value: unknown): Effect.Effect<void, unknown, any> => {
+  const wire = c.encodeReply(value)
+  if (wire instanceof CodecFailure) {
+    return Effect.die(new Error(`${c.label}: the reply does not encode with the reply schema: ${wire.message}`))
+  }
+  return prim.reply(from, wire)
+}
+
+const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any> => {
+  const msg = c.decodeCast(request)
+  if (msg instanceof CodecFailure) {
+    return Effect.logWarning(
+      `${c.label} ${show(c.name ?? c.self)}: dropped a cast that does not decode: ${msg.message}`
+    )
+  }
+  const cb = c.def.spec.handleCast
+  if (cb === undefined) return terminate(c, new T.Tuple([A.badCast, request as T.Term]))
+  return Effect.flatMap(cb(msg, c.state), (r) => noReplyResult(c, r))
+}
+
+const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => {
+  const cb = c.def.spec.handleInfo
+  if (cb === undefined) {
+    return Effect.logWarning(`${c.label} ${show(c.name ?? c.self)}: undefined handleInfo, got ${show(msg)}`)
+  }
+  return Effect.flatMap(cb(msg, c.state), (r) => noReplyResult(c, r))
+}
+
+const charlist = (s: string): ReadonlyArray<number> => T.charlist(s)
+
+const statusTerm = (c: Ctx): T.Term => {
+  const sys = c.suspended ? A.suspended : A.running
+  const header = c.name instanceof T.Atom
+    ? charlist(`Status for generic server ${c.name.name}`)
+    : new T.Tuple([charlist("Status for generic server"), c.name ?? c.self])
+  return new T.Tuple([A.status, c.self, new T.Tuple([A.module, A.genServer]), [
+    [
+      new T.Tuple([A.initialCall, new T.Tuple([T.Atom.make(c.label), A.init, 1])]),
+      new T.Tuple([A.ancestors, [c.parent]])
+    ],
+    sys,
+    c.parent,
+    [],
+    [
+      new T.Tuple([A.header, header]),
+      new T.Tuple([A.data, [
+        new T.Tuple([charlist("Status"), sys]),
+        new T.Tuple([charlist("Parent"), c.parent]),
+        new T.Tuple([charlist("Logged events"), []])
+      ]]),
+      new T.Tuple([A.data, [new T.Tuple([charlist("State"), c.stateTerm()])]])
+    ]
+  ]])
+}
+
+/** `{system, From, Msg}`: sys's requests. */
+const handleSystem = (c: Ctx, from: T.Term, msg: unknown): Effect.Effect<void, unknown, any> => {
+  if (msg === A.getState) return prim.reply(from, c.stateTerm())
+  if (msg === A.getStatus) return prim.reply(from, statusTerm(c))
+  if (msg === A.suspend) {
+    c.suspended = true
+    return prim.reply(from, T.atoms.ok)
+  }
+  if (msg === A.resume) {
+    c.suspended = false
+    return prim.reply(from, T.atoms.ok)
+  }
+  if (msg instanceof T.Tuple) {
+    const e = msg.elements
+    // sys answers `ok` first, then the server terminates (sys:handle_system_msg)
+    if (e.length === 2 && e[0] === atoms.terminate) {
+      return Effect.zipRight(prim.reply(from, T.atoms.ok), terminate(c, e[1]!))
+    }
+    if (e.length === 4 && e[0] === A.changeCode) {
+      const cc = c.def.spec.codeChange
+      if (cc === undefined) return prim.reply(from, T.atoms.ok)
+      return Effect.matchCauseEffect(cc(e[2]!, c.state, e[3]!), {
+        onFailure: (cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : prim.reply(from, new T.Tuple([T.atoms.error, causeReason(cause)])),
+        onSuccess: (s) => {
+          c.state = s
+          return prim.reply(from, T.atoms.ok)
+        }
+      })
+    }
+  }
+  return prim.reply(from, new T.Tuple([T.atoms.error, new T.Tuple([A.unknownSystemMsg, msg as T.Term])]))
+}
+
+const isFrom = (u: unknown): u is T.Tuple =>
+  u instanceof T.Tuple && u.elements.length === 2 && u.elements[0] instanceof T.Pid
+
+const dispatch = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => {
+  c.lastMessage = msg
+  if (msg instanceof T.Tuple) {
+    const e = msg.elements
+    const tag = e[0]
+    if (e.length === 3) {
+      if (tag === atoms.genCall && isFrom(e[1])) return handleCall(c, e[1], e[2])
+      if (tag === atoms.system && isFrom(e[1])) return handleSystem(c, e[1], e[2])
+      if (tag === T.atoms.EXIT && e[1] instanceof T.Pid && T.equals(e[1], c.parent) && !T.equals(e[1], c.self)) {
+        return terminate(c, e[2]!)
+      }
+    } else if (e.length === 2 && tag === atoms.genCast) return handleCast(c, e[1])
+  }
+  return handleInfo(c, msg)
+}
+
+/** While suspended: only system messages and the parent's exit. */
+const isSystemOrParentExit = (c: Ctx) => (m: unknown): boolean => {
+  if (!(m instanceof T.Tuple) || m.elements.length !== 3) return false
+  const tag = m.elements[0]
+  return (tag === atoms.system && isFrom(m.elements[1])) ||
+    (tag === T.atoms.EXIT && m.elements[1] instanceof T.Pid && T.equals(m.elements[1], c.parent))
+}
+
+/**
+ * The servers' loop state, by process: the loop below is one Effect shared by every server (an
+ * idle server holds its parked fiber and its `Ctx`, no closures of its own).
+ */
+const ctxs = new WeakMap<object, Ctx>()
+
+const ctxOf = (fiber: { readonly currentContext: { readonly unsafeMap: Map<string, any> } }): Ctx =>
+  ctxs.get(fiber.currentContext.unsafeMap.get(Process.Self.key))!
+
+const receiveAny = Process.receive()
+
+const step: Loop = Effect.withFiberRuntime((fiber) => {
+  const c = ctxOf(fiber as any)
+  c.lastMessage = undefined
+  if (c.suspended) return Effect.flatMap(Process.receive(isSystemOrParentExit(c)), (m) => dispatch(c, m))
+  const ms = c.timeoutMs
+  if (ms === undefined) return Effect.flatMap(receiveAny, (m) => dispatch(c, m))
+  return Effect.flatMap(
+    Process.receive(undefined, { after: Duration.millis(ms) }),
+    (m) => {
+      if (Option.isSome(m)) return dispatch(c, m.value)
+      c.timeoutMs = undefined
+      return dispatch(c, T.atoms.timeout)
+    }
+  )
+})
+
+const onLoopFailure = (cause: Cause.Cause<unknown>): Loop =>
+  Effect.withFiberRuntime((fiber) => {
+    const c = ctxOf(fiber as any)
+    if (c.terminated || Cause.isInterrupted(cause)) return Effect.failCause(cause)
+    return terminate(c, causeReason(cause))
+  })
+
+const loop: Loop = Effect.catchAllCause(Effect.forever(step), onLoopFailure)
+
+type Mode = "nolink" | "link" | "monitor"
+
+/**
+ * Spawns the server and waits for its init ack (proc_lib:start/start_link): the server or
+ * the start error. An init that ends any other way (killed) is `InitFailed(killed)`.
+ * @internal
+ */
+export const start = (
+  def: GenServer<any, any, any, any, any, any>,
+  args: unknown,
+  options: StartOptions | undefined,
+  mode: Mode
+): Effect.Effect<unknown, AlreadyStarted | InitFailed | InitIgnored, any> =>
+  Effect.gen(function*() {
+    const rt = yield* ProcessRuntime
+    const name = options?.name
+    const via = name instanceof Via ? name : undefined
+    const local: T.Atom | undefined = name === undefined || name instanceof Via
+      ? undefined
+      : typeof name === "string"
+      ? T.Atom.make(name)
+      : name
+    if (local !== undefined) {
+      const existing = rt.unsafeWhereis(local)
+      if (existing !== undefined) return yield* Effect.fail(new AlreadyStarted({ pid: existing }))
+    }
+    const ack = yield* Deferred.make<T.Pid, AlreadyStarted | InitFailed | InitIgnored>()
+    const parentPid = mode === "link"
+      ? Option.getOrUndefined(yield* Effect.serviceOption(Process.Self))?.pid
+      : undefined
+    const body = serverBody(def, args, ack, parentPid, local ?? via?.name, via)
+    let pid: T.Pid
+    let mref: T.Ref | undefined
+    if (mode === "monitor") {
+      ;[pid, mref] = yield* Process.spawnMonitor(body)
+      if (local !== undefined) yield* Effect.orDie(Process.register(local, pid))
+    } else {
+      pid = yield* Effect.orDie(Process.spawn(body, {
+        link: mode === "link",
+        ...(local !== undefined ? { name: local } : {})
+      }))
+    }
+    const ms = toMillis(options?.timeout, undefined)
+    const waited = ms === undefined
+      ? Deferred.await(ack)
+      : Effect.flatMap(Effect.timeoutOption(Deferred.await(ack), Duration.millis(ms)), (r) =>
+        Option.isSome(r)
+          ? Effect.succeed(r.value)
+          : Effect.zipRight(
+            Effect.zipRight(Process.exit(pid, T.atoms.kill), Effect.yieldNow()),
+            Effect.fail(new InitFailed({ reason: T.atoms.timeout }))
+          ))
+    yield* waited
+    const server = new Server(pid, { request: def.request, reply: def.reply, cast: def.cast })
+    return mode === "monitor" ? [server, mref!] as const : server
+  })
+
+const serverBody = (
+  def: GenServer<any, any, any, any, any, any>,
+  args: unknown,
+  ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>,
+  parentPid: T.Pid | undefined,
+  name: T.Term | undefined,
+  via: Via | undefined
+): Effect.Effect<void, unknown, any> =>
+  Effect.flatMap(
+    Effect.onInterrupt(
+      initPhase(def, args, ack, parentPid, name, via),
+      () => Deferred.fail(ack, new InitFailed({ reason: T.atoms.killed }))
+    ),
+    (started) => started ? loop : Effect.void
+  )
+
+/** proc_lib's init: registers a via name, runs `init`, acks; `true` when the loop is to run. */
+const initPhase = (
+  def: GenServer<any, any, any, any, any, any>,
+  args: unknown,
+  ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>,
+  parentPid: T.Pid | undefined,
+  name: T.Term | undefined,
+  via: Via | undefined
+): Effect.Effect<boolean, unknown, any> =>
+  Effect.gen(function*() {
+    const handle = yield* Process.Self
+    const self = handle.pid
+    if (via !== undefined) {
+      const ok = yield* via.registry.register(via.name, self)
+      if (!ok) {
+        const other = yield* via.registry.whereis(via.name)
+        yield* Deferred.fail(ack, new AlreadyStarted({ pid: Option.getOrUndefined(other) }))
+        return false
+      }
+    }
+    const c = new Ctx(def, self, parentPid ?? self, name)
+    const init = yield* Effect.exit(def.spec.init(args))
+    const unregister = via !== undefined ? via.registry.unregister(via.name) : Effect.void
+    if (init._tag === "Failure") {
+      if (Cause.isInterruptedOnly(init.cause)) return yield* Effect.failCause(init.cause)
+      const reason = causeReason(init.cause)
+      yield* unregister
+      yield* Deferred.fail(ack, new InitFailed({ reason }))
+      return yield* exitWith(reason)
+    }
+    const r: any = init.value
+    if ("ignore" in r) {
+      yield* unregister
+      yield* Deferred.fail(ack, new InitIgnored())
+      return false
+    }
+    if ("stop" in r) {
+      const reason = toReason(r.stop)
+      yield* unregister
+      yield* Deferred.fail(ack, new InitFailed({ reason }))
+      return yield* exitWith(reason)
+    }
+    ctxs.set(handle, c)
+    yield* Deferred.succeed(ack, self)
+    yield* Effect.catchAllCause(after(c, r), (cause) =>
+      c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause)))
+    return true
+  })
+
+/**
+ * Stops a process as a supervisor or `startScoped` does (supervisor:shutdown/2): with
+ * `mode: "stop"` a `sys` terminate (so `terminate` runs whatever the trap flag), with
+ * `"exit"` an exit signal `shutdown`; after `timeoutMs` (or at once with `brutal`) `kill`.
+ * Waits for the process to be gone; runs in the calling process.
+ * @internal
+ */
+export const shutdownProcess = (
+  pid: T.Pid,
+  mode: "stop" | "exit" | "brutal",
+  timeoutMs: number | undefined
+): Effect.Effect<T.Term, never, Process.Self | ProcessRuntime> =>
+  Effect.flatMap(Process.monitor(pid), (mref) => {
+    const isDown = (m: unknown) => Process.isDownMessage(m, mref)
+    const down = Effect.map(Process.receive(isDown), (m) => (m as T.Tuple).elements[4]!)
+    const kill = Effect.zipRight(Process.exit(pid, T.atoms.kill), down)
+    if (mode === "brutal") return kill
+    // a `reply` alias: sys's `ok` is dropped with it, never left in the caller's mailbox
+    const ask = mode === "stop"
+      ? Effect.flatMap(Process.self, (self) =>
+        Effect.flatMap(Process.alias({ reply: true }), (alias) =>
+          Effect.ignore(Process.send(
+            pid,
+            new T.Tuple([
+              atoms.system,
+              new T.Tuple([self, new T.ImproperList([atoms.alias], alias)]),
+              new T.Tuple([atoms.terminate, atoms.shutdown])
+            ])
+          ))))
+      : Process.exit(pid, atoms.shutdown)
+    return Effect.zipRight(
+      ask,
+      timeoutMs === undefined
+        ? down
+        : Effect.flatMap(
+          Process.receive(isDown, { after: Duration.millis(timeoutMs) }),
+          (m) =>
+            Option.isSome(m) ? Effect.succeed((m.value as T.Tuple).elements[4]!) : kill
+        )
+    )
+  })
+
+/** @internal */
+export const startScoped = (
+  def: GenServer<any, any, any, any, any, any>,
+  args: unknown,
+  options: (StartOptions & { readonly shutdownTimeout?: Duration.DurationInput | "infinity" | undefined }) | undefined
+): Effect.Effect<unknown, AlreadyStarted | InitFailed | InitIgnored, any> =>
+  Effect.flatMap(start(def, args, options, "nolink"), (server) =>
+    Effect.as(
+      Effect.addFinalizer(() =>
+        inProcess(
+          shutdownProcess(
+            (server as Server<any, any, any>).pid,
+            "stop",
+            toMillis(options?.shutdownTimeout, 5000)
+          )
+        )
+      ),
+      server
+    )) as Effect.Effect<unknown, AlreadyStarted | InitFailed | InitIgnored, Scope.Scope | any>

@@ -1,0 +1,379 @@
+import * as Process from "@effect-otp/process/Process"
+import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as GenServer from "../src/GenServer.js"
+
+/** An atom on the wire, its text in TS. */
+const AtomText = Schema.transform(Schema.declare((u): u is T.Atom => u instanceof T.Atom), Schema.String, {
+  strict: true,
+  decode: (a) => a.name,
+  encode: (s) => T.Atom.make(s)
+})
+
+/** Runs `body` as a process on a fresh runtime, logs collected into `logs` when given (else silenced). */
+const inProcess = <A, E>(
+  body: Effect.Effect<A, E, Process.Self | ProcessRuntime.ProcessRuntime>,
+  logs?: Array<string>
+) =>
+  Process.run(body).pipe(
+    Effect.provide(ProcessRuntime.layer),
+    logs === undefined
+      ? Logger.withMinimumLogLevel(LogLevel.None)
+      : Effect.provide(Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => void logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
+      ))
+  )
+
+/** Runs `effect` in a process of its own; its exit arrives in the returned Deferred. */
+const spawnCall = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime | Process.Self>) =>
+  Effect.gen(function*() {
+    const done = yield* Deferred.make<A, E>()
+    yield* Process.spawn(Effect.flatMap(Effect.exit(effect), (exit) => Deferred.done(done, exit)))
+    return done
+  })
+
+/** Polls `effect` (yielding between tries) until `pred` holds. */
+const until = <A, E, R>(effect: Effect.Effect<A, E, R>, pred: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100_000; i++) {
+      if (pred(yield* effect)) return
+      yield* Effect.yieldNow()
+    }
+    expect.fail("condition never held")
+  })
+
+interface CounterState {
+  readonly n: number
+  readonly pending: ReadonlyArray<GenServer.From<number>>
+  readonly terminated?: Deferred.Deferred<T.Term>
+}
+
+/**
+ * A counter: call `get` → n; `N` (a number) adds N and answers the new value; `defer` answers
+ * later (at the next `flush` cast); `crash` fails; `stop` stops with reply; cast N adds N.
+ */
+const Counter = GenServer.make({
+  name: "counter",
+  request: Schema.Union(Schema.Number, AtomText),
+  reply: Schema.Number,
+  cast: Schema.Union(Schema.Number, AtomText),
+  init: (args: { readonly start: number; readonly trap?: boolean; readonly terminated?: Deferred.Deferred<T.Term> }) =>
+    Effect.gen(function*() {
+      if (args.trap === true) yield* Process.trapExit(true)
+      if (args.start < 0) return { stop: "negative" } as const
+      if (args.start === 999) return { ignore: true } as const
+      if (args.start === 666) return yield* Effect.fail(T.atom("init_crashed"))
+      return { state: { n: args.start, pending: [], ...(args.terminated ? { terminated: args.terminated } : {}) } }
+    }),
+  handleCall: (req, from, s: CounterState) => {
+    if (typeof req === "number") return Effect.succeed({ reply: s.n + req, state: { ...s, n: s.n + req } })
+    switch (req) {
+      case "get":
+        return Effect.succeed({ reply: s.n, state: s })
+      case "pending":
+        return Effect.succeed({ reply: s.pending.length, state: s })
+      case "defer":
+        return Effect.succeed({ state: { ...s, pending: [...s.pending, from] } })
+      case "crash":
+        return Effect.fail(T.atom("boom"))
+      case "stop":
+        return Effect.succeed({ stop: "normal", reply: s.n, state: s })
+      default:
+        return Effect.die(new Error(`unexpected ${req}`))
+    }
+  },
+  handleCast: (msg, s) =>
+    typeof msg === "number"
+      ? Effect.succeed({ state: { ...s, n: s.n + msg } })
+      : msg === "flush"
+      ? Effect.as(Effect.forEach(s.pending, (f) => GenServer.reply(f, s.n)), { state: { ...s, pending: [] } })
+      : Effect.succeed({ stop: T.tuple(T.atom("shutdown"), T.atom(msg)), state: s }),
+  handleInfo: (msg, s) => Effect.succeed(msg === T.atoms.timeout ? { state: { ...s, n: -1 } } : { state: s }),
+  terminate: (reason, s) => s.terminated === undefined ? Effect.void : Deferred.succeed(s.terminated, reason),
+  codeChange: (_oldVsn, s, extra) => Effect.succeed({ ...s, n: typeof extra === "number" ? extra : s.n })
+})
+
+describe("GenServer", () => {
+  it.effect("call and cast are typed end to end; a named server is reachable by name", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 10 }, { name: "counter" })
+      expect(yield* GenServer.call(server, "get")).toBe(10)
+      expect(yield* GenServer.call(server, 5)).toBe(15)
+      yield* GenServer.cast(server, 7)
+      const byName = GenServer.ref(Counter, "counter")
+      expect(yield* GenServer.call(byName, "get")).toBe(22)
+      // untyped: raw terms in and out
+      expect(yield* GenServer.call("counter", T.atom("get"))).toBe(22)
+      // a second start with the same name
+      const again = yield* Effect.flip(GenServer.start(Counter, { start: 0 }, { name: "counter" }))
+      expect(again._tag).toBe("AlreadyStarted")
+      expect(again._tag === "AlreadyStarted" && T.equals(again.pid!, server.pid)).toBe(true)
+    })))
+
+  it.effect("works from outside a process too", () =>
+    Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 1 })
+      expect(yield* GenServer.call(server, 2)).toBe(3)
+    }).pipe(Effect.provide(ProcessRuntime.layer)))
+
+  it.effect("deferred reply with reply(from, value)", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 3 })
+      const caller = yield* spawnCall(GenServer.call(server, "defer"))
+      yield* until(GenServer.call(server, "pending"), (n) => n === 1)
+      yield* GenServer.cast(server, 4)
+      // the cast is handled after the deferred call: flush answers with the state then
+      yield* GenServer.cast(server, "flush")
+      expect(yield* Deferred.await(caller)).toBe(7)
+    })))
+
+  it.effect("init: stop, ignore and a failure are returned as OTP does", () =>
+    inProcess(Effect.gen(function*() {
+      const stop = yield* Effect.flip(GenServer.start(Counter, { start: -1 }, { name: "c1" }))
+      expect(stop._tag === "InitFailed" && stop.reason).toBe(T.atom("negative"))
+      expect(Option.isNone(yield* Process.whereis("c1"))).toBe(true)
+      const ignore = yield* Effect.flip(GenServer.start(Counter, { start: 999 }))
+      expect(ignore._tag).toBe("InitIgnored")
+      const crash = yield* Effect.flip(GenServer.start(Counter, { start: 666 }))
+      expect(crash._tag === "InitFailed" && crash.reason).toBe(T.atom("init_crashed"))
+      // startMonitor: the DOWN carries init's reason
+      const r = yield* Effect.either(GenServer.startMonitor(Counter, { start: -1 }))
+      expect(Either.isLeft(r)).toBe(true)
+      const [server, mref] = yield* GenServer.startMonitor(Counter, { start: 1 }, { name: "monitored" })
+      expect(yield* GenServer.call(GenServer.ref(Counter, "monitored"), "get")).toBe(1)
+      yield* GenServer.cast(server, "bye")
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, mref))
+      expect(T.format(down.elements[4]!)).toBe("{shutdown,bye}")
+    })))
+
+  it.effect("a crashing callback: the caller gets ServerExited with the reason, terminate runs, the crash is logged", () => {
+    const logs: Array<string> = []
+    return inProcess(
+      Effect.gen(function*() {
+        const terminated = yield* Deferred.make<T.Term>()
+        const server = yield* GenServer.start(Counter, { start: 0, terminated })
+        const err = yield* Effect.flip(GenServer.call(server, "crash"))
+        expect(err._tag).toBe("ServerExited")
+        expect(err._tag === "ServerExited" && err.reason).toBe(T.atom("boom"))
+        expect(yield* Deferred.await(terminated)).toBe(T.atom("boom"))
+        expect(yield* Process.isAlive(server.pid)).toBe(false)
+        expect(logs.some((l) => l.includes("Generic server") && l.includes("boom"))).toBe(true)
+        // a dead server: noproc
+        const noproc = yield* Effect.flip(GenServer.call(server, "get"))
+        expect(noproc._tag).toBe("NoProc")
+        const unregistered = yield* Effect.flip(GenServer.call(GenServer.ref(Counter, "nobody"), "get"))
+        expect(unregistered._tag).toBe("NoProc")
+      }),
+      logs
+    )
+  })
+
+  it.effect("a server calling itself exits with calling_self, as in OTP", () =>
+    inProcess(Effect.gen(function*() {
+      const Selfish = GenServer.make({
+        init: (_: void) => Effect.succeed({ state: 0 }),
+        handleCall: (_req, _from, n: number) =>
+          Effect.flatMap(Process.self, (me) => Effect.as(GenServer.call(me, T.atom("again")), { reply: n, state: n }))
+      })
+      const server = yield* GenServer.start(Selfish, undefined)
+      const err = yield* Effect.flip(GenServer.call(server, T.atom("go")))
+      expect(err._tag === "ServerExited" && err.reason).toBe(T.atom("calling_self"))
+    })))
+
+  it.effect("stop with a reply: the caller gets the reply, terminate runs with the reason", () =>
+    inProcess(Effect.gen(function*() {
+      const terminated = yield* Deferred.make<T.Term>()
+      const server = yield* GenServer.start(Counter, { start: 8, terminated })
+      expect(yield* GenServer.call(server, "stop")).toBe(8)
+      expect(yield* Deferred.await(terminated)).toBe(T.atoms.normal)
+    })))
+
+  it.effect("a request that does not decode is a typed BadRequest; a bad cast is logged; the server lives on", () => {
+    const logs: Array<string> = []
+    return inProcess(
+      Effect.gen(function*() {
+        const server = yield* GenServer.start(Counter, { start: 1 })
+        const bad = yield* Effect.flip(GenServer.call(server.pid, T.binary("nonsense")))
+        expect(bad._tag).toBe("BadRequest")
+        yield* GenServer.cast(server.pid, T.binary("nonsense"))
+        expect(yield* GenServer.call(server, "get")).toBe(1)
+        expect(logs.some((l) => l.includes("does not decode"))).toBe(true)
+        // a reply that does not decode with the client's schema
+        const asText = GenServer.ref(GenServer.protocol({ request: AtomText, reply: AtomText }), server.pid)
+        const badReply = yield* Effect.flip(GenServer.call(asText, "get"))
+        expect(badReply._tag).toBe("BadReply")
+      }),
+      logs
+    )
+  })
+
+  it.effect("a reply after the timeout never lands in the caller's mailbox", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 5 })
+      const caller = yield* Effect.fork(GenServer.call(server, "defer", "100 millis"))
+      yield* TestClock.adjust("100 millis")
+      const err = yield* caller.await.pipe(Effect.flatten, Effect.flip)
+      expect(err._tag).toBe("CallTimeout")
+      // the server answers now: the alias is gone, the reply is dropped
+      yield* GenServer.cast(server, "flush")
+      expect(yield* GenServer.call(server, "get")).toBe(5)
+      const me = yield* Process.self
+      const info = yield* Process.processInfo(me)
+      expect(Option.getOrThrow(info).messages).toEqual([])
+    })))
+
+  it.live("the same with the live clock (the call's timer is the clock's own scheduler)", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 5 })
+      const err = yield* Effect.flip(GenServer.call(server, "defer", "20 millis"))
+      expect(err._tag).toBe("CallTimeout")
+      yield* GenServer.cast(server, "flush")
+      expect(yield* GenServer.call(server, "get", "5 seconds")).toBe(5)
+      const me = yield* Process.self
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
+    })))
+
+  it.effect("inactivity timeout: handleInfo receives timeout", () =>
+    inProcess(Effect.gen(function*() {
+      const Idle = GenServer.make({
+        init: (_: void) => Effect.succeed({ state: 0, timeout: "1 second" }),
+        handleCall: (_req, _from, n: number) => Effect.succeed({ reply: n, state: n, timeout: "1 second" }),
+        handleInfo: (msg, n) => Effect.succeed({ state: msg === T.atoms.timeout ? n + 1 : n })
+      })
+      const server = yield* GenServer.start(Idle, undefined)
+      yield* TestClock.adjust("999 millis")
+      expect(yield* GenServer.call(server, T.atom("get"))).toBe(0)
+      yield* TestClock.adjust("999 millis")
+      expect(yield* GenServer.call(server, T.atom("get"))).toBe(0)
+      yield* TestClock.adjust("1 second")
+      // the timeout fired once (handleInfo's result has no timeout)
+      yield* Effect.yieldNow()
+      expect(yield* GenServer.call(server, T.atom("get"))).toBe(1)
+    })))
+
+  it.effect("continue runs before the next message; hibernate is accepted", () =>
+    inProcess(Effect.gen(function*() {
+      const Cont = GenServer.make({
+        init: (_: void) => Effect.succeed({ state: [] as ReadonlyArray<string>, continue: "init" }),
+        handleCall: (_req, _from, s: ReadonlyArray<string>) =>
+          Effect.succeed({ reply: s.join(","), state: [...s, "call"], continue: "after-call", hibernate: true }),
+        handleContinue: (c: string, s) => Effect.succeed({ state: [...s, c] })
+      })
+      const server = yield* GenServer.start(Cont, undefined)
+      expect(yield* GenServer.call(server, T.atom("x"))).toBe("init")
+      expect(yield* GenServer.call(server, T.atom("x"))).toBe("init,call,after-call")
+    })))
+
+  it.effect("a trapping server runs terminate when its parent exits; startLink links", () =>
+    inProcess(Effect.gen(function*() {
+      const terminated = yield* Deferred.make<T.Term>()
+      const got = yield* Deferred.make<GenServer.Server<any, any, any>>()
+      const parent = yield* Process.spawn(Effect.gen(function*() {
+        const s = yield* GenServer.startLink(Counter, { start: 0, trap: true, terminated })
+        yield* Deferred.succeed(got, s)
+        yield* Process.receive(() => false)
+      }))
+      const server = yield* Deferred.await(got)
+      const ref = yield* Process.monitor(server.pid)
+      yield* Process.exit(parent, T.atom("bye"))
+      expect(yield* Deferred.await(terminated)).toBe(T.atom("bye"))
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, ref))
+      expect(down.elements[4]).toBe(T.atom("bye"))
+    })))
+
+  it.effect("an exit signal from another process is a message for handleInfo when trapping", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 2, trap: true })
+      yield* Process.exit(server.pid, T.atom("not_parent"))
+      expect(yield* GenServer.call(server, "get")).toBe(2)
+    })))
+
+  it.effect("sys: get_state, get_status, suspend/resume, terminate (stop)", () =>
+    inProcess(Effect.gen(function*() {
+      const terminated = yield* Deferred.make<T.Term>()
+      const Plain = GenServer.make({
+        name: "plain",
+        init: (d: Deferred.Deferred<T.Term>) => Effect.succeed({ state: d }),
+        handleCall: (req, _from, d) => Effect.succeed({ reply: req, state: d }),
+        terminate: (r, d) => Deferred.succeed(d, r)
+      })
+      const server = yield* GenServer.start(Counter, { start: 4 }, { name: "sys_counter" })
+      expect(T.format(yield* GenServer.getState(server))).toBe(`<<"{\\"n\\":4,\\"pending\\":[]}">>`)
+      const status = yield* GenServer.getStatus("sys_counter")
+      const text = T.format(status)
+      expect(text.startsWith(`{status,${T.format(server.pid)},{module,gen_server},`)).toBe(true)
+      expect(text).toContain("\"Status for generic server sys_counter\"")
+      expect(text).toContain("running")
+      const me = yield* Process.self
+      // suspend: calls wait; resume: they are answered
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const suspend = (msg: T.Term) =>
+        Effect.flatMap(
+          Effect.sync(() => rt.unsafeMakeRef()),
+          (tag) =>
+            Effect.zipRight(
+              Process.send(server.pid, T.tuple(T.atom("system"), T.tuple(me, tag), msg)),
+              Process.receive((m) => m instanceof T.Tuple && T.equals(m.elements[0]!, tag))
+            )
+        )
+      yield* suspend(T.atom("suspend"))
+      const pending = yield* spawnCall(GenServer.call(server, "get"))
+      expect(T.format(yield* GenServer.getStatus(server))).toContain("suspended")
+      // sys:change_code while suspended: codeChange makes the new state
+      const changed = yield* suspend(T.tuple(T.atom("change_code"), T.atom("counter"), T.atom("v1"), 40))
+      expect(T.format(changed as T.Term)).toMatch(/,ok}$/)
+      yield* suspend(T.atom("resume"))
+      expect(yield* Deferred.await(pending)).toBe(40)
+      const unknown = yield* GenServer.getState(server).pipe(Effect.zipRight(suspend(T.atom("bogus"))))
+      expect(T.format(unknown as T.Term)).toContain("unknown_system_msg")
+      const p = yield* GenServer.start(Plain, terminated)
+      yield* GenServer.stop(p, "going")
+      expect(yield* Deferred.await(terminated)).toBe(T.atom("going"))
+      // sys's ok was consumed by the call
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])
+      expect((yield* Effect.flip(GenServer.stop(p)))._tag).toBe("NoProc")
+    })))
+
+  it.effect("via names: start, call, cast, already started", () =>
+    inProcess(Effect.gen(function*() {
+      const registry = GenServer.localRegistry()
+      const name = GenServer.via(registry, T.tuple(T.atom("counter"), 1))
+      const server = yield* GenServer.start(Counter, { start: 1 }, { name })
+      const ref = GenServer.ref(Counter, name)
+      yield* GenServer.cast(ref, 1)
+      expect(yield* GenServer.call(ref, "get")).toBe(2)
+      const again = yield* Effect.flip(GenServer.start(Counter, { start: 1 }, { name }))
+      expect(again._tag === "AlreadyStarted" && T.equals(again.pid!, server.pid)).toBe(true)
+      yield* GenServer.stop(server)
+      expect((yield* Effect.flip(GenServer.call(ref, "get")))._tag).toBe("NoProc")
+    })))
+
+  it.effect("multiCall and abcast (on the local node)", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      yield* GenServer.start(Counter, { start: 1 }, { name: "mc" })
+      yield* GenServer.abcast(Counter, [rt.node], "mc", 2)
+      const r = yield* GenServer.multiCall(Counter, [rt.node], "mc", "get")
+      expect(r.replies).toEqual([[rt.node, 3]])
+      expect(r.badNodes).toEqual([])
+      const none = yield* GenServer.multiCall(Counter, [rt.node], "nobody", "get")
+      expect(none.badNodes).toEqual([rt.node])
+    })))
+
+  it.scoped("startScoped: the scope stops the server and terminate runs", () =>
+    Effect.gen(function*() {
+      const terminated = yield* Deferred.make<T.Term>()
+      yield* Effect.scoped(GenServer.startScoped(Counter, { start: 0, terminated }))
+      expect(yield* Deferred.await(terminated)).toBe(T.atom("shutdown"))
+    }).pipe(Effect.provide(ProcessRuntime.layer), Logger.withMinimumLogLevel(LogLevel.None)))
+})
