@@ -15,7 +15,6 @@
  */
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
-import * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { Atom, Tuple } from "@effect-otp/process/Term"
@@ -32,7 +31,7 @@ const pong = Atom.make("pong")
 const warm = Atom.make("warm")
 
 const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layer({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 const echo = Effect.forever(Effect.flatMap(Process.receive(), (m) =>
   m instanceof Tuple && m.elements.length === 2
@@ -64,8 +63,8 @@ const server = (name: string, cookie: string) =>
     const node = yield* NetKernel.node
     console.log(`server ${node.name} ready os_pid=${process.pid}`)
     return yield* Effect.never
-    // Rpc.layer: bench_dist's erl client finds echo/sink with rpc:call(B, erlang, whereis, [Name])
-  }).pipe(Effect.provide(Rpc.layer.pipe(Layer.provideMerge(nodeLayer(name, cookie)))))
+    // the default node serves rpc: bench_dist's erl client finds echo/sink with rpc:call(B, erlang, whereis, [Name])
+  }).pipe(Effect.provide(nodeLayer(name, cookie)))
 
 const client = (name: string, cookie: string, serverNode: string, kase: string, args: ReadonlyArray<number>) =>
   Effect.gen(function*() {

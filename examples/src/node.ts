@@ -205,7 +205,7 @@ const main = (name: string, cookie: string, epmdPort: number | undefined) =>
     })
     rl.on("close", () => Queue.unsafeOffer(commands, JSON.stringify({ op: "halt" })))
 
-    const node = DistNode.layer({ name, cookie, hidden: false, epmdPort }).pipe(
+    const node = DistNode.layerDefault({ name, cookie, hidden: false, epmdPort }).pipe(
       Layer.provideMerge(ProcessRuntime.layer)
     )
     yield* Effect.gen(function*() {

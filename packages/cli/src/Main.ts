@@ -1,199 +1,52 @@
 /**
- * The `effect-otp` program: flags → a node (a `ProcessRuntime`, plus distribution
- * with `--sname`/`--name`: `DistNode` over TCP or TLS, and `Rpc` so that `rpc:call`,
- * `erpc` and remote `spawn` from other nodes run here) → the shell, `--eval`, or `--noshell`.
+ * The `effect-otp` program: flags → a node (a `ProcessRuntime`, plus distribution with
+ * `--sname`/`--name`: the default `DistNode` over TCP or TLS, which serves rpc so that
+ * `rpc:call`, `erpc` and remote `spawn` from other nodes run here) → the shell, `--eval`,
+ * or `--noshell`.
+ *
+ * A node loads only what it runs: the common command lines are parsed without
+ * `@effect/cli` (which, with `@effect/platform-node`, is loaded for `--help`, `--version`
+ * and the error messages of a bad command line), and the REPL only for a shell or `--eval`.
  *
  * @since 0.1.0
  */
-import * as DistNode from "@effect-otp/dist/DistNode"
-import * as NetKernel from "@effect-otp/dist/NetKernel"
-import * as Rpc from "@effect-otp/dist/Rpc"
-import * as Transport from "@effect-otp/dist/Transport"
-import * as Process from "@effect-otp/process/Process"
-import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
-import * as Term from "@effect-otp/process/Term"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
-import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
-import * as Schema from "effect/Schema"
-import * as Command from "./Command.js"
-import type * as Helpers from "./Helpers.js"
-import * as Shell from "./Shell.js"
+import * as Node from "./internal/node.js"
+import * as Options from "./internal/options.js"
 
-/**
- * A running node, as the shell sees it.
- *
- * @since 0.1.0
- * @category models
- */
-export interface RunningNode {
-  readonly runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>
-  readonly node: Option.Option<Term.Atom>
-  readonly distribution: Option.Option<Helpers.Distribution>
-  /** stops the node (closes connections, unregisters from epmd, kills processes) */
-  readonly dispose: () => Promise<void>
+class ExitCode {
+  constructor(readonly code: number) {}
 }
 
-/** Logs (process crashes, connection warnings) go to stderr, not into the shell's output. */
-const logToStderr = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+/** Runs the node; a start-up failure is one line on stderr and exit code 1. */
+const runNode = (options: Options.NodeOptions): Promise<number> =>
+  Node.runNode(options).catch((e) => {
+    if (e instanceof Node.StartError) {
+      process.stderr.write(`effect-otp: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  })
 
-/**
- * Starts the node the options describe.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const startNode = async (options: Command.NodeOptions): Promise<RunningNode> => {
-  if (Option.isNone(options.name)) {
-    const managed = ManagedRuntime.make(ProcessRuntime.layer.pipe(Layer.provideMerge(logToStderr)))
-    const runtime = await managed.runtime()
-    return { runtime, node: Option.none(), distribution: Option.none(), dispose: () => managed.dispose() }
-  }
-  const { cookie, mode, node } = options.name.value
-  const dist = DistNode.layer({
-    name: node,
-    longNames: mode === "long",
-    cookie,
-    hidden: options.hidden,
-    connectAll: options.connectAll,
-    ...(Option.isSome(options.epmdPort) ? { epmdPort: options.epmdPort.value } : {}),
-    ...(Option.isSome(options.netTicktime) ? { netTicktime: Duration.seconds(options.netTicktime.value) } : {})
-  })
-  const transport = Option.match(options.tls, {
-    onNone: () => Layer.empty,
-    onSome: (tls) => Layer.succeed(Transport.Transport, tls.transport)
-  })
-  const managed = ManagedRuntime.make(
-    Rpc.layer.pipe(
-      Layer.provideMerge(dist),
-      Layer.provide(transport),
-      Layer.provideMerge(ProcessRuntime.layer),
-      Layer.provideMerge(logToStderr)
-    )
+/** The whole command line through `@effect/cli` (help, version, and its messages for bad flags). */
+const runWithCli = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const [Command, NodeFileSystem, NodePath, NodeTerminal] = await Promise.all([
+    import("./Command.js"),
+    import("@effect/platform-node/NodeFileSystem"),
+    import("@effect/platform-node/NodePath"),
+    import("@effect/platform-node/NodeTerminal")
+  ])
+  return Effect.runPromise(
+    Command.run(argv, (options) =>
+      Effect.tryPromise({ try: () => runNode(options), catch: (e) => e }).pipe(
+        Effect.flatMap((code) => (code === 0 ? Effect.void : Effect.fail(new ExitCode(code))))
+      )).pipe(
+        Effect.catchIf((e): e is ExitCode => e instanceof ExitCode, (e) => Effect.succeed(e.code)),
+        Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
+      )
   )
-  let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel | Rpc.Rpc>
-  try {
-    runtime = await managed.runtime()
-  } catch (e) {
-    await managed.dispose().catch(() => {})
-    const error = Runtime.isFiberFailure(e) ? Cause.squash(e[Runtime.FiberFailureCauseId]) : e
-    throw new StartError({ reason: error instanceof Error ? error.message : String(error) })
-  }
-  const kernel = Context.get(runtime.context, NetKernel.NetKernel)
-  const rpc = Context.get(runtime.context, Rpc.Rpc)
-  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    effect.pipe(Effect.provideService(NetKernel.NetKernel, kernel), Effect.provideService(Rpc.Rpc, rpc))
-  const toKind = (k: unknown): unknown => Array.isArray(k) ? k.map(toKind) : k instanceof Term.Atom ? k.name : k
-  return {
-    runtime,
-    node: Option.some(kernel.node),
-    distribution: Option.some({
-      ping: (n) => provide(NetKernel.ping(n)),
-      nodes: (kind) => provide(NetKernel.nodes(kind === undefined ? undefined : toKind(kind) as NetKernel.NodeKind)),
-      rpc: (n, m, f, args, timeout) =>
-        provide(Rpc.call(n, m, f, args, Option.isSome(timeout) ? { timeout: timeout.value } : undefined)),
-      spawn: (n, m, f, args, link) => provide(link ? Rpc.spawnLink(n, m, f, args) : Rpc.spawn(n, m, f, args)),
-      monitorNodes: (o) => provide(NetKernel.monitorNodes(o)),
-      disconnect: (n) => provide(NetKernel.disconnect(n))
-    }),
-    dispose: () => managed.dispose()
-  }
-}
-
-/**
- * The node could not start (name in use, epmd unreachable, ...): one line, exit code 1.
- *
- * @since 0.1.0
- * @category errors
- */
-export class StartError extends Data.TaggedError("StartError")<{ readonly reason: string }> {
-  override get message(): string {
-    return this.reason
-  }
-}
-
-/** The modules in the shell's scope. */
-const modules = { Effect, Process, Term, Duration, Option, Schema }
-
-/** SIGINT/SIGTERM, caught from the start (so a signal during start-up also stops cleanly). */
-const signals = () => {
-  let received: ((signal: string) => void) | undefined
-  let caught: string | undefined
-  const on = (signal: string) => () => {
-    caught = signal
-    received?.(signal)
-  }
-  const onInt = on("SIGINT")
-  const onTerm = on("SIGTERM")
-  process.on("SIGINT", onInt)
-  process.on("SIGTERM", onTerm)
-  return {
-    wait: (): Promise<string> =>
-      new Promise((resolve) => {
-        if (caught !== undefined) return resolve(caught)
-        received = resolve
-      }),
-    /** the shell handles SIGINT itself (Ctrl-C twice) */
-    releaseInt: () => process.off("SIGINT", onInt),
-    onTerm: (f: () => void) => {
-      received = f
-      if (caught === "SIGTERM") f()
-    },
-    dispose: () => {
-      process.off("SIGINT", onInt)
-      process.off("SIGTERM", onTerm)
-    }
-  }
-}
-
-/**
- * Runs the node until it stops; resolves with the exit code.
- *
- * @since 0.1.0
- * @category running
- */
-export const runNode = async (options: Command.NodeOptions): Promise<number> => {
-  const sig = signals()
-  const node = await startNode(options)
-  const print = (line: string) => process.stdout.write(`${line}\n`)
-  try {
-    const base = { runtime: node.runtime, node: node.node, distribution: node.distribution, scope: modules }
-    if (Option.isSome(options.eval)) {
-      let stopRequested = false
-      try {
-        await Shell.evaluate({ ...base, onExit: () => {} }, options.eval.value, print, () => {
-          stopRequested = true
-        })
-      } catch (e) {
-        process.stderr.write(`effect-otp: --eval: ${e instanceof Error ? e.message : String(e)}\n`)
-        return 1
-      }
-      if (options.noshell && !stopRequested) await sig.wait()
-      return 0
-    }
-    if (options.noshell) {
-      await sig.wait()
-      return 0
-    }
-    sig.releaseInt()
-    await new Promise<void>((resolve) => {
-      const server = Shell.start({ ...base, onExit: () => resolve() })
-      sig.onTerm(() => void server.then((s) => s.close()))
-    })
-    return 0
-  } finally {
-    sig.dispose()
-    await node.dispose()
-  }
 }
 
 /**
@@ -202,24 +55,13 @@ export const runNode = async (options: Command.NodeOptions): Promise<number> => 
  * @since 0.1.0
  * @category running
  */
-export const main = (argv: ReadonlyArray<string>): Promise<number> =>
-  Effect.runPromise(
-    Command.run(argv, (options) =>
-      Effect.tryPromise({
-        try: () => runNode(options),
-        catch: (e) => e
-      }).pipe(
-        Effect.flatMap((code) => (code === 0 ? Effect.void : Effect.fail(new ExitCode(code)))),
-        Effect.catchIf(
-          (e): e is StartError => e instanceof StartError,
-          (e) => Effect.zipRight(Console.error(`effect-otp: ${e.message}`), Effect.fail(new ExitCode(1)))
-        )
-      )).pipe(
-        Effect.catchIf((e): e is ExitCode => e instanceof ExitCode, (e) => Effect.succeed(e.code)),
-        Effect.provide(NodeContext.layer)
-      )
-  )
-
-class ExitCode {
-  constructor(readonly code: number) {}
+export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const flags = Options.parseCommon(argv)
+  if (flags === undefined) return runWithCli(argv)
+  const options = await Effect.runPromise(Effect.either(Options.validate(flags)))
+  if (Either.isLeft(options)) {
+    process.stderr.write(`effect-otp: ${options.left.message}\n`)
+    return 2
+  }
+  return runNode(options.right)
 }

@@ -7,7 +7,8 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { normalizeArgv, run as runCommand, validate } from "../src/Command.js"
+import { type NodeOptions, normalizeArgv, run as runCommand, validate } from "../src/Command.js"
+import { parseCommon } from "../src/internal/options.js"
 import { killAll, run } from "./helpers/shell.js"
 import { makePki, opensslAvailable } from "./helpers/tls.js"
 
@@ -47,7 +48,48 @@ const flags = {
   sslDistOptfile: Option.none<string>()
 }
 
+/** What a node is started with, comparable (the cookie revealed, no transport). */
+const comparable = (o: NodeOptions) => ({
+  ...o,
+  name: Option.map(o.name, (n) => ({ ...n, cookie: Redacted.value(n.cookie) })),
+  tls: Option.map(o.tls, (t) => t.optfile)
+})
+
 describe("Command", () => {
+  it.effect("parseCommon (the start-up path without @effect/cli) gives @effect/cli's options, or leaves the line to it", () =>
+    Effect.gen(function*() {
+      const same: ReadonlyArray<ReadonlyArray<string>> = [
+        [],
+        ["--noshell"],
+        ["--sname", "alice", "--setcookie", "secret"],
+        ["-sname", "alice@h", "-setcookie", "s", "-hidden", "-noshell", "-net_ticktime", "20", "-epmd_port", "4370"],
+        ["--name=bob@127.0.0.1", "--setcookie=c", "--connect-all", "false", "--eval", "1 + 1"],
+        ["--setcookie", "c", "--hidden", "--proto-dist", "tcp"]
+      ]
+      for (const argv of same) {
+        let viaCli: NodeOptions | undefined
+        const code = yield* runCommand(argv, (o) => Effect.sync(() => void (viaCli = o))).pipe(
+          Effect.provide(NodeContext.layer)
+        )
+        expect(code, argv.join(" ")).toBe(0)
+        const flags = parseCommon(argv)
+        expect(flags, argv.join(" ")).toBeDefined()
+        expect(comparable(yield* validate(flags!))).toEqual(comparable(viaCli!))
+      }
+      const left: ReadonlyArray<ReadonlyArray<string>> = [
+        ["--help"],
+        ["--version"],
+        ["--sname"],
+        ["--sname", "a", "--sname", "b"],
+        ["--snam", "a"],
+        ["alice"],
+        ["--net-ticktime", "x"],
+        ["--noshell=false"],
+        ["--eval", "-1"]
+      ]
+      for (const argv of left) expect(parseCommon(argv), argv.join(" ")).toBeUndefined()
+    }))
+
   it("normalizeArgv: erl's single-dash and underscore spellings, values untouched", () => {
     expect(normalizeArgv(["-sname", "alice", "-setcookie", "-x", "-hidden", "-net_ticktime", "5", "--eval", "-1"]))
       .toEqual(["--sname", "alice", "--setcookie", "-x", "--hidden", "--net-ticktime", "5", "--eval", "-1"])

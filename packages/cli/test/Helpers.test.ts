@@ -1,7 +1,7 @@
 import * as Rpc from "@effect-otp/dist/Rpc"
 import * as Term from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
-import { rpcResult } from "../src/Helpers.js"
+import { rpcResult } from "../src/internal/helpers.js"
 
 const node = Term.atom("e@vm")
 const show = (e: ConstructorParameters<typeof Rpc.RpcError>[0]) => Term.format(rpcResult(new Rpc.RpcError(e)))

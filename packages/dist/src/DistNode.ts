@@ -5,31 +5,36 @@
  * `Router` that carries signals to other nodes.
  *
  * ```ts
- * const Node = DistNode.layer({ name: "alice", cookie: "secret" }).pipe(
+ * // TCP, EPMD (embedded when none runs) and rpc: what `erl -sname alice` gives
+ * const Node = DistNode.layerDefault({ name: "alice", cookie: "secret" }).pipe(
+ *   Layer.provideMerge(ProcessRuntime.layer)
+ * )
+ * // the parts, for another carrier or EPMD
+ * const TlsNode = DistNode.layer({ name: "alice", cookie: "secret" }).pipe(
+ *   Layer.provide(Layer.merge(Transport.layerTls(tlsOptions), Epmd.layerAuto())),
  *   Layer.provideMerge(ProcessRuntime.layer)
  * )
  * ```
  *
  * Until `global` exists the node is **hidden by default** (OTP's `global`, `rex` and `pg`
- * only watch visible nodes; see PROTOCOL.md §5). Pass `hidden: false` for a visible node.
+ * only watch visible nodes; see docs/failure-model.md). Pass `hidden: false` for a visible node.
  *
  * @since 0.1.0
  */
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import { Atom } from "@effect-otp/process/Term"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Cookie from "./Cookie.js"
 import * as Epmd from "./Epmd.js"
 import * as internal from "./internal/netKernel.js"
 import { NetKernel } from "./NetKernel.js"
 import * as NodeName from "./NodeName.js"
+import * as Rpc from "./Rpc.js"
 import * as Transport from "./Transport.js"
 
 /**
@@ -136,17 +141,8 @@ const make = (options: Options) =>
     const cookie = yield* Cookie.load({ cookie: options.cookie }).pipe(
       Effect.mapError((e) => new DistNodeError({ reason: "Cookie", detail: e.message, cause: e }))
     )
-    const transport = Option.getOrElse(yield* Effect.serviceOption(Transport.Transport), () => Transport.tcpTransport)
-    const epmd = yield* Effect.serviceOption(Epmd.Epmd).pipe(
-      Effect.flatMap(Option.match({
-        onSome: Effect.succeed,
-        onNone: () =>
-          Layer.build(Epmd.layerAuto(options.epmdPort === undefined ? {} : { port: options.epmdPort })).pipe(
-            Effect.map(Context.get(Epmd.Epmd))
-          )
-      })),
-      Effect.mapError((e) => new DistNodeError({ reason: "Epmd", detail: e.message, cause: e }))
-    )
+    const transport = yield* Transport.Transport
+    const epmd = yield* Epmd.Epmd
     const listener = yield* transport.listen(options.listen ?? {}).pipe(
       Effect.mapError((e) => new DistNodeError({ reason: "Listen", detail: e.message, cause: e }))
     )
@@ -192,11 +188,36 @@ const make = (options: Options) =>
   })
 
 /**
- * The node: requires a `ProcessRuntime`, provides `NetKernel`. A `Transport` or `Epmd`
- * in the context replaces the defaults (TCP, and `Epmd.layerAuto`).
+ * The node: requires a `ProcessRuntime`, the `Transport` it listens and connects with, and
+ * the `Epmd` client it registers with; provides `NetKernel`. `layerDefault` provides TCP
+ * and `Epmd.layerAuto`, and serves rpc.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<NetKernel, DistNodeError, ProcessRuntime> =>
+export const layer = (
+  options: Options
+): Layer.Layer<NetKernel, DistNodeError, ProcessRuntime | Transport.Transport | Epmd.Epmd> =>
   Layer.scoped(NetKernel, make(options))
+
+/**
+ * The node as `erl -sname` starts one: `layer` over TCP (`Transport.layerTcp`), registered
+ * with `Epmd.layerAuto` (the EPMD on `options.epmdPort`, embedded in this process when none
+ * runs), and serving rpc (`Rpc.layer`: erl always runs `rex`, so `rpc:call` and `erpc:call`
+ * to this node work). Requires only a `ProcessRuntime`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefault = (
+  options: Options
+): Layer.Layer<NetKernel | Rpc.Rpc, DistNodeError, ProcessRuntime> =>
+  Rpc.layer.pipe(
+    Layer.provideMerge(layer(options)),
+    Layer.provide(Layer.merge(
+      Transport.layerTcp,
+      Epmd.layerAuto(options.epmdPort === undefined ? {} : { port: options.epmdPort }).pipe(
+        Layer.mapError((e) => new DistNodeError({ reason: "Epmd", detail: e.message, cause: e }))
+      )
+    ))
+  )

@@ -5,7 +5,7 @@
  * hosts the `net_kernel` process that answers OTP's `is_auth`, so `net_adm:ping/1`
  * from Erlang answers `pong`.
  *
- * Build it with `DistNode.layer`.
+ * Build it with `DistNode.layerDefault` (or `DistNode.layer`).
  *
  * @since 0.1.0
  */

@@ -71,7 +71,8 @@ export interface RpcShape extends internal.RpcImpl {}
 export class Rpc extends Context.Tag("@effect-otp/dist/Rpc")<Rpc, RpcShape>() {}
 
 /**
- * Serves remote spawn and rpc on this node (needs `DistNode.layer`'s `NetKernel`).
+ * Serves remote spawn and rpc on this node (needs `DistNode.layer`'s `NetKernel`;
+ * `DistNode.layerDefault` includes it).
  *
  * @since 0.1.0
  * @category layers

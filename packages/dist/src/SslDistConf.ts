@@ -13,7 +13,7 @@
  *
  * ```ts
  * DistNode.layer({ name: "alice", cookie }).pipe(
- *   Layer.provide(SslDistConf.layerTransport("/etc/dist/ssl_dist.conf")),
+ *   Layer.provide(Layer.merge(SslDistConf.layerTransport("/etc/dist/ssl_dist.conf"), Epmd.layerAuto())),
  *   Layer.provideMerge(ProcessRuntime.layer)
  * )
  * ```

@@ -232,11 +232,11 @@ export const memoryPair: (options?: { readonly framing?: 2 | 4 }) => Effect.Effe
 export const makeTls: (options: TlsOptions) => Effect.Effect<Context.Tag.Service<Transport>, TlsConfigError> = tls.make
 
 /**
- * `makeTls` as a layer, for `DistNode.layer` to pick up:
+ * `makeTls` as a layer, for `DistNode.layer`:
  *
  * ```ts
  * DistNode.layer({ name: "alice", cookie }).pipe(
- *   Layer.provide(Transport.layerTls(options)),
+ *   Layer.provide(Layer.merge(Transport.layerTls(options), Epmd.layerAuto())),
  *   Layer.provideMerge(ProcessRuntime.layer)
  * )
  * ```

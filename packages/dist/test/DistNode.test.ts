@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as DistNode from "../src/DistNode.js"
 import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
+import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
 
 const failure = <A, E>(exit: Exit.Exit<A, E>): E =>
@@ -26,7 +27,10 @@ describe("DistNode.layer", () => {
         const epmd = Layer.succeedContext(Context.pick(Epmd.Epmd)(yield* Layer.build(Epmd.layerServer({ port: 0 }))))
         const node = (name: string) =>
           Layer.build(
-            DistNode.layer({ name, cookie: "c" }).pipe(Layer.provide(epmd), Layer.provideMerge(ProcessRuntime.layer))
+            DistNode.layer({ name, cookie: "c" }).pipe(
+              Layer.provide(Layer.merge(epmd, Transport.layerTcp)),
+              Layer.provideMerge(ProcessRuntime.layer)
+            )
           )
         const name = uniqueName("ts")
         const ctx = yield* node(name)

@@ -59,7 +59,7 @@ class Logs {
 }
 
 const victimLayer = (name: string, cookie: string, logs: Logs) =>
-  DistNode.layer({
+  DistNode.layerDefault({
     name,
     cookie,
     setupTime: `${SETUP_MS} millis`,
@@ -170,7 +170,7 @@ describe("pre-auth abuse", () => {
         expect(yield* fdsBackTo(fds0)).toBeLessThanOrEqual(fds0 + 2)
         // the node still accepts a real peer
         const ctxPeer = yield* Layer.build(
-          DistNode.layer({ name: uniqueName("p"), cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+          DistNode.layerDefault({ name: uniqueName("p"), cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
         )
         expect(yield* NetKernel.ping(`${v}@${host}`).pipe(Effect.provide(ctxPeer))).toBe("pong")
       }),

@@ -26,10 +26,7 @@ const host = "vm"
 const BOUND_MS = 1000
 
 const nodeLayer = (name: string, cookie: string) =>
-  Rpc.layer.pipe(
-    Layer.provideMerge(DistNode.layer({ name, cookie })),
-    Layer.provideMerge(ProcessRuntime.layer)
-  )
+  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 interface Seen {
   readonly what: string

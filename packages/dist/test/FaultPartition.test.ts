@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as DistNode from "../src/DistNode.js"
 import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
+import * as Transport from "../src/Transport.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { routedEpmd } from "./helpers/fault.js"
 import { proxyScoped } from "./helpers/proxy.js"
@@ -31,10 +32,11 @@ const host = "vm"
 const SLACK_MS = 300
 
 const nodeLayer = (name: string, cookie: string, tickSeconds: number, epmd?: Epmd.EpmdService) => {
-  const node = DistNode.layer({ name, cookie, netTicktime: `${tickSeconds} seconds` }).pipe(
+  const parts = Layer.merge(Transport.layerTcp, epmd === undefined ? Epmd.layerAuto() : Layer.succeed(Epmd.Epmd, epmd))
+  return DistNode.layer({ name, cookie, netTicktime: `${tickSeconds} seconds` }).pipe(
+    Layer.provide(parts),
     Layer.provideMerge(ProcessRuntime.layer)
   )
-  return epmd === undefined ? node : node.pipe(Layer.provide(Layer.succeed(Epmd.Epmd, epmd)))
 }
 
 /** Node events with the wall-clock time they were seen. */

@@ -54,7 +54,12 @@ describe.skipIf(!erlAvailable())("slow receiver", () => {
           ready: "ready"
         })
         const ctx = yield* Layer.build(
-          DistNode.layer({ name: uniqueName("ts"), cookie, maxMailboxBacklog: BACKLOG, maxInboundBytes: INBOUND }).pipe(
+          DistNode.layerDefault({
+            name: uniqueName("ts"),
+            cookie,
+            maxMailboxBacklog: BACKLOG,
+            maxInboundBytes: INBOUND
+          }).pipe(
             Layer.provideMerge(ProcessRuntime.layer)
           )
         )

@@ -1,6 +1,6 @@
 /**
  * Both epmd paths with real `erl`: the system `epmd` on 4369, and our embedded epmd on a
- * free port (started explicitly with `Epmd.layerServer`, or by `DistNode.layer({ epmdPort })`
+ * free port (started explicitly with `Epmd.layerServer`, or by `DistNode.layerDefault({ epmdPort })`
  * when nothing listens there) with `erl` registered on it through `ERL_EPMD_PORT`; ping
  * both ways through each.
  */
@@ -11,8 +11,9 @@ import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
 import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
+import * as Transport from "../src/Transport.js"
 import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
-import { expectCleanErlLog, freePort, host, nodeLayer, startPeer } from "./helpers/tsnode.js"
+import { expectCleanErlLog, freePort, host, nodeLayer, nodeLayerWith, startPeer } from "./helpers/tsnode.js"
 
 const available = erlAvailable()
 
@@ -35,7 +36,9 @@ describe.skipIf(!available)("Interop with real erl: epmd", () => {
       const t = uniqueName("ts")
       const erl = yield* startPeer(e, cookie)
       // the plain client on 4369: no embedded server may stand in for the system epmd here
-      const ctx = yield* Layer.build(nodeLayer(t, cookie).pipe(Layer.provide(Epmd.layerClient({ epmdPort: 4369 }))))
+      const ctx = yield* Layer.build(
+        nodeLayerWith(t, cookie, Layer.merge(Transport.layerTcp, Epmd.layerClient({ epmdPort: 4369 })))
+      )
       const names = (yield* Epmd.names("127.0.0.1", 4369)).map((n) => n.name)
       expect(names).toContain(e)
       expect(names).toContain(t)
@@ -55,7 +58,9 @@ describe.skipIf(!available)("Interop with real erl: epmd", () => {
         const cookie = uniqueName("c")
         const e = uniqueName("e")
         const t = uniqueName("ts")
-        const ctx = yield* Layer.build(nodeLayer(t, cookie).pipe(Layer.provideMerge(Epmd.layerServer({ port: 0 }))))
+        const ctx = yield* Layer.build(
+          nodeLayerWith(t, cookie, Layer.merge(Transport.layerTcp, Epmd.layerServer({ port: 0 })))
+        )
         const server = Context.get(ctx, Epmd.EpmdServer)
         expect(server.port).not.toBe(4369)
         const env = { ERL_EPMD_PORT: String(server.port) }
@@ -74,7 +79,7 @@ describe.skipIf(!available)("Interop with real erl: epmd", () => {
   )
 
   it.scopedLive(
-    "DistNode.layer({ epmdPort }) starts an embedded epmd when nothing listens; erl uses it",
+    "DistNode.layerDefault({ epmdPort }) starts an embedded epmd when nothing listens; erl uses it",
     () =>
       Effect.gen(function*() {
         const cookie = uniqueName("c")

@@ -19,7 +19,7 @@ const remote = new Pid(remoteNode, 77, 0, 5)
 const setup = Effect.gen(function*() {
   const sent: Array<Sig.Signal> = []
   const router: RouterShape = { route: (s) => Effect.sync(() => void sent.push(s)) }
-  const ctx = yield* Layer.build(ProcessRuntime.layer.pipe(Layer.provide(Layer.succeed(Router, router))))
+  const ctx = yield* Layer.build(ProcessRuntime.layerRouter.pipe(Layer.provide(Layer.succeed(Router, router))))
   const rt = ctx.unsafeMap.get(ProcessRuntime.ProcessRuntime.key) as ProcessRuntime.ProcessRuntimeShape
   yield* rt.setNode(atom("me@vm"), 3)
   return { sent, rt, ctx }

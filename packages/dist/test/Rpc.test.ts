@@ -44,8 +44,7 @@ const calc = Module.make("calc", {
 
 const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
   Rpc.layerPublish(calc).pipe(
-    Layer.provideMerge(Rpc.layer),
-    Layer.provideMerge(DistNode.layer({ name, cookie, ...extra })),
+    Layer.provideMerge(DistNode.layerDefault({ name, cookie, ...extra })),
     Layer.provideMerge(ProcessRuntime.layer)
   )
 
@@ -314,10 +313,7 @@ describe("Rpc between TS nodes", () => {
       const b = uniqueName("tb")
       yield* Layer.build(nodeLayer(a, cookie))
       const ctxB = yield* Layer.build(
-        Rpc.layer.pipe(
-          Layer.provideMerge(DistNode.layer({ name: b, cookie })),
-          Layer.provideMerge(ProcessRuntime.layer)
-        )
+        DistNode.layerDefault({ name: b, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
       )
       const A = `${a}@${host}`
       const result = yield* Effect.gen(function*() {

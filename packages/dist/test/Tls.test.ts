@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as DistNode from "../src/DistNode.js"
+import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as SslDistConf from "../src/SslDistConf.js"
 import * as Transport from "../src/Transport.js"
@@ -170,7 +171,7 @@ const tlsOptions = (files: CertFiles | undefined, ca: string, extra: Partial<Tra
 /** Builds a TS node over TLS for the current scope (with its logs collected into `logs`). */
 const buildTls = (name: string, cookie: string, options: Transport.TlsOptions, logs?: Array<string>) => {
   const layer = DistNode.layer({ name, cookie }).pipe(
-    Layer.provide(Transport.layerTls(options)),
+    Layer.provide(Layer.merge(Transport.layerTls(options), Epmd.layerAuto())),
     Layer.provideMerge(ProcessRuntime.layer)
   )
   return Layer.build(layer).pipe(logs !== undefined ? Effect.provide(collectLogs(logs)) : (x) => x)
@@ -270,7 +271,7 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
         const mk = (name: string) =>
           Layer.build(
             DistNode.layer({ name, cookie }).pipe(
-              Layer.provide(SslDistConf.layerTransport(file)),
+              Layer.provide(Layer.merge(SslDistConf.layerTransport(file), Epmd.layerAuto())),
               Layer.provideMerge(ProcessRuntime.layer)
             )
           )

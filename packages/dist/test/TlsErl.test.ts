@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as DistNode from "../src/DistNode.js"
+import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as SslDistConf from "../src/SslDistConf.js"
 import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
@@ -21,7 +22,7 @@ import { collectLogs, echoRoundTrip, expectCleanErlLog, host, nodeLayer, startPe
 const buildTlsNode = (name: string, cookie: string, optfile: string, logs?: Array<string>) =>
   Layer.build(
     DistNode.layer({ name, cookie }).pipe(
-      Layer.provide(SslDistConf.layerTransport(optfile)),
+      Layer.provide(Layer.merge(SslDistConf.layerTransport(optfile), Epmd.layerAuto())),
       Layer.provideMerge(ProcessRuntime.layer)
     )
   ).pipe(logs !== undefined ? Effect.provide(collectLogs(logs)) : (x) => x)

@@ -63,7 +63,7 @@ describe("README tour", () => {
         })
         const bobNode = `${bob}@vm`
         // --- tour: distribution ---
-        const Alice = DistNode.layer({ name: uniqueName("alice"), cookie }).pipe(
+        const Alice = DistNode.layerDefault({ name: uniqueName("alice"), cookie }).pipe(
           Layer.provideMerge(ProcessRuntime.layer)
         )
         const program = Effect.gen(function*() {

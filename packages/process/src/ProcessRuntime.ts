@@ -15,10 +15,11 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/runtime.js"
 import * as tags from "./internal/tags.js"
+import { Router } from "./Router.js"
 import type { Destination, Signal } from "./Signal.js"
 import type { Atom, Pid, Ref, Term } from "./Term.js"
 
@@ -64,15 +65,27 @@ export const ProcessRuntime: typeof tags.ProcessRuntime = tags.ProcessRuntime
 export type ProcessRuntime = tags.ProcessRuntime
 
 /**
- * The process runtime. A `Router` found in the context when the layer is built becomes
- * the default router (else `Router.defaultRouter`, a node that is not alive). When the
+ * The process runtime of a node that is not alive: remote signals go to
+ * `Router.defaultRouter` until the dist layer installs its router (`setRouter`). When the
  * layer is released every process still running is killed with reason `shutdown`, and
  * the finalizer waits for them.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<ProcessRuntime> = Layer.scoped(tags.ProcessRuntime, internal.make)
+export const layer: Layer.Layer<ProcessRuntime> = Layer.scoped(tags.ProcessRuntime, internal.make(undefined))
+
+/**
+ * The process runtime with the `Router` of the context as its default router (instead of
+ * `Router.defaultRouter`); otherwise as `layer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRouter: Layer.Layer<ProcessRuntime, never, Router> = Layer.scoped(
+  tags.ProcessRuntime,
+  Effect.flatMap(Router, internal.make)
+)
 
 /**
  * Sends synchronously: pushes into the local mailbox and wakes the receiver.

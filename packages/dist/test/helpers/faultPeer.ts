@@ -37,8 +37,7 @@ const keeper = Effect.forever(
 )
 
 const layer = Rpc.layerPublish(fault).pipe(
-  Layer.provideMerge(Rpc.layer),
-  Layer.provideMerge(DistNode.layer({ name, cookie, hidden: false })),
+  Layer.provideMerge(DistNode.layerDefault({ name, cookie, hidden: false })),
   Layer.provideMerge(ProcessRuntime.layer)
 )
 

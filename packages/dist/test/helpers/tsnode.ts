@@ -27,9 +27,18 @@ import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
 /** The host part of short names here (`/etc/hosts` maps it to 127.0.0.1). */
 export const host = "vm"
 
-/** A TS node: DistNode over its own ProcessRuntime (both in the output). */
+/** A TS node: the default DistNode (TCP, `Epmd.layerAuto`, rpc) over its own ProcessRuntime (both in the output). */
 export const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
-  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+
+/** A TS node on the given carrier and EPMD (`parts`, also in the output), over its own ProcessRuntime. */
+export const nodeLayerWith = <ROut, E>(
+  name: string,
+  cookie: string,
+  parts: Layer.Layer<ROut, E>,
+  extra: Partial<DistNode.Options> = {}
+) =>
+  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(parts), Layer.provideMerge(ProcessRuntime.layer))
 
 /** Build a TS node for the current scope; provide the result to run code "on" that node. */
 export const buildNode = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>

@@ -24,7 +24,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Mailbox } from "../Mailbox.js"
 import type { RouterShape, SendOptions, SendResult } from "../Router.js"
-import { defaultRouter, Router } from "../Router.js"
+import { defaultRouter } from "../Router.js"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, makeLocalNode, Pid, Ref, Tuple } from "../Term.js"
 import type { LocalNode, Term } from "../Term.js"
@@ -1091,10 +1091,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
 
 /** @internal */
-export const make: Effect.Effect<RuntimeImpl, never, Scope.Scope> = Effect.gen(function*() {
-  const router = yield* Effect.serviceOption(Router)
-  const base = yield* Effect.runtime<never>()
-  const rt = new RuntimeImpl(Option.getOrUndefined(router), base)
-  yield* Effect.addFinalizer(() => rt.shutdownAll())
-  return rt
-})
+export const make = (router: RouterShape | undefined): Effect.Effect<RuntimeImpl, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const base = yield* Effect.runtime<never>()
+    const rt = new RuntimeImpl(router, base)
+    yield* Effect.addFinalizer(() => rt.shutdownAll())
+    return rt
+  })

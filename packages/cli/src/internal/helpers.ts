@@ -15,8 +15,6 @@
  *
  * Inside `spawn(async () => ...)` the helpers act for the spawned process: `self()`
  * is its pid and `receive()` reads its mailbox.
- *
- * @since 0.1.0
  */
 import type * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
@@ -38,8 +36,7 @@ import * as util from "node:util"
 /**
  * What distribution offers the shell (absent on a non-distributed node).
  *
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export interface Distribution {
   readonly ping: (node: Term.Atom) => Effect.Effect<"pong" | "pang">
@@ -72,8 +69,7 @@ export interface Distribution {
 /**
  * What the helpers need from the shell.
  *
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export interface Env {
   readonly runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>
@@ -90,8 +86,7 @@ export interface Env {
 /**
  * The process the helpers act for: the one running a `spawn`ed function, else the shell.
  *
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export const current = new AsyncLocalStorage<Process.ProcessHandle>()
 
@@ -100,8 +95,7 @@ const ok = Term.atoms.ok
 /**
  * How the node of `runtime` prints pids, refs and ports (its own as `<0.N.S>`).
  *
- * @since 0.1.0
- * @category formatting
+ * @internal
  */
 export const localNode = (runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>): Term.LocalNode =>
   Context.get(runtime.context, ProcessRuntime.ProcessRuntime).localNode
@@ -123,8 +117,7 @@ export const show = (value: unknown, local?: Term.LocalNode): string => {
 /**
  * The text of an error for the shell: `** exception error: ...` / `** exception exit: ...`.
  *
- * @since 0.1.0
- * @category formatting
+ * @internal
  */
 export const showError = (error: unknown, local?: Term.LocalNode): string => {
   if (error instanceof Process.ProcessExit) return `** exception exit: ${show(error.reason, local)}`
@@ -142,8 +135,7 @@ const squash = (cause: Cause.Cause<unknown>): unknown => {
  * Runs an effect in the current process: synchronously when it completes without
  * waiting, else as a Promise. Failures are thrown (or rejected).
  *
- * @since 0.1.0
- * @category running
+ * @internal
  */
 export const runIn = <A, E>(
   env: Pick<Env, "runtime" | "shell">,
@@ -200,8 +192,7 @@ const toPid = (pid: unknown): Term.Pid => {
  * `{badrpc, {'EXIT', {Reason, Stack}}}`, a lost or missing connection
  * `{badrpc, nodedown}`, a timeout `{badrpc, timeout}`.
  *
- * @since 0.1.0
- * @category formatting
+ * @internal
  */
 export const rpcResult = (error: Rpc.RpcError): Term.Term => {
   const badrpc = (reason: Term.Term) => Term.tuple(Term.atom("badrpc"), reason)
@@ -274,8 +265,7 @@ const isGeneratorFunction = (f: unknown): boolean =>
 /**
  * The helper table.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make = (env: Env): Record<string, unknown> => {
   const run = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime | Process.Self>) => runIn(env, effect)

@@ -6,27 +6,26 @@
  * The shell is a process, like Erlang's: it has a pid and a mailbox, and `flush()`
  * drains it. When it dies (e.g. killed through a link) the shell prints the exit and
  * starts a new shell process.
- *
- * @since 0.1.0
  */
 import * as Process from "@effect-otp/process/Process"
 import type * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import * as Term from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 import * as readline from "node:readline"
 import * as repl from "node:repl"
 import { PassThrough } from "node:stream"
 import type { Readable, Writable } from "node:stream"
-import * as Helpers from "./Helpers.js"
+import * as Helpers from "./helpers.js"
 
 /**
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export interface ShellOptions {
   readonly runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>
@@ -40,6 +39,13 @@ export interface ShellOptions {
   readonly onExit: () => void
 }
 
+/**
+ * The modules in the shell's scope.
+ *
+ * @internal
+ */
+export const modules: Record<string, unknown> = { Effect, Process, Term, Duration, Option, Schema }
+
 /** A value the writer prints as is (an error line, or nothing). */
 class Printed {
   constructor(readonly text: string) {}
@@ -48,8 +54,7 @@ class Printed {
 /**
  * Starts a shell process: a process parked forever, whose handle the shell uses as `Self`.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const spawnShellProcess = (
   runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>
@@ -87,8 +92,7 @@ const watch = (
 /**
  * The helpers as globals and the names in `scope`, for `--eval` and the REPL.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const makeScope = (
   options: Omit<ShellOptions, "input" | "output">,
@@ -111,8 +115,7 @@ export const makeScope = (
  * What an evaluated value becomes: Promises are awaited, Effects run in the shell
  * process; failures become an `** exception` line.
  *
- * @since 0.1.0
- * @category running
+ * @internal
  */
 export const settle = async (
   runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime>,
@@ -136,8 +139,7 @@ export const settle = async (
  * Starts the REPL. Resolves when the shell has started; `options.onExit` is called when
  * it ends.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const start = async (options: ShellOptions): Promise<repl.REPLServer> => {
   const output = options.output ?? process.stdout
@@ -266,8 +268,7 @@ export const start = async (options: ShellOptions): Promise<repl.REPLServer> => 
  * like a shell input: Promises awaited, Effects run), else statements (top-level
  * `await` works). Throws what the code throws.
  *
- * @since 0.1.0
- * @category running
+ * @internal
  */
 export const evaluate = async (
   options: Omit<ShellOptions, "input" | "output">,
