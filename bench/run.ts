@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server]`
+ * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server|startup]`
  *
  * Runs every workload in a fresh OS process, our figure beside Erlang/OTP's measured in
  * the same run (when `erl` is installed), median (min–max) over the runs.
@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Result, Row, Stat } from "./harness.js"
 import { compileErlang, erlAvailable, parseResult, printTable, ratio, run, start, stat } from "./harness.js"
+import { measure, prepareCli } from "./startup.js"
 
 const argv = process.argv.slice(2)
 const flag = (name: string) => argv.includes(name)
@@ -421,6 +422,46 @@ const collect = (out: string): Result | undefined => {
   return Object.keys(r).length === 0 ? undefined : r
 }
 
+// ---------------------------------------------------------------------------------- startup
+
+const startup = async (): Promise<void> => {
+  const bin = await prepareCli(log)
+  log("startup: effect-otp --sname --noshell / erl -sname -noshell")
+  const cookie = `c_${rand()}`
+  const ts = await repeat(
+    "ts startup",
+    () => measure("node", [bin, "--sname", "NAME", "--setcookie", cookie, "--noshell"], `s_${rand()}`)
+  )
+  const erl = hasErl
+    ? await repeat(
+      "erl startup",
+      () => measure("erl", ["-sname", "NAME", "-setcookie", cookie, "-noshell"], `s_${rand()}`)
+    )
+    : []
+  const time = pick(ts, "start_s")
+  const rss = pick(ts, "idle_rss_mb")
+  printTable(`Start-up (issue 10), ${runs} run(s) each, median (min–max)`, [
+    {
+      workload: "start to registered in EPMD (effect-otp --sname --noshell)",
+      unit: "s",
+      ours: time,
+      erlang: pick(erl, "start_s"),
+      higherIsBetter: false,
+      target: "<= 0.5 s",
+      met: time === undefined ? undefined : time.median <= 0.5
+    },
+    {
+      workload: "idle RSS of that node",
+      unit: "MB",
+      ours: rss,
+      erlang: pick(erl, "idle_rss_mb"),
+      higherIsBetter: false,
+      target: "<= 60 MB",
+      met: rss === undefined ? undefined : rss.median <= 60
+    }
+  ])
+}
+
 // ---------------------------------------------------------------------------------- gen_server (issue 11 §5)
 
 const tsGs = (kase: string, n: number) => async () =>
@@ -561,6 +602,7 @@ const main = async () => {
   if (only === undefined || only === "dist") await dist()
   if (only === undefined || only === "etf") await etf()
   if (only === undefined || only === "gen-server") await genServer()
+  if (only === undefined || only === "startup") await startup()
   console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 }
 

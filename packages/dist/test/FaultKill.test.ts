@@ -37,10 +37,12 @@ interface Seen {
 /**
  * Arms a link, a monitor by pid, a monitor by name, a node monitor and a pending call
  * towards `peer`, kills it, and returns what each one saw and when (ms after the kill).
+ * `hang(notify)` is the pending call: a function on the peer that sends `started` to
+ * `notify`, then never returns.
  */
 const killAndWatch = (
   peer: string,
-  hang: readonly [string, string, ReadonlyArray<Term>],
+  hang: (notify: Pid) => readonly [string, string, ReadonlyArray<Term>],
   kill: () => Promise<void>
 ) =>
   Effect.gen(function*() {
@@ -79,7 +81,10 @@ const killAndWatch = (
     yield* watch("monitor_node", NetKernel.monitorNode(peerAtom))
     const call = yield* Deferred.make<Seen>()
     seen.push(call)
-    yield* Rpc.call(peerAtom, hang[0], hang[1], hang[2]).pipe(
+    const started = yield* Deferred.make<void>()
+    const notify = yield* Process.spawn(Effect.zipRight(Process.receive(), Deferred.succeed(started, undefined)))
+    const [m, f, args] = hang(notify)
+    yield* Rpc.call(peerAtom, m, f, args).pipe(
       Effect.either,
       Effect.flatMap((r) =>
         Deferred.succeed(call, {
@@ -90,8 +95,8 @@ const killAndWatch = (
       ),
       Effect.forkScoped
     )
-    // let the remote MONITOR_P and the call's SPAWN_REQUEST arrive before the kill
-    yield* Effect.sleep("500 millis")
+    // the call runs on the peer; the monitors, sent before it on the same connection, have arrived too
+    yield* Deferred.await(started)
     expect(yield* NetKernel.nodes("connected")).toContainEqual(peerAtom)
     const t0 = performance.now()
     yield* Effect.promise(kill)
@@ -120,7 +125,9 @@ describe("kill -9 of a peer", () => {
         const cookie = uniqueName("c")
         const peer = yield* startTsPeer(uniqueName("p"), cookie)
         const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
-        const results = yield* killAndWatch(peer.node, ["fault", "hang", []], peer.kill).pipe(Effect.provide(ctx))
+        const results = yield* killAndWatch(peer.node, (notify) => ["fault", "hang", [notify]], peer.kill).pipe(
+          Effect.provide(ctx)
+        )
         console.log(`kill -9 TS peer: ${results.map((r) => `${r.what} ${r.at} ms`).join(", ")}`)
         expectNoconnection(results, peer.node)
       }),
@@ -136,12 +143,18 @@ describe("kill -9 of a peer", () => {
         const erl = yield* startErlScoped({
           args: ["-sname", e, "-setcookie", cookie],
           eval:
-            `register(keeper, spawn(fun K() -> receive {From, whoami} -> From ! {keeper, self()}, K(); _ -> K() end end)), io:format("ready~n").`,
+            `register(keeper, spawn(fun K() -> receive {From, whoami} -> From ! {keeper, self()}, K(); _ -> K() end end)),
+             register(hanger, spawn(fun H() -> receive {'$gen_call', _, {started, P}} -> P ! started, H() end end)),
+             io:format("ready~n").`,
           ready: "ready"
         })
         const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
         const peer = `${e}@${host}`
-        const results = yield* killAndWatch(peer, ["timer", "sleep", [atom("infinity")]], erl.kill).pipe(
+        const results = yield* killAndWatch(
+          peer,
+          (notify) => ["gen_server", "call", [atom("hanger"), tuple(atom("started"), notify), atom("infinity")]],
+          erl.kill
+        ).pipe(
           Effect.provide(ctx)
         )
         console.log(`kill -9 erl peer: ${results.map((r) => `${r.what} ${r.at} ms`).join(", ")}`)

@@ -10,6 +10,7 @@ import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, binary, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -378,11 +379,13 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
             node,
             `register(silent, spawn(fun() -> receive after infinity -> ok end end)), ok.`
           )
+          const requested = yield* Deferred.make<void>()
           const fiber = yield* Effect.fork(Process.run(Effect.gen(function*() {
             const target = new RemoteName({ name: atom("silent"), node: atom(node) })
             const ref = yield* Process.monitor(target)
             const self = yield* Process.self
             yield* Process.send(target, tuple(atom("$gen_call"), tuple(self, ref), atom("hello")))
+            yield* Deferred.succeed(requested, undefined)
             return yield* Process.receive(
               (m): Option.Option<string> =>
                 m instanceof Tuple && m.elements[0] === ref
@@ -392,7 +395,7 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
                   : Option.none()
             )
           })))
-          yield* Effect.sleep("300 millis")
+          yield* Deferred.await(requested)
           yield* Effect.promise(() => erl.kill())
           return { silent: format(silent), result: yield* fiber.await }
         }).pipe(Effect.provide(ctx))

@@ -3,7 +3,7 @@
  *
  *     npx tsx packages/dist/test/helpers/faultPeer.ts <name> <cookie>
  *
- * It starts a visible DistNode with `Rpc` and a published module `fault` whose `hang/0`
+ * It starts a visible DistNode with `Rpc` and a published module `fault` whose `hang/1`
  * never returns, registers `keeper` (`{From, whoami}` -> `From ! {keeper, self()}`),
  * and prints `@@ready <node> port=<dist port>`. It runs until killed or until stdin closes.
  */
@@ -25,7 +25,10 @@ if (name === undefined || cookie === undefined) {
 }
 
 const fault = Module.make("fault", {
-  hang: Module.fn({ args: Schema.Tuple(), result: Module.Term }, () => Effect.never)
+  hang: Module.fn(
+    { args: Schema.Tuple(Module.Term), result: Module.Term },
+    (notify) => Effect.zipRight(Effect.ignore(Process.send(notify as Pid, Atom.make("started"))), Effect.never)
+  )
 })
 
 const keeper = Effect.forever(

@@ -22,6 +22,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
+import * as Transport from "../../src/Transport.js"
 import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
 
 /** The host part of short names here (`/etc/hosts` maps it to 127.0.0.1). */
@@ -50,8 +51,7 @@ export const cluster = Effect.gen(function*() {
   const epmdLayer = Layer.succeedContext(Context.pick(Epmd.Epmd)(epmd))
   return (name: string, cookie: string, extra: Partial<DistNode.Options> = {}, logs?: Array<string>) =>
     Layer.build(
-      nodeLayer(name, cookie, extra).pipe(
-        Layer.provide(epmdLayer),
+      nodeLayerWith(name, cookie, Layer.merge(Transport.layerTcp, epmdLayer), extra).pipe(
         Layer.provide(logs === undefined ? Layer.empty : collectLogs(logs))
       )
     )
