@@ -146,7 +146,7 @@ describe("packed packages", () => {
         // one copy of effect, the project's
         expect(effectCopies(app)).toEqual([`${EFFECT} ${path.join(app, "node_modules", "effect")}`])
 
-        const help = yield* exec("npx", ["--no", "effect-otp", "--help"], app, 120_000)
+        const help = yield* exec("npx", ["--no", "--", "effect-otp", "--help"], app, 120_000)
         expect(help.stdout).toContain("--sname")
         expect(help.stdout).toContain("--noshell")
 

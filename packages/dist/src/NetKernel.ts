@@ -13,6 +13,7 @@ import * as Process from "@effect-otp/process/Process"
 import { Atom, Pid } from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/netKernel.js"
 
@@ -180,6 +181,26 @@ export const events = (
       NetKernel,
       (k) => options?.hidden === true ? k.nodeEvents : Stream.filter(k.nodeEvents, (e) => !e.hidden)
     )
+  )
+
+/**
+ * `events`, subscribed at once: the stream holds every event from the moment this effect
+ * runs, for the lifetime of the scope, however late it is read (`events` subscribes only
+ * when the stream starts).
+ *
+ * @since 0.1.0
+ * @category node monitoring
+ */
+export const subscribeEvents = (
+  options?: { readonly hidden?: boolean | undefined }
+): Effect.Effect<Stream.Stream<NodeEvent>, never, NetKernel | Scope.Scope> =>
+  Effect.flatMap(
+    NetKernel,
+    (k) =>
+      Effect.map(
+        k.subscribeEvents,
+        (events) => options?.hidden === true ? events : Stream.filter(events, (e) => !e.hidden)
+      )
   )
 
 /**

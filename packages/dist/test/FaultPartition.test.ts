@@ -42,9 +42,8 @@ const nodeLayer = (name: string, cookie: string, tickSeconds: number, epmd?: Epm
 /** Node events with the wall-clock time they were seen. */
 const recordEvents = Effect.gen(function*() {
   const queue = yield* Queue.unbounded<NetKernel.NodeEvent & { readonly at: number }>()
-  const stream = yield* NetKernel.nodeEvents
+  const stream = yield* NetKernel.subscribeEvents({ hidden: true })
   yield* Stream.runForEach(stream, (e) => Queue.offer(queue, { ...e, at: Date.now() })).pipe(Effect.forkScoped)
-  yield* Effect.sleep("20 millis")
   return queue
 })
 

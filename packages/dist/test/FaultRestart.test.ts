@@ -9,11 +9,13 @@ import * as Process from "@effect-otp/process/Process"
 import { RemoteName } from "@effect-otp/process/Signal"
 import { Atom, atom, format, isTagged, Pid, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { subScope } from "./helpers/fault.js"
@@ -47,8 +49,12 @@ const expectDeadPid = (messages: ReadonlyArray<string>) => {
   expect(messages[1]).toMatch(/^\{'EXIT',<[\d.]+>,(noproc|noconnection)\}$/)
 }
 
-/** The TS `target` process: answers whoami, records every other message. */
-const target = (got: Array<string>) =>
+/** Waits for the nodedown of `node` on a subscription taken before (`NetKernel.subscribeEvents`). */
+const nodedown = (events: Stream.Stream<NetKernel.NodeEvent>, node: Atom) =>
+  events.pipe(Stream.filter((e) => e._tag === "nodedown" && e.node.name === node.name), Stream.runHead)
+
+/** The TS `target` process: answers whoami, records every other message (and completes `received` on the first). */
+const target = (got: Array<string>, received?: Deferred.Deferred<void>) =>
   Process.spawn(
     Effect.forever(Effect.flatMap(Process.receive(), (m) => {
       if (
@@ -61,7 +67,7 @@ const target = (got: Array<string>) =>
         )
       }
       got.push(format(m as Term))
-      return Effect.void
+      return received === undefined ? Effect.void : Deferred.succeed(received, undefined)
     })),
     { name: "target" }
   )
@@ -81,13 +87,15 @@ describe("peer restart with the same name", () => {
         const got1: Array<string> = []
         yield* target(got1).pipe(Effect.provide(ctxB1))
         const oldPid = yield* whoami(b).pipe(Effect.provide(ctxA))
+        const events = yield* NetKernel.subscribeEvents({ hidden: true }).pipe(Effect.provide(ctxA))
         yield* Scope.close(scope1, Exit.void)
-        yield* Effect.sleep("100 millis")
+        yield* nodedown(events, b)
         expect(yield* NetKernel.nodes("connected").pipe(Effect.provide(ctxA))).toEqual([])
 
         const ctxB2 = yield* Layer.build(nodeLayer(bName, cookie))
         const got2: Array<string> = []
-        yield* target(got2).pipe(Effect.provide(ctxB2))
+        const received = yield* Deferred.make<void>()
+        yield* target(got2, received).pipe(Effect.provide(ctxB2))
         const newPid = yield* whoami(b).pipe(Effect.provide(ctxA))
         expect((yield* NetKernel.nodes("connected").pipe(Effect.provide(ctxA))).map(String)).toEqual([String(b)])
         expect(newPid.creation).not.toBe(oldPid.creation)
@@ -97,10 +105,7 @@ describe("peer restart with the same name", () => {
           yield* Effect.orDie(Process.send(oldPid, atom("stale")))
           yield* Effect.orDie(Process.send(newPid, atom("fresh")))
         }).pipe(Effect.provide(ctxA))
-        yield* Effect.sleep("2 millis").pipe(
-          Effect.repeat({ until: () => got2.length > 0 }),
-          Effect.timeout("5 seconds")
-        )
+        yield* Deferred.await(received)
         expect(got2).toEqual(["fresh"])
         expectDeadPid(yield* linkAndMonitor(oldPid).pipe(Effect.provide(ctxA)))
         expect(got2).toEqual(["fresh"])
@@ -126,8 +131,9 @@ describe("peer restart with the same name", () => {
         const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie))
         const erl1 = yield* start
         const oldPid = yield* whoami(peer).pipe(Effect.provide(ctx))
+        const events = yield* NetKernel.subscribeEvents({ hidden: true }).pipe(Effect.provide(ctx))
         yield* Effect.promise(() => erl1.kill())
-        yield* Effect.sleep("100 millis")
+        yield* nodedown(events, peer)
         expect(yield* NetKernel.nodes("connected").pipe(Effect.provide(ctx))).toEqual([])
 
         const erl2 = yield* start

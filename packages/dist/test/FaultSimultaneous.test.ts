@@ -28,8 +28,8 @@ const sink = (queue: Queue.Queue<string>) =>
 
 const recordEvents = Effect.gen(function*() {
   const queue = yield* Queue.unbounded<NetKernel.NodeEvent>()
-  yield* Stream.runForEach(yield* NetKernel.nodeEvents, (e) => Queue.offer(queue, e)).pipe(Effect.forkScoped)
-  yield* Effect.sleep("20 millis")
+  const events = yield* NetKernel.subscribeEvents({ hidden: true })
+  yield* Stream.runForEach(events, (e) => Queue.offer(queue, e)).pipe(Effect.forkScoped)
   return queue
 })
 
@@ -71,9 +71,16 @@ describe("simultaneous connect", () => {
         ], { concurrency: 2 })
         expect(yield* takeN(inboxB, 2, `run ${run} at b`)).toEqual([`{run,${run},a,1}`, `{run,${run},a,2}`])
         expect(yield* takeN(inboxA, 2, `run ${run} at a`)).toEqual([`{run,${run},b,1}`, `{run,${run},b,2}`])
-        yield* Effect.sleep("5 millis")
-        const upA = Chunk.toReadonlyArray(yield* Queue.takeAll(eventsA)).map((e) => e._tag)
-        const upB = Chunk.toReadonlyArray(yield* Queue.takeAll(eventsB)).map((e) => e._tag)
+        const upA = [
+          ...yield* takeN(eventsA, 1, `run ${run} nodeup at a`),
+          ...Chunk.toReadonlyArray(yield* Queue.takeAll(eventsA))
+        ]
+          .map((e) => e._tag)
+        const upB = [
+          ...yield* takeN(eventsB, 1, `run ${run} nodeup at b`),
+          ...Chunk.toReadonlyArray(yield* Queue.takeAll(eventsB))
+        ]
+          .map((e) => e._tag)
         expect({ run, a: upA, b: upB }).toEqual({ run, a: ["nodeup"], b: ["nodeup"] })
         expect((yield* NetKernel.nodes("connected").pipe(Effect.provide(ctxA))).map(String)).toEqual([String(b)])
         expect((yield* NetKernel.nodes("connected").pipe(Effect.provide(ctxB))).map(String)).toEqual([String(a)])

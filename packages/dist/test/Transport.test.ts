@@ -18,7 +18,12 @@ const readN = (carrier: Transport.Carrier, n: number) =>
     return out
   })
 
-const settle = Effect.promise(() => new Promise<void>((r) => setTimeout(r, 20)))
+/** Probes `condition` once per turn of the event loop until it holds (the I/O it waits for has happened). */
+const until = (condition: () => boolean) =>
+  Effect.promise(() => new Promise<void>((r) => setImmediate(r))).pipe(Effect.repeat({ until: condition }))
+
+/** Bytes the carrier holds for its reader (received, not yet handed out). */
+const buffered = (carrier: Transport.Carrier): number => (carrier as unknown as { chunkBytes: number }).chunkBytes
 
 const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: string) =>
   describe(name, () => {
@@ -49,11 +54,11 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         yield* client.write(new Uint8Array([1]))
         expect(yield* readN(server, 1)).toEqual([1])
         yield* client.write(new Uint8Array([2, 3]))
-        yield* settle
+        yield* until(() => buffered(server) === 2)
         const got: Array<number> = []
         server.unsafeOnData((c) => c.forEach((b) => got.push(b)))
         yield* client.write(new Uint8Array([4]))
-        yield* settle
+        yield* until(() => got.length === 3)
         expect(got).toEqual([2, 3, 4])
       }).pipe(Effect.provide(layer)))
 
@@ -64,10 +69,12 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         server.unsafeOnData((c) => c.forEach((b) => got.push(b)))
         server.pause()
         yield* client.write(new Uint8Array([9, 9]))
-        yield* settle
+        // a round trip the other way: the bytes written before it have had every chance to arrive
+        yield* server.write(new Uint8Array([1]))
+        expect(yield* readN(client, 1)).toEqual([1])
         expect(got).toEqual([])
         server.resume()
-        yield* settle
+        yield* until(() => got.length === 2)
         expect(got).toEqual([9, 9])
       }).pipe(Effect.provide(layer)))
 

@@ -131,6 +131,8 @@ export interface NetKernelImpl {
   readonly nodes: (kind?: NodeKind | ReadonlyArray<NodeKind>) => ReadonlyArray<Atom>
   readonly disconnect: (node: Atom | string) => Effect.Effect<boolean>
   readonly nodeEvents: Stream.Stream<NodeEvent>
+  /** the node events from now on, for the scope */
+  readonly subscribeEvents: Effect.Effect<Stream.Stream<NodeEvent>, never, Scope.Scope>
   readonly subscribeNodes: (
     pid: Pid,
     options?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
@@ -1003,6 +1005,7 @@ export const make = (
       nodes,
       disconnect,
       nodeEvents: Stream.fromPubSub(events),
+      subscribeEvents: Effect.map(PubSub.subscribe(events), Stream.fromQueue),
       subscribeNodes,
       monitorNode,
       setAllow: (list) => {
