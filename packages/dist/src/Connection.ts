@@ -25,7 +25,6 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { ControlError, Frame } from "./Control.js"
 import * as internal from "./internal/connection/connection.js"
 
 export {
@@ -81,14 +80,3 @@ export type Connection = internal.Connection
  */
 export const make: <E = never>(options: ConnectionOptions<E>) => Effect.Effect<Connection, never, Scope.Scope> =
   internal.make
-
-/**
- * An `onFrame` that decodes each payload with `Control.decodeFrame`; a bad frame
- * fails with its `ControlError`, which closes the connection as "Malformed".
- *
- * @since 0.1.0
- * @category constructors
- */
-export const decodingHandler: <E>(
-  handler: (frame: Frame) => Effect.Effect<void, E>
-) => (payload: Uint8Array) => Effect.Effect<void, E | ControlError> = internal.decodingHandler

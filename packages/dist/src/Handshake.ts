@@ -17,10 +17,9 @@
  *   unwrapped only to compute the digest and never logged or put in an error.
  *
  * Errors: one `HandshakeError` class with a `reason` ("AuthenticationFailed",
- * "NotAllowed", "MissingFlags", "HandshakeTimeout", "NameInUse", "PeerUnreachable",
- * "Malformed", "NameMismatch", "Nok", "Closed") and the `step` that failed.
- * "PeerUnreachable" (step "connect") is for callers that fail to open the carrier
- * (NetKernel); the runner itself never raises it. "NameInUse" is the `alive` case
+ * "NotAllowed", "MissingFlags", "HandshakeTimeout", "NameInUse", "Malformed",
+ * "NameMismatch", "Nok", "Closed") and the `step` that failed (a carrier that cannot be
+ * opened is the caller's `ConnectError`, before any step). "NameInUse" is the `alive` case
  * answered `false`: a live connection to that node already exists. An initiator whose
  * peer closes the connection right after our challenge reply gets "AuthenticationFailed"
  * (that is how OTP answers a wrong digest); other unexpected closes are "Closed".

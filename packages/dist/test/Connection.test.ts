@@ -29,13 +29,12 @@ const result = (tail: ReadonlyArray<number> = []): HandshakeResult => ({
 const frame = (...bytes: Array<number>) => [0, 0, (bytes.length >> 8) & 0xff, bytes.length & 0xff, ...bytes]
 const TICK = [0, 0, 0, 0]
 
-/** Lets microtask deliveries and forked fibers run. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) {
-    yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
-    yield* Effect.yieldNow()
-  }
-})
+/** Probes `condition` once per turn of the event loop (deliveries and forked fibers run in between) until it holds. */
+const until = (condition: () => boolean) =>
+  Effect.promise(() => new Promise<void>((r) => setImmediate(r))).pipe(
+    Effect.zipRight(Effect.yieldNow()),
+    Effect.repeat({ until: condition })
+  )
 
 /** A connection on one end of a memory pair; the test drives the raw other end. */
 const setup = (options: Partial<Connection.ConnectionOptions<unknown>> & { tail?: ReadonlyArray<number> } = {}) =>
@@ -93,7 +92,7 @@ describe("Connection", () => {
         const { frames, raw } = yield* setup({ tail: [...frame(1), ...TICK, 0, 0, 0] })
         yield* raw.write(new Uint8Array([2, 9, 9]))
         yield* raw.write(new Uint8Array([...TICK, ...frame(3, 3, 3)]))
-        yield* settle
+        yield* until(() => frames.length === 3)
         expect(frames).toEqual([[1], [9, 9], [3, 3, 3]])
       }))
   })
@@ -103,7 +102,7 @@ describe("Connection", () => {
       Effect.gen(function*() {
         const { conn, ours, received } = yield* setup()
         for (let i = 0; i < 1000; i++) conn.unsafeSend(new Uint8Array([i & 0xff, i >> 8]))
-        yield* settle
+        yield* until(() => received.length === 1000 * 6)
         const p = new FrameParser(100)
         const out: Array<Uint8Array> = []
         p.push(new Uint8Array(received), out)
@@ -118,7 +117,7 @@ describe("Connection", () => {
         const { conn, received } = yield* setup()
         const to = new Pid(atom("b@vm"), 1, 0, 2)
         yield* conn.sendControl({ _tag: "Send", to }, atom("hi"))
-        yield* settle
+        yield* until(() => received.length > 0)
         const out: Array<Uint8Array> = []
         new FrameParser(1000).push(new Uint8Array(received), out)
         expect(Control.decodeFrame(out[0]!)).toMatchObject({
@@ -142,16 +141,15 @@ describe("Connection", () => {
       Effect.gen(function*() {
         const { conn, raw, received } = yield* setup({ tickTime: "60 seconds" })
         yield* TestClock.adjust("14 seconds")
-        yield* settle
         expect(received).toEqual([])
         yield* TestClock.adjust("1 second")
-        yield* settle
+        yield* until(() => received.length === TICK.length)
         expect(received).toEqual(TICK)
         // data written in the next interval: no tick
         conn.unsafeSend(new Uint8Array([5]))
         yield* raw.write(new Uint8Array(TICK))
+        yield* until(() => received.length === TICK.length + frame(5).length)
         yield* TestClock.adjust("15 seconds")
-        yield* settle
         expect(received).toEqual([...TICK, ...frame(5)])
         expect(conn.stats().ticksOut).toBe(1)
       }))
@@ -160,10 +158,8 @@ describe("Connection", () => {
       Effect.gen(function*() {
         const { conn, ours } = yield* setup({ tickTime: "60 seconds" })
         yield* TestClock.adjust("59 seconds")
-        yield* settle
         expect(conn.isClosed()).toBe(false)
         yield* TestClock.adjust("1 second")
-        yield* settle
         const reason = yield* conn.closed
         expect(reason.reason).toBe("TickTimeout")
         expect(reason.nodedownReason).toBe("net_tick_timeout")
@@ -175,9 +171,8 @@ describe("Connection", () => {
         const { conn, raw } = yield* setup({ tickTime: "60 seconds" })
         for (let i = 0; i < 12; i++) {
           yield* raw.write(new Uint8Array(TICK))
-          yield* settle
+          yield* until(() => conn.stats().ticksIn === i + 1)
           yield* TestClock.adjust("15 seconds")
-          yield* settle
         }
         expect(conn.isClosed()).toBe(false)
         expect(conn.stats().ticksIn).toBe(12)
@@ -191,7 +186,7 @@ describe("Connection", () => {
         const two = yield* setup({ maxFrameSize: 100 })
         yield* one.raw.write(new Uint8Array([0, 0, 0, 101]))
         yield* two.raw.write(new Uint8Array(frame(1, 2)))
-        yield* settle
+        yield* until(() => two.frames.length === 1)
         const reason = yield* one.conn.closed
         expect(reason.reason).toBe("FrameTooLarge")
         expect(reason.message).toContain("101")
@@ -203,10 +198,9 @@ describe("Connection", () => {
     it.scoped("a malformed control message closes the connection as Malformed with a hex dump", () =>
       Effect.gen(function*() {
         const { conn, raw } = yield* setup({
-          onFrame: Connection.decodingHandler(() => Effect.void)
+          onFrame: (p) => Effect.asVoid(Control.decodeFrame(p))
         })
         yield* raw.write(new Uint8Array(frame(112, 131, 104, 1, 97, 99)))
-        yield* settle
         const reason = yield* conn.closed
         expect(reason.reason).toBe("Malformed")
         expect(reason.detail).toContain("70 83 68 01 61 63")
@@ -216,11 +210,9 @@ describe("Connection", () => {
       Effect.gen(function*() {
         const a = yield* setup({ onFrame: () => Effect.fail("boom") })
         yield* a.raw.write(new Uint8Array(frame(1)))
-        yield* settle
         expect((yield* a.conn.closed).reason).toBe("HandlerFailed")
         const b = yield* setup()
         yield* b.raw.close
-        yield* settle
         const r = yield* b.conn.closed
         expect([r.reason, r.nodedownReason]).toEqual(["PeerClosed", "connection_closed"])
       }))
@@ -232,8 +224,7 @@ describe("Connection", () => {
           Connection.make({ carrier: ours, handshake: result(), onFrame: () => Effect.void })
         )
         expect((yield* conn.closed).reason).toBe("Local")
-        yield* settle
-        expect(raw.isClosed()).toBe(true)
+        yield* until(() => raw.isClosed())
       }))
   })
 
@@ -247,14 +238,14 @@ describe("Connection", () => {
           onFrame: (p) => Effect.zipRight(Deferred.await(gate), Effect.sync(() => void handled.push(p[0]!)))
         })
         for (let i = 0; i < 30; i++) yield* raw.write(new Uint8Array(frame(i, ...new Array(99).fill(0))))
-        yield* settle
+        yield* until(() => conn.stats().readPaused)
         expect(conn.stats().readPaused).toBe(true)
         expect(ours.isPaused()).toBe(true)
         expect(handled).toEqual([])
         // bytes still in flight were not delivered while paused
         expect(conn.stats().framesIn).toBeLessThan(30)
         yield* Deferred.succeed(gate, void 0)
-        yield* settle
+        yield* until(() => handled.length === 30 && !conn.stats().readPaused)
         expect(handled).toEqual(Array.from({ length: 30 }, (_, i) => i))
         expect(conn.stats().readPaused).toBe(false)
       }))
@@ -265,7 +256,6 @@ describe("Connection", () => {
         const fiber = yield* Effect.fork(conn.send(new Uint8Array(100)))
         yield* Effect.yieldNow()
         expect(fiber.unsafePoll()).toBeNull()
-        yield* settle
         yield* Fiber.join(fiber)
         expect(conn.stats().pendingOut).toBe(0)
       }))

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Connection from "../src/Connection.js"
-import type * as Control from "../src/Control.js"
+import * as Control from "../src/Control.js"
 import * as Epmd from "../src/Epmd.js"
 import * as Flags from "../src/Flags.js"
 import * as Handshake from "../src/Handshake.js"
@@ -147,7 +147,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
         const conn = yield* Connection.make({
           carrier,
           handshake: hs,
-          onFrame: Connection.decodingHandler((frame) => Deferred.succeed(reply, frame))
+          onFrame: (p) => Effect.flatMap(Control.decodeFrame(p), (frame) => Deferred.succeed(reply, frame))
         })
         const me = atom(hs.thisNode)
         const self = new Pid(me, 1, 0, hs.thisCreation)
@@ -157,7 +157,9 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
           tuple(atom("$gen_call"), tuple(self, ref), tuple(atom("is_auth"), me))
         )
         const frame = yield* Deferred.await(reply)
-        expect(["Send", "SendSender"]).toContain(frame.control._tag)
+        // we offered DFLAG_SEND_SENDER (Flags.RECOMMENDED), so erts sends SEND_SENDER (dist.c: DOP_SEND only without it)
+        expect(hs.flags & Flags.DFLAG_SEND_SENDER).toBe(Flags.DFLAG_SEND_SENDER)
+        expect(frame.control._tag).toBe("SendSender")
         expect((frame.control as { to: Pid }).to).toEqual(self)
         expect(frame.message).toEqual(tuple(ref, atom("yes")))
       })),
@@ -182,16 +184,16 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
         const conn: Connection.Connection = yield* Connection.make({
           carrier,
           handshake: hs,
-          onFrame: Connection.decodingHandler((frame) =>
-            Effect.gen(function*() {
-              yield* Deferred.succeed(seen, frame)
-              const m = frame.message
-              if (frame.control._tag === "RegSend" && m instanceof Tuple && m.elements[1] instanceof Pid) {
-                const answer: Term = tuple(atom("ok"), atom("world"), frame.control.toName)
-                yield* conn.sendControl({ _tag: "SendSender", from: self, to: m.elements[1] }, answer)
-              }
-            })
-          )
+          onFrame: (p) =>
+            Effect.flatMap(Control.decodeFrame(p), (frame) =>
+              Effect.gen(function*() {
+                yield* Deferred.succeed(seen, frame)
+                const m = frame.message
+                if (frame.control._tag === "RegSend" && m instanceof Tuple && m.elements[1] instanceof Pid) {
+                  const answer: Term = tuple(atom("ok"), atom("world"), frame.control.toName)
+                  yield* conn.sendControl({ _tag: "SendSender", from: self, to: m.elements[1] }, answer)
+                }
+              }))
         })
         yield* Effect.never
       }))

@@ -51,7 +51,6 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
     | "SimultaneousLost"
     | "Closed"
     | "BadNodeName"
-    | "NotAlive"
   readonly detail?: string | undefined
   readonly cause?: unknown
 }> {
@@ -457,8 +456,6 @@ export const make = (
           ? "NotAllowed"
           : e.reason === "Nok"
           ? "SimultaneousLost"
-          : e.reason === "PeerUnreachable"
-          ? "PeerUnreachable"
           : e.reason === "HandshakeTimeout"
           ? "Timeout"
           : "Handshake",

@@ -19,10 +19,8 @@ import type { Carrier } from "../../Transport.js"
 import {
   ControlError,
   type ControlMessage,
-  decodeFrame,
   encodeFrameEither,
   encodeFrameInto,
-  type Frame,
   notEncodable
 } from "../control/codec.js"
 import { Writer } from "../etf/encode.js"
@@ -425,7 +423,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         return true
       }
       if (more === undefined) {
-        // closed after all: the writer fiber reports it as before
+        // closed after all: the writer fiber reports it
         chunks = batch.concat(chunks)
         return false
       }
@@ -616,7 +614,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       sendControl: (control, message) =>
         Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
           if (closedWith !== undefined) {
-            // as before: a message that cannot be encoded fails as such, even on a closed connection
+            // a message that cannot be encoded fails as such, even on a closed connection
             const bytes = encodeFrameEither(control, message)
             return Effect.fail(Either.isLeft(bytes) ? bytes.left : closedWith)
           }
@@ -646,15 +644,3 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     }
     return connection
   })
-
-/**
- * An `onFrame` that decodes control messages and passes them on; a bad frame fails
- * with its `ControlError`, which closes the connection as "Malformed".
- */
-export const decodingHandler = <E>(
-  handler: (frame: Frame) => Effect.Effect<void, E>
-): (payload: Uint8Array) => Effect.Effect<void, E | ControlError> =>
-(payload) => {
-  const frame = decodeFrame(payload)
-  return Either.isLeft(frame) ? Effect.fail(frame.left) : handler(frame.right)
-}

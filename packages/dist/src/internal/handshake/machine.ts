@@ -26,7 +26,6 @@ import * as M from "./messages.js"
 // ---------------------------------------------------------------------------
 
 export type HandshakeStep =
-  | "connect"
   | "sendName"
   | "recvName"
   | "markPending"
@@ -41,7 +40,6 @@ export type HandshakeErrorReason =
   | "MissingFlags"
   | "HandshakeTimeout"
   | "NameInUse"
-  | "PeerUnreachable"
   | "Malformed"
   | "NameMismatch"
   | "Nok"

@@ -50,7 +50,6 @@ export const TAG_NAME_OLD = 0x6e // 'n'
 export const TAG_STATUS = 0x73 // 's'
 export const TAG_REPLY = 0x72 // 'r'
 export const TAG_ACK = 0x61 // 'a'
-export const TAG_COMPLEMENT = 0x63 // 'c'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
