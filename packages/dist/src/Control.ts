@@ -1,5 +1,5 @@
 /**
- * Control messages of a connected distribution channel (PROTOCOL.md §3), as a pure
+ * Control messages of a connected distribution channel (docs/wire-protocol.md, "Connected state"), as a pure
  * codec over frame payloads (the bytes after the 4-byte length; ticks excluded).
  *
  * - Decoding accepts the pass-through form `112, 131 Control [131 Message]` (what OTP

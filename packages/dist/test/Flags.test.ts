@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Flags from "../src/Flags.js"
 
 describe("Flags", () => {
-  it("the sets have the values of PROTOCOL.md", () => {
+  it("the sets have the values of docs/wire-protocol.md", () => {
     expect(Flags.MANDATORY_25).toBe(0x1070f94n)
     expect(Flags.MANDATORY_26).toBe(0x403070f94n)
     expect(Flags.RECOMMENDED).toBe(0xd074f5fbcn)

@@ -1,5 +1,5 @@
 /**
- * allow, connect_all and hidden nodes (issue 6 §4), against real `erl`.
+ * allow, connect_all and hidden nodes, against real `erl`.
  */
 import * as Process from "@effect-otp/process/Process"
 import { atom, format, type Term, tuple } from "@effect-otp/process/Term"

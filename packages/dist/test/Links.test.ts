@@ -1,5 +1,5 @@
 /**
- * Links, exits and monitors between a TS node and real `erl` (issue 6 §1): LINK /
+ * Links, exits and monitors between a TS node and real `erl`: LINK /
  * UNLINK_ID / UNLINK_ID_ACK, EXIT and PAYLOAD_EXIT, EXIT2 and PAYLOAD_EXIT2, MONITOR_P
  * by pid and by name, DEMONITOR_P, `noproc`, and connection loss (`noconnection`).
  *

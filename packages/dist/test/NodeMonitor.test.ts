@@ -1,5 +1,5 @@
 /**
- * Node monitoring (issue 6 §2): `monitorNodes` as messages and as a `Stream`,
+ * Node monitoring: `monitorNodes` as messages and as a `Stream`,
  * `monitorNode`, per-node event order, and `net_ticktime` detection of a silent peer on
  * both sides (a SIGSTOPped erl, and a TS node whose traffic is dropped).
  */

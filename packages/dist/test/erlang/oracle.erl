@@ -1,4 +1,4 @@
-%% Oracle for links, exits and monitors across nodes (issue 6 §1).
+%% Oracle for links, exits and monitors across nodes.
 %%
 %% `peer/0` starts the peer role on a node: a process registered as `peer` that spawns
 %% target processes on request. `main/1` (on another node) runs every scenario against

@@ -1,5 +1,5 @@
 /**
- * Control messages of the connected state (PROTOCOL.md §3): decode a frame payload into
+ * Control messages of the connected state (docs/wire-protocol.md, "Connected state"): decode a frame payload into
  * `{ control, message? }` and encode one as a pass-through `112` frame. Pure.
  */
 import { Atom, Pid, Ref, type Term, Tuple } from "@effect-otp/process/Term"

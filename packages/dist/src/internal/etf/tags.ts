@@ -1,5 +1,5 @@
 /**
- * External term format tags (PROTOCOL.md §4).
+ * External term format tags (docs/wire-protocol.md, "External term format").
  * @internal
  */
 
