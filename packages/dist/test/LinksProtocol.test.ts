@@ -44,8 +44,8 @@ const trapper = (body: (self: Pid) => Effect.Effect<void, never, Process.Self | 
   Process.run(Effect.gen(function*() {
     yield* Process.trapExit(true)
     const self = yield* Process.self
+    // the runtime applies delivered signals synchronously: the mailbox and links are final here
     yield* body(self)
-    yield* Effect.sleep("20 millis")
     const info = Option.getOrThrow(yield* Process.processInfo(self))
     return { mailbox: info.messages.map((m) => format(m as Term)), links: info.links.map(format) }
   }))
