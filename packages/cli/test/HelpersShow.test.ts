@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Helpers from "../src/Helpers.js"
+import * as Helpers from "../src/internal/helpers.js"
 
 const shellOf = (node: string, creation: number) =>
   Effect.gen(function*() {

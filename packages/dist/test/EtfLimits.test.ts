@@ -1,5 +1,5 @@
 /**
- * Decoding costs time and memory in proportion to the input (issue 9, §2), at the codec
+ * Decoding costs time and memory in proportion to the input, at the codec
  * level. No timings: the work is shown with the decoder's own work counters
  * (`keyStats`: terms and byte words hashed, exact key comparisons, hash-table probes,
  * sort fallbacks), which are deterministic, and must stay within a constant times the

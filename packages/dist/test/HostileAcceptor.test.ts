@@ -1,5 +1,5 @@
 /**
- * Hostile input for the acceptor (issue 9 §3, §6): raw peers send the bytes; each case
+ * Hostile input for the acceptor: raw peers send the bytes; each case
  * asserts that the offending connection alone was closed, that the node still answers a
  * real `erl` ping, and that RSS grows by less than RSS_BOUND_MIB.
  *

@@ -1,5 +1,5 @@
 /**
- * Hostile input for the embedded EPMD (issue 9 §3, §6): raw EPMD clients send the
+ * Hostile input for the embedded EPMD: raw EPMD clients send the
  * bytes; each case asserts that the offending connection alone was closed, that the
  * node still answers a real `erl` ping (which registers with, and resolves through, this
  * very epmd), and that RSS grows by less than RSS_BOUND_MIB.

@@ -1,5 +1,5 @@
 /**
- * Hostile terms on the wire (issue 9, §2 and §6). A TS node runs as its own OS process
+ * Hostile terms on the wire. A TS node runs as its own OS process
  * with a 192 MiB heap (`node --max-old-space-size=192`, the heap that a 7.7 KB
  * compressed frame used to abort); a real `erl` node is connected to it and
  * `monitor_node`s it the whole time. For each attack a raw peer completes a real

@@ -1,5 +1,5 @@
 /**
- * TLS says what it verifies (issue 9 §5): a node that verifies no peer warns at start,
+ * TLS says what it verifies: a node that verifies no peer warns at start,
  * naming the option to set; `depth`, `signature_algs`, `supported_groups`/`eccs` and
  * `client_renegotiation` are honoured (each shown to change what connects) or refused at
  * start with a clear error, never dropped. Certificates are made with `openssl`.
