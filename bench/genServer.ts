@@ -108,10 +108,7 @@ const local = (kase: string, n: number) =>
   }).pipe(Effect.provide(ProcessRuntime.layer))
 
 const nodeLayer = (name: string, cookie: string) =>
-  Rpc.layer.pipe(
-    Layer.provideMerge(DistNode.layer({ name, cookie })),
-    Layer.provideMerge(ProcessRuntime.layer)
-  )
+  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 const server = (name: string, cookie: string) =>
   Effect.gen(function*() {

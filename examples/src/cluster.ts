@@ -12,7 +12,7 @@
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as Epmd from "@effect-otp/dist/Epmd"
 import type * as NetKernel from "@effect-otp/dist/NetKernel"
-import * as Rpc from "@effect-otp/dist/Rpc"
+import type * as Rpc from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
@@ -73,15 +73,13 @@ export const localNode = (
   name: string,
   options: NodeOptions = {}
 ): Layer.Layer<NetKernel.NetKernel | Rpc.Rpc | ProcessRuntime.ProcessRuntime, ExampleError> =>
-  Rpc.layer.pipe(
-    Layer.provideMerge(DistNode.layer({
-      name,
-      cookie: options.cookie ?? config.cookie,
-      hidden: false,
-      epmdPort: options.epmdPort ?? config.epmdPort
-    })),
+  DistNode.layerDefault({
+    name,
+    cookie: options.cookie ?? config.cookie,
+    hidden: false,
+    epmdPort: options.epmdPort ?? config.epmdPort
+  }).pipe(
     Layer.provideMerge(ProcessRuntime.layer),
-    Layer.provide(Epmd.layerAuto({ port: options.epmdPort ?? config.epmdPort })),
     Layer.mapError((e) => new ExampleError({ detail: `cannot start node ${name}: ${e.message}` }))
   )
 

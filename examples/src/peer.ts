@@ -76,8 +76,7 @@ const main = (name: string, cookie: string, epmdPort: number, join: ReadonlyArra
   }).pipe(
     Effect.provide(
       Layer.mergeAll(Rpc.layerPublish(chapter), Rpc.layerPublish(DistKv.module)).pipe(
-        Layer.provideMerge(Rpc.layer),
-        Layer.provideMerge(DistNode.layer({ name, cookie, epmdPort, hidden: false })),
+        Layer.provideMerge(DistNode.layerDefault({ name, cookie, epmdPort, hidden: false })),
         Layer.provideMerge(ProcessRuntime.layer)
       )
     ),
