@@ -31,6 +31,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Cookie from "./Cookie.js"
 import * as Epmd from "./Epmd.js"
+import * as HostResolver from "./HostResolver.js"
 import * as internal from "./internal/netKernel.js"
 import { NetKernel } from "./NetKernel.js"
 import * as NodeName from "./NodeName.js"
@@ -133,7 +134,11 @@ export interface Options {
 const make = (options: Options) =>
   Effect.gen(function*() {
     const runtime = yield* ProcessRuntime
-    const parsed = NodeName.parse(options.name, { mode: options.longNames === true ? "long" : "short" })
+    const resolver = yield* HostResolver.HostResolver
+    const parsed = NodeName.parse(options.name, {
+      mode: options.longNames === true ? "long" : "short",
+      hostname: resolver.hostname()
+    })
     if (Either.isLeft(parsed)) {
       return yield* new DistNodeError({ reason: "BadNodeName", detail: parsed.left.message, cause: parsed.left })
     }
@@ -191,6 +196,8 @@ const make = (options: Options) =>
  * The node: requires a `ProcessRuntime`, the `Transport` it listens and connects with, and
  * the `Epmd` client it registers with; provides `NetKernel`. `layerDefault` provides TCP
  * and `Epmd.layerAuto`, and serves rpc.
+ * A `HostResolver` replaces the host name and resolver (`os.hostname()` and `dns.lookup`,
+ * with erl's loopback fallback for this machine's own name).
  *
  * @since 0.1.0
  * @category layers

@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import type * as Brand from "effect/Brand"
-import type * as Either from "effect/Either"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/nodeName.js"
 
@@ -98,6 +98,17 @@ export const unsafeParse = (input: string, options?: ParseOptions): NodeName => 
   if (r._tag === "Left") throw r.left
   return r.right
 }
+
+/**
+ * The host part that `parse` (and so `DistNode.layer`) gives a bare alive name here: the
+ * host name up to its first dot for short names (`inet_db:gethostname/0`, what
+ * `erl -sname` uses), the whole fully qualified host name for long names.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const localHost = (options?: ParseOptions): Either.Either<string, NodeNameError> =>
+  Either.map(parse("a", options), internal.host)
 
 /**
  * Whether `name` is a valid full node name (in `mode`, if given).

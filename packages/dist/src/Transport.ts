@@ -86,6 +86,13 @@ export type {
 export interface Address {
   readonly host: string
   readonly port: number
+  /**
+   * For `connect`: the IPv4 address `host` resolved to, when the caller resolved it (the
+   * node does, with `HostResolver.getaddr`, so that an unresolvable own host name means
+   * loopback as in `erl`). The socket goes to `ip`; TLS still checks the certificate
+   * against `host` (OTP passes the host as `server_name_indication`).
+   */
+  readonly ip?: string | undefined
 }
 
 /**

@@ -25,6 +25,10 @@ export * as NodeName from "./NodeName.js"
 /**
  * @since 0.1.0
  */
+export * as HostResolver from "./HostResolver.js"
+/**
+ * @since 0.1.0
+ */
 export * as Transport from "./Transport.js"
 /**
  * @since 0.1.0

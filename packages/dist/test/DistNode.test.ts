@@ -15,6 +15,7 @@ import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
+import { host } from "./helpers/tsnode.js"
 
 const failure = <A, E>(exit: Exit.Exit<A, E>): E =>
   Option.getOrThrow(Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none())
@@ -34,7 +35,7 @@ describe("DistNode.layer", () => {
           )
         const name = uniqueName("ts")
         const ctx = yield* node(name)
-        expect((yield* NetKernel.node.pipe(Effect.provide(ctx))).name).toBe(`${name}@vm`)
+        expect((yield* NetKernel.node.pipe(Effect.provide(ctx))).name).toBe(`${name}@${host}`)
         const bad = failure(yield* Effect.exit(node("a@b@c")))
         expect(bad).toBeInstanceOf(DistNode.DistNodeError)
         expect(bad.reason).toBe("BadNodeName")

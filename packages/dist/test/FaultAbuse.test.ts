@@ -24,8 +24,8 @@ import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
 import { openFds, rawConnect } from "./helpers/hostile.js"
+import { host } from "./helpers/tsnode.js"
 
-const host = "vm"
 const SETUP_MS = 500
 const MAX_PENDING = 16
 

@@ -21,8 +21,8 @@ import * as NetKernel from "../src/NetKernel.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { startTsPeer } from "./helpers/fault.js"
+import { host } from "./helpers/tsnode.js"
 
-const host = "vm"
 const BOUND_MS = 1000
 
 const nodeLayer = (name: string, cookie: string) =>

@@ -26,8 +26,8 @@ import * as Transport from "../src/Transport.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { routedEpmd } from "./helpers/fault.js"
 import { proxyScoped } from "./helpers/proxy.js"
+import { host } from "./helpers/tsnode.js"
 
-const host = "vm"
 /** slack beyond T ± T/4 for timer scheduling (ms) */
 const SLACK_MS = 300
 

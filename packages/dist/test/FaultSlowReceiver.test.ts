@@ -19,8 +19,8 @@ import * as vm from "node:vm"
 import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { host } from "./helpers/tsnode.js"
 
-const host = "vm"
 const BACKLOG = 1000
 const INBOUND = 1024 * 1024
 const SEND_MS = 3000

@@ -15,6 +15,7 @@ import * as Flags from "../src/Flags.js"
 import * as Handshake from "../src/Handshake.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { host } from "./helpers/tsnode.js"
 
 const creation = () => 1 + Math.floor(Math.random() * 0xfffffff0)
 
@@ -33,10 +34,10 @@ const dial = (erlName: string, cookie: string, tsName: string) =>
     const info = yield* Epmd.portPlease("127.0.0.1", erlName)
     const carrier = yield* Transport.tcpTransport.connect({ host: "127.0.0.1", port: info.port })
     const result = yield* Effect.either(Handshake.initiate(carrier, {
-      thisNode: `${tsName}@vm`,
+      thisNode: `${tsName}@${host}`,
       cookie: Redacted.make(cookie),
       creation: creation(),
-      peer: `${erlName}@vm`
+      peer: `${erlName}@${host}`
     }))
     return { carrier, result }
   })
@@ -49,7 +50,7 @@ const listenAndAccept = (tsName: string, cookie: string) =>
     const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
       const carrier = yield* listener.accept
       const result = yield* Effect.either(Handshake.accept(carrier, {
-        thisNode: `${tsName}@vm`,
+        thisNode: `${tsName}@${host}`,
         cookie: Redacted.make(cookie),
         creation: reg.creation
       }))
@@ -70,13 +71,13 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       const { result } = yield* dial(erlName, cookie, tsName)
       if (Either.isLeft(result)) throw result.left
       const r = result.right
-      expect(r.peerName).toBe(`${erlName}@vm`)
+      expect(r.peerName).toBe(`${erlName}@${host}`)
       expect(Flags.missing(Flags.MANDATORY_25, r.peerFlags)).toBe(0n)
       expect(Flags.has(r.peerFlags, Flags.DFLAG_PUBLISHED)).toBe(true)
       expect(r.hidden).toBe(false)
       expect(Flags.has(r.flags, Flags.DFLAG_PUBLISHED)).toBe(false)
       expect(r.peerCreation).toBeGreaterThan(0)
-      yield* Effect.promise(() => erl.waitFor(`nodeup ${tsName}@vm`))
+      yield* Effect.promise(() => erl.waitFor(`nodeup ${tsName}@${host}`))
     })), 60_000)
 
   it.live(
@@ -100,14 +101,14 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       const cookie = uniqueName("c")
       const fiber = yield* listenAndAccept(tsName, cookie)
       const out = yield* Effect.promise(() =>
-        runErl(`io:format("result ~p ~p~n", [net_kernel:connect_node('${tsName}@vm'), nodes(hidden)]), halt().`, {
+        runErl(`io:format("result ~p ~p~n", [net_kernel:connect_node('${tsName}@${host}'), nodes(hidden)]), halt().`, {
           args: ["-sname", uniqueName(), "-setcookie", cookie]
         })
       )
-      expect(out.stdout).toContain(`result true [${tsName}@vm]`)
+      expect(out.stdout).toContain(`result true [${tsName}@${host}]`)
       const r = yield* Fiber.join(fiber)
       if (Either.isLeft(r)) throw r.left
-      expect(r.right.peerName).toMatch(/^t_.*@vm$/)
+      expect(r.right.peerName).toMatch(new RegExp(`^t_.*@${host}$`))
       expect(r.right.hidden).toBe(false)
       expect(Flags.missing(Flags.MANDATORY_25, r.right.peerFlags)).toBe(0n)
     })), 60_000)
@@ -119,7 +120,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
         const tsName = uniqueName("ts")
         const fiber = yield* listenAndAccept(tsName, uniqueName("c"))
         const out = yield* Effect.promise(() =>
-          runErl(`io:format("result ~p~n", [net_kernel:connect_node('${tsName}@vm')]), halt().`, {
+          runErl(`io:format("result ~p~n", [net_kernel:connect_node('${tsName}@${host}')]), halt().`, {
             args: ["-sname", uniqueName(), "-setcookie", "wrong_cookie"]
           })
         )
@@ -176,7 +177,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       yield* Effect.forkScoped(Effect.gen(function*() {
         const carrier = yield* listener.accept
         const hs = yield* Handshake.accept(carrier, {
-          thisNode: `${tsName}@vm`,
+          thisNode: `${tsName}@${host}`,
           cookie: Redacted.make(cookie),
           creation: reg.creation
         })
@@ -199,7 +200,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       }))
       const out = yield* Effect.promise(() =>
         runErl(
-          `true = net_kernel:connect_node('${tsName}@vm'), {foo, '${tsName}@vm'} ! {hello, self()}, ` +
+          `true = net_kernel:connect_node('${tsName}@${host}'), {foo, '${tsName}@${host}'} ! {hello, self()}, ` +
             `receive M -> io:format("got ~p~n", [M]) after 10000 -> io:format("timeout~n") end, halt().`,
           { args: ["-sname", uniqueName(), "-setcookie", cookie] }
         )

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { host, nodeLayer } from "./helpers/tsnode.js"
+import { escapeRegExp, host, nodeLayer } from "./helpers/tsnode.js"
 
 /**
  * An erl node with an `agent` that evaluates Erlang source sent as
@@ -249,7 +249,9 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
         expect(out.d3).toMatch(/^\{nobody_here,.*\} noproc$/)
         expect(out.d4).toBe("noproc")
         expect(out.erlSide).toMatch(
-          /^\[\{\{ts_target,'?ts_[a-z0-9]+@vm'?\},ts_bye\},\{<[^>]+>,ts_bye\},\{\{ts_nobody,.*\},noproc\}\]$/
+          new RegExp(
+            `^\\[\\{\\{ts_target,'?ts_[a-z0-9]+@${escapeRegExp(host)}'?\\},ts_bye\\},\\{<[^>]+>,ts_bye\\},\\{\\{ts_nobody,.*\\},noproc\\}\\]$`
+          )
         )
       }),
     30_000

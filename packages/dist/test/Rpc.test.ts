@@ -11,8 +11,8 @@ import * as DistNode from "../src/DistNode.js"
 import * as Module from "../src/Module.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { host } from "./helpers/tsnode.js"
 
-const host = "vm"
 
 const calc = Module.make("calc", {
   add: Module.fn(

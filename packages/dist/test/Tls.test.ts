@@ -213,14 +213,14 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
         })
         const listener = yield* transport.listen({ host: "127.0.0.1" })
         const [client, server] = yield* Effect.all([
-          transport.connect({ host: "vm", port: listener.port }),
+          transport.connect({ host, ip: "127.0.0.1", port: listener.port }),
           listener.accept
         ], { concurrency: 2 })
         yield* client.write(new Uint8Array([0, 0, 0, 1, 42]))
         expect(Array.from(yield* server.read)).toEqual([0, 0, 0, 1, 42])
         // a 1.2-only client cannot talk to a 1.3-only server
         const old = yield* Transport.makeTls({ client: s.client })
-        const e = yield* Effect.flip(old.connect({ host: "vm", port: listener.port }))
+        const e = yield* Effect.flip(old.connect({ host, ip: "127.0.0.1", port: listener.port }))
         expect(e.reason).toBe("ConnectFailed")
       }),
     30_000

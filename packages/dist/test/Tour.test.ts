@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { host } from "./helpers/tsnode.js"
 
 describe("README tour", () => {
   it.live("processes: spawn, register, send, selective receive", () =>
@@ -61,7 +62,7 @@ describe("README tour", () => {
             `register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end end)), io:format("ready~n").`,
           ready: "ready"
         })
-        const bobNode = `${bob}@vm`
+        const bobNode = `${bob}@${host}`
         // --- tour: distribution ---
         const Alice = DistNode.layerDefault({ name: uniqueName("alice"), cookie }).pipe(
           Layer.provideMerge(ProcessRuntime.layer)
@@ -70,7 +71,7 @@ describe("README tour", () => {
           const pong = yield* NetKernel.ping(bobNode) // "pong"
           const reply = yield* Process.run(Effect.gen(function*() {
             const self = yield* Process.self
-            // {echo, 'bob@vm'} ! {self(), "hello from alice!"}
+            // {echo, 'bob@host'} ! {self(), "hello from alice!"}
             yield* Process.send(
               Term.tuple(Term.atom("echo"), Term.atom(bobNode)),
               Term.tuple(self, Term.charlist("hello from alice!"))

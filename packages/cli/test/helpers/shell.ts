@@ -1,3 +1,5 @@
+import * as NodeName from "@effect-otp/dist/NodeName"
+import * as Either from "effect/Either"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -149,8 +151,11 @@ export class Shell {
 /** A unique node name or cookie. */
 export const unique: (prefix: string) => string = uniqueName
 
-/** The host part of short node names here. */
-export const HOST = "vm"
+/**
+ * The host part of short node names here, derived as the node derives it
+ * (`NodeName.localHost`, what `--sname alice` and `erl -sname alice` complete it with).
+ */
+export const HOST: string = Either.getOrThrow(NodeName.localHost())
 
 /** Whether `erl` runs here (required under CI; otherwise the erl tests are skipped loudly): the repository's one check. */
 export const erlAvailable = erlRuns()

@@ -33,6 +33,7 @@ import * as Handshake from "../Handshake.js"
 import type { Carrier, Listener, Transport } from "../Transport.js"
 import * as Conn from "./connection/connection.js"
 import * as Control from "./control/codec.js"
+import * as HostResolver from "./hostResolver.js"
 import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
 import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
@@ -207,6 +208,7 @@ export const make = (
 ): Effect.Effect<NetKernelImpl, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { epmd, listener, runtime, transport } = deps
+    const resolver = yield* HostResolver.HostResolver
     const thisNode = options.name
     const thisName = thisNode.name
     const kernelScope = yield* Effect.scope
@@ -471,13 +473,17 @@ export const make = (
       return Effect.gen(function*() {
         const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
         const attempt = Effect.gen(function*() {
-          const info = yield* epmd.portPlease(host, alive).pipe(
+          // inet_tcp_dist: erl_epmd:address_please/3 (inet:getaddr), then port_please and connect on that address
+          const ip = yield* HostResolver.getaddr(host, resolver).pipe(
+            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
+          )
+          const info = yield* epmd.portPlease(ip, alive).pipe(
             Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
           )
           if (info.highestVersion < 6) {
             return yield* new ConnectError({ node: name, reason: "NotAllowed", detail: "peer lacks protocol 6" })
           }
-          const carrier = yield* transport.connect({ host, port: info.port }).pipe(
+          const carrier = yield* transport.connect({ host, ip, port: info.port }).pipe(
             Scope.extend(scope),
             Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
           )

@@ -2,7 +2,7 @@
  * Test helper: a throwaway PKI made with the `openssl` CLI in a temp directory (no
  * private key is ever committed), and `ssl_dist_optfile` writers.
  *
- * - `ca` signs `node` (SAN vm, localhost, 127.0.0.1; server and client use),
+ * - `ca` signs `node` (SAN: this host's short name, localhost, 127.0.0.1; server and client use),
  *   `expired` (same names, validity ended yesterday) and `otherHost` (SAN
  *   other.invalid only);
  * - `ca2`, a second CA, signs `wrongCa` (same names as `node`);
@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { host } from "./tsnode.js"
 
 export interface CertFiles {
   readonly certfile: string
@@ -136,7 +137,7 @@ const makeIntermediate = (dir: string, name: string, ca: string, cn: string) => 
 /** Makes the PKI synchronously in a fresh temp directory. */
 export const makePki = (): Pki => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-tls-"))
-  const names = "DNS:vm,DNS:localhost,IP:127.0.0.1"
+  const names = `DNS:${host},DNS:localhost,IP:127.0.0.1`
   makeCa(dir, "ca", "effect-otp test CA")
   makeCa(dir, "ca2", "effect-otp other CA")
   return {

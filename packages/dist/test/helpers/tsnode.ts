@@ -11,6 +11,7 @@ import { expect } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
@@ -22,11 +23,19 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
+import * as NodeName from "../../src/NodeName.js"
 import * as Transport from "../../src/Transport.js"
 import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
 
-/** The host part of short names here (`/etc/hosts` maps it to 127.0.0.1). */
-export const host = "vm"
+/**
+ * The host part of short names here, derived as the node derives it (`NodeName.localHost`,
+ * what `DistNode.layer` and `erl -sname` complete a bare name with). It need not resolve:
+ * the node, like erl, takes its own unresolvable host name for loopback.
+ */
+export const host: string = Either.getOrThrow(NodeName.localHost())
+
+/** `text` as a literal inside a `RegExp` (a host name may hold `.` or `-`). */
+export const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /** A TS node: the default DistNode (TCP, `Epmd.layerAuto`, rpc) over its own ProcessRuntime (both in the output). */
 export const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>

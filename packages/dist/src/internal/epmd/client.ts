@@ -24,6 +24,7 @@ import type {
   RequestOptions,
   ServeOptions
 } from "../../Epmd.js"
+import * as HostResolver from "../hostResolver.js"
 import * as NodeName from "../nodeName.js"
 import { EpmdError } from "./error.js"
 import * as packets from "./packets.js"
@@ -78,6 +79,14 @@ const fromSocketFailure = (ctx: Ctx) => (failure: socket.SocketFailure): EpmdErr
       return new EpmdError({ ...ctx, reason: "Malformed", detail: `${failure.reason} at byte ${failure.offset}` })
   }
 }
+
+/** `inet:getaddr(Host, inet)` with the `HostResolver` in use, as `erl_epmd:getepmdbyname/2`. */
+const resolveHost = (ctx: Ctx): Effect.Effect<string, EpmdError> =>
+  Effect.flatMap(HostResolver.HostResolver, (resolver) =>
+    Effect.mapError(
+      HostResolver.getaddr(ctx.host, resolver),
+      (e) => new EpmdError({ ...ctx, reason: "Unreachable", detail: e.code, cause: e })
+    ))
 
 const withTimeout =
   (ctx: Ctx, timeout: Duration.DurationInput | undefined) =>
@@ -153,13 +162,14 @@ export const portPlease = (
       try: () => packets.encodePortPlease2Req(alive),
       catch: (cause) => tooLong(ctx, cause)
     })
-    const reply = yield* Effect.scoped(
-      Effect.gen(function*() {
-        const conn = yield* socket.connect(host, epmdPort)
-        yield* conn.write(request)
-        return yield* conn.readUntil((b) => packets.decodePort2Reply(b))
-      })
-    ).pipe(Effect.mapError(fromSocketFailure(ctx)), withTimeout(ctx, opts.timeout))
+    const reply = yield* Effect.flatMap(resolveHost(ctx), (address) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const conn = yield* socket.connect(address, epmdPort)
+          yield* conn.write(request)
+          return yield* conn.readUntil((b) => packets.decodePort2Reply(b))
+        })
+      ).pipe(Effect.mapError(fromSocketFailure(ctx)))).pipe(withTimeout(ctx, opts.timeout))
     if (reply._tag === "NotFound") {
       return yield* new EpmdError({ ...ctx, reason: "NotFound" })
     }
@@ -185,13 +195,14 @@ export const names = (
     const opts = normalize(options)
     const epmdPort = yield* resolvePort(opts.epmdPort)
     const ctx: Ctx = { operation: "names", host: host ?? "127.0.0.1", epmdPort }
-    const reply = yield* Effect.scoped(
-      Effect.gen(function*() {
-        const conn = yield* socket.connect(ctx.host, epmdPort)
-        yield* conn.write(packets.encodeNamesReq())
-        return yield* conn.readUntil(packets.decodeNamesReply)
-      })
-    ).pipe(Effect.mapError(fromSocketFailure(ctx)), withTimeout(ctx, opts.timeout))
+    const reply = yield* Effect.flatMap(resolveHost(ctx), (address) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const conn = yield* socket.connect(address, epmdPort)
+          yield* conn.write(packets.encodeNamesReq())
+          return yield* conn.readUntil(packets.decodeNamesReply)
+        })
+      ).pipe(Effect.mapError(fromSocketFailure(ctx)))).pipe(withTimeout(ctx, opts.timeout))
     return reply.names
   })
 

@@ -102,7 +102,7 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
     // interruptible: the returned canceler destroys a socket that is still connecting
     Effect.interruptible(Effect.flatMap(Effect.runtime<never>(), (runtime) =>
       Effect.async<TcpCarrier, TransportError>((resume) => {
-        const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
+        const socket = net.connect({ host: address.ip ?? address.host, port: address.port, noDelay: true })
         const onError = (cause: Error) => {
           socket.destroy()
           resume(Effect.fail(

@@ -240,7 +240,7 @@ const connect = (resolved: Resolved) => (address: Address): Effect.Effect<Carrie
           const name = side.sni === "disable" ? undefined : side.sni ?? address.host
           const socket = tls.connect({
             ...side.context,
-            host: address.host,
+            host: address.ip ?? address.host,
             port: address.port,
             // Node refuses an IP address as SNI; the identity check then uses `host` (IP SANs).
             ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
