@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
-import { erlAvailable, ErlShell, flushUntil, HOST, killAll, tsShell, unique } from "./helpers/shell.js"
+import { erlAvailable, ErlShell, flushUntil, HOST, killAll, printedNode, tsShell, unique } from "./helpers/shell.js"
 
 afterEach(killAll)
 
@@ -26,8 +26,8 @@ describe("Shell (distributed): the chapter's two terminals", () => {
     await Promise.all([a.ready(), b.ready()])
     expect(await b.eval(ECHO_TS)).toBe("true")
     expect(await a.eval(`ping('${bob}@${HOST}')`)).toBe("pong")
-    expect(await a.eval("nodes()")).toBe(`[${bob}@${HOST}]`)
-    expect(await b.eval("nodes()")).toBe(`[${alice}@${HOST}]`)
+    expect(await a.eval("nodes()")).toBe(`[${printedNode(bob)}]`)
+    expect(await b.eval("nodes()")).toBe(`[${printedNode(alice)}]`)
     expect(await a.eval(`send(t\`{echo, '${bob}@${HOST}'}\`, t\`{\${self()}, "hello from alice!"}\`)`)).toMatch(
       /^\{<0\.\d+\.0>,"hello from alice!"\}$/
     )
@@ -55,8 +55,8 @@ describe("Shell (distributed): the chapter's two terminals", () => {
     const a = tsShell(alice, cookie)
     await a.ready()
     expect(await a.eval(`ping('${bob}@${HOST}')`)).toBe("pong")
-    expect(await a.eval("nodes()")).toBe(`[${bob}@${HOST}]`)
-    expect(await erl.eval("nodes().")).toBe(`[${alice}@${HOST}]`)
+    expect(await a.eval("nodes()")).toBe(`[${printedNode(bob)}]`)
+    expect(await erl.eval("nodes().")).toBe(`[${printedNode(alice)}]`)
     expect(await a.eval(`send(t\`{echo, '${bob}@${HOST}'}\`, t\`{\${self()}, "hello from alice!"}\`)`)).toMatch(
       /"hello from alice!"/
     )
@@ -75,8 +75,8 @@ describe("Shell (distributed): the chapter's two terminals", () => {
     const erl = new ErlShell(alice, cookie)
     await erl.ready()
     expect(await erl.eval(`net_adm:ping('${bob}@${HOST}').`)).toBe("pong")
-    expect(await erl.eval("nodes().")).toBe(`[${bob}@${HOST}]`)
-    expect(await b.eval("nodes()")).toBe(`[${alice}@${HOST}]`)
+    expect(await erl.eval("nodes().")).toBe(`[${printedNode(bob)}]`)
+    expect(await b.eval("nodes()")).toBe(`[${printedNode(alice)}]`)
     expect(await erl.eval(`{echo, '${bob}@${HOST}'} ! {self(), "hello from alice!"}.`)).toMatch(
       /^\{<0\.\d+\.0>,"hello from alice!"\}$/
     )

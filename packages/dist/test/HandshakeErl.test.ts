@@ -1,7 +1,7 @@
 /**
  * The handshake against real Erlang/OTP, both ways.
  */
-import { atom, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import { atom, format, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -105,7 +105,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
           args: ["-sname", uniqueName(), "-setcookie", cookie]
         })
       )
-      expect(out.stdout).toContain(`result true [${tsName}@${host}]`)
+      expect(out.stdout).toContain(`result true [${format(atom(`${tsName}@${host}`))}]`)
       const r = yield* Fiber.join(fiber)
       if (Either.isLeft(r)) throw r.left
       expect(r.right.peerName).toMatch(new RegExp(`^t_.*@${host}$`))

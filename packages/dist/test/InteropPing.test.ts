@@ -15,7 +15,16 @@ import * as Option from "effect/Option"
 import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, runErl, uniqueName } from "./helpers/erl.js"
-import { buildNode, collectLogs, expectCleanErlLog, host, nodeLayer, startPeer, tsEcho } from "./helpers/tsnode.js"
+import {
+  buildNode,
+  collectLogs,
+  expectCleanErlLog,
+  host,
+  nodeLayer,
+  printedNode,
+  startPeer,
+  tsEcho
+} from "./helpers/tsnode.js"
 
 describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", () => {
   it.scopedLive(
@@ -78,7 +87,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", (
           )
         )
         expect(out.stdout).toContain("ping=pong")
-        expect(out.stdout).toContain(`hidden=[${t}@${host}]`)
+        expect(out.stdout).toContain(`hidden=[${printedNode(t)}]`)
         expect(out.stdout).toContain(`got={echo,{hi,[1,2,3],<<"bin">>,1.5,-7,12345678901234567890}}`)
         expect(`${out.stdout}${out.stderr}`).not.toMatch(/ERROR REPORT|Connection attempt|invalid|^\*\* /im)
       }),
@@ -106,7 +115,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", (
             { args: ["-sname", uniqueName("e"), "-setcookie", cookie] }
           )
         )
-        expect(out.stdout).toContain(`ping=pong nodes=[${t}@${host}`)
+        expect(out.stdout).toContain(`ping=pong nodes=[${printedNode(t)}`)
         expect(out.stdout).toContain("got={echo,visible}")
         expect(`${out.stdout}${out.stderr}`).not.toMatch(/ERROR REPORT|Connection attempt|invalid|^\*\* /im)
         expectCleanErlLog(erl)
@@ -140,7 +149,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", (
         //   ** Connection attempt from node t@vm rejected. Invalid challenge reply. **
         yield* Effect.promise(() => erl.waitFor("Invalid challenge reply", 5_000))
         const log = `${erl.stdout()}${erl.stderr()}`
-        expect(log).toContain(`** Connection attempt from node ${t}@${host} rejected. Invalid challenge reply. **`)
+        expect(log).toContain(`** Connection attempt from node ${printedNode(t)} rejected. Invalid challenge reply. **`)
         expect(log).toContain("=ERROR REPORT")
       }),
     30_000

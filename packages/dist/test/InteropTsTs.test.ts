@@ -14,7 +14,7 @@ import * as Option from "effect/Option"
 import type * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { uniqueName } from "./helpers/erl.js"
-import { cluster, expectTagged, host } from "./helpers/tsnode.js"
+import { cluster, escapeRegExp, expectTagged, host, printedNode } from "./helpers/tsnode.js"
 
 const a = Atom.make
 
@@ -82,8 +82,10 @@ describe("Interop TS <-> TS in one process", () => {
       expect((yield* NetKernel.nodes().pipe(Effect.provide(ctx2))).map((n) => n.name)).toEqual([`${t1}@${host}`])
       expect(yield* NetKernel.disconnect(`${t2}@${host}`).pipe(Effect.provide(ctx1))).toBe(true)
       const seen = yield* Deferred.await(events).pipe(Effect.timeout("5 seconds"))
-      expect(seen[0]).toBe(`{nodeup,${t1}@${host},[]}`)
-      expect(seen[1]).toMatch(new RegExp(`^\\{nodedown,${t1}@${host},\\[\\{nodedown_reason,\\w+\\}\\]\\}$`))
+      expect(seen[0]).toBe(`{nodeup,${printedNode(t1)},[]}`)
+      expect(seen[1]).toMatch(
+        new RegExp(`^\\{nodedown,${escapeRegExp(printedNode(t1))},\\[\\{nodedown_reason,\\w+\\}\\]\\}$`)
+      )
     }), 30_000)
 
   it.scopedLive("remote pids pass between TS nodes, including a pid of a third TS node", () =>

@@ -250,7 +250,9 @@ describe.skipIf(!erlAvailable())("links, exits and monitors across nodes (real e
         expect(out.d4).toBe("noproc")
         expect(out.erlSide).toMatch(
           new RegExp(
-            `^\\[\\{\\{ts_target,'?ts_[a-z0-9]+@${escapeRegExp(host)}'?\\},ts_bye\\},\\{<[^>]+>,ts_bye\\},\\{\\{ts_nobody,.*\\},noproc\\}\\]$`
+            `^\\[\\{\\{ts_target,'?ts_[a-z0-9]+@${
+              escapeRegExp(host)
+            }'?\\},ts_bye\\},\\{<[^>]+>,ts_bye\\},\\{\\{ts_nobody,.*\\},noproc\\}\\]$`
           )
         )
       }),

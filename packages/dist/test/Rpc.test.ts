@@ -8,11 +8,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as DistNode from "../src/DistNode.js"
+import { charsText, formatIo } from "../src/internal/rpc/ioFormat.js"
 import * as Module from "../src/Module.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { host } from "./helpers/tsnode.js"
-
 
 const calc = Module.make("calc", {
   add: Module.fn(
@@ -348,3 +348,37 @@ describe("Rpc between TS nodes", () => {
       expect(format((s.down as Tuple).elements[4]!)).toBe("{{nocatch,oops},[]}")
     }), 60_000)
 })
+
+describe("Rpc printing at any size", () => {
+  // ~120k arguments to String.fromCharCode/fromCodePoint overflow the stack; these are bigger
+  const N = 300_000
+  const text = "xyz".repeat(N / 3)
+
+  it("RpcError.message prints a 300 KB value", () => {
+    const e = new Rpc.RpcError({ reason: "Throw", node: atom("a@h"), value: tuple(atom("big"), binary(text)) })
+    expect(e.message).toBe(`rpc to a@h threw: {big,<<"${text}">>}`)
+    const list = new Rpc.RpcError({
+      reason: "Exit",
+      node: atom("a@h"),
+      value: Array.from(text, (c) => c.charCodeAt(0))
+    })
+    expect(list.message).toBe(`rpc to a@h exited: "${text}"`)
+  })
+
+  it("io:format and put_chars (the group leader's text) take 300 KB arguments and deep iolists", () => {
+    const chars = Array.from(text, (c) => c.charCodeAt(0))
+    expect(formatIo(charlistOf("~s~n"), [chars])).toBe(`${text}\n`)
+    expect(formatIo(charlistOf("~p"), [binary(text)])).toBe(`<<"${text}">>`)
+    expect(formatIo(binary("~s"), [binary(text)])).toBe(text)
+    expect(formatIo(charlistOf(`${text}~w`), [1])).toBe(`${text}1`)
+    // an iolist built by appending is as deep as it is long
+    let deep: Term = []
+    for (let i = 0; i < N; i++) deep = [deep, 120]
+    expect(charsText(deep)).toBe("x".repeat(N))
+    // a character out of range is badarg (undefined), not a thrown RangeError
+    expect(formatIo(charlistOf("~c"), [0x110000])).toBeUndefined()
+    expect(formatIo(charlistOf("~c"), [-1])).toBeUndefined()
+  })
+})
+
+const charlistOf = (s: string): Term => Array.from(s, (c) => c.codePointAt(0)!)

@@ -258,11 +258,17 @@ export const map = (
   entries: ReadonlyArray<readonly [Term, Term]> | { readonly [key: string]: Term }
 ): TermMap => {
   if (Array.isArray(entries)) {
+    // the last value of a key wins; keys are found by their `=:=` text, so this is linear
     const out: Array<readonly [Term, Term]> = []
+    const at = new Map<string, number>()
     for (const [k, v] of entries as ReadonlyArray<readonly [Term, Term]>) {
-      const i = out.findIndex(([ok]) => equals(ok, k))
-      if (i >= 0) out[i] = [k, v]
-      else out.push([k, v])
+      const key = internal.keyOf(k)
+      const i = at.get(key)
+      if (i !== undefined) out[i] = [k, v]
+      else {
+        at.set(key, out.length)
+        out.push([k, v])
+      }
     }
     return new TermMap(out)
   }

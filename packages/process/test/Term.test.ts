@@ -161,6 +161,40 @@ const arbNumber = FastCheck.oneof(
   FastCheck.bigInt({ min: -5n, max: 5n })
 )
 
+describe("Term printing at any size", () => {
+  // ~120k arguments to String.fromCharCode/fromCodePoint overflow the stack; these are bigger
+  const N = 300_000
+  const text = "abc".repeat(N / 3)
+
+  it("format prints a 300 KB printable binary and charlist", () => {
+    expect(Term.format(binary(text))).toBe(`<<"${text}">>`)
+    expect(Term.format(charlist(text))).toBe(`"${text}"`)
+    const bytes = new Uint8Array(N).fill(200) // printable latin-1, not ASCII: a byte list
+    expect(Term.format(bytes).length).toBe(2 + N * 4 - 1 + 2)
+  })
+
+  it("toText decodes a 300k-character charlist, with astral code points", () => {
+    expect(Term.toText(charlist(text))).toBe(text)
+    const astral = Array.from({ length: N }, () => 0x1f600)
+    expect(Term.toText(astral)).toBe("\u{1f600}".repeat(N))
+    expect(Term.toText(binary(text))).toBe(text)
+  })
+
+  it("TermMap.get finds a 300 KB binary key, and map() of many keys keeps the last value", () => {
+    const big = binary(text)
+    const m = Term.map([...Array.from({ length: 20 }, (_, i) => [i, i] as const), [big, atom("found")]])
+    expect(m.get(binary(text))).toBe(atom("found"))
+    expect(m.get(binary(text + "d"))).toBeUndefined()
+    const many = Term.map([
+      ...Array.from({ length: 100_000 }, (_, i) => [tuple(atom("k"), i), i] as const),
+      [tuple(atom("k"), 7), atom("last")]
+    ])
+    expect(many.size).toBe(100_000)
+    expect(many.get(tuple(atom("k"), 7))).toBe(atom("last"))
+    expect(many.entries[7]![1]).toBe(atom("last"))
+  })
+})
+
 describe("Term properties", () => {
   it.prop("compare is antisymmetric and reflexive", [arbTerm, arbTerm], ([a, b]) => {
     expect(Term.compare(a, a)).toBe(0)

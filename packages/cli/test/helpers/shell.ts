@@ -1,4 +1,5 @@
 import * as NodeName from "@effect-otp/dist/NodeName"
+import * as Term from "@effect-otp/process/Term"
 import * as Either from "effect/Either"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as path from "node:path"
@@ -156,6 +157,9 @@ export const unique: (prefix: string) => string = uniqueName
  * (`NodeName.localHost`, what `--sname alice` and `erl -sname alice` complete it with).
  */
 export const HOST: string = Either.getOrThrow(NodeName.localHost())
+
+/** How erl and the shell print the node `alive@HOST`: an atom, quoted when it must be (`'a@laptop-42'`). */
+export const printedNode = (alive: string): string => Term.format(Term.atom(`${alive}@${HOST}`))
 
 /** Whether `erl` runs here (required under CI; otherwise the erl tests are skipped loudly): the repository's one check. */
 export const erlAvailable = erlRuns()

@@ -33,8 +33,8 @@ import * as Handshake from "../Handshake.js"
 import type { Carrier, Listener, Transport } from "../Transport.js"
 import * as Conn from "./connection/connection.js"
 import * as Control from "./control/codec.js"
-import * as HostResolver from "./hostResolver.js"
 import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
+import * as HostResolver from "./hostResolver.js"
 import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
 // ---------------------------------------------------------------------------

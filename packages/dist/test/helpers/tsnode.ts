@@ -6,7 +6,7 @@
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
-import { Atom, binary, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, binary, format, isTagged, Tuple, tuple } from "@effect-otp/process/Term"
 import { expect } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -33,6 +33,9 @@ import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
  * the node, like erl, takes its own unresolvable host name for loopback.
  */
 export const host: string = Either.getOrThrow(NodeName.localHost())
+
+/** How erl prints the node `alive@host` with `~p`/`~w`: an atom, quoted when it must be (`'a@laptop-42'`). */
+export const printedNode = (alive: string): string => format(Atom.make(`${alive}@${host}`))
 
 /** `text` as a literal inside a `RegExp` (a host name may hold `.` or `-`). */
 export const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")

@@ -547,6 +547,35 @@ function isPrintableChar(c: unknown): c is number {
       c === 7 || c === 11 || c === 12)
 }
 
+/**
+ * Code units per `String.fromCharCode`/`fromCodePoint` call: arguments live on the
+ * stack, and a single call with ~120k of them throws `RangeError`.
+ */
+const CHUNK = 8192
+
+/** `String.fromCharCode(...codes)` for any length (in chunks). @internal */
+export function fromCharCodes(codes: Uint8Array | ReadonlyArray<number>): string {
+  const n = codes.length
+  if (n <= CHUNK) return String.fromCharCode.apply(null, codes as Array<number>)
+  const parts: Array<string> = []
+  for (let i = 0; i < n; i += CHUNK) {
+    const part = codes instanceof Uint8Array ? codes.subarray(i, i + CHUNK) : codes.slice(i, i + CHUNK)
+    parts.push(String.fromCharCode.apply(null, part as Array<number>))
+  }
+  return parts.join("")
+}
+
+/** `String.fromCodePoint(...codes)` for any length (in chunks). @internal */
+export function fromCodePoints(codes: ReadonlyArray<number>): string {
+  const n = codes.length
+  if (n <= CHUNK) return String.fromCodePoint.apply(null, codes as Array<number>)
+  const parts: Array<string> = []
+  for (let i = 0; i < n; i += CHUNK) {
+    parts.push(String.fromCodePoint.apply(null, codes.slice(i, i + CHUNK) as Array<number>))
+  }
+  return parts.join("")
+}
+
 /** @internal */
 export function toText(t: Term): string | undefined {
   if (t instanceof Uint8Array) {
@@ -558,7 +587,7 @@ export function toText(t: Term): string | undefined {
   }
   if (Array.isArray(t)) {
     if (!t.every((c) => typeof c === "number" && Number.isInteger(c) && c >= 0 && c <= 0x10ffff)) return undefined
-    return String.fromCodePoint(...(t as Array<number>))
+    return fromCodePoints(t as Array<number>)
   }
   return undefined
 }
@@ -566,7 +595,7 @@ export function toText(t: Term): string | undefined {
 function printableBinary(b: Uint8Array): string | undefined {
   if (b.length === 0) return undefined
   for (const c of b) if (!isPrintableChar(c) || c >= 128) return undefined
-  return String.fromCharCode(...b)
+  return fromCharCodes(b)
 }
 
 /** Prints `t` as `local` (by default the running fiber's node) prints it. @internal */
@@ -588,7 +617,7 @@ function formatWith(t: Term, exact: boolean, local: LocalNode): string {
   }
   if (Array.isArray(t)) {
     if (t.length > 0 && !exact && t.every(isPrintableChar)) {
-      return `"${escape(String.fromCharCode(...(t as Array<number>)), "\"")}"`
+      return `"${escape(fromCharCodes(t as Array<number>), "\"")}"`
     }
     return `[${t.map((e) => formatWith(e, exact, local)).join(",")}]`
   }

@@ -60,7 +60,8 @@ export const formatIo = (fmt: T.Term, args: T.Term, local?: T.LocalNode): string
       }
       case "c": {
         const a = take()
-        if (typeof a !== "number") return undefined
+        // a character: io_lib raises badarg for anything else (String.fromCodePoint would throw)
+        if (typeof a !== "number" || !Number.isInteger(a) || a < 0 || a > 0x10ffff) return undefined
         out += String.fromCodePoint(a)
         break
       }
@@ -91,25 +92,31 @@ export const formatIo = (fmt: T.Term, args: T.Term, local?: T.LocalNode): string
   return next === list.length ? out : undefined
 }
 
-/** iolists / deep charlists to a flat list or binary that `toText` understands. */
+/**
+ * iolists / deep charlists to a flat list or binary that `toText` understands. Iterative:
+ * an iolist built by appending (`[Acc, More]`) is as deep as it is long.
+ */
 const flatten = (t: T.Term): T.Term => {
   if (!Array.isArray(t)) return t
   const codes: Array<number> = []
-  const walk = (x: T.Term): boolean => {
-    if (typeof x === "number") {
-      codes.push(x)
-      return true
+  // a stack of [list, next index]
+  const stack: Array<[ReadonlyArray<T.Term>, number]> = [[t as ReadonlyArray<T.Term>, 0]]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    if (top[1] >= top[0].length) {
+      stack.pop()
+      continue
     }
-    if (x instanceof Uint8Array) {
+    const x = top[0][top[1]++]!
+    if (typeof x === "number") codes.push(x)
+    else if (x instanceof Uint8Array) {
       const s = T.toText(x)
-      if (s === undefined) return false
+      if (s === undefined) return t
       for (const ch of s) codes.push(ch.codePointAt(0)!)
-      return true
-    }
-    if (Array.isArray(x)) return (x as ReadonlyArray<T.Term>).every(walk)
-    return false
+    } else if (Array.isArray(x)) stack.push([x as ReadonlyArray<T.Term>, 0])
+    else return t
   }
-  return walk(t) ? codes : t
+  return codes
 }
 
 /** The characters of an io_request `put_chars` argument. @internal */
