@@ -24,8 +24,8 @@ describe.skipIf(!erlAvailable)("Shell (distributed): rpc, remote monitor and lin
 
     // monitorNodes before the first connection: flush() shows the nodeup
     expect(await a.eval("monitorNodes(true)")).toBe("ok")
-    expect(await a.eval(`rpc("${B}", "erlang", "node", [])`)).toBe(B)
-    expect(await flushUntil(a, "nodeup")).toBe(`Shell got {nodeup,${B}}\nok`)
+    expect(await a.eval(`rpc("${B}", "erlang", "node", [])`)).toBe(printedNode(bob))
+    expect(await flushUntil(a, "nodeup")).toBe(`Shell got {nodeup,${printedNode(bob)}}\nok`)
 
     // rpc:call's results, failures included, as the Erlang shell shows them
     expect(await a.eval(`rpc("${B}", "lists", "reverse", [[1, 2, 3]])`)).toBe("[3,2,1]")
@@ -60,11 +60,13 @@ describe.skipIf(!erlAvailable)("Shell (distributed): rpc, remote monitor and lin
     expect(down).toBe(`Shell got {'DOWN',${ref},process,${await a.eval("v")},killed}\nok`)
     // by {name, node}: no such process, DOWN at once with noproc
     const ref2 = await a.eval(`monitor(t\`{victim, '${B}'}\`)`)
-    expect(await flushUntil(a, "noproc DOWN")).toBe(`Shell got {'DOWN',${ref2},process,{victim,${B}},noproc}\nok`)
+    expect(await flushUntil(a, "noproc DOWN")).toBe(
+      `Shell got {'DOWN',${ref2},process,{victim,${printedNode(bob)}},noproc}\nok`
+    )
 
     // a process spawned on erl from the shell, linked: its death takes the shell with it
     expect(await a.eval(`const w = await spawn("${B}", "timer", "sleep", [t\`infinity\`])`)).toBe("undefined")
-    expect(await a.eval("node(w)")).toBe(B)
+    expect(await a.eval("node(w)")).toBe(printedNode(bob))
     expect(await a.eval("link(w)")).toBe("true")
     expect(await a.eval("exit(w, t`boom`)")).toBe("true")
     await a.waitForPrompt("** exception exit: boom (shell process")
@@ -76,7 +78,7 @@ describe.skipIf(!erlAvailable)("Shell (distributed): rpc, remote monitor and lin
     // the new shell process subscribes again; disconnect gives the nodedown
     expect(await a.eval("monitorNodes(true)")).toBe("ok")
     expect(await a.eval(`disconnect("${B}")`)).toBe("true")
-    expect(await flushUntil(a, "nodedown")).toBe(`Shell got {nodedown,${B}}\nok`)
+    expect(await flushUntil(a, "nodedown")).toBe(`Shell got {nodedown,${printedNode(bob)}}\nok`)
     expect(await a.eval("nodes()")).toBe("[]")
     expect(await a.eval(`disconnect("${B}")`)).toBe("false")
     // monitorNodes(false): no more events

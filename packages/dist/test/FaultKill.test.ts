@@ -21,7 +21,7 @@ import * as NetKernel from "../src/NetKernel.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { startTsPeer } from "./helpers/fault.js"
-import { host } from "./helpers/tsnode.js"
+import { host, printed } from "./helpers/tsnode.js"
 
 const BOUND_MS = 1000
 
@@ -111,8 +111,8 @@ const expectNoconnection = (results: ReadonlyArray<Seen>, peer: string) => {
   expect(byWhat["link"]).toMatch(/^\{'EXIT',<[\d.]+>,noconnection\}$/)
   expect(byWhat["monitor pid"]).toMatch(/^\{'DOWN',#Ref<[\d.]+>,process,<[\d.]+>,noconnection\}$/)
   expect(byWhat["monitor name"]).toMatch(/^\{'DOWN',#Ref<[\d.]+>,process,\{keeper,[^}]+\},noconnection\}$/)
-  expect(byWhat["monitor name"]).toContain(`{keeper,${peer}}`)
-  expect(byWhat["monitor_node"]).toBe(`{nodedown,${peer}}`)
+  expect(byWhat["monitor name"]).toContain(`{keeper,${printed(peer)}}`)
+  expect(byWhat["monitor_node"]).toBe(`{nodedown,${printed(peer)}}`)
   expect(byWhat["pending call"]).toBe("NoConnection")
   for (const r of results) expect(r.at, `${r.what} after ${r.at} ms`).toBeLessThan(BOUND_MS)
 }

@@ -77,7 +77,7 @@ describe.skipIf(!erlAvailable())("Handshake with real erl", () => {
       expect(r.hidden).toBe(false)
       expect(Flags.has(r.flags, Flags.DFLAG_PUBLISHED)).toBe(false)
       expect(r.peerCreation).toBeGreaterThan(0)
-      yield* Effect.promise(() => erl.waitFor(`nodeup ${tsName}@${host}`))
+      yield* Effect.promise(() => erl.waitFor(`nodeup ${format(atom(`${tsName}@${host}`))}`))
     })), 60_000)
 
   it.live(

@@ -24,7 +24,16 @@ import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { cluster, expectCleanErlLog, expectTagged, host, nodeLayer, startPeer, tsEcho } from "./helpers/tsnode.js"
+import {
+  cluster,
+  expectCleanErlLog,
+  expectTagged,
+  host,
+  nodeLayer,
+  printed,
+  startPeer,
+  tsEcho
+} from "./helpers/tsnode.js"
 
 const a = Atom.make
 
@@ -201,7 +210,7 @@ describe("Interop: malformed control messages from an authenticated peer", () =>
             Option.fromNullable((yield* NetKernel.nodes("this").pipe(Effect.provide(ctx2)))[0])
           ).name
           expect(yield* NetKernel.ping(`${t1}@${host}`).pipe(Effect.provide(ctx2))).toBe("pong")
-          expect(yield* Queue.take(events)).toBe(`{nodeup,${peer2},[{node_type,hidden}]}`)
+          expect(yield* Queue.take(events)).toBe(`{nodeup,${printed(peer2)},[{node_type,hidden}]}`)
 
           const port = (yield* NetKernel.NetKernel.pipe(Effect.provide(ctx1))).port
           const raw = yield* rawPeer(port, `${t1}@${host}`, cookie)

@@ -17,7 +17,7 @@ import * as TestClock from "effect/TestClock"
 import { sendWorkErlang as sendWork, worker } from "../../../examples/src/sendWork.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, uniqueName } from "./helpers/erl.js"
-import { buildNode, expectCleanErlLog, expectTagged, host, startPeer } from "./helpers/tsnode.js"
+import { buildNode, expectCleanErlLog, expectTagged, host, printedNode, startPeer } from "./helpers/tsnode.js"
 
 const peer = (node: string) => tuple(Atom.make("peer"), Atom.make(node))
 const a = Atom.make
@@ -80,7 +80,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: pids across nodes and s
             return { isPid, other, delivered, w, direct, self }
           }))
         }).pipe(Effect.provide(ctx))
-        expect(format(out.isPid)).toBe(`{is_pid,true,${t}@${host}}`)
+        expect(format(out.isPid)).toBe(`{is_pid,true,${printedNode(t)}}`)
         expect(format(out.delivered as Term)).toBe(format(tuple(a("hello"), out.other)))
         expect(out.w).toBeInstanceOf(Pid)
         expect((out.w as Pid).node.name).toBe(`${e}@${host}`)
@@ -123,7 +123,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: pids across nodes and s
         const delivered = yield* Deferred.await(inbox).pipe(Effect.timeout("5 seconds"))
         expect((out.w as Pid).node.name).toBe(`${f}@${host}`)
         expect(out.result).toBe(200)
-        expect(format(delivered as Term)).toBe(`{via,${e}@${host}}`)
+        expect(format(delivered as Term)).toBe(`{via,${printedNode(e)}}`)
         const n1 = (yield* NetKernel.nodes("connected").pipe(Effect.provide(ctx1))).map((n) => n.name).sort()
         const n2 = (yield* NetKernel.nodes("connected").pipe(Effect.provide(ctx2))).map((n) => n.name)
         expect(n1).toEqual([`${e}@${host}`, `${f}@${host}`].sort())

@@ -18,7 +18,7 @@ import * as Epmd from "../src/Epmd.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as Transport from "../src/Transport.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { host, nodeLayer, nodeLayerWith } from "./helpers/tsnode.js"
+import { host, nodeLayer, nodeLayerWith, printed, printedNode } from "./helpers/tsnode.js"
 
 const idleErl = `io:format("ready~n").`
 
@@ -100,12 +100,17 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
           }
         }).pipe(Effect.provide(ctx))
         const [A, B] = [a.node, b.node]
-        expect(out.plain).toEqual([`{nodeup,${A}}`, `{nodedown,${A}}`, `{nodeup,${B}}`, `{nodedown,${B}}`])
+        expect(out.plain).toEqual([
+          `{nodeup,${printed(A)}}`,
+          `{nodedown,${printed(A)}}`,
+          `{nodeup,${printed(B)}}`,
+          `{nodedown,${printed(B)}}`
+        ])
         expect(out.withInfo).toEqual([
-          `{nodeup,${A},[{node_type,visible}]}`,
-          `{nodedown,${A},[{nodedown_reason,connection_closed},{node_type,visible}]}`,
-          `{nodeup,${B},[{node_type,visible}]}`,
-          `{nodedown,${B},[{nodedown_reason,disconnect},{node_type,visible}]}`
+          `{nodeup,${printed(A)},[{node_type,visible}]}`,
+          `{nodedown,${printed(A)},[{nodedown_reason,connection_closed},{node_type,visible}]}`,
+          `{nodeup,${printed(B)},[{node_type,visible}]}`,
+          `{nodedown,${printed(B)},[{nodedown_reason,disconnect},{node_type,visible}]}`
         ])
         expect(out.unsubscribed).toEqual([])
       }),
@@ -129,8 +134,8 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
           const other = Option.getOrThrow(yield* Process.processInfo(visibleOnly)).messages
           return { up, down, other: other.length }
         })).pipe(Effect.provide(ctx))
-        expect(out.up).toBe(`{nodeup,${a.node},[{node_type,hidden}]}`)
-        expect(out.down).toBe(`{nodedown,${a.node},[{node_type,hidden}]}`)
+        expect(out.up).toBe(`{nodeup,${printed(a.node)},[{node_type,hidden}]}`)
+        expect(out.down).toBe(`{nodedown,${printed(a.node)},[{node_type,hidden}]}`)
         expect(out.other).toBe(0)
       }),
     30_000
@@ -208,7 +213,7 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
           const second = yield* nextMessage()
           return { first, second, nowhere, connected: connected.map((n) => n.name) }
         })).pipe(Effect.provide(ctx))
-        expect(out.first).toBe(`{nodedown,${out.nowhere}}`)
+        expect(out.first).toBe(`{nodedown,${printed(out.nowhere)}}`)
         expect(out.connected).toEqual([a.node])
         expect(out.second).toBe(`{nodedown,${a.node}}`)
       }),
@@ -289,7 +294,7 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
         // (net_tick_timeout) and closes the connection, which the silent node sees as connection_closed
         // (the SIGSTOP test covers detection on the TS side)
         expect(out.ev.reason).toBe("connection_closed")
-        expect(out.line).toBe(`nodedown ${t}@${host} [{nodedown_reason,net_tick_timeout},{node_type,hidden}]`)
+        expect(out.line).toBe(`nodedown ${printedNode(t)} [{nodedown_reason,net_tick_timeout},{node_type,hidden}]`)
         expect(out.tsElapsed).toBeGreaterThan(2_000)
         expect(out.tsElapsed).toBeLessThan(10_000)
         expect(out.erlElapsed).toBeGreaterThan(2_000)

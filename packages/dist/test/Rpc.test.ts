@@ -12,7 +12,7 @@ import { charsText, formatIo } from "../src/internal/rpc/ioFormat.js"
 import * as Module from "../src/Module.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { host } from "./helpers/tsnode.js"
+import { host, printedNode } from "./helpers/tsnode.js"
 
 const calc = Module.make("calc", {
   add: Module.fn(
@@ -160,7 +160,7 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
         expect(r.rpc_throw).toBe("oops")
         expect(r.rpc_exit).toBe("{badrpc,{'EXIT',bye}}")
         expect(r.rpc_error).toBe("{badrpc,{'EXIT',{boom,[{calc,fail_error,0,[]}]}}}")
-        expect(r.node).toBe(`${t}@${host}`)
+        expect(r.node).toBe(printedNode(t))
         expect(r.self).toMatch(new RegExp(`^${t}@${host} <[1-9][0-9]*\\.[0-9]+\\.[0-9]+>$`))
         expect(r.whereis).toBe("true")
         expect(r.processes).toBe("true")
@@ -229,7 +229,7 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
           )
         )
         const r = lines(out.stdout)
-        expect(r.pong).toBe(`true ${t}@${host} ${t}@${host}`)
+        expect(r.pong).toBe(`true ${printedNode(t)} ${printedNode(t)}`)
         expect(r.pid).toMatch(/^<[1-9][0-9]*\.[0-9]+\.[0-9]+>$/)
         expect(r.down).toBe("{boom,[{calc,fail_error,0,[]}]}")
         expect(r.down_undef).toBe("{undef,[{nomod,f,[],[]}]}")

@@ -34,6 +34,9 @@ import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
  */
 export const host: string = Either.getOrThrow(NodeName.localHost())
 
+/** How erl prints the atom `name` with `~p`/`~w`: quoted when it must be (`'a@laptop-42'`). */
+export const printed = (name: string): string => format(Atom.make(name))
+
 /** How erl prints the node `alive@host` with `~p`/`~w`: an atom, quoted when it must be (`'a@laptop-42'`). */
 export const printedNode = (alive: string): string => format(Atom.make(`${alive}@${host}`))
 

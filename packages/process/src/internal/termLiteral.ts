@@ -230,9 +230,8 @@ class Lexer {
       }
       const [ds, j] = this.digits(part, i + 1, ok)
       if (ds.length === 0) this.fail(`expected base-${base} digits after #`, at)
-      let v = 0n
-      for (const d of ds.toLowerCase()) v = v * BigInt(base) + BigInt(parseInt(d, 36))
-      this.tokens.push({ _tag: "Int", value: v, at })
+      this.checkIntegerSize(ds.length, base, at)
+      this.tokens.push({ _tag: "Int", value: parseDigits(ds.toLowerCase(), base), at })
       return j
     }
     if (part[i] === "." && isDigit(part[i + 1])) {
@@ -253,8 +252,15 @@ class Lexer {
       this.tokens.push({ _tag: "Float", value, at })
       return j
     }
-    this.tokens.push({ _tag: "Int", value: BigInt(intPart), at })
+    this.checkIntegerSize(intPart.length, 10, at)
+    this.tokens.push({ _tag: "Int", value: parseDigits(intPart, 10), at })
     return i
+  }
+
+  private checkIntegerSize(digits: number, base: number, at: number): void {
+    if (digits * Math.log2(base) > MAX_INTEGER_BITS) {
+      this.fail(`integer too large (over ${MAX_INTEGER_BITS} bits)`, at)
+    }
   }
 
   /** Reads an escape after the backslash; returns [code point, next index]. */
@@ -335,32 +341,103 @@ class Lexer {
 // Parser
 // ---------------------------------------------------------------------------
 
-/** Bits accumulated by a binary literal. */
+/**
+ * The most bits the literal sizes of one input may produce (16 MiB): `<<-1:1000000/unit:256>>`
+ * is 24 characters asking for 32 MB, and a list of them for any amount. Spliced `${}` binaries
+ * do not count (their size is the caller's).
+ */
+export const MAX_LITERAL_BITS = 8 * 16 * 1024 * 1024
+
+/** The most bits of an integer literal (4 Mbit, about 1.26 million decimal digits). */
+export const MAX_INTEGER_BITS = 1 << 22
+
+/** Bits accumulated by a binary literal, in a growing byte buffer (linear in the bits). */
 class BitWriter {
-  private bytes: Array<number> = []
+  private buf = new Uint8Array(64)
   private bitLen = 0
-  pushBits(value: bigint, size: number): void {
-    for (let b = size - 1; b >= 0; b--) {
-      const bit = Number((value >> BigInt(b)) & 1n)
-      const byteIndex = this.bitLen >> 3
-      if (byteIndex === this.bytes.length) this.bytes.push(0)
-      if (bit) this.bytes[byteIndex]! |= 0x80 >> (this.bitLen & 7)
+  private ensure(bits: number): void {
+    const need = (this.bitLen + bits + 7) >> 3
+    if (need <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < need) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, (this.bitLen + 7) >> 3))
+    this.buf = next
+  }
+  /** The low `n` (at most 8) bits of `value`, most significant first. */
+  private pushSmall(value: number, n: number): void {
+    this.ensure(n)
+    for (let b = n - 1; b >= 0; b--) {
+      if ((value >> b) & 1) this.buf[this.bitLen >> 3]! |= 0x80 >> (this.bitLen & 7)
       this.bitLen++
     }
   }
+  pushByte(byte: number): void {
+    if ((this.bitLen & 7) === 0) {
+      this.ensure(8)
+      this.buf[this.bitLen >> 3] = byte
+      this.bitLen += 8
+    } else this.pushSmall(byte, 8)
+  }
+  /** `value` (in 0 .. 2^size-1) as `size` bits, big-endian; `little` reverses whole bytes (size % 8 === 0). */
+  pushBits(value: bigint, size: number, little = false): void {
+    if (size === 0) return
+    this.ensure(size)
+    const rem = size & 7
+    const nbytes = size >> 3
+    if (rem !== 0) this.pushSmall(Number(value >> BigInt(nbytes * 8)), rem)
+    if (nbytes === 0) return
+    const low = rem === 0 ? value : BigInt.asUintN(nbytes * 8, value)
+    // toString(16) is linear; shifting a big value once per bit or byte is not
+    const hex = low.toString(16).padStart(nbytes * 2, "0")
+    if (little) { for (let k = nbytes - 1; k >= 0; k--) this.pushByte(parseInt(hex.substr(k * 2, 2), 16)) }
+    else for (let k = 0; k < nbytes; k++) this.pushByte(parseInt(hex.substr(k * 2, 2), 16))
+  }
   pushBytes(bytes: Iterable<number>): void {
-    for (const b of bytes) this.pushBits(BigInt(b), 8)
+    for (const b of bytes) this.pushByte(b)
   }
   pushBitstring(b: Term.Bitstring): void {
     const whole = b.bytes.length === 0 ? 0 : b.bytes.length - 1
     this.pushBytes(b.bytes.subarray(0, whole))
-    if (b.bytes.length > 0) this.pushBits(BigInt(b.bytes[whole]! >> (8 - b.bits)), b.bits)
+    if (b.bytes.length > 0) this.pushSmall(b.bytes[whole]! >> (8 - b.bits), b.bits)
   }
   result(): Uint8Array | Term.Bitstring {
-    const bytes = Uint8Array.from(this.bytes)
+    const bytes = this.buf.slice(0, (this.bitLen + 7) >> 3)
     const rest = this.bitLen & 7
     return rest === 0 ? bytes : new Term.Bitstring(bytes, rest)
   }
+}
+
+/**
+ * Digits (already checked, in `base`) to a bigint in about linear time: power-of-two bases
+ * through the engine's binary parser, others by combining chunks pairwise (the digit-by-digit
+ * `v * base + d` is quadratic).
+ */
+const parseDigits = (ds: string, base: number): bigint => {
+  if (base === 10) return BigInt(ds)
+  if (base === 16) return BigInt(`0x${ds}`)
+  if (base === 8) return BigInt(`0o${ds}`)
+  if (base === 2) return BigInt(`0b${ds}`)
+  const bits = Math.log2(base)
+  if (Number.isInteger(bits)) {
+    // 4 and 32: each digit is `bits` binary digits
+    let bin = ""
+    for (const d of ds) bin += parseInt(d, 36).toString(2).padStart(bits, "0")
+    return BigInt(`0b${bin}`)
+  }
+  const k = Math.floor(52 / bits) // digits per chunk that fit a double exactly
+  const padded = "0".repeat((k - (ds.length % k)) % k) + ds
+  let parts: Array<bigint> = []
+  for (let i = 0; i < padded.length; i += k) parts.push(BigInt(parseInt(padded.slice(i, i + k), base)))
+  let weight = BigInt(base) ** BigInt(k)
+  while (parts.length > 1) {
+    if (parts.length % 2 === 1) parts.unshift(0n) // a leading zero chunk keeps the pairs aligned
+    const next: Array<bigint> = []
+    for (let i = 0; i < parts.length; i += 2) next.push(parts[i]! * weight + parts[i + 1]!)
+    parts = next
+    weight *= weight
+  }
+  return parts[0] ?? 0n
 }
 
 const intTerm = (v: bigint): Term.Term => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -382,6 +459,8 @@ const utf16 = (cp: number, little: boolean): Array<number> => {
 
 class Parser {
   private i = 0
+  /** Bits the literal sizes may still produce (see `MAX_LITERAL_BITS`). */
+  private budget = MAX_LITERAL_BITS
   constructor(readonly lexer: Lexer, readonly values: ReadonlyArray<unknown>) {}
 
   private get tokens() {
@@ -674,10 +753,15 @@ class Parser {
     }
     const little = specs.has("little")
     const at = tok.at
+    const spend = (bits: number) => {
+      if (bits > this.budget) {
+        this.lexer.fail(`binary literal too large (over ${MAX_LITERAL_BITS / 8 / 1024 / 1024} MiB in all)`, at)
+      }
+      this.budget -= bits
+    }
     const encodeInt = (v: bigint, bits: number) => {
-      if (!little || bits % 8 !== 0) return w.pushBits(BigInt.asUintN(bits, v), bits)
-      const u = BigInt.asUintN(bits, v)
-      for (let b = 0; b < bits; b += 8) w.pushBits((u >> BigInt(b)) & 0xffn, 8)
+      spend(bits) // before BigInt.asUintN allocates them
+      w.pushBits(BigInt.asUintN(bits, v), bits, little && bits % 8 === 0)
     }
     const utf = specs.has("utf8") ? "utf8" : specs.has("utf16") ? "utf16" : specs.has("utf32") ? "utf32" : undefined
     const codePoints = (v: Value): Array<number> =>
@@ -687,6 +771,7 @@ class Parser {
       if (value.kind !== "text" && value.kind !== "int") this.lexer.fail(`a ${utf} segment needs a character`, at)
       for (const cp of codePoints(value)) {
         if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) this.lexer.fail("not a unicode code point", at)
+        spend(32)
         if (utf === "utf8") w.pushBytes(Term.binary(String.fromCodePoint(cp)))
         else if (utf === "utf16") w.pushBytes(utf16(cp, little))
         else encodeInt(BigInt(cp), 32)
@@ -696,6 +781,7 @@ class Parser {
     if (specs.has("float")) {
       const bits = (size ?? 64) * (unit ?? 1)
       if (bits !== 64 && bits !== 32) this.lexer.fail("a float segment is 32 or 64 bits", at)
+      spend(bits)
       const v = value.kind === "float" ? value.v : value.kind === "int" ? Number(value.v) : NaN
       if (Number.isNaN(v)) this.lexer.fail("a float segment needs a number", at)
       const dv = new DataView(new ArrayBuffer(8))
