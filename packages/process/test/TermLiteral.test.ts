@@ -256,3 +256,43 @@ describe("TermLiteral, hostile input", () => {
     expect(Either.isLeft(consulted) && consulted.left._tag).toBe("TermSyntaxError")
   })
 })
+
+describe("TermLiteral, size: linear work and bounded sizes", () => {
+  // each input below takes minutes or more with the former bit-by-bit or digit-by-digit code
+  it("a binary segment of millions of bits is built in one pass; 24 characters cannot ask for 32 MB", () => {
+    const big = unsafeParse("<<-1:1000000/unit:16>>") as Uint8Array
+    expect(big.length).toBe(2_000_000)
+    expect(big.every((b) => b === 0xff)).toBe(true)
+    const little = unsafeParse("<<1:1000000/little-unit:8>>") as Uint8Array
+    expect(little.length).toBe(1_000_000)
+    expect([little[0], little[1], little[999_999]]).toEqual([1, 0, 0])
+    const unaligned = unsafeParse("<<1:1, -1:1000000/unit:8>>") as Term.Bitstring
+    expect(unaligned).toBeInstanceOf(Term.Bitstring)
+    expect([unaligned.bytes.length, unaligned.bits]).toEqual([1_000_001, 1])
+    expect([unaligned.bytes[0], unaligned.bytes[500_000], unaligned.bytes[1_000_000]]).toEqual([0xff, 0xff, 0x80])
+    const e = err("<<-1:1000000/unit:256>>")
+    expect(e.reason).toMatch(/binary literal too large/)
+    expect(e.offset).toBe(2) // the segment
+    // the budget is for the whole input, not per segment
+    expect(err("[<<0:1000000/unit:72>>, <<0:1000000/unit:72>>]").reason).toMatch(/binary literal too large/)
+  })
+
+  it("a map literal of 50k keys (last value of a key wins)", () => {
+    const n = 50_000
+    const text = `#{${Array.from({ length: n }, (_, i) => `{k,${i}} => ${i}`).join(", ")}, {k,7} => last}`
+    const m = unsafeParse(text) as Term.TermMap
+    expect(m.size).toBe(n)
+    expect(m.get(tuple(atom("k"), 49_999))).toBe(49_999)
+    expect(m.get(tuple(atom("k"), 7))).toBe(atom("last"))
+  })
+
+  it("base-N integers of hundreds of thousands of digits, bounded at 4 Mbit", () => {
+    expect(unsafeParse(`36#${"z".repeat(200_000)}`)).toBe(36n ** 200_000n - 1n)
+    expect(unsafeParse(`7#${"6".repeat(300_000)}`)).toBe(7n ** 300_000n - 1n)
+    expect(unsafeParse(`32#${"v".repeat(300_000)}`)).toBe(2n ** 1_500_000n - 1n)
+    expect(unsafeParse(`2#1${"0".repeat(1_000_000)}`)).toBe(2n ** 1_000_000n)
+    expect(unsafeParse(`-16#${"f".repeat(500_000)}`)).toBe(-(16n ** 500_000n - 1n))
+    expect(err(`36#${"z".repeat(900_000)}`).reason).toMatch(/integer too large/)
+    expect(err(`1${"0".repeat(1_300_000)}`).reason).toMatch(/integer too large/)
+  })
+})

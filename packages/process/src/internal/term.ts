@@ -503,15 +503,36 @@ export function formatAtom(name: string): string {
   return `'${escape(name, "'")}'`
 }
 
+/** `io_lib`'s escapes: letters where Erlang has one, else three octal digits (`\\001`, never `\\1`). */
+function controlEscape(c: number): string {
+  switch (c) {
+    case 8:
+      return "\\b"
+    case 9:
+      return "\\t"
+    case 10:
+      return "\\n"
+    case 11:
+      return "\\v"
+    case 12:
+      return "\\f"
+    case 13:
+      return "\\r"
+    case 27:
+      return "\\e"
+    case 127:
+      return "\\d"
+    default:
+      return `\\${c.toString(8).padStart(3, "0")}`
+  }
+}
+
 function escape(s: string, quote: string): string {
   let out = ""
   for (const ch of s) {
     const c = ch.codePointAt(0)!
     if (ch === quote || ch === "\\") out += "\\" + ch
-    else if (c === 10) out += "\\n"
-    else if (c === 9) out += "\\t"
-    else if (c === 13) out += "\\r"
-    else if (c < 32 || c === 127) out += `\\${c.toString(8)}`
+    else if (c < 32 || c === 127) out += controlEscape(c)
     else out += ch
   }
   return out
@@ -543,8 +564,9 @@ export function formatFloat(v: number): string {
 
 function isPrintableChar(c: unknown): c is number {
   return typeof c === "number" && Number.isInteger(c) &&
+    // io_lib:printable_latin1_list/1 (BEL, 7, is not printable)
     ((c >= 32 && c <= 126) || (c >= 160 && c <= 255) || c === 10 || c === 9 || c === 13 || c === 8 || c === 27 ||
-      c === 7 || c === 11 || c === 12)
+      c === 11 || c === 12)
 }
 
 /**

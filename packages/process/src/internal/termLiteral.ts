@@ -752,7 +752,7 @@ class Parser {
       }
     }
     const little = specs.has("little")
-    const at = tok.at
+    const at = t.at // the segment, sign included
     const spend = (bits: number) => {
       if (bits > this.budget) {
         this.lexer.fail(`binary literal too large (over ${MAX_LITERAL_BITS / 8 / 1024 / 1024} MiB in all)`, at)
