@@ -214,10 +214,10 @@ describe("Interop: malformed control messages from an authenticated peer", () =>
 
           const port = (yield* NetKernel.NetKernel.pipe(Effect.provide(ctx1))).port
           const raw = yield* rawPeer(port, `${t1}@${host}`, cookie)
-          expect(yield* Queue.take(events)).toBe(`{nodeup,${raw.name},[{node_type,hidden}]}`)
+          expect(yield* Queue.take(events)).toBe(`{nodeup,${printed(raw.name)},[{node_type,hidden}]}`)
           yield* raw.send(bytes())
           const down = yield* Queue.take(events).pipe(Effect.timeout("5 seconds"))
-          expect(down.startsWith(`{nodedown,${raw.name},[`)).toBe(true)
+          expect(down.startsWith(`{nodedown,${printed(raw.name)},[`)).toBe(true)
           expect(down).toContain("{nodedown_reason,connection_closed}")
           expect(down).toContain("{node_type,hidden}")
           yield* raw.carrier.closed.pipe(Effect.timeout("5 seconds"))

@@ -215,7 +215,7 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
         })).pipe(Effect.provide(ctx))
         expect(out.first).toBe(`{nodedown,${printed(out.nowhere)}}`)
         expect(out.connected).toEqual([a.node])
-        expect(out.second).toBe(`{nodedown,${a.node}}`)
+        expect(out.second).toBe(`{nodedown,${printed(a.node)}}`)
       }),
     30_000
   )

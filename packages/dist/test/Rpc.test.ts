@@ -12,7 +12,7 @@ import { charsText, formatIo } from "../src/internal/rpc/ioFormat.js"
 import * as Module from "../src/Module.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { host, printedNode } from "./helpers/tsnode.js"
+import { escapeRegExp, host, printedNode } from "./helpers/tsnode.js"
 
 const calc = Module.make("calc", {
   add: Module.fn(
@@ -161,14 +161,14 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
         expect(r.rpc_exit).toBe("{badrpc,{'EXIT',bye}}")
         expect(r.rpc_error).toBe("{badrpc,{'EXIT',{boom,[{calc,fail_error,0,[]}]}}}")
         expect(r.node).toBe(printedNode(t))
-        expect(r.self).toMatch(new RegExp(`^${t}@${host} <[1-9][0-9]*\\.[0-9]+\\.[0-9]+>$`))
+        expect(r.self).toMatch(new RegExp(`^${escapeRegExp(printedNode(t))} <[1-9][0-9]*\\.[0-9]+\\.[0-9]+>$`))
         expect(r.whereis).toBe("true")
         expect(r.processes).toBe("true")
         expect(r.apply).toBe("5")
         expect(r.rex).toBe("11")
         expect(r.rex_undef).toBe("{badrpc,{'EXIT',{undef,[{nomod,f,[],[]}]}}}")
         // io:format writes to the caller's group leader: the output shows on erl's stdout
-        expect(out.stdout).toContain(`I'm running on ${t}@${host}!`)
+        expect(out.stdout).toContain(`I'm running on ${printedNode(t)}!`)
       }),
     60_000
   )
@@ -235,7 +235,7 @@ describe.skipIf(!erlAvailable())("Rpc with real erl", () => {
         expect(r.down_undef).toBe("{undef,[{nomod,f,[],[]}]}")
         expect(r.down_throw).toBe("{{nocatch,oops},[]}")
         expect(r.down_io).toBe("normal")
-        expect(out.stdout).toContain(`I'm running on ${t}@${host}!`)
+        expect(out.stdout).toContain(`I'm running on ${printedNode(t)}!`)
         expect(r.exit_link).toBe("bye")
       }),
     60_000
