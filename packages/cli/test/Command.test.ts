@@ -113,7 +113,7 @@ describe("Command", () => {
   it.effect("validate: the cookie file is read (and created) under home", () =>
     Effect.gen(function*() {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), "cli-home-"))
-      const o = yield* validate({ ...flags, sname: Option.some("a@vm") }, { home })
+      const o = yield* validate({ ...flags, sname: Option.some("a@box") }, { home })
       const cookie = Redacted.value(Option.getOrThrow(o.name).cookie)
       expect(cookie).toMatch(/^[A-Z]{20}$/)
       expect(fs.readFileSync(path.join(home, ".erlang.cookie"), "utf8")).toBe(cookie)
@@ -198,12 +198,12 @@ describe("Command", () => {
 
   it.effect("validate: --connect-all false; --proto-dist tls loads the optfile into a transport", () =>
     Effect.gen(function*() {
-      const o = yield* validate({ ...flags, sname: Option.some("a@vm"), setcookie: Option.some(Redacted.make("c")) })
+      const o = yield* validate({ ...flags, sname: Option.some("a@box"), setcookie: Option.some(Redacted.make("c")) })
       expect(o.connectAll).toBe(true)
       expect(Option.isNone(o.tls)).toBe(true)
       const f = yield* validate({
         ...flags,
-        sname: Option.some("a@vm"),
+        sname: Option.some("a@box"),
         setcookie: Option.some(Redacted.make("c")),
         connectAll: Option.some("false")
       })
@@ -211,7 +211,7 @@ describe("Command", () => {
       if (pki === undefined) return
       const t = yield* validate({
         ...flags,
-        sname: Option.some("a@vm"),
+        sname: Option.some("a@box"),
         setcookie: Option.some(Redacted.make("c")),
         protoDist: Option.some("inet_tls"),
         sslDistOptfile: Option.some(pki.optfile)

@@ -3,7 +3,7 @@ import * as Term from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import { rpcResult } from "../src/internal/helpers.js"
 
-const node = Term.atom("e@vm")
+const node = Term.atom("e@box")
 const show = (e: ConstructorParameters<typeof Rpc.RpcError>[0]) => Term.format(rpcResult(new Rpc.RpcError(e)))
 
 describe("Helpers.rpcResult: rpc:call's mapping of erpc's failures", () => {

@@ -14,10 +14,10 @@ import * as Transport from "../src/Transport.js"
 
 const result = (tail: ReadonlyArray<number> = []): HandshakeResult => ({
   role: "initiator",
-  thisNode: "a@vm",
+  thisNode: "a@box",
   thisCreation: 1,
-  peer: atom("b@vm"),
-  peerName: "b@vm",
+  peer: atom("b@box"),
+  peerName: "b@box",
   peerCreation: 2,
   peerFlags: Flags.RECOMMENDED,
   ourFlags: Flags.RECOMMENDED,
@@ -115,7 +115,7 @@ describe("Connection", () => {
     it.scoped("sendControl encodes a pass-through frame", () =>
       Effect.gen(function*() {
         const { conn, received } = yield* setup()
-        const to = new Pid(atom("b@vm"), 1, 0, 2)
+        const to = new Pid(atom("b@box"), 1, 0, 2)
         yield* conn.sendControl({ _tag: "Send", to }, atom("hi"))
         yield* until(() => received.length > 0)
         const out: Array<Uint8Array> = []

@@ -11,10 +11,10 @@ import * as Transport from "../src/Transport.js"
 
 const handshake: HandshakeResult = {
   role: "initiator",
-  thisNode: "a@vm",
+  thisNode: "a@box",
   thisCreation: 1,
-  peer: atom("b@vm"),
-  peerName: "b@vm",
+  peer: atom("b@box"),
+  peerName: "b@box",
   peerCreation: 2,
   peerFlags: Flags.RECOMMENDED,
   ourFlags: Flags.RECOMMENDED,
@@ -38,7 +38,7 @@ describe("Connection outbound batch", () => {
       const parser = new FrameParser(1 << 30)
       const got: Array<Uint8Array> = []
       raw.unsafeOnData((c) => void parser.push(c.slice(), got))
-      const to = new Pid(atom("b@vm"), 1, 0, 2)
+      const to = new Pid(atom("b@box"), 1, 0, 2)
       const big = (n: number, v: number) => new Uint8Array(n).fill(v)
       const messages: Array<Term> = [
         atom("small"),

@@ -4,9 +4,9 @@ import * as Either from "effect/Either"
 import * as Control from "../src/Control.js"
 import * as Etf from "../src/Etf.js"
 
-const node = atom("a@vm")
+const node = atom("a@box")
 const p1 = new Pid(node, 1, 0, 7)
-const p2 = new Pid(atom("b@vm"), 2, 3, 9)
+const p2 = new Pid(atom("b@box"), 2, 3, 9)
 const r1 = new Ref(node, 7, [1, 2, 3])
 const tt = tuple(atom("token"), 1)
 const reason = tuple(atom("shutdown"), atom("bye"))

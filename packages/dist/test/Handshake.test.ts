@@ -23,20 +23,20 @@ interface PairOptions {
   readonly framing?: 2 | 4
 }
 
-/** Runs both roles over an in-memory pair: a@vm dials b@vm. */
+/** Runs both roles over an in-memory pair: a@h1 dials b@h1. */
 const handshakePair = (o: PairOptions = {}) =>
   Effect.gen(function*() {
     const [ca, cb] = yield* Transport.memoryPair(o.framing !== undefined ? { framing: o.framing } : undefined)
     const [a, b] = yield* Effect.all([
       Effect.either(Handshake.initiate(ca, {
-        thisNode: "a@vm",
+        thisNode: "a@h1",
         cookie: cookie("secret"),
         creation: 11,
-        peer: "b@vm",
+        peer: "b@h1",
         ...o.a
       })),
       Effect.either(Handshake.accept(cb, {
-        thisNode: "b@vm",
+        thisNode: "b@h1",
         cookie: cookie("secret"),
         creation: 22,
         ...o.b
@@ -57,7 +57,7 @@ const right = <A, E>(e: Either.Either<A, E>): A => {
 describe("Handshake", () => {
   describe("messages", () => {
     it("send_name round trip and byte layout", () => {
-      const bytes = M.encodeSendName({ flags: Flags.RECOMMENDED, creation: 0x01020304, name: "a@vm" })
+      const bytes = M.encodeSendName({ flags: Flags.RECOMMENDED, creation: 0x01020304, name: "a@h1" })
       expect(Array.from(bytes.subarray(0, 15))).toEqual([
         78,
         0,
@@ -79,14 +79,14 @@ describe("Handshake", () => {
         _tag: "SendName",
         flags: Flags.RECOMMENDED,
         creation: 0x01020304,
-        name: "a@vm"
+        name: "a@h1"
       })
       // trailing bytes are ignored
-      expect(M.decodeSendName(new Uint8Array([...bytes, 9, 9]))).toMatchObject({ name: "a@vm" })
+      expect(M.decodeSendName(new Uint8Array([...bytes, 9, 9]))).toMatchObject({ name: "a@h1" })
     })
 
     it("challenge, reply, ack and status round trip", () => {
-      const ch = { flags: 0xd074f5fbdn, challenge: 0xdeadbeef, creation: 7, name: "b@vm" }
+      const ch = { flags: 0xd074f5fbdn, challenge: 0xdeadbeef, creation: 7, name: "b@h1" }
       expect(M.decodeChallenge(M.encodeChallenge(ch))).toEqual({ _tag: "Challenge", ...ch })
       const d = new Uint8Array(16).map((_, i) => i)
       expect(M.decodeChallengeReply(M.encodeChallengeReply({ challenge: 5, digest: d }))).toEqual({
@@ -99,12 +99,12 @@ describe("Handshake", () => {
     })
 
     it("decoders report truncation and bad lengths with an offset", () => {
-      const name = M.encodeSendName({ flags: 1n, creation: 1, name: "a@vm" })
+      const name = M.encodeSendName({ flags: 1n, creation: 1, name: "a@h1" })
       expect(M.decodeSendName(name.subarray(0, 10))).toMatchObject({ _tag: "MessageError", offset: 10 })
       expect(M.decodeSendName(name.subarray(0, 17))).toMatchObject({ _tag: "MessageError", offset: 13 })
       expect(M.decodeSendName(new Uint8Array([110, 0, 5]))).toMatchObject({ _tag: "MessageError", offset: 0 })
       expect(M.decodeSendName(new Uint8Array(0))).toBeInstanceOf(M.MessageError)
-      const ch = M.encodeChallenge({ flags: 1n, challenge: 1, creation: 1, name: "b@vm" })
+      const ch = M.encodeChallenge({ flags: 1n, challenge: 1, creation: 1, name: "b@h1" })
       expect(M.decodeChallenge(ch.subarray(0, 20))).toMatchObject({ _tag: "MessageError", offset: 17 })
       expect(M.decodeChallengeReply(new Uint8Array(20).fill(114))).toBeInstanceOf(M.MessageError)
       expect(M.decodeChallengeAck(new Uint8Array(18).fill(97))).toBeInstanceOf(M.MessageError)
@@ -119,10 +119,10 @@ describe("Handshake", () => {
   })
 
   it("simultaneous connect: the greater name keeps its own attempt", () => {
-    expect(Handshake.simultaneousDecision("b@vm", "a@vm")).toBe("nok")
-    expect(Handshake.simultaneousDecision("a@vm", "b@vm")).toBe("ok_simultaneous")
-    expect(Handshake.simultaneousDecision("a@vm", "a@vm2")).toBe("ok_simultaneous")
-    expect(Handshake.simultaneousDecision("Z@vm", "a@vm")).toBe("ok_simultaneous")
+    expect(Handshake.simultaneousDecision("b@h1", "a@h1")).toBe("nok")
+    expect(Handshake.simultaneousDecision("a@h1", "b@h1")).toBe("ok_simultaneous")
+    expect(Handshake.simultaneousDecision("a@h1", "a@h12")).toBe("ok_simultaneous")
+    expect(Handshake.simultaneousDecision("Z@h1", "a@h1")).toBe("ok_simultaneous")
   })
 
   describe("runner, both roles in memory", () => {
@@ -131,13 +131,13 @@ describe("Handshake", () => {
         const { a, b } = yield* handshakePair({ b: { hidden: false } })
         const ra = right(a)
         const rb = right(b)
-        expect(ra.peerName).toBe("b@vm")
-        expect(ra.peer.name).toBe("b@vm")
+        expect(ra.peerName).toBe("b@h1")
+        expect(ra.peer.name).toBe("b@h1")
         expect(ra.peerCreation).toBe(22)
         expect(ra.peerFlags).toBe(Flags.RECOMMENDED_PUBLISHED)
         expect(ra.flags).toBe(Flags.RECOMMENDED)
         expect(ra.hidden).toBe(false)
-        expect(rb.peerName).toBe("a@vm")
+        expect(rb.peerName).toBe("a@h1")
         expect(rb.peerCreation).toBe(11)
         expect(rb.hidden).toBe(true)
         expect(rb.flags).toBe(Flags.RECOMMENDED)
@@ -149,8 +149,8 @@ describe("Handshake", () => {
     it.scoped("works with 4-byte handshake framing (TLS style)", () =>
       Effect.gen(function*() {
         const { a, b } = yield* handshakePair({ framing: 4 })
-        expect(right(a).peerName).toBe("b@vm")
-        expect(right(b).peerName).toBe("a@vm")
+        expect(right(a).peerName).toBe("b@h1")
+        expect(right(b).peerName).toBe("a@h1")
       }))
 
     it.scoped("acceptor fails in recvChallengeReply when the cookies differ", () =>
@@ -190,7 +190,7 @@ describe("Handshake", () => {
         expect([eb.step, eb.reason]).toEqual(["recvName", "MissingFlags"])
         expect(eb.detail).toContain("MAP_TAG")
         expect(eb.detail).toContain("HANDSHAKE_23")
-        expect(eb.peer).toBe("a@vm")
+        expect(eb.peer).toBe("a@h1")
         const ea = left(a)
         expect([ea.step, ea.reason]).toEqual(["recvStatus", "NotAllowed"])
       }))
@@ -209,10 +209,10 @@ describe("Handshake", () => {
 
     it.scoped("the initiator refuses a challenge from another name than the one dialled", () =>
       Effect.gen(function*() {
-        const { a, b } = yield* handshakePair({ b: { thisNode: "c@vm" } })
+        const { a, b } = yield* handshakePair({ b: { thisNode: "c@h1" } })
         const ea = left(a)
         expect([ea.step, ea.reason]).toEqual(["recvChallenge", "NameMismatch"])
-        expect(ea.detail).toContain("c@vm")
+        expect(ea.detail).toContain("c@h1")
         expect(left(b).reason).toBe("Closed")
       }))
 
@@ -227,7 +227,7 @@ describe("Handshake", () => {
             }
           }
         })
-        expect(seen).toEqual([["a@vm", Flags.RECOMMENDED, 11]])
+        expect(seen).toEqual([["a@h1", Flags.RECOMMENDED, 11]])
         expect([left(a).step, left(a).reason]).toEqual(["recvStatus", "Nok"])
         expect([left(b).step, left(b).reason]).toEqual(["markPending", "Nok"])
       }))
@@ -242,8 +242,8 @@ describe("Handshake", () => {
     it.scoped("policy ok_simultaneous completes", () =>
       Effect.gen(function*() {
         const { a, b } = yield* handshakePair({ b: { policy: () => Effect.succeed("ok_simultaneous") } })
-        expect(right(a).peerName).toBe("b@vm")
-        expect(right(b).peerName).toBe("a@vm")
+        expect(right(a).peerName).toBe("b@h1")
+        expect(right(b).peerName).toBe("a@h1")
       }))
 
     it.scoped("alive answered true: the acceptor drops the old connection, then completes", () =>
@@ -258,9 +258,9 @@ describe("Handshake", () => {
             onAliveConfirmed: (peer) => Effect.sync(() => void events.push(`old down ${peer}`))
           }
         })
-        expect(right(a).peerName).toBe("b@vm")
-        expect(right(b).peerName).toBe("a@vm")
-        expect(events).toEqual(["onAlive b@vm", "old down a@vm"])
+        expect(right(a).peerName).toBe("b@h1")
+        expect(right(b).peerName).toBe("a@h1")
+        expect(events).toEqual(["onAlive b@h1", "old down a@h1"])
       }))
 
     it.scoped("alive answered true without the cookie: the old connection is never dropped", () =>
@@ -353,7 +353,7 @@ describe("Handshake", () => {
       Effect.gen(function*() {
         const [_ca, cb] = yield* Transport.memoryPair()
         const fiber = yield* Effect.fork(
-          Handshake.accept(cb, { thisNode: "b@vm", cookie: cookie("c"), creation: 1, setupTime: "3 seconds" })
+          Handshake.accept(cb, { thisNode: "b@h1", cookie: cookie("c"), creation: 1, setupTime: "3 seconds" })
         )
         yield* TestClock.adjust("2999 millis")
         expect(fiber.unsafePoll()).toBeNull()
@@ -367,14 +367,14 @@ describe("Handshake", () => {
       Effect.gen(function*() {
         const [ca, cb] = yield* Transport.memoryPair()
         const fa = yield* Effect.fork(
-          Handshake.initiate(ca, { thisNode: "a@vm", cookie: cookie("c"), creation: 1, peer: "b@vm" })
+          Handshake.initiate(ca, { thisNode: "a@h1", cookie: cookie("c"), creation: 1, peer: "b@h1" })
         )
         const fb = yield* Effect.fork(
-          Handshake.accept(cb, { thisNode: "b@vm", cookie: cookie("c"), creation: 2, policy: () => Effect.never })
+          Handshake.accept(cb, { thisNode: "b@h1", cookie: cookie("c"), creation: 2, policy: () => Effect.never })
         )
         yield* TestClock.adjust("7 seconds")
         const eb = left(yield* Effect.either(Fiber.join(fb)))
-        expect([eb.step, eb.reason, eb.peer]).toEqual(["markPending", "HandshakeTimeout", "a@vm"])
+        expect([eb.step, eb.reason, eb.peer]).toEqual(["markPending", "HandshakeTimeout", "a@h1"])
         const ea = left(yield* Effect.either(Fiber.join(fa)))
         expect(ea.step).toBe("recvStatus")
       }))
@@ -384,7 +384,7 @@ describe("Handshake", () => {
         const [ca, cb] = yield* Transport.memoryPair()
         yield* ca.write(new Uint8Array([0, 3, 1, 2, 3]))
         const e = left(
-          yield* Effect.either(Handshake.accept(cb, { thisNode: "b@vm", cookie: cookie("c"), creation: 1 }))
+          yield* Effect.either(Handshake.accept(cb, { thisNode: "b@h1", cookie: cookie("c"), creation: 1 }))
         )
         expect([e.step, e.reason]).toEqual(["recvName", "Malformed"])
       }))
@@ -392,25 +392,25 @@ describe("Handshake", () => {
     it.scoped("a message split across many chunks is reassembled", () =>
       Effect.gen(function*() {
         const [ca, cb] = yield* Transport.memoryPair()
-        const fb = yield* Effect.fork(Handshake.accept(cb, { thisNode: "b@vm", cookie: cookie("c"), creation: 1 }))
-        const bytes = M.frame(M.encodeSendName({ flags: 1n, creation: 1, name: "a@vm" }), 2)
+        const fb = yield* Effect.fork(Handshake.accept(cb, { thisNode: "b@h1", cookie: cookie("c"), creation: 1 }))
+        const bytes = M.frame(M.encodeSendName({ flags: 1n, creation: 1, name: "a@h1" }), 2)
         for (const byte of bytes) yield* ca.write(new Uint8Array([byte]))
         // flags 1n lacks the mandatory set: proves the name was decoded
         const e = left(yield* Effect.either(Fiber.join(fb)))
-        expect([e.step, e.reason, e.peer]).toEqual(["recvName", "MissingFlags", "a@vm"])
+        expect([e.step, e.reason, e.peer]).toEqual(["recvName", "MissingFlags", "a@h1"])
       }))
 
     it.scoped("bytes after the challenge ack are kept as the tail", () =>
       Effect.gen(function*() {
         const [ca, cb] = yield* Transport.memoryPair()
         const fa = yield* Effect.fork(
-          Handshake.initiate(ca, { thisNode: "a@vm", cookie: cookie("c"), creation: 1, peer: "b@vm" })
+          Handshake.initiate(ca, { thisNode: "a@h1", cookie: cookie("c"), creation: 1, peer: "b@h1" })
         )
         // A scripted acceptor using the pure machine; it writes the ack and a frame in one chunk.
         let step = Handshake.acceptorStart(
           Handshake.makeHsData({
             role: "acceptor",
-            thisNode: "b@vm",
+            thisNode: "b@h1",
             thisFlags: Flags.RECOMMENDED,
             thisCreation: 2,
             cookie: cookie("c"),

@@ -186,7 +186,7 @@ const badFrames: ReadonlyArray<readonly [string, () => Uint8Array]> = [
   ["a control message that is not a tuple", () => passThrough(a("hello"))],
   [
     "a truncated message term",
-    () => concat([112], Etf.encode(tuple(6, new Pid(a("x@vm"), 1, 0, 1), a(""), a("echo"))), [131, 104, 3, 97])
+    () => concat([112], Etf.encode(tuple(6, new Pid(a("x@box"), 1, 0, 1), a(""), a("echo"))), [131, 104, 3, 97])
   ],
   ["an empty pass-through frame", () => Uint8Array.from([112])]
 ]

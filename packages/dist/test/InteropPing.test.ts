@@ -146,7 +146,7 @@ describe.skipIf(!erlAvailable())("Interop with real erl: ping, echo, cookies", (
         expect(yield* NetKernel.nodes("connected").pipe(Effect.provide(ctx))).toEqual([])
         // OTP 25 (the acceptor) logs:
         //   =ERROR REPORT==== ... ===
-        //   ** Connection attempt from node t@vm rejected. Invalid challenge reply. **
+        //   ** Connection attempt from node t@box rejected. Invalid challenge reply. **
         yield* Effect.promise(() => erl.waitFor("Invalid challenge reply", 5_000))
         const log = `${erl.stdout()}${erl.stderr()}`
         expect(log).toContain(`** Connection attempt from node ${printedNode(t)} rejected. Invalid challenge reply. **`)

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
-const remoteNode = atom("peer@vm")
+const remoteNode = atom("peer@box")
 const remote = new Pid(remoteNode, 77, 0, 5)
 
 const setup = Effect.gen(function*() {
@@ -21,7 +21,7 @@ const setup = Effect.gen(function*() {
   const router: RouterShape = { route: (s) => Effect.sync(() => void sent.push(s)) }
   const ctx = yield* Layer.build(ProcessRuntime.layerRouter.pipe(Layer.provide(Layer.succeed(Router, router))))
   const rt = ctx.unsafeMap.get(ProcessRuntime.ProcessRuntime.key) as ProcessRuntime.ProcessRuntimeShape
-  yield* rt.setNode(atom("me@vm"), 3)
+  yield* rt.setNode(atom("me@box"), 3)
   return { sent, rt, ctx }
 })
 

@@ -15,7 +15,7 @@ describe("NodeName", () => {
   describe("parse, short names", () => {
     it("completes a bare alive name with the hostname up to the first dot", () => {
       expect(NodeName.parse("alice", { hostname: "box.example.com" })).toEqual(Either.right("alice@box"))
-      expect(NodeName.parse("alice", { hostname: "vm" })).toEqual(Either.right("alice@vm"))
+      expect(NodeName.parse("alice", { hostname: "box" })).toEqual(Either.right("alice@box"))
     })
 
     it("defaults to os.hostname()", () => {
@@ -23,7 +23,7 @@ describe("NodeName", () => {
     })
 
     it("keeps an explicit host without dots", () => {
-      expect(NodeName.parse("alice@vm")).toEqual(Either.right("alice@vm"))
+      expect(NodeName.parse("alice@box")).toEqual(Either.right("alice@box"))
       expect(NodeName.parse("a_b-C9@some-host")).toEqual(Either.right("a_b-C9@some-host"))
     })
 
@@ -44,7 +44,7 @@ describe("NodeName", () => {
       expect(NodeName.parse("alice", { mode: "long", hostname: "box.example.com" })).toEqual(
         Either.right("alice@box.example.com")
       )
-      expect(reasonOf("alice", { mode: "long", hostname: "vm" })).toBe("NoDomain")
+      expect(reasonOf("alice", { mode: "long", hostname: "box" })).toBe("NoDomain")
     })
   })
 
@@ -53,12 +53,12 @@ describe("NodeName", () => {
       expect(reasonOf("")).toBe("Empty")
       expect(reasonOf("a.b")).toBe("BadAlive")
       expect(reasonOf("t%5")).toBe("BadAlive")
-      expect(reasonOf("@vm")).toBe("BadAlive")
-      expect(reasonOf("al ice@vm")).toBe("BadAlive")
+      expect(reasonOf("@box")).toBe("BadAlive")
+      expect(reasonOf("al ice@box")).toBe("BadAlive")
       expect(reasonOf("alice@")).toBe("EmptyHost")
-      expect(reasonOf("a@vm@vm")).toBe("MultipleAt")
+      expect(reasonOf("a@box@box")).toBe("MultipleAt")
       expect(reasonOf("alice@v m")).toBe("BadHost")
-      expect(reasonOf("alice@vm\u0100")).toBe("BadHost")
+      expect(reasonOf("alice@box\u0100")).toBe("BadHost")
       expect(reasonOf(`${"a".repeat(250)}@host1`)).toBe("TooLong")
       expect(reasonOf(`${"a".repeat(249)}@host1`)).toBeUndefined()
       expect(reasonOf("alice", { hostname: "" })).toBe("NoHostname")
@@ -108,7 +108,7 @@ describe("NodeName", () => {
     it.effect("decodes full names and refuses others with a readable message", () =>
       Effect.gen(function*() {
         const decode = Schema.decodeUnknown(NodeName.NodeName)
-        expect(yield* decode("alice@vm")).toBe("alice@vm")
+        expect(yield* decode("alice@box")).toBe("alice@box")
         expect(yield* decode("alice@127.0.0.1")).toBe("alice@127.0.0.1")
         const error = yield* Effect.flip(decode("alice"))
         expect(error.message).toContain("empty host")

@@ -17,8 +17,8 @@ describe("TermLiteral", () => {
   it("atoms", () => {
     expect(t`ok`).toBe(atom("ok"))
     expect(t`'Hello World'`).toBe(atom("Hello World"))
-    expect(t`bob@vm`).toBe(atom("bob@vm"))
-    expect(t`'bob@vm'`).toBe(atom("bob@vm"))
+    expect(t`bob@box`).toBe(atom("bob@box"))
+    expect(t`'bob@box'`).toBe(atom("bob@box"))
     expect(t`'it\'s'`).toBe(atom("it's"))
     expect(t`true`).toBe(Term.atoms.true)
     expect(t`a_B9`).toBe(atom("a_B9"))
@@ -115,7 +115,7 @@ describe("TermLiteral", () => {
   })
 
   it("${} interpolation of terms and JS values", () => {
-    const pid = new Term.Pid(atom("alice@vm"), 85, 0, 1)
+    const pid = new Term.Pid(atom("alice@box"), 85, 0, 1)
     const msg = t`{${pid}, "hello from alice!"}`
     expect(Term.isTuple(msg)).toBe(true)
     expect((msg as Term.Tuple).at(0)).toBe(pid)
