@@ -81,7 +81,7 @@ process.on("exit", () => {
 })
 
 class Node {
-  /** the full node name, e.g. `alice@vm` (known once ready) */
+  /** the full node name, e.g. `alice@laptop-42` (known once ready) */
   node = ""
   private out = ""
   private err = ""
@@ -393,7 +393,7 @@ const program = Effect.gen(function*() {
     j({ op: "send", to: { name: "echo", node: bob.node }, msg: [{ self: true }, { str: "hello from alice!" }] })
   )
   yield* alice.step(`flush().`, j({ op: "flush" }))
-  print(`%% (the chapter's spawn('bob@vm', fun() -> ... end) is not shown: a TS node cannot run an Erlang fun)`)
+  print(`%% (the chapter's spawn(${q(bob.node)}, fun() -> ... end) is not shown: a TS node cannot run an Erlang fun)`)
 
   print(`%% send_work/2 (examples/src/sendWork.ts):`)
   print(`%%   send_work(Pid, Work) -> Pid ! {work, self(), Work},`)
