@@ -401,7 +401,8 @@ export const make = (env: Env): Record<string, unknown> => {
           info.value.status
         ])
       }
-      const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)))
+      // a reduce, not Math.max(...): a spread of ~120k processes would overflow the stack
+      const widths = [0, 1, 2, 3].map((c) => rows.reduce((w, r) => Math.max(w, r[c]!.length), 0))
       for (const r of rows) {
         env.print(
           `${r[0].padEnd(widths[0]!)}  ${r[1].padEnd(widths[1]!)}  ${r[2].padStart(widths[2]!)}  ${r[3]}`.trimEnd()
