@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as v8 from "node:v8"
-import * as vm from "node:vm"
+import * as nodeVm from "node:vm"
 import * as DistNode from "../src/DistNode.js"
 import * as Handshake from "../src/Handshake.js"
 import * as NetKernel from "../src/NetKernel.js"
@@ -30,7 +30,7 @@ const SETUP_MS = 500
 const MAX_PENDING = 16
 
 v8.setFlagsFromString("--expose-gc")
-const gc = vm.runInNewContext("gc") as () => void
+const gc = nodeVm.runInNewContext("gc") as () => void
 
 const heapAfterGc = () => {
   gc()

@@ -15,7 +15,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as v8 from "node:v8"
-import * as vm from "node:vm"
+import * as nodeVm from "node:vm"
 import * as DistNode from "../src/DistNode.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
@@ -26,7 +26,7 @@ const INBOUND = 1024 * 1024
 const SEND_MS = 3000
 
 v8.setFlagsFromString("--expose-gc")
-const gc = vm.runInNewContext("gc") as () => void
+const gc = nodeVm.runInNewContext("gc") as () => void
 
 describe.skipIf(!erlAvailable())("slow receiver", () => {
   it.scopedLive(
