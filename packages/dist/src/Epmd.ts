@@ -250,7 +250,8 @@ export const register: (options: RegisterOptions) => Effect.Effect<Registration,
   internal.register
 
 /**
- * Ask the epmd on `host` for a node's port (PORT_PLEASE2_REQ).
+ * Ask the epmd on `host` for a node's port (PORT_PLEASE2_REQ). `host` is resolved as `erl_epmd`
+ * does (`HostResolver.getaddr`: the system resolver, then loopback for this machine's own name).
  *
  * @since 0.1.0
  * @category client
@@ -262,7 +263,7 @@ export const portPlease: (
 ) => Effect.Effect<NodeInfo, EpmdError> = internal.portPlease
 
 /**
- * List the names registered with the epmd on `host` (NAMES_REQ).
+ * List the names registered with the epmd on `host` (NAMES_REQ), resolved as `portPlease` does.
  *
  * @since 0.1.0
  * @category client
