@@ -282,16 +282,16 @@ describe("Handshake", () => {
       Effect.gen(function*() {
         const [ca, cb] = yield* Transport.memoryPair()
         const fa = yield* Effect.fork(Handshake.initiate(ca, {
-          thisNode: "a@vm",
+          thisNode: "a@h1",
           cookie: cookie("secret"),
           creation: 11,
-          peer: "b@vm",
+          peer: "b@h1",
           onAlive: () => Effect.succeed(true)
         }))
         const oldDown = yield* Deferred.make<void>()
         const asked = yield* Deferred.make<void>()
         const fb = yield* Effect.fork(Handshake.accept(cb, {
-          thisNode: "b@vm",
+          thisNode: "b@h1",
           cookie: cookie("secret"),
           creation: 22,
           policy: () => Effect.succeed("alive"),
@@ -301,15 +301,15 @@ describe("Handshake", () => {
         yield* Deferred.await(asked)
         expect(fa.unsafePoll()).toBeNull()
         yield* Deferred.succeed(oldDown, undefined)
-        expect((yield* Fiber.join(fa)).peerName).toBe("b@vm")
-        expect((yield* Fiber.join(fb)).peerName).toBe("a@vm")
+        expect((yield* Fiber.join(fa)).peerName).toBe("b@h1")
+        expect((yield* Fiber.join(fb)).peerName).toBe("a@h1")
       }))
 
     it.scoped("a peer that sends our own node name is refused before authentication", () =>
       Effect.gen(function*() {
         let asked = false
         const { a, b } = yield* handshakePair({
-          a: { thisNode: "b@vm" },
+          a: { thisNode: "b@h1" },
           b: { policy: () => Effect.sync(() => (asked = true, "ok" as const)) }
         })
         expect([left(a).step, left(a).reason]).toEqual(["recvStatus", "NotAllowed"])
@@ -325,7 +325,7 @@ describe("Handshake", () => {
       Effect.gen(function*() {
         const [_ca, cb] = yield* Transport.memoryPair()
         const fiber = yield* Effect.fork(Handshake.accept(cb, {
-          thisNode: "b@vm",
+          thisNode: "b@h1",
           cookie: cookie("c"),
           creation: 1,
           setupTime: "7 seconds",
