@@ -6,11 +6,11 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as dns from "node:dns/promises"
 import { readdirSync } from "node:fs"
 import * as net from "node:net"
 import type * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
+import * as HostResolver from "../../src/HostResolver.js"
 import { runErl, uniqueName } from "./erl.js"
 import { collectLogs, host, nodeLayer } from "./tsnode.js"
 
@@ -79,7 +79,9 @@ export const rawConnectScoped = (port: number, localAddress?: string) =>
  * 127.0.0.3 when the name resolves to 127.0.0.2), for an abuser distinct from `erl`.
  */
 export const otherLoopback = (): Effect.Effect<string> =>
-  Effect.promise(() => dns.lookup(host, { family: 4 }).then((r) => r.address, () => "127.0.0.1")).pipe(
+  // resolved as the node resolves it (an unresolvable own name is 127.0.0.1)
+  HostResolver.getaddr(host).pipe(
+    Effect.orElseSucceed(() => "127.0.0.1"),
     Effect.map((own) => (own === "127.0.0.2" ? "127.0.0.3" : "127.0.0.2"))
   )
 
