@@ -16,6 +16,7 @@ import * as Epmd from "../../Epmd.js"
 import type { ClusterNode, Link, MemoryClusterShape, NodeOptions, Options } from "../../MemoryCluster.js"
 import { NetKernel } from "../../NetKernel.js"
 import * as Transport from "../../Transport.js"
+import * as HostResolver from "../hostResolver.js"
 import { type Interface, type Link as NetLink, NetworkImpl } from "./network.js"
 
 /** The host of a bare node name. */
@@ -62,7 +63,9 @@ export const make = (
         const at = full.indexOf("@")
         const { iface, transport } = network.attach(full, full.slice(at + 1))
         const services = Context.make(Transport.Transport, transport).pipe(
-          Context.add(Epmd.Epmd, network.epmd.client(iface.host))
+          Context.add(Epmd.Epmd, network.epmd.client(iface.host)),
+          // host names are the addresses of the in-memory network: resolve each to itself
+          Context.add(HostResolver.HostResolver, { hostname: () => iface.host, lookup: Effect.succeed })
         )
         const layer = DistNode.layer({
           cookie: options.cookie ?? DEFAULT_COOKIE,
