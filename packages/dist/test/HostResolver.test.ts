@@ -12,6 +12,7 @@ import * as DistNode from "../src/DistNode.js"
 import * as Epmd from "../src/Epmd.js"
 import * as HostResolver from "../src/HostResolver.js"
 import * as NetKernel from "../src/NetKernel.js"
+import * as Transport from "../src/Transport.js"
 import { uniqueName } from "./helpers/erl.js"
 import { echoRoundTrip, tsEcho } from "./helpers/tsnode.js"
 
@@ -81,7 +82,8 @@ describe("HostResolver in the node", () => {
         const server = yield* Layer.build(Epmd.layerServer({ port: 0 }))
         const env = Layer.mergeAll(
           Layer.succeedContext(Context.pick(Epmd.Epmd)(server)),
-          Layer.succeed(HostResolver.HostResolver, resolver)
+          Layer.succeed(HostResolver.HostResolver, resolver),
+          Transport.layerTcp
         )
         const node = (name: string) =>
           Layer.build(

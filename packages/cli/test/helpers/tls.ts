@@ -19,7 +19,7 @@ export interface Pki {
   readonly remove: () => void
 }
 
-/** Makes a CA and a node certificate for `vm`, `localhost`, `127.0.0.1`, and the optfiles. */
+/** Makes a CA and a node certificate for this host's short name, `localhost`, `127.0.0.1`, and the optfiles. */
 export const makePki = (): Pki => {
   const pki = Tls.makePki()
   const conf = (name: string, files: Tls.CertFiles) => {
