@@ -121,7 +121,7 @@ describe("dist_kv", () => {
         expect(out).toContain(`cast: :ok`)
         expect(out).toContain(`after cast: "elixir"`)
         expect(out).toMatch(
-          /noproc: \{:noproc, \{GenServer, :call, \[\{:no_such_server, :"?a_t\w+@[^,]+\}, :hi, 5000\]\}\}/
+          /noproc: \{:noproc,\s+\{GenServer,\s+:call,\s+\[\{:no_such_server,\s+:"?a_t\w+@[^,]+\},\s+:hi,\s+5000\]\}\}/
         )
         // and the TS side has the Elixir write
         expect(format(yield* DistKv.get(atom("from_elixir")).pipe(Effect.provide(a.ctx)))).toBe(`<<"elixir">>`)
