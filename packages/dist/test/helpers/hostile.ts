@@ -12,7 +12,8 @@ import type * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
 import * as HostResolver from "../../src/HostResolver.js"
 import { runErl, uniqueName } from "./erl.js"
-import { collectLogs, host, nodeLayer } from "./tsnode.js"
+import * as Transport from "../../src/Transport.js"
+import { collectLogs, host, nodeLayerWith } from "./tsnode.js"
 
 /** File descriptors this process has open now. */
 export const openFds = (): number => readdirSync("/proc/self/fd").length
@@ -101,10 +102,12 @@ export const buildVictim = (
     const server = Context.get(epmdCtx, Epmd.EpmdServer)
     const name = uniqueName("victim")
     const ctx = yield* Layer.build(
-      nodeLayer(name, options.cookie, options.node).pipe(
-        Layer.provide(Layer.succeedContext(Context.pick(Epmd.Epmd)(epmdCtx))),
-        Layer.provide(collectLogs(logs))
-      )
+      nodeLayerWith(
+        name,
+        options.cookie,
+        Layer.merge(Transport.layerTcp, Layer.succeedContext(Context.pick(Epmd.Epmd)(epmdCtx))),
+        options.node
+      ).pipe(Layer.provide(collectLogs(logs)))
     )
     return { ctx, server, epmdPort: server.port, node: `${name}@${host}`, alive: name, logs }
   })
