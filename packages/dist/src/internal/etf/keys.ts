@@ -355,6 +355,11 @@ const isFlat = (k: Term): boolean =>
   typeof k === "number" || k instanceof Atom || (k instanceof Uint8Array && k.length <= 64)
 
 /** Whether two of the keys are `=:=`-equal. */
+/** Largest table (in slots) kept between calls: 1 MiB of slots and 512 KiB of hashes. */
+const SCRATCH_MAX = 1 << 18
+let scratchSlots = new Int32Array(1024)
+let scratchHashes = new Int32Array(512)
+
 export const hasDuplicateKey = (entries: ReadonlyArray<readonly [Term, Term]>): boolean => {
   const n = entries.length
   if (n <= 8) {
@@ -376,8 +381,13 @@ export const hasDuplicateKey = (entries: ReadonlyArray<readonly [Term, Term]>): 
   let size = 16
   while (size < 2 * n) size *= 2
   const mask = size - 1
-  const slots = new Int32Array(size)
-  const hashes = new Int32Array(n)
+  // scratch tables reused between calls: a fresh typed array of 64 Ki slots is a fresh
+  // (mmap'ed, page-faulted) backing store each time, which cost more than the hashing
+  if (size > scratchSlots.length && size <= SCRATCH_MAX) scratchSlots = new Int32Array(size)
+  if (n > scratchHashes.length && size <= SCRATCH_MAX) scratchHashes = new Int32Array(size >> 1)
+  const slots = size <= scratchSlots.length ? scratchSlots : new Int32Array(size)
+  const hashes = n <= scratchHashes.length ? scratchHashes : new Int32Array(n)
+  slots.fill(0, 0, size)
   const budget = 8 * n + 64
   let probes = 0
   let collisions = 0
