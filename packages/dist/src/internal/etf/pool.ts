@@ -10,7 +10,14 @@ const SLAB_SIZE = 64 * 1024
 const SLAB_MAX = 4096
 
 let slab = new Uint8Array(SLAB_SIZE)
+let slabBuffer: ArrayBuffer = slab.buffer as ArrayBuffer
 let slabOffset = 0
+
+const newSlab = (): void => {
+  slab = new Uint8Array(SLAB_SIZE)
+  slabBuffer = slab.buffer as ArrayBuffer
+  slabOffset = 0
+}
 
 /**
  * A new buffer of `n` bytes whose contents are not zeroed (every byte is written before
@@ -28,15 +35,13 @@ export function copyRange(src: Uint8Array, start: number, end: number): Uint8Arr
   const n = end - start
   if (n <= 64) {
     // a view of the slab is ~10x cheaper than `new Uint8Array(n)`, even for a few bytes
-    if (slabOffset + n > SLAB_SIZE) {
-      slab = new Uint8Array(SLAB_SIZE)
-      slabOffset = 0
-    }
+    if (slabOffset + n > SLAB_SIZE) newSlab()
     const at = slabOffset
     const b = slab
     for (let i = 0; i < n; i++) b[at + i] = src[start + i]!
     slabOffset = (at + n + 7) & ~7
-    return b.subarray(at, at + n)
+    // (the constructor is cheaper than `subarray`, which looks up the species)
+    return new Uint8Array(slabBuffer, at, n)
   }
   if (n > SLAB_MAX) {
     // no zero-filling of a buffer that is overwritten at once
@@ -44,13 +49,10 @@ export function copyRange(src: Uint8Array, start: number, end: number): Uint8Arr
     out.set(src.subarray(start, end))
     return out
   }
-  if (slabOffset + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE)
-    slabOffset = 0
-  }
+  if (slabOffset + n > SLAB_SIZE) newSlab()
   const at = slabOffset
   slab.set(src.subarray(start, end), at)
   // keep views 8-byte aligned
   slabOffset = (at + n + 7) & ~7
-  return slab.subarray(at, at + n)
+  return new Uint8Array(slabBuffer, at, n)
 }
