@@ -388,7 +388,29 @@ export class Writer {
       this.putU32(this.pos + 1, n)
       this.pos += 5
     }
-    for (let i = 0; i < n; i++) this.term(es[i]!)
+    for (let i = 0; i < n; i++) this.element(es[i]!)
+  }
+
+  /**
+   * One element of a tuple, a list or a map: small integers and atoms (most fields of
+   * records) without the full dispatch of `term`.
+   * @internal
+   */
+  element(t: Term): void {
+    if (typeof t === "number") {
+      if (t >= 0 && t <= 255 && (t | 0) === t) {
+        this.ensure(2)
+        const b = this.buf
+        const p = this.pos
+        b[p] = T.SMALL_INTEGER
+        b[p + 1] = t
+        this.pos = p + 2
+        return
+      }
+      return this.number(t)
+    }
+    if (t instanceof Atom) return this.atom(t)
+    return this.term(t)
   }
 
   /** @internal */
@@ -401,8 +423,8 @@ export class Writer {
     this.pos += 5
     for (let i = 0; i < n; i++) {
       const e = es[i]!
-      this.term(e[0])
-      this.term(e[1])
+      this.element(e[0])
+      this.element(e[1])
     }
   }
 
@@ -425,7 +447,7 @@ export class Writer {
     this.buf[this.pos] = T.LIST
     this.putU32(this.pos + 1, n)
     this.pos += 5
-    for (let i = 0; i < n; i++) this.term(l[i]!)
+    for (let i = 0; i < n; i++) this.element(l[i]!)
     this.u8(T.NIL)
   }
 
