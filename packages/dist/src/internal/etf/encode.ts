@@ -410,6 +410,25 @@ export class Writer {
       return this.number(t)
     }
     if (t instanceof Atom) return this.atom(t)
+    if (t instanceof Tuple) return this.tuple(t)
+    if (t instanceof Uint8Array) {
+      const n = t.length
+      if (n <= 32 && n < this.spillSize) {
+        // a short binary: header and bytes in one go
+        this.ensure(5 + n)
+        const b = this.buf
+        let p = this.pos
+        b[p] = T.BINARY
+        b[p + 1] = 0
+        b[p + 2] = 0
+        b[p + 3] = 0
+        b[p + 4] = n
+        p += 5
+        for (let i = 0; i < n; i++) b[p++] = t[i]!
+        this.pos = p
+        return
+      }
+    }
     return this.term(t)
   }
 
