@@ -1,0 +1,237 @@
+/**
+ * OTP's `global` name registry as a participant: a `global_name_server` process that
+ * speaks `global`'s protocol (version 8) with Erlang nodes, so names registered with
+ * `global:register_name/2` on an Erlang node resolve here and names registered here
+ * resolve there (`global:whereis_name/1`, `global:send/2`, `gen_server:call({global, N}, …)`).
+ *
+ * `global` only takes part with **visible** nodes: run the `DistNode` with
+ * `hidden: false`.
+ *
+ * @since 0.1.0
+ */
+import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Process from "@effect-otp/process/Process"
+import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as internal from "./internal/server.js"
+
+/**
+ * `send` to a name no node has registered (`global:send/2` exits with `badarg`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GlobalNotRegistered extends Data.TaggedError("GlobalNotRegistered")<{ readonly name: T.Term }> {
+  override get message(): string {
+    return `no process is registered globally as ${T.format(this.name)}`
+  }
+}
+
+/**
+ * A name as `global` sees it: a string is the atom of that name; any other term as is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Name = string | T.Term
+
+const toName = (name: Name): T.Term => typeof name === "string" ? T.atom(name) : name
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GlobalRegistryShape {
+  /** `global:register_name/2`: `true` if registered, `false` if the name or the pid already has one. */
+  readonly registerName: (name: Name, pid: T.Pid) => Effect.Effect<boolean>
+  /** `global:re_register_name/2`: registers, replacing any holder of the name. */
+  readonly reRegisterName: (name: Name, pid: T.Pid) => Effect.Effect<void>
+  /** `global:unregister_name/1`. */
+  readonly unregisterName: (name: Name) => Effect.Effect<void>
+  /** `global:whereis_name/1` (a local lookup, as in OTP). */
+  readonly whereisName: (name: Name) => Effect.Effect<Option.Option<T.Pid>>
+  /** `global:registered_names/0`. */
+  readonly registeredNames: Effect.Effect<ReadonlyArray<T.Term>>
+  /** `global:send/2`: the pid the message went to. */
+  readonly send: (name: Name, message: unknown) => Effect.Effect<T.Pid, GlobalNotRegistered>
+  /** `global:sync/0`: waits until every visible node has finished its exchange with us (or went down). */
+  readonly sync: Effect.Effect<void>
+  /** The nodes `global` knows here (OTP's `known`). */
+  readonly knownNodes: Effect.Effect<ReadonlyArray<T.Atom>>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class GlobalRegistry extends Effect.Tag("@effect-otp/global/GlobalRegistry")<
+  GlobalRegistry,
+  GlobalRegistryShape
+>() {}
+
+/**
+ * Options of `layer`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * OTP's `connect_all` (default `true`): `false` keeps `global` local, as `erl
+   * -connect_all false` does (no exchange with other nodes; `set_lock`/`del_lock` calls
+   * from them are still answered).
+   */
+  readonly connectAll?: boolean | undefined
+}
+
+const make = (options: Options | undefined) =>
+  Effect.gen(function*() {
+    const node = yield* NetKernel.node
+    const st = internal.makeState(node, options?.connectAll !== false)
+    const locker = yield* Process.spawnScoped(internal.lockerLoop(st))
+    const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
+    st.lockerPid = locker
+    st.registrarPid = registrar
+    const server = yield* Process.spawn(internal.serverLoop(st), { name: "global_name_server" }).pipe(Effect.orDie)
+    yield* Effect.addFinalizer(() => Process.exit(server, T.atom("kill")))
+
+    const onRegistrar = <A>(run: (nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<unknown>()
+        yield* Process.send(registrar, { _tag: "RegistrarJob", run, done }).pipe(Effect.orDie)
+        return (yield* Deferred.await(done)) as A
+      })
+
+    const registerName = (name: Name, pid: T.Pid) =>
+      onRegistrar((nodes) =>
+        Effect.gen(function*() {
+          const n = toName(name)
+          if (internal.whereName(st, n) !== undefined) return false
+          if (st.names.some((e) => T.equals(e.pid, pid))) return false
+          yield* internal.registerOn(st, nodes, n, pid, internal.randomExitName)
+          return true
+        })
+      )
+
+    const reRegisterName = (name: Name, pid: T.Pid) =>
+      Effect.asVoid(onRegistrar((nodes) => internal.registerOn(st, nodes, toName(name), pid, internal.randomExitName)))
+
+    const unregisterName = (name: Name) =>
+      Effect.asVoid(onRegistrar((nodes) => internal.unregisterOn(st, nodes, toName(name))))
+
+    const whereisName = (name: Name) =>
+      Effect.sync(() => Option.fromNullable(internal.whereName(st, toName(name))?.pid))
+
+    const sync = Effect.gen(function*() {
+      const visible = yield* NetKernel.nodes("visible")
+      const waiting = new Set(visible.filter((n) => !st.synced.has(n)))
+      if (waiting.size === 0) return
+      const done = yield* Deferred.make<void>()
+      st.syncWaiters.add({ nodes: waiting, done })
+      yield* Deferred.await(done)
+    })
+
+    const provide = <A, E>(eff: Effect.Effect<A, E, any>) => eff as Effect.Effect<A, E, never>
+    const ctx = yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>()
+    const withCtx = <A, E>(eff: Effect.Effect<A, E, any>) => provide(Effect.provide(eff, ctx))
+
+    return GlobalRegistry.of({
+      registerName: (name, pid) => withCtx(registerName(name, pid)),
+      reRegisterName: (name, pid) => withCtx(reRegisterName(name, pid)),
+      unregisterName: (name) => withCtx(unregisterName(name)),
+      whereisName,
+      registeredNames: Effect.sync(() => st.names.map((e) => e.name)),
+      send: (name, message) =>
+        withCtx(Effect.gen(function*() {
+          const e = internal.whereName(st, toName(name))
+          if (e === undefined) return yield* new GlobalNotRegistered({ name: toName(name) })
+          yield* Effect.ignore(Process.send(e.pid, message))
+          return e.pid
+        })),
+      sync: withCtx(sync),
+      knownNodes: Effect.sync(() => [...st.known.keys()])
+    })
+  })
+
+/**
+ * Runs `global_name_server` (with its locker and registrar) on this node. Needs a
+ * `DistNode` (visible, for `global` to see it) and its `ProcessRuntime`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options?: Options
+): Layer.Layer<GlobalRegistry, never, NetKernel.NetKernel | ProcessRuntime> =>
+  Layer.scoped(GlobalRegistry, make(options))
+
+/**
+ * `global:register_name/2`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const registerName = (name: Name, pid: T.Pid): Effect.Effect<boolean, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.registerName(name, pid))
+
+/**
+ * `global:re_register_name/2`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const reRegisterName = (name: Name, pid: T.Pid): Effect.Effect<void, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.reRegisterName(name, pid))
+
+/**
+ * `global:unregister_name/1`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const unregisterName = (name: Name): Effect.Effect<void, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.unregisterName(name))
+
+/**
+ * `global:whereis_name/1`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const whereisName = (name: Name): Effect.Effect<Option.Option<T.Pid>, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.whereisName(name))
+
+/**
+ * `global:registered_names/0`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const registeredNames: Effect.Effect<ReadonlyArray<T.Term>, never, GlobalRegistry> = Effect.flatMap(
+  GlobalRegistry,
+  (g) => g.registeredNames
+)
+
+/**
+ * `global:send/2`: fails with `GlobalNotRegistered` when no process holds the name.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const send = (name: Name, message: unknown): Effect.Effect<T.Pid, GlobalNotRegistered, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.send(name, message))
+
+/**
+ * `global:sync/0`.
+ *
+ * @since 0.1.0
+ * @category synchronisation
+ */
+export const sync: Effect.Effect<void, never, GlobalRegistry> = Effect.flatMap(GlobalRegistry, (g) => g.sync)

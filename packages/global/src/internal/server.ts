@@ -1,0 +1,677 @@
+/**
+ * The `global_name_server` of OTP's `global` (protocol version 8), its locker and its
+ * registrar, as effect-otp processes. Message shapes and algorithms follow OTP 25's
+ * `global.erl` (see OTP-GLOBAL.md, sections 2 to 5).
+ * @internal
+ */
+import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Process from "@effect-otp/process/Process"
+import * as T from "@effect-otp/process/Term"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+
+type Atom = T.Atom
+type Term = T.Term
+
+/** The protocol version we speak. */
+export const VSN = 8
+
+const a = T.atom
+const A = {
+  gns: a("global_name_server"),
+  global: a("global"),
+  genCall: a("$gen_call"),
+  genCast: a("$gen_cast"),
+  initConnect: a("init_connect"),
+  initConnectAck: a("init_connect_ack"),
+  cancelConnect: a("cancel_connect"),
+  lockSet: a("lock_set"),
+  exchange: a("exchange"),
+  resolved: a("resolved"),
+  newNodes: a("new_nodes"),
+  inSync: a("in_sync"),
+  setLock: a("set_lock"),
+  delLock: a("del_lock"),
+  register: a("register"),
+  registerExt: a("register_ext"),
+  unregister: a("unregister"),
+  locker: a("locker"),
+  noLongerAPid: a("no_longer_a_pid"),
+  insert: a("insert"),
+  delete: a("delete"),
+  unused: a("unused"),
+  vsn: a("vsn"),
+  lock: a("lock"),
+  yes: a("yes"),
+  ok: a("ok"),
+  kill: a("kill"),
+  nodeup: a("nodeup"),
+  nodedown: a("nodedown"),
+  down: a("DOWN"),
+  removeConnection: a("remove_connection"),
+  lostConnection: a("lost_connection")
+} as const
+
+/** `fun global:random_exit_name/3`, the method our registrations carry. */
+export const randomExitName: Term = new T.Export(A.global, a("random_exit_name"), 3)
+
+/** A registered name as `global_names` holds it. */
+export interface NameEntry {
+  readonly name: Term
+  readonly pid: T.Pid
+  readonly method: Term
+  readonly mon: T.Ref
+}
+
+interface LockEntry {
+  readonly resource: Term
+  readonly reqId: Term
+  readonly holders: Array<{ readonly pid: T.Pid; readonly mon: T.Ref }>
+}
+
+/** One connect session with a peer (`sync_tag_my`, `sync_tag_his`, `wait_lock`, `save_ops`...). */
+interface Session {
+  readonly myTag: bigint
+  hisTag?: Term | undefined
+  hisLocker?: T.Pid
+  hisVsn: number
+  lockId?: Term
+  lockedNodes?: ReadonlyArray<Atom>
+  lockIsSet: boolean
+  hisNames?: ReadonlyArray<Term>
+  myOps?: ReadonlyArray<Term>
+  hisResolved?: ReadonlyArray<Term>
+  hisKnown?: ReadonlyArray<Term>
+}
+
+interface SyncWaiter {
+  readonly nodes: Set<Atom>
+  readonly done: Deferred.Deferred<void>
+}
+
+/** The state shared by the server, locker, registrar and the API (one JS thread: no races). */
+export interface State {
+  readonly node: Atom
+  readonly connectAll: boolean
+  readonly names: Array<NameEntry>
+  readonly locks: Array<LockEntry>
+  /** `known`: node => vsn. */
+  readonly known: Map<Atom, number>
+  readonly pending: Map<Atom, number>
+  readonly synced: Set<Atom>
+  readonly sessions: Map<Atom, Session>
+  readonly preConnect: Map<Atom, Term>
+  readonly syncWaiters: Set<SyncWaiter>
+  /** `true` when the last `global` lock went away through a DOWN (OTP's `lock_still_set`). */
+  globalLockDownedLast: boolean
+  tagCounter: bigint
+  lockerPid?: T.Pid
+  registrarPid?: T.Pid
+}
+
+export const makeState = (node: Atom, connectAll: boolean): State => ({
+  node,
+  connectAll,
+  names: [],
+  locks: [],
+  known: new Map(),
+  pending: new Map(),
+  synced: new Set(),
+  sessions: new Map(),
+  preConnect: new Map(),
+  syncWaiters: new Set(),
+  globalLockDownedLast: false,
+  tagCounter: -576460752303423488n
+})
+
+// ---------------------------------------------------------------------------------- helpers
+
+const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t : []
+const el = (t: T.Tuple, i: number): Term => t.elements[i]!
+const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
+
+export const whereName = (st: State, name: Term): NameEntry | undefined =>
+  st.names.find((n) => T.equals(n.name, name))
+
+const cast = (st: State, node: Atom, msg: Term) =>
+  Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
+
+const plain = (st: State, node: Atom, msg: Term) =>
+  Effect.ignore(Process.sendWith(gnsAt(st, node), msg, { noconnect: true }))
+
+const knownList = (st: State): Array<Atom> => [...st.known.keys()]
+
+const maxAtom = (nodes: ReadonlyArray<Atom>): Atom =>
+  nodes.reduce((m, n) => (T.compare(n, m) > 0 ? n : m))
+
+/** Wakes the `sync` waiters for which `node` is done (synced or down). */
+const syncDone = (st: State, node: Atom) =>
+  Effect.forEach(st.syncWaiters, (w) => {
+    w.nodes.delete(node)
+    if (w.nodes.size > 0) return Effect.void
+    st.syncWaiters.delete(w)
+    return Deferred.succeed(w.done, undefined)
+  }, { discard: true })
+
+/**
+ * `gen_server:multi_call(Nodes, global_name_server, Req, infinity)` from the calling
+ * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
+ * {Self, {Ref, N}}, Req}`, take `{{Ref, N}, Reply}` or the DOWN (the node is then bad).
+ */
+export const multiCall = (st: State, nodes: ReadonlyArray<Atom>, req: Term) =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const pending = new Map<Atom, { readonly mon: T.Ref; readonly tag: T.Tuple }>()
+    for (const node of nodes) {
+      const mon = yield* Process.monitor(gnsAt(st, node))
+      const tag = T.tuple(mon, node)
+      pending.set(node, { mon, tag })
+      yield* Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, tag), req)))
+    }
+    const replies = new Map<Atom, Term>()
+    const bad: Array<Atom> = []
+    while (pending.size > 0) {
+      const got = yield* Process.receive((m): Option.Option<readonly [Atom, Term | undefined]> => {
+        if (!(m instanceof T.Tuple)) return Option.none()
+        for (const [node, p] of pending) {
+          if (m.elements.length === 2 && T.equals(el(m, 0), p.tag)) return Option.some([node, el(m, 1)])
+          if (Process.isDownMessage(m, p.mon)) return Option.some([node, undefined])
+        }
+        return Option.none()
+      })
+      const p = pending.get(got[0])!
+      pending.delete(got[0])
+      if (got[1] === undefined) bad.push(got[0])
+      else {
+        yield* Process.demonitor(p.mon, { flush: true })
+        replies.set(got[0], got[1])
+      }
+    }
+    return { replies, bad }
+  })
+
+/** `lock_nodes_safely` / `set_lock_known`: `[Boss]`, then the rest; `true` when all said `true`. */
+const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const boss = maxAtom(nodes)
+    const rest = nodes.filter((n) => n !== boss)
+    const locked: Array<Atom> = []
+    for (const step of [[boss], rest]) {
+      if (step.length === 0) continue
+      const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
+      for (const [n, r] of replies) if (r === T.atoms.true) locked.push(n)
+      if (step.some((n) => replies.get(n) !== T.atoms.true)) {
+        yield* unlockNodes(st, lockId, locked)
+        return false
+      }
+    }
+    return true
+  })
+
+/** `del_lock` on every node but the boss, then on the boss. */
+const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return
+    const boss = maxAtom(nodes)
+    const rest = nodes.filter((n) => n !== boss)
+    if (rest.length > 0) yield* multiCall(st, rest, T.tuple(A.delLock, lockId))
+    yield* multiCall(st, [boss], T.tuple(A.delLock, lockId))
+  })
+
+// ---------------------------------------------------------------------------------- names and locks
+
+const deleteName = (st: State, name: Term) =>
+  Effect.gen(function*() {
+    const i = st.names.findIndex((n) => T.equals(n.name, name))
+    if (i < 0) return
+    const [old] = st.names.splice(i, 1)
+    yield* Process.demonitor(old!.mon, { flush: true })
+  })
+
+const insertName = (st: State, name: Term, pid: T.Pid, method: Term) =>
+  Effect.gen(function*() {
+    yield* deleteName(st, name)
+    const mon = yield* Process.monitor(pid)
+    st.names.push({ name, pid, method, mon })
+  })
+
+/** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
+const lockStillSet = (st: State, from: T.Pid): boolean => {
+  const g = st.locks.find((l) => l.resource === A.global)
+  if (g === undefined) return !st.globalLockDownedLast
+  return g.holders.some((h) => T.equals(h.pid, from))
+}
+
+const setLock = (st: State, id: Term, from: T.Pid) =>
+  Effect.gen(function*() {
+    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return false
+    const [resource, reqId] = id.elements as [Term, Term]
+    const lock = st.locks.find((l) => T.equals(l.resource, resource))
+    if (lock === undefined) {
+      const mon = yield* Process.monitor(from)
+      st.locks.push({ resource, reqId, holders: [{ pid: from, mon }] })
+      return true
+    }
+    if (!T.equals(lock.reqId, reqId)) return false
+    if (!lock.holders.some((h) => T.equals(h.pid, from))) {
+      lock.holders.push({ pid: from, mon: yield* Process.monitor(from) })
+    }
+    return true
+  })
+
+const delLock = (st: State, id: Term, from: T.Pid) =>
+  Effect.gen(function*() {
+    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return
+    const [resource, reqId] = id.elements as [Term, Term]
+    const i = st.locks.findIndex((l) => T.equals(l.resource, resource) && T.equals(l.reqId, reqId))
+    if (i < 0) return
+    const lock = st.locks[i]!
+    const h = lock.holders.findIndex((x) => T.equals(x.pid, from))
+    if (h < 0) return
+    const [held] = lock.holders.splice(h, 1)
+    yield* Process.demonitor(held!.mon, { flush: true })
+    if (lock.holders.length === 0) {
+      st.locks.splice(i, 1)
+      if (resource === A.global) st.globalLockDownedLast = false
+    }
+  })
+
+/** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
+const handleDown = (st: State, ref: T.Ref) =>
+  Effect.sync(() => {
+    const n = st.names.findIndex((e) => T.equals(e.mon, ref))
+    if (n >= 0) st.names.splice(n, 1)
+    for (let i = st.locks.length - 1; i >= 0; i--) {
+      const lock = st.locks[i]!
+      const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
+      if (h < 0) continue
+      lock.holders.splice(h, 1)
+      if (lock.holders.length === 0) {
+        st.locks.splice(i, 1)
+        if (lock.resource === A.global) st.globalLockDownedLast = true
+      }
+    }
+  })
+
+/** `do_ops`: `{insert, {Name, Pid, Method}}` and `{delete, Name}`. */
+const doOps = (st: State, ops: ReadonlyArray<Term>) =>
+  Effect.forEach(ops, (op) => {
+    if (T.isTagged(op, A.insert, 2)) {
+      const e = el(op, 1)
+      if (e instanceof T.Tuple && e.elements.length === 3 && el(e, 1) instanceof T.Pid) {
+        return insertName(st, el(e, 0), el(e, 1) as T.Pid, el(e, 2))
+      }
+    }
+    if (T.isTagged(op, A.delete, 2)) return deleteName(st, el(op, 1))
+    return Effect.logWarning(`global: unknown op ${T.format(op)}`)
+  }, { discard: true })
+
+// ---------------------------------------------------------------------------------- connect
+
+const newTag = (st: State): bigint => {
+  st.tagCounter += 1n
+  return st.tagCounter
+}
+
+/** `handle_nodeup`: a new visible node; start the connect (`init_connect`). */
+const nodeup = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    if (!st.connectAll || st.known.has(node) || st.sessions.has(node)) return
+    const myTag = newTag(st)
+    st.sessions.set(node, { myTag, hisVsn: VSN, lockIsSet: false })
+    yield* cast(
+      st,
+      node,
+      T.tuple(
+        A.initConnect,
+        T.tuple(VSN, myTag),
+        st.node,
+        T.tuple(A.locker, A.noLongerAPid, T.map([]), st.lockerPid!)
+      )
+    )
+    const pre = st.preConnect.get(node)
+    if (pre !== undefined) {
+      st.preConnect.delete(node)
+      yield* handleCast(st, pre)
+    }
+  })
+
+const nodedown = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    st.known.delete(node)
+    st.pending.delete(node)
+    st.synced.delete(node)
+    st.preConnect.delete(node)
+    const s = st.sessions.get(node)
+    st.sessions.delete(node)
+    if (s?.lockId !== undefined && st.lockerPid !== undefined) {
+      yield* Effect.ignore(Process.send(st.lockerPid, T.tuple(a("$global_abort"), node, s.lockId)))
+    }
+    yield* syncDone(st, node)
+  })
+
+/** `exchange_names`: our ops (applied here and by our partition) and what the peer applies. */
+const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
+  Effect.gen(function*() {
+    const ops: Array<Term> = []
+    const resolved: Array<Term> = []
+    for (const e of hisNames) {
+      if (!(e instanceof T.Tuple) || e.elements.length !== 3 || !(el(e, 1) instanceof T.Pid)) continue
+      const [name, hisPid, hisMethod] = e.elements as [Term, T.Pid, Term]
+      const mine = whereName(st, name)
+      if (mine === undefined) {
+        ops.push(T.tuple(A.insert, e))
+        continue
+      }
+      if (T.equals(mine.pid, hisPid)) continue
+      if (T.compare(st.node, peer) > 0) continue // the smaller node resolves
+      // random_exit_name (minmax): the pid on the smaller node wins, the other is killed
+      const [min, max] = T.compare(hisPid.node, mine.pid.node) < 0 ? [hisPid, mine.pid] : [mine.pid, hisPid]
+      yield* Effect.logInfo(`global: name conflict ${T.format(name)}: keeping ${T.format(min)}`)
+      yield* Process.exit(max, A.kill)
+      if (min === hisPid) ops.push(T.tuple(A.insert, T.tuple(name, hisPid, hisMethod)))
+      else resolved.push(T.tuple(A.insert, T.tuple(name, mine.pid, mine.method)))
+    }
+    return { ops, resolved }
+  })
+
+const tryExchange = (st: State, peer: Atom, s: Session) =>
+  Effect.gen(function*() {
+    if (!s.lockIsSet || s.hisNames === undefined || s.myOps !== undefined) return
+    const { ops, resolved } = yield* exchangeNames(st, peer, s.hisNames)
+    s.myOps = ops
+    const knownVsn = [...st.known].filter(([n]) => n !== peer).map(([n, v]) => T.tuple(n, v))
+    yield* cast(st, peer, T.tuple(A.resolved, st.node, resolved, knownVsn, A.unused, [], s.hisTag!))
+    yield* tryResolved(st, peer, s)
+  })
+
+/** `resolved/5`: both our ops and the peer's `resolved` are in. */
+const tryResolved = (st: State, peer: Atom, s: Session) =>
+  Effect.gen(function*() {
+    if (s.myOps === undefined || s.hisResolved === undefined) return
+    const finalOps = [...s.myOps, ...s.hisResolved]
+    yield* doOps(st, finalOps)
+    const oldKnown = knownList(st).filter((n) => n !== peer)
+    const hisKnown: Array<readonly [Atom, number]> = []
+    for (const k of s.hisKnown ?? []) {
+      if (k instanceof T.Tuple && el(k, 0) instanceof T.Atom) hisKnown.push([el(k, 0) as Atom, Number(el(k, 1))])
+      else if (k instanceof T.Atom) hisKnown.push([k, 7])
+    }
+    st.sessions.delete(peer)
+    st.pending.delete(peer)
+    st.known.set(peer, s.hisVsn)
+    st.synced.add(peer)
+    yield* syncDone(st, peer)
+    const added = hisKnown.filter(([n]) => n !== st.node && !st.known.has(n))
+    for (const [n, v] of added) st.known.set(n, v)
+    yield* syncOthers(st, added.map(([n]) => n))
+    const newNodes = [T.tuple(peer, s.hisVsn), ...hisKnown.map(([n, v]) => T.tuple(n, v))]
+    yield* Effect.ignore(
+      Process.send(
+        st.lockerPid!,
+        T.tuple(a("$global_done"), peer, s.lockId!, oldKnown, finalOps, newNodes)
+      )
+    )
+  })
+
+/** `sync_others`: connect to each node and cast `in_sync`. */
+const syncOthers = (st: State, nodes: ReadonlyArray<Atom>) =>
+  Effect.forEach(nodes, (n) =>
+    Effect.gen(function*() {
+      const up = yield* Effect.flatMap(NetKernel.NetKernel, (k) => Effect.either(k.connect(n)))
+      if (up._tag === "Left") {
+        yield* Effect.logWarning(`global: cannot reach ${n.name} (named by a peer): ${up.left.message}`)
+        return
+      }
+      yield* cast(st, n, T.tuple(A.inSync, st.node, T.atoms.true))
+    }).pipe(Effect.forkDaemon), { discard: true })
+
+/** The casts (`{'$gen_cast', Msg}`). Anything else is logged and ignored, as OTP does. */
+const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
+  Effect.gen(function*() {
+    if (T.isTagged(msg, A.initConnect, 4)) {
+      const [, vsn, node, init] = msg.elements as [Term, Term, Term, Term]
+      if (!(node instanceof T.Atom) || !(init instanceof T.Tuple) || !(el(init, 3) instanceof T.Pid)) {
+        return yield* Effect.logWarning(`global: bad init_connect ${T.format(msg)}`)
+      }
+      const s = st.sessions.get(node)
+      if (s === undefined) {
+        if (!st.known.has(node)) st.preConnect.set(node, msg)
+        return
+      }
+      const [hisVsn, hisTag] = vsn instanceof T.Tuple ? [Number(el(vsn, 0)), el(vsn, 1)] : [Number(vsn), undefined]
+      s.hisVsn = Math.min(hisVsn, VSN)
+      s.hisTag = hisTag
+      s.hisLocker = el(init, 3) as T.Pid
+      st.pending.set(node, s.hisVsn)
+      if (s.hisVsn >= 8) yield* plain(st, node, T.tuple(A.initConnectAck, st.node, hisTag ?? [], s.myTag))
+      return
+    }
+    if (T.isTagged(msg, A.lockSet) && (msg.elements.length === 5 || msg.elements.length === 4)) {
+      const hisLocker = el(msg, 1)
+      if (!(hisLocker instanceof T.Pid)) return
+      const s = st.sessions.get(hisLocker.node)
+      if (s === undefined) return
+      if (msg.elements.length === 5 && !T.equals(el(msg, 4), s.myTag)) return
+      if (el(msg, 2) !== T.atoms.true || s.lockId !== undefined) return
+      s.hisLocker = hisLocker
+      const pair = [st.lockerPid!, hisLocker].sort((x, y) => T.compare(x, y))
+      s.lockId = T.tuple(A.global, pair)
+      yield* Effect.ignore(
+        Process.send(st.lockerPid!, T.tuple(a("$global_lock"), hisLocker.node, s.lockId, s.hisTag ?? []))
+      )
+      return
+    }
+    if (T.isTagged(msg, A.exchange, 5)) {
+      const node = el(msg, 1)
+      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
+      if (s === undefined || !T.equals(el(msg, 4), s.myTag)) return
+      s.hisNames = list(el(msg, 2))
+      return yield* tryExchange(st, node as Atom, s)
+    }
+    if (T.isTagged(msg, A.resolved, 7)) {
+      const node = el(msg, 1)
+      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
+      if (s === undefined || !T.equals(el(msg, 6), s.myTag)) return
+      s.hisResolved = list(el(msg, 2))
+      s.hisKnown = list(el(msg, 3))
+      return yield* tryResolved(st, node as Atom, s)
+    }
+    if (T.isTagged(msg, A.newNodes, 6)) {
+      const [, , ops, , nodes, extra] = msg.elements as [Term, Term, Term, Term, Term, Term]
+      const added: Array<Atom> = []
+      for (const k of list(nodes)) {
+        const n = k instanceof T.Tuple ? el(k, 0) : k
+        if (n instanceof T.Atom && n !== st.node && !st.known.has(n)) {
+          st.known.set(n, k instanceof T.Tuple ? Number(el(k, 1)) : 7)
+          added.push(n)
+        }
+      }
+      const lockInfo = list(extra).find((x) => T.isTagged(x, A.lock, 2)) as T.Tuple | undefined
+      const g = st.locks.find((l) => l.resource === A.global)
+      const lockId = lockInfo === undefined ? undefined : el(lockInfo, 1)
+      if (lockId instanceof T.Tuple && g !== undefined && T.equals(g.reqId, el(lockId, 1))) {
+        yield* doOps(st, list(ops))
+      }
+      return yield* syncOthers(st, added)
+    }
+    if (T.isTagged(msg, A.inSync, 3)) {
+      const node = el(msg, 1)
+      if (!(node instanceof T.Atom)) return
+      st.synced.add(node)
+      st.pending.delete(node)
+      return yield* syncDone(st, node)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
+  })
+
+/** The calls (`{'$gen_call', {Pid, Tag}, Req}`). */
+const handleCall = (st: State, from: T.Tuple, req: Term) =>
+  Effect.gen(function*() {
+    const fromPid = el(from, 0)
+    if (!(fromPid instanceof T.Pid)) return yield* Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
+    if (T.isTagged(req, A.setLock, 2)) return yield* Process.reply(from, T.boolean(yield* setLock(st, el(req, 1), fromPid)))
+    if (T.isTagged(req, A.delLock, 2)) {
+      yield* delLock(st, el(req, 1), fromPid)
+      return yield* Process.reply(from, T.atoms.true)
+    }
+    if (
+      (T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid
+    ) {
+      yield* insertName(st, el(req, 1), el(req, 2) as T.Pid, el(req, 3))
+      if (!lockStillSet(st, fromPid)) yield* deleteName(st, el(req, 1))
+      return yield* Process.reply(from, A.yes)
+    }
+    if (T.isTagged(req, A.unregister, 2)) {
+      yield* deleteName(st, el(req, 1))
+      return yield* Process.reply(from, A.ok)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
+  })
+
+/** The `global_name_server` loop. */
+export const serverLoop = (st: State) =>
+  Effect.gen(function*() {
+    yield* NetKernel.monitorNodes()
+    for (const n of yield* NetKernel.nodes("visible")) yield* nodeup(st, n)
+    while (true) {
+      const msg = (yield* Process.receive()) as Term
+      yield* dispatch(st, msg).pipe(
+        Effect.catchAllDefect((d) => Effect.logError(`global_name_server: ${String(d)} on ${T.format(msg)}`))
+      )
+    }
+  })
+
+const dispatch = (st: State, msg: Term) =>
+  Effect.gen(function*() {
+    if (T.isTagged(msg, A.genCast, 2)) return yield* handleCast(st, el(msg, 1))
+    if (T.isTagged(msg, A.genCall, 3)) {
+      const from = el(msg, 1)
+      if (from instanceof T.Tuple && from.elements.length === 2) return yield* handleCall(st, from, el(msg, 2))
+    }
+    if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
+    if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* nodedown(st, el(msg, 1) as Atom)
+    if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
+    if (T.isTagged(msg, a("$global_lock_is_set"), 3)) {
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || !T.equals(s.lockId ?? [], el(msg, 2))) return
+      s.lockIsSet = true
+      const names = st.names.map((n) => T.tuple(n.name, n.pid, n.method))
+      yield* cast(st, node, T.tuple(A.exchange, st.node, names, [], s.hisTag ?? []))
+      return yield* tryExchange(st, node, s)
+    }
+    if (T.isTagged(msg, a("$global_lock_failed"), 2)) {
+      const s = st.sessions.get(el(msg, 1) as Atom)
+      if (s !== undefined) delete s.lockId
+      return
+    }
+    if (T.isTagged(msg, A.initConnectAck, 4)) {
+      const node = el(msg, 1)
+      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
+      if (s !== undefined && (!T.equals(el(msg, 2), s.myTag) || !T.equals(el(msg, 3), s.hisTag ?? []))) {
+        yield* Effect.logWarning(`global: init_connect_ack with stale tags from ${T.format(node)}`)
+      }
+      return
+    }
+    if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      yield* Effect.logInfo(`global: ${node.name} asks us to drop ${node.name} (remove_connection)`)
+      yield* nodedown(st, node)
+      return yield* Effect.flatMap(NetKernel.NetKernel, (k) => k.disconnect(node))
+    }
+    if (T.isTagged(msg, A.lostConnection, 5) || T.isTagged(msg, A.cancelConnect, 3)) {
+      return yield* Effect.logInfo(`global: ${T.format(msg)} (not acted on)`)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
+  })
+
+// ---------------------------------------------------------------------------------- locker
+
+/**
+ * The locker: on the peer's `lock_set true` it locks its own partition with the same
+ * LockId (Boss, then the rest), answers `lock_set`, and tells the server; once the
+ * server has the exchange done it casts `new_nodes` to the old partition, then deletes
+ * the lock (all nodes but the boss, then the boss).
+ */
+export const lockerLoop = (st: State) =>
+  Effect.gen(function*() {
+    while (true) {
+      const msg = (yield* Process.receive()) as Term
+      if (T.isTagged(msg, a("$global_lock"), 4)) {
+        const [, peer, lockId, hisTag] = msg.elements as [Term, Atom, Term, Term]
+        const nodes = [st.node, ...knownList(st)]
+        const ok = yield* lockNodes(st, lockId, nodes)
+        const self = yield* Process.self
+        yield* cast(st, peer, T.tuple(A.lockSet, self, T.boolean(ok), knownList(st), hisTag))
+        const s = st.sessions.get(peer)
+        if (ok && s !== undefined) s.lockedNodes = nodes
+        else if (ok) yield* unlockNodes(st, lockId, nodes)
+        yield* Effect.ignore(
+          Process.send(A.gns, ok ? T.tuple(a("$global_lock_is_set"), peer, lockId) : T.tuple(a("$global_lock_failed"), peer))
+        )
+      } else if (T.isTagged(msg, a("$global_done"), 6)) {
+        const [, peer, lockId, oldKnown, ops, newNodes] = msg.elements as [Term, Atom, Term, Array<Atom>, Term, Term]
+        for (const n of oldKnown) {
+          yield* cast(
+            st,
+            n,
+            T.tuple(A.newNodes, st.node, ops, [], newNodes, [T.tuple(A.vsn, VSN), T.tuple(A.lock, lockId)])
+          )
+        }
+        yield* unlockNodes(st, lockId, [st.node, ...oldKnown.filter((n) => st.known.has(n))])
+        void peer
+      } else if (T.isTagged(msg, a("$global_abort"), 3)) {
+        yield* unlockNodes(st, el(msg, 2), [st.node, ...knownList(st)])
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------------- registrar
+
+/** A job for the registrar, run under `{global, RegistrarPid}` on every known node. */
+export type RegistrarJob = (nodes: ReadonlyArray<Atom>) => Effect.Effect<unknown, never, any>
+
+/**
+ * `trans_all_known`: lock `{global, Self}` on the boss, then on every known node (and
+ * check `known` did not grow), run the job, unlock; on failure back off and retry.
+ */
+export const transAllKnown = (st: State, job: RegistrarJob) =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const id = T.tuple(A.global, self)
+    for (let times = 0;; times++) {
+      const nodes = [st.node, ...knownList(st)]
+      const ok = yield* lockNodes(st, id, nodes)
+      if (ok && knownList(st).every((n) => nodes.includes(n))) {
+        const result = yield* job(nodes)
+        yield* unlockNodes(st, id, nodes)
+        return result
+      }
+      if (ok) yield* unlockNodes(st, id, nodes)
+      const cap = Math.min(125 * 2 ** Math.min(times, 6), 8000)
+      yield* Effect.sleep(yield* Random.nextIntBetween(0, cap))
+    }
+  })
+
+/** The registrar loop: `{job, Deferred}` messages, one at a time. */
+export const registrarLoop = (st: State) =>
+  Effect.gen(function*() {
+    while (true) {
+      const msg = yield* Process.receive()
+      const job = msg as { readonly _tag: "RegistrarJob"; readonly run: RegistrarJob; readonly done: Deferred.Deferred<unknown> }
+      if (typeof msg !== "object" || msg === null || job._tag !== "RegistrarJob") continue
+      const result = yield* transAllKnown(st, job.run)
+      yield* Deferred.succeed(job.done, result)
+    }
+  })
+
+/** `register` on every node (from the registrar, which holds the lock). */
+export const registerOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term, pid: T.Pid, method: Term) =>
+  multiCall(st, nodes, T.tuple(A.register, name, pid, method))
+
+/** `unregister` on every node (from the registrar). */
+export const unregisterOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term) =>
+  multiCall(st, nodes, T.tuple(A.unregister, name))

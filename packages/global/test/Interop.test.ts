@@ -1,0 +1,126 @@
+/**
+ * `global` against real `erl` (OTP 25): a visible TS node running `GlobalRegistry` joins
+ * an Erlang node's `global` (connect handshake, lock, exchange, resolved), so that
+ * - `global:sync()` on erl returns;
+ * - a name erl registers resolves on TS, and `GlobalRegistry.send` reaches it;
+ * - a name TS registers resolves on erl (`global:whereis_name`, `global:send`);
+ * - `global:registered_names()` agrees on both sides;
+ * - a name whose process dies goes away on TS without any broadcast (its monitor);
+ * - junk casts and messages to our `global_name_server` are logged and ignored.
+ */
+import { erlAvailable, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
+import { collectLogs, nodeLayer } from "../../dist/test/helpers/tsnode.js"
+import * as Process from "@effect-otp/process/Process"
+import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as GlobalRegistry from "../src/GlobalRegistry.js"
+
+const lines = (out: string): Record<string, string> =>
+  Object.fromEntries(
+    out.split("\n").filter((l) => l.includes("=")).map((l) => {
+      const i = l.indexOf("=")
+      return [l.slice(0, i), l.slice(i + 1)]
+    })
+  )
+
+/** The erl side: joins, registers `erl_name`, waits for `go`, then resolves TS's `ts_name`. */
+const erlScript = (tsNode: string) => `
+register(ctl, self()),
+N = '${tsNode}',
+true = net_kernel:connect_node(N),
+io:format("sync=~p~n", [global:sync()]),
+Echo = spawn(fun Loop() -> receive {From, M} -> From ! {erl_echo, M}, Loop() end end),
+yes = global:register_name(erl_name, Echo),
+Dies = spawn(fun() -> receive die -> ok end end),
+yes = global:register_name(erl_dies, Dies),
+io:format("registered~n"),
+receive go -> ok end,
+io:format("known=~p~n", [lists:member(N, nodes())]),
+Ts = global:whereis_name(ts_name),
+io:format("whereis=~p~n", [is_pid(Ts) andalso node(Ts) =:= N]),
+global:send(ts_name, {self(), hello}),
+receive {ts_echo, R} -> io:format("echo=~p~n", [R]) after 5000 -> io:format("echo=timeout~n") end,
+Dies ! die,
+gen_server:cast({global_name_server, N}, {junk, 1}),
+{global_name_server, N} ! junk_info,
+yes = global:register_name(erl_after_junk, spawn(fun() -> receive _ -> ok end end)),
+io:format("names=~p~n", [lists:sort(global:registered_names())]),
+io:format("sync2=~p~n", [global:sync()]),
+io:format("done~n"),
+receive stop -> ok end.
+`
+
+describe.skipIf(!erlAvailable())("global with real erl", () => {
+  it.scopedLive("names both ways, global:sync() returns, junk is logged and ignored", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const logs: Array<string> = []
+      const ctx = yield* Layer.build(
+        GlobalRegistry.layer().pipe(
+          Layer.provideMerge(nodeLayer(uniqueName("ts"), cookie, { hidden: false })),
+          Layer.provide(collectLogs(logs))
+        )
+      )
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const tsNode = rt.node.name
+        const erlName = uniqueName("erl")
+        const erl = yield* startErlScoped({
+          args: ["-sname", erlName, "-setcookie", cookie],
+          eval: erlScript(tsNode),
+          ready: "registered"
+        })
+        const erlNode = T.atom(`${erlName}@${tsNode.split("@")[1]}`)
+        expect(lines(erl.stdout()).sync).toBe("ok")
+        yield* GlobalRegistry.sync
+        // erl → TS
+        const erlPid = Option.getOrThrow(yield* GlobalRegistry.whereisName("erl_name"))
+        expect(erlPid.node).toBe(erlNode)
+        const reply = yield* Process.run(Effect.gen(function*() {
+          const self = yield* Process.self
+          yield* GlobalRegistry.send("erl_name", T.tuple(self, T.atom("hi")))
+          return yield* Process.receive((m) => T.isTagged(m, "erl_echo", 2))
+        }))
+        expect(reply.elements[1]).toBe(T.atom("hi"))
+        // a pid that dies loses its name here through our monitor (no broadcast); wait on it
+        const dies = Option.getOrThrow(yield* GlobalRegistry.whereisName("erl_dies"))
+        const diesDown = yield* Process.spawn(Effect.gen(function*() {
+          const ref = yield* Process.monitor(dies)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        // TS → erl
+        const echo = yield* Process.spawn(Effect.forever(Effect.flatMap(Process.receive(), (m) =>
+          m instanceof T.Tuple && m.elements.length === 2
+            ? Effect.ignore(Process.send(m.elements[0] as Process.Target, T.tuple(T.atom("ts_echo"), m.elements[1]!)))
+            : Effect.void)))
+        expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(true)
+        expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(false)
+        yield* Process.send(T.tuple(T.atom("ctl"), erlNode), T.atom("go"))
+        yield* Effect.promise(() => erl.waitFor("done"))
+        const r = lines(erl.stdout())
+        expect(r.known).toBe("true")
+        expect(r.whereis).toBe("true")
+        expect(r.echo).toBe("hello")
+        expect(r.sync2).toBe("ok")
+        // erl's names after `erl_dies` died: exactly what TS holds
+        expect(r.names).toBe("[erl_after_junk,erl_name,ts_name]")
+        yield* Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(diesDown)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        // erl_after_junk was registered after the junk: the server survived it
+        const names = (yield* GlobalRegistry.registeredNames).map((n) => T.format(n)).sort()
+        expect(names).toEqual(["erl_after_junk", "erl_name", "ts_name"])
+        expect(logs.some((l) => l.includes("unexpected cast {junk,1}"))).toBe(true)
+        expect(logs.some((l) => l.includes("unexpected message junk_info"))).toBe(true)
+        expect(Option.isNone(yield* GlobalRegistry.whereisName("erl_dies"))).toBe(true)
+        const notThere = yield* Effect.flip(GlobalRegistry.send("nobody", T.atom("x")))
+        expect(notThere._tag).toBe("GlobalNotRegistered")
+      })
+      yield* Effect.provide(body, ctx)
+    }))
+})
