@@ -51,7 +51,11 @@ const A = {
   nodedown: a("nodedown"),
   down: a("DOWN"),
   removeConnection: a("remove_connection"),
-  lostConnection: a("lost_connection")
+  lostConnection: a("lost_connection"),
+  cancel: a("cancel"),
+  noFun: a("no_fun"),
+  hisTheLocker: a("his_the_locker"),
+  lockIsSet: a("lock_is_set")
 } as const
 
 /** `fun global:random_exit_name/3`, the method our registrations carry. */
@@ -140,6 +144,9 @@ const cast = (st: State, node: Atom, msg: Term) =>
 
 const plain = (st: State, node: Atom, msg: Term) =>
   Effect.ignore(Process.sendWith(gnsAt(st, node), msg, { noconnect: true }))
+
+const toLocker = (st: State, msg: Term) =>
+  st.lockerPid === undefined ? Effect.void : Effect.ignore(Process.send(st.lockerPid, msg))
 
 const knownList = (st: State): Array<Atom> => [...st.known.keys()]
 
@@ -346,9 +353,7 @@ const nodedown = (st: State, node: Atom) =>
     st.preConnect.delete(node)
     const s = st.sessions.get(node)
     st.sessions.delete(node)
-    if (s?.lockId !== undefined && st.lockerPid !== undefined) {
-      yield* Effect.ignore(Process.send(st.lockerPid, T.tuple(a("$global_abort"), node, s.lockId)))
-    }
+    if (s !== undefined) yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
     yield* syncDone(st, node)
   })
 
@@ -408,12 +413,12 @@ const tryResolved = (st: State, peer: Atom, s: Session) =>
     for (const [n, v] of added) st.known.set(n, v)
     yield* syncOthers(st, added.map(([n]) => n))
     const newNodes = [T.tuple(peer, s.hisVsn), ...hisKnown.map(([n, v]) => T.tuple(n, v))]
-    yield* Effect.ignore(
-      Process.send(
-        st.lockerPid!,
-        T.tuple(a("$global_done"), peer, s.lockId!, oldKnown, finalOps, newNodes)
-      )
-    )
+    // the locker casts new_nodes to our old partition, then deletes the lock
+    const fun = T.tuple(A.newNodes, oldKnown, T.tuple(A.newNodes, st.node, finalOps, [], newNodes, [
+      T.tuple(A.vsn, VSN),
+      T.tuple(A.lock, s.lockId ?? [])
+    ]))
+    yield* toLocker(st, T.tuple(A.cancel, peer, s.myTag, fun))
   })
 
 /** `sync_others`: connect to each node and cast `in_sync`. */
@@ -446,6 +451,7 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
       s.hisTag = hisTag
       s.hisLocker = el(init, 3) as T.Pid
       st.pending.set(node, s.hisVsn)
+      yield* toLocker(st, T.tuple(A.hisTheLocker, s.hisLocker, T.tuple(s.hisVsn, []), hisTag ?? [], s.myTag))
       if (s.hisVsn >= 8) yield* plain(st, node, T.tuple(A.initConnectAck, st.node, hisTag ?? [], s.myTag))
       return
     }
@@ -453,16 +459,18 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
       const hisLocker = el(msg, 1)
       if (!(hisLocker instanceof T.Pid)) return
       const s = st.sessions.get(hisLocker.node)
-      if (s === undefined) return
-      if (msg.elements.length === 5 && !T.equals(el(msg, 4), s.myTag)) return
-      if (el(msg, 2) !== T.atoms.true || s.lockId !== undefined) return
-      s.hisLocker = hisLocker
-      const pair = [st.lockerPid!, hisLocker].sort((x, y) => T.compare(x, y))
-      s.lockId = T.tuple(A.global, pair)
-      yield* Effect.ignore(
-        Process.send(st.lockerPid!, T.tuple(a("$global_lock"), hisLocker.node, s.lockId, s.hisTag ?? []))
-      )
-      return
+      if (s === undefined || (msg.elements.length === 5 && !T.equals(el(msg, 4), s.myTag))) return
+      return yield* toLocker(st, msg)
+    }
+    if (T.isTagged(msg, A.lockIsSet, 4) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
+      s.lockId = el(msg, 3)
+      s.lockIsSet = true
+      const names = st.names.map((n) => T.tuple(n.name, n.pid, n.method))
+      yield* cast(st, node, T.tuple(A.exchange, st.node, names, [], s.hisTag ?? []))
+      return yield* tryExchange(st, node, s)
     }
     if (T.isTagged(msg, A.exchange, 5)) {
       const node = el(msg, 1)
@@ -554,20 +562,6 @@ const dispatch = (st: State, msg: Term) =>
     if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* nodedown(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
-    if (T.isTagged(msg, a("$global_lock_is_set"), 3)) {
-      const node = el(msg, 1) as Atom
-      const s = st.sessions.get(node)
-      if (s === undefined || !T.equals(s.lockId ?? [], el(msg, 2))) return
-      s.lockIsSet = true
-      const names = st.names.map((n) => T.tuple(n.name, n.pid, n.method))
-      yield* cast(st, node, T.tuple(A.exchange, st.node, names, [], s.hisTag ?? []))
-      return yield* tryExchange(st, node, s)
-    }
-    if (T.isTagged(msg, a("$global_lock_failed"), 2)) {
-      const s = st.sessions.get(el(msg, 1) as Atom)
-      if (s !== undefined) delete s.lockId
-      return
-    }
     if (T.isTagged(msg, A.initConnectAck, 4)) {
       const node = el(msg, 1)
       const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
@@ -590,41 +584,164 @@ const dispatch = (st: State, msg: Term) =>
 
 // ---------------------------------------------------------------------------------- locker
 
+/** A peer the locker may lock with (`#him{}`): from the server's `his_the_locker`. */
+interface Him {
+  readonly node: Atom
+  readonly myTag: Term
+  readonly hisTag: Term
+  readonly locker: T.Pid
+  readonly vsn: number
+}
+
+const lockIdWith = (self: T.Pid, his: T.Pid): Term =>
+  T.tuple(A.global, [self, his].sort((x, y) => T.compare(x, y)))
+
 /**
- * The locker: on the peer's `lock_set true` it locks its own partition with the same
- * LockId (Boss, then the rest), answers `lock_set`, and tells the server; once the
- * server has the exchange done it casts `new_nodes` to the old partition, then deletes
+ * `lock_nodes_safely(LockId, Extra)`: the boss of our partition, then `[node()|Extra]`,
+ * then the rest of `known`; on a refusal the locks taken so far are deleted.
+ */
+const lockNodesSafely = (st: State, lockId: Term, extra: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const first = [maxAtom([st.node, ...knownList(st)])]
+    const steps = [
+      first,
+      [st.node, ...extra].filter((n) => !first.includes(n)),
+      knownList(st).filter((n) => !first.includes(n))
+    ]
+    const soFar: Array<Atom> = []
+    for (const step of steps) {
+      if (step.length > 0) {
+        const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
+        for (const [n, r] of replies) if (r === T.atoms.true) soFar.push(n)
+        if (step.some((n) => replies.get(n) !== T.atoms.true)) {
+          yield* unlockNodes(st, lockId, soFar)
+          return false
+        }
+      }
+    }
+    return true
+  })
+
+const sendLockSet = (st: State, ok: boolean, him: Him) =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const msg = him.vsn < 8
+      ? T.tuple(A.lockSet, self, T.boolean(ok), knownList(st))
+      : T.tuple(A.lockSet, self, T.boolean(ok), knownList(st), him.hisTag)
+    yield* cast(st, him.node, msg)
+  })
+
+const isCancel = (node: Atom, tag: Term) => (m: unknown): m is T.Tuple =>
+  T.isTagged(m, A.cancel, 4) && el(m, 1) === node && T.equals(el(m, 2), tag)
+
+/**
+ * `wait_cancel_lock`: holds the lock until the server says the exchange with `node` is
+ * over (`{cancel, Node, Tag, Fun}`); runs the `new_nodes` multicast first, then deletes
  * the lock (all nodes but the boss, then the boss).
  */
+const waitCancelLock = (st: State, node: Atom, lockId: Term, tag: Term, locked: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const msg = yield* Process.receive(isCancel(node, tag))
+    yield* runFun(st, el(msg, 3))
+    yield* unlockNodes(st, lockId, locked)
+  })
+
+/** The `new_nodes` multicast the server hands to the locker (OTP's `NewNodesF`). */
+const runFun = (st: State, fun: Term) =>
+  T.isTagged(fun, A.newNodes, 3)
+    ? Effect.forEach(list(el(fun, 1)), (n) => n instanceof T.Atom ? cast(st, n, el(fun, 2)) : Effect.void, {
+      discard: true
+    })
+    : Effect.void
+
+/** The active side (`select_node`): lock our partition and the peer, tell it, wait for its answer. */
+const selectNode = (st: State, others: Map<Atom, Him>) =>
+  Effect.gen(function*() {
+    for (const n of others.keys()) if (st.known.has(n)) others.delete(n)
+    const candidates = [...others.values()]
+    if (candidates.length === 0) return false
+    const him = candidates[yield* Random.nextIntBetween(0, candidates.length)]!
+    const self = yield* Process.self
+    const lockId = lockIdWith(self, him.locker)
+    if (!(yield* lockNodesSafely(st, lockId, [him.node]))) return false
+    const known1 = [st.node, him.node, ...knownList(st)]
+    yield* sendLockSet(st, true, him)
+    // lock_is_set: the peer's lock_set for this session, or a cancel
+    const answer = yield* Process.receive((m): m is T.Tuple =>
+      isCancel(him.node, him.myTag)(m) ||
+      (T.isTagged(m, A.lockSet) && el(m, 1) instanceof T.Pid && (el(m, 1) as T.Pid).node === him.node &&
+        (m.elements.length === 4 || T.equals(el(m, 4), him.myTag)))
+    )
+    if (T.isTagged(answer, A.lockSet) && el(answer, 2) === T.atoms.true) {
+      others.delete(him.node)
+      yield* Effect.ignore(Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.lockIsSet, him.node, him.myTag, lockId))))
+      yield* waitCancelLock(st, him.node, lockId, him.myTag, known1)
+      return true
+    }
+    if (T.isTagged(answer, A.cancel, 4)) {
+      others.delete(him.node)
+      yield* runFun(st, el(answer, 3))
+    }
+    yield* unlockNodes(st, lockId, known1)
+    return false
+  })
+
+/** The spontaneous side: the peer locked its partition and us; lock ours with the same id and answer. */
+const spontaneous = (st: State, others: Map<Atom, Him>, msg: T.Tuple) =>
+  Effect.gen(function*() {
+    const pid = el(msg, 1) as T.Pid
+    const him = others.get(pid.node)
+    if (him === undefined) {
+      const self = yield* Process.self
+      yield* cast(st, pid.node, T.tuple(A.lockSet, self, T.atoms.false, knownList(st), 0))
+      return false
+    }
+    const self = yield* Process.self
+    const lockId = lockIdWith(self, pid)
+    const ok = yield* lockNodesSafely(st, lockId, [])
+    yield* sendLockSet(st, ok, him)
+    if (!ok) return false
+    const known2 = [st.node, ...knownList(st)]
+    others.delete(him.node)
+    yield* Effect.ignore(Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.lockIsSet, him.node, him.myTag, lockId))))
+    yield* waitCancelLock(st, him.node, lockId, him.myTag, known2)
+    return true
+  })
+
+/** `loop_the_locker`, OTP's timeouts: 0 right after a success, 200 ms alone, else 1 s + 100 ms per known node (≤ 3 s). */
 export const lockerLoop = (st: State) =>
   Effect.gen(function*() {
+    const others = new Map<Atom, Him>()
+    let justSynced = false
     while (true) {
-      const msg = (yield* Process.receive()) as Term
-      if (T.isTagged(msg, a("$global_lock"), 4)) {
-        const [, peer, lockId, hisTag] = msg.elements as [Term, Atom, Term, Term]
-        const nodes = [st.node, ...knownList(st)]
-        const ok = yield* lockNodes(st, lockId, nodes)
-        const self = yield* Process.self
-        yield* cast(st, peer, T.tuple(A.lockSet, self, T.boolean(ok), knownList(st), hisTag))
-        const s = st.sessions.get(peer)
-        if (ok && s !== undefined) s.lockedNodes = nodes
-        else if (ok) yield* unlockNodes(st, lockId, nodes)
-        yield* Effect.ignore(
-          Process.send(A.gns, ok ? T.tuple(a("$global_lock_is_set"), peer, lockId) : T.tuple(a("$global_lock_failed"), peer))
-        )
-      } else if (T.isTagged(msg, a("$global_done"), 6)) {
-        const [, peer, lockId, oldKnown, ops, newNodes] = msg.elements as [Term, Atom, Term, Array<Atom>, Term, Term]
-        for (const n of oldKnown) {
-          yield* cast(
-            st,
-            n,
-            T.tuple(A.newNodes, st.node, ops, [], newNodes, [T.tuple(A.vsn, VSN), T.tuple(A.lock, lockId)])
-          )
-        }
-        yield* unlockNodes(st, lockId, [st.node, ...oldKnown.filter((n) => st.known.has(n))])
-        void peer
-      } else if (T.isTagged(msg, a("$global_abort"), 3)) {
-        yield* unlockNodes(st, el(msg, 2), [st.node, ...knownList(st)])
+      const timeout = others.size === 0
+        ? undefined
+        : justSynced
+        ? 0
+        : st.known.size === 0
+        ? 200
+        : Math.min(1000 + 100 * st.known.size, 3000)
+      justSynced = false
+      const got = timeout === undefined
+        ? Option.some(yield* Process.receive())
+        : yield* Process.receive(() => true, { after: timeout })
+      if (Option.isNone(got)) {
+        const g = st.locks.find((l) => l.resource === A.global)
+        if (g === undefined) justSynced = yield* selectNode(st, others)
+        continue
+      }
+      const msg = got.value as Term
+      if (T.isTagged(msg, A.hisTheLocker, 5) && el(msg, 1) instanceof T.Pid) {
+        const [, locker, vsn, hisTag, myTag] = msg.elements as [Term, T.Pid, T.Tuple, Term, Term]
+        others.set(locker.node, { node: locker.node, locker, vsn: Number(el(vsn, 0)), hisTag, myTag })
+      } else if (T.isTagged(msg, A.cancel, 4) && el(msg, 1) instanceof T.Atom) {
+        const him = others.get(el(msg, 1) as Atom)
+        if (him !== undefined && T.equals(him.myTag, el(msg, 2))) others.delete(him.node)
+        yield* runFun(st, el(msg, 3))
+      } else if (T.isTagged(msg, A.lockSet) && el(msg, 1) instanceof T.Pid && el(msg, 2) === T.atoms.true) {
+        justSynced = yield* spontaneous(st, others, msg)
+      } else if (!T.isTagged(msg, A.lockSet)) {
+        yield* Effect.logWarning(`global locker: unexpected message ${T.format(msg)}`)
       }
     }
   })
