@@ -6,10 +6,14 @@
  * - a name TS registers resolves on erl (`global:whereis_name`, `global:send`);
  * - `global:registered_names()` agrees on both sides;
  * - a name whose process dies goes away on TS without any broadcast (its monitor);
- * - junk casts and messages to our `global_name_server` are logged and ignored.
+ * - junk casts and messages to our `global_name_server` are logged and ignored;
+ * - the chapter's mesh: alice (TS) dials bob (erl), who knows carol (erl); `global` connects
+ *   alice and carol, `global:sync()` returns on both erl nodes, and alice's name resolves on
+ *   carol, which alice never dialled.
  */
-import { erlAvailable, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
+import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
 import { collectLogs, nodeLayer } from "../../dist/test/helpers/tsnode.js"
+import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
@@ -120,6 +124,65 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
         expect(Option.isNone(yield* GlobalRegistry.whereisName("erl_dies"))).toBe(true)
         const notThere = yield* Effect.flip(GlobalRegistry.send("nobody", T.atom("x")))
         expect(notThere._tag).toBe("GlobalNotRegistered")
+      })
+      yield* Effect.provide(body, ctx)
+    }))
+
+  it.scopedLive("the chapter's mesh: alice (TS) → bob (erl) ↔ carol (erl) becomes fully connected", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const ctx = yield* Layer.build(
+        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("alice"), cookie, { hidden: false })))
+      )
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const host = rt.node.name.split("@")[1]!
+        const [bob, carol] = [uniqueName("bob"), uniqueName("carol")]
+        const [bobNode, carolNode] = [T.atom(`${bob}@${host}`), T.atom(`${carol}@${host}`)]
+        yield* startErlScoped({
+          args: ["-sname", carol, "-setcookie", cookie],
+          eval: `io:format("ready~n"), receive stop -> ok end.`,
+          ready: "ready"
+        })
+        yield* startErlScoped({
+          args: ["-sname", bob, "-setcookie", cookie],
+          eval: `true = net_kernel:connect_node('${carolNode.name}'), ok = global:sync(), io:format("ready~n"),
+                 receive stop -> ok end.`,
+          ready: "ready"
+        })
+        const seesCarol = yield* Process.spawn(Effect.gen(function*() {
+          yield* NetKernel.monitorNodes()
+          yield* Process.receive((m) => T.isTagged(m, "nodeup") && m.elements[1] === carolNode)
+        }))
+        yield* NetKernel.connect(bobNode)
+        yield* Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(seesCarol)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        yield* GlobalRegistry.sync
+        expect((yield* NetKernel.nodes("visible")).map((n) => n.name).sort()).toEqual([bobNode.name, carolNode.name].sort())
+        const me = yield* Process.spawn(Process.receive())
+        expect(yield* GlobalRegistry.registerName("alice_svc", me)).toBe(true)
+        const out = yield* Effect.promise(() =>
+          runErl(
+            `Carol = '${carolNode.name}', Bob = '${bobNode.name}', Alice = '${rt.node.name}',
+            true = net_kernel:connect_node(Carol), true = net_kernel:connect_node(Bob),
+            io:format("carol_sync=~p~n", [rpc:call(Carol, global, sync, [])]),
+            io:format("bob_sync=~p~n", [rpc:call(Bob, global, sync, [])]),
+            io:format("carol_nodes=~p~n", [lists:sort(rpc:call(Carol, erlang, nodes, [])) =:= lists:sort([Alice, Bob])]),
+            P = rpc:call(Carol, global, whereis_name, [alice_svc]),
+            io:format("carol_whereis=~p~n", [is_pid(P) andalso node(P) =:= Alice]),
+            io:format("carol_names=~p~n", [rpc:call(Carol, global, registered_names, [])]),
+            halt().`,
+            { args: ["-sname", uniqueName("probe"), "-setcookie", cookie, "-hidden"], timeoutMs: 30_000 }
+          )
+        )
+        const r = lines(out.stdout)
+        expect(r.carol_sync).toBe("ok")
+        expect(r.bob_sync).toBe("ok")
+        expect(r.carol_nodes).toBe("true")
+        expect(r.carol_whereis).toBe("true")
+        expect(r.carol_names).toBe("[alice_svc]")
       })
       yield* Effect.provide(body, ctx)
     }))
