@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as GenServer from "@effect-otp/gen-server/GenServer"
 import * as Process from "@effect-otp/process/Process"
 import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
@@ -40,6 +41,26 @@ export class GlobalNotRegistered extends Data.TaggedError("GlobalNotRegistered")
  */
 export type Name = string | T.Term
 
+/**
+ * A lock id `{ResourceId, LockRequesterId}`: a tuple `[resource, requester]` of terms.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LockId = readonly [resource: T.Term, requester: T.Term]
+
+/**
+ * `global:trans` could not take the lock within its retries (OTP returns `aborted`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LockAborted extends Data.TaggedError("LockAborted")<{ readonly resource: T.Term }> {
+  override get message(): string {
+    return `global lock on ${T.format(this.resource)} not taken (aborted)`
+  }
+}
+
 const toName = (name: Name): T.Term => typeof name === "string" ? T.atom(name) : name
 
 /**
@@ -63,6 +84,20 @@ export interface GlobalRegistryShape {
   readonly send: (name: Name, message: unknown) => Effect.Effect<T.Pid, GlobalNotRegistered>
   /** `global:sync/0`: waits until every visible node has finished its exchange with us (or went down). */
   readonly sync: Effect.Effect<void>
+  /**
+   * `global:set_lock({ResourceId, RequesterId}, Nodes, Retries)` for the calling process
+   * (the lock holder, monitored by every node: the lock goes when it exits). Nodes default
+   * to this node and every visible node; retries to infinity.
+   */
+  readonly setLock: (
+    id: LockId,
+    nodes?: ReadonlyArray<T.Atom> | undefined,
+    retries?: number | undefined
+  ) => Effect.Effect<boolean, never, Process.Self>
+  /** `global:del_lock(Id, Nodes)` for the calling process. */
+  readonly delLock: (id: LockId, nodes?: ReadonlyArray<T.Atom> | undefined) => Effect.Effect<void, never, Process.Self>
+  /** `gen_server` `{via, global, Name}` / `{global, Name}`: a `GenServer` target and start name. */
+  readonly via: (name: Name) => GenServer.Via
   /** The nodes `global` knows here (OTP's `known`). */
   readonly knownNodes: Effect.Effect<ReadonlyArray<T.Atom>>
 }
@@ -142,7 +177,27 @@ const make = (options: Options | undefined) =>
     const ctx = yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>()
     const withCtx = <A, E>(eff: Effect.Effect<A, E, any>) => provide(Effect.provide(eff, ctx))
 
+    const lockNodes = (nodes: ReadonlyArray<T.Atom> | undefined) =>
+      nodes === undefined
+        ? Effect.map(NetKernel.nodes("visible"), (ns) => [node, ...ns])
+        : Effect.succeed(nodes)
+
+    const viaRegistry: GenServer.ViaRegistry = {
+      register: (name, pid) => withCtx(registerName(name, pid)),
+      unregister: (name) => withCtx(unregisterName(name)),
+      whereis: whereisName,
+      send: (name, message) =>
+        Effect.flatMap(whereisName(name), (pid) =>
+          Option.isSome(pid) ? Effect.ignore(Process.send(pid.value, message)) : Effect.void)
+    }
+
     return GlobalRegistry.of({
+      setLock: (id, nodes, retries) =>
+        withCtx(Effect.flatMap(lockNodes(nodes), (ns) =>
+          internal.setLockFrom(st, T.tuple(id[0], id[1]), ns, retries ?? Infinity))),
+      delLock: (id, nodes) =>
+        withCtx(Effect.flatMap(lockNodes(nodes), (ns) => internal.delLockFrom(st, T.tuple(id[0], id[1]), ns))),
+      via: (name) => GenServer.via(viaRegistry, toName(name)),
       registerName: (name, pid) => withCtx(registerName(name, pid)),
       reRegisterName: (name, pid) => withCtx(reRegisterName(name, pid)),
       unregisterName: (name) => withCtx(unregisterName(name)),
@@ -235,3 +290,57 @@ export const send = (name: Name, message: unknown): Effect.Effect<T.Pid, GlobalN
  * @category synchronisation
  */
 export const sync: Effect.Effect<void, never, GlobalRegistry> = Effect.flatMap(GlobalRegistry, (g) => g.sync)
+
+/**
+ * `global:set_lock/1,2,3`.
+ *
+ * @since 0.1.0
+ * @category locks
+ */
+export const setLock = (
+  id: LockId,
+  nodes?: ReadonlyArray<T.Atom>,
+  retries?: number
+): Effect.Effect<boolean, never, GlobalRegistry | Process.Self> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.setLock(id, nodes, retries))
+
+/**
+ * `global:del_lock/1,2`.
+ *
+ * @since 0.1.0
+ * @category locks
+ */
+export const delLock = (id: LockId, nodes?: ReadonlyArray<T.Atom>): Effect.Effect<void, never, GlobalRegistry | Process.Self> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.delLock(id, nodes))
+
+/**
+ * `global:trans(Id, Fun, Nodes, Retries)`: runs `effect` while the calling process holds
+ * the lock on `nodes`; the lock is released when the effect ends, fails or is
+ * interrupted. Fails with `LockAborted` when the lock is not taken within `retries`.
+ *
+ * @since 0.1.0
+ * @category locks
+ */
+export const trans = <A, E, R>(
+  id: LockId,
+  effect: Effect.Effect<A, E, R>,
+  options?: { readonly nodes?: ReadonlyArray<T.Atom> | undefined; readonly retries?: number | undefined }
+): Effect.Effect<A, E | LockAborted, R | GlobalRegistry | Process.Self> =>
+  Effect.flatMap(GlobalRegistry, (g) =>
+    Effect.acquireUseRelease(
+      Effect.flatMap(
+        g.setLock(id, options?.nodes, options?.retries),
+        (ok) => ok ? Effect.void : Effect.fail(new LockAborted({ resource: id[0] }))
+      ),
+      () => effect,
+      () => g.delLock(id, options?.nodes)
+    ))
+
+/**
+ * `{global, Name}` for `GenServer.start`/`call`/`cast` (`{via, global, Name}`).
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const via = (name: Name): Effect.Effect<GenServer.Via, never, GlobalRegistry> =>
+  Effect.map(GlobalRegistry, (g) => g.via(name))

@@ -21,6 +21,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as GenServer from "@effect-otp/gen-server/GenServer"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
 
 const lines = (out: string): Record<string, string> =>
@@ -183,6 +184,67 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
         expect(r.carol_nodes).toBe("true")
         expect(r.carol_whereis).toBe("true")
         expect(r.carol_names).toBe("[alice_svc]")
+      })
+      yield* Effect.provide(body, ctx)
+    }))
+
+  it.scopedLive("trans on TS and erl over one resource: mutual exclusion; gen_server {global, Name} both ways", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const ctx = yield* Layer.build(
+        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("ts"), cookie, { hidden: false })))
+      )
+      const rounds = 25
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const erlName = uniqueName("erl")
+        const erlNode = T.atom(`${erlName}@${rt.node.name.split("@")[1]}`)
+        // a TS gen_server registered as {global, ts_gs}
+        const Echo = GenServer.make({
+          init: (_: void) => Effect.succeed({ state: 0 }),
+          handleCall: (req, _from, n: number) => Effect.succeed({ reply: T.tuple(T.atom("ts_gs"), req), state: n })
+        })
+        yield* GenServer.start(Echo, undefined, { name: yield* GlobalRegistry.via("ts_gs") })
+        const erl = yield* startErlScoped({
+          args: ["-sname", erlName, "-setcookie", cookie],
+          eval: `register(ctl, self()),
+            true = net_kernel:connect_node('${rt.node.name}'), ok = global:sync(),
+            L = fun Loop(V) -> receive {get, F} -> F ! {val, V}, Loop(V); {set, X} -> Loop(X) end end,
+            yes = global:register_name(ctr, spawn(fun() -> L(0) end)),
+            G = fun GLoop() -> receive {'$gen_call', From, Req} -> gen:reply(From, {erl_gs, Req}), GLoop() end end,
+            yes = global:register_name(erl_gs, spawn(G)),
+            io:format("gs=~p~n", [gen_server:call({global, ts_gs}, ping)]),
+            io:format("ready~n"),
+            receive go -> ok end,
+            Incr = fun() -> global:send(ctr, {get, self()}),
+                            receive {val, V} -> erlang:yield(), global:send(ctr, {set, V + 1}) end end,
+            [global:trans({ctr_lock, self()}, Incr) || _ <- lists:seq(1, ${rounds})],
+            io:format("erl_done~n"),
+            receive stop -> ok end.`,
+          ready: "ready"
+        })
+        expect(lines(erl.stdout()).gs).toBe("{ts_gs,ping}")
+        expect(yield* GenServer.call(yield* GlobalRegistry.via("erl_gs"), T.atom("pong"))).toEqual(
+          T.tuple(T.atom("erl_gs"), T.atom("pong"))
+        )
+        yield* Process.send(T.tuple(T.atom("ctl"), erlNode), T.atom("go"))
+        const final = yield* Process.run(Effect.gen(function*() {
+          const self = yield* Process.self
+          const get = Effect.gen(function*() {
+            yield* GlobalRegistry.send("ctr", T.tuple(T.atom("get"), self))
+            const v = yield* Process.receive((m) => T.isTagged(m, "val", 2))
+            return v.elements[1] as number
+          })
+          for (let i = 0; i < rounds; i++) {
+            yield* GlobalRegistry.trans(
+              [T.atom("ctr_lock"), self],
+              Effect.flatMap(get, (v) => GlobalRegistry.send("ctr", T.tuple(T.atom("set"), v + 1)))
+            )
+          }
+          yield* Effect.promise(() => erl.waitFor("erl_done"))
+          return yield* get
+        }))
+        expect(final).toBe(2 * rounds)
       })
       yield* Effect.provide(body, ctx)
     }))

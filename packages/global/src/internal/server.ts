@@ -792,3 +792,31 @@ export const registerOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term, pi
 /** `unregister` on every node (from the registrar). */
 export const unregisterOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term) =>
   multiCall(st, nodes, T.tuple(A.unregister, name))
+
+// ---------------------------------------------------------------------------------- set_lock / del_lock
+
+/** `set_lock_on_nodes`: one multi_call; nodes that answered `true` get `del_lock` if any said `false`. */
+const setLockOnNodes = (st: State, id: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return true
+    const { replies } = yield* multiCall(st, nodes, T.tuple(A.setLock, id))
+    const yes = [...replies].filter(([, r]) => r === T.atoms.true).map(([n]) => n)
+    if (yes.length === replies.size) return true
+    if (yes.length > 0) yield* multiCall(st, yes, T.tuple(A.delLock, id))
+    return false
+  })
+
+/** `global:set_lock(Id, Nodes, Retries)` from the calling process, with OTP's random backoff. */
+export const setLockFrom = (st: State, id: Term, nodes: ReadonlyArray<Atom>, retries: number) =>
+  Effect.gen(function*() {
+    for (let times = 0;; times++) {
+      if (yield* setLockOnNodes(st, id, nodes)) return true
+      if (times >= retries) return false
+      const cap = Math.min(125 * 2 ** Math.min(times, 6), 8000)
+      yield* Effect.sleep(yield* Random.nextIntBetween(0, cap))
+    }
+  })
+
+/** `global:del_lock(Id, Nodes)` from the calling process. */
+export const delLockFrom = (st: State, id: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.asVoid(multiCall(st, nodes, T.tuple(A.delLock, id)))
