@@ -248,4 +248,87 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
       })
       yield* Effect.provide(body, ctx)
     }))
+
+  /**
+   * Partition and heal: erl drops the connection, each side registers `dup` alone, erl
+   * reconnects. As in an all-erl cluster (`random_exit_name`), the pid on the node with
+   * the smaller name keeps `dup` everywhere and the other is killed. With the TS node's
+   * name smaller, our resolver decides; with it larger, erl's resolver decides and kills
+   * our pid with an exit signal.
+   */
+  for (const [prefix, tsWins] of [["a", true], ["z", false]] as const) {
+    it.scopedLive(`partition and heal: a name conflict resolves to the smaller node (TS ${tsWins ? "wins" : "loses"})`, () =>
+      Effect.gen(function*() {
+        const cookie = uniqueName("c")
+        const ctx = yield* Layer.build(
+          GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName(prefix), cookie, { hidden: false })))
+        )
+        const body = Effect.gen(function*() {
+          const rt = yield* ProcessRuntime
+          const erlName = uniqueName("m")
+          const erlNode = T.atom(`${erlName}@${rt.node.name.split("@")[1]}`)
+          const erl = yield* startErlScoped({
+            args: ["-sname", erlName, "-setcookie", cookie],
+            eval: `register(ctl, self()), N = '${rt.node.name}',
+              true = net_kernel:connect_node(N), ok = global:sync(),
+              io:format("joined~n"),
+              receive cut -> ok end,
+              true = erlang:disconnect_node(N),
+              Mine = spawn(fun() -> receive _ -> ok end end),
+              yes = global:register_name(dup, Mine),
+              io:format("cut~n"),
+              receive {heal, From} -> ok end,
+              true = net_kernel:connect_node(N), ok = global:sync(),
+              W = global:whereis_name(dup),
+              io:format("winner_is_mine=~p~n", [W =:= Mine]),
+              io:format("winner_node=~p~n", [node(W)]),
+              io:format("mine_alive=~p~n", [is_process_alive(Mine)]),
+              From ! healed,
+              receive stop -> ok end.`,
+            ready: "joined"
+          })
+          yield* GlobalRegistry.sync
+          const mine = yield* Process.spawn(Process.receive())
+          const ctl = T.tuple(T.atom("ctl"), erlNode)
+          const gone = yield* Process.spawn(Effect.gen(function*() {
+            yield* NetKernel.monitorNodes()
+            yield* Process.receive((m) => T.isTagged(m, "nodedown") && m.elements[1] === erlNode)
+          }))
+          yield* Process.send(ctl, T.atom("cut"))
+          yield* Process.run(Effect.gen(function*() {
+            const ref = yield* Process.monitor(gone)
+            yield* Process.receive((m) => Process.isDownMessage(m, ref))
+          }))
+          yield* Effect.promise(() => erl.waitFor("cut"))
+          expect(yield* GlobalRegistry.registerName("dup", mine)).toBe(true)
+          const mineDown = yield* Process.spawn(Effect.gen(function*() {
+            const ref = yield* Process.monitor(mine)
+            yield* Process.receive((m) => Process.isDownMessage(m, ref))
+          }))
+          yield* Process.run(Effect.gen(function*() {
+            yield* Process.send(ctl, T.tuple(T.atom("heal"), yield* Process.self))
+            yield* Process.receive((m) => m === T.atom("healed"))
+          }))
+          yield* GlobalRegistry.sync
+          const r = lines(yield* Effect.promise(() => erl.waitFor(/mine_alive=\w+\n/)))
+          const winner = Option.getOrThrow(yield* GlobalRegistry.whereisName("dup"))
+          if (tsWins) {
+            expect(winner).toEqual(mine)
+            expect(r.winner_node).toBe(rt.node.name)
+            expect(r.mine_alive).toBe("false")
+          } else {
+            expect(winner.node).toBe(erlNode)
+            expect(r.winner_is_mine).toBe("true")
+            expect(r.mine_alive).toBe("true")
+            // our pid was killed by erl's resolver
+            yield* Process.run(Effect.gen(function*() {
+              const ref = yield* Process.monitor(mineDown)
+              yield* Process.receive((m) => Process.isDownMessage(m, ref))
+            }))
+          }
+          expect((yield* GlobalRegistry.registeredNames).map(T.format)).toEqual(["dup"])
+        })
+        yield* Effect.provide(body, ctx)
+      }))
+  }
 })
