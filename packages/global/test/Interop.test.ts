@@ -9,7 +9,8 @@
  * - junk casts and messages to our `global_name_server` are logged and ignored;
  * - the chapter's mesh: alice (TS) dials bob (erl), who knows carol (erl); `global` connects
  *   alice and carol, `global:sync()` returns on both erl nodes, and alice's name resolves on
- *   carol, which alice never dialled.
+ *   carol, which alice never dialled; when bob drops carol, prevent_overlapping_partitions
+ *   isolates alice as it would an erl alice.
  */
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
 import { collectLogs, nodeLayer } from "../../dist/test/helpers/tsnode.js"
@@ -184,6 +185,28 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
         expect(r.carol_nodes).toBe("true")
         expect(r.carol_whereis).toBe("true")
         expect(r.carol_names).toBe("[alice_svc]")
+
+        // prevent_overlapping_partitions with erl: bob drops carol; both erl nodes report it
+        // to alice, who asks each to drop her: alice ends up alone, as an erl alice would
+        const losesBoth = yield* Process.spawn(Effect.gen(function*() {
+          yield* NetKernel.monitorNodes()
+          const lost = new Set<T.Atom>()
+          while (lost.size < 2) {
+            const m = yield* Process.receive((m) => T.isTagged(m, "nodedown", 2))
+            lost.add(m.elements[1] as T.Atom)
+          }
+        }))
+        yield* Effect.promise(() =>
+          runErl(
+            `true = rpc:call('${bobNode.name}', erlang, disconnect_node, ['${carolNode.name}']), halt().`,
+            { args: ["-sname", uniqueName("probe"), "-setcookie", cookie, "-hidden"], timeoutMs: 30_000 }
+          )
+        )
+        yield* Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(losesBoth)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        expect(yield* NetKernel.nodes("visible")).toEqual([])
       })
       yield* Effect.provide(body, ctx)
     }))

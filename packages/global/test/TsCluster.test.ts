@@ -2,7 +2,8 @@
  * `global` between TS nodes only (an embedded EPMD, real TCP): the locker's active side
  * (`select_node`) connects two TS nodes, names spread, a dead pid's name goes away on
  * every node through its own monitor, and the transitive mesh forms (c, connected to b
- * only, gets connected to a by `global`).
+ * only, gets connected to a by `global`), and prevent_overlapping_partitions isolates the
+ * two ends of a dropped link.
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Process from "@effect-otp/process/Process"
@@ -32,7 +33,7 @@ const flushServer = Process.run(Effect.gen(function*() {
 }))
 
 describe("global between TS nodes", () => {
-  it.scopedLive("two nodes join, names spread both ways, a dead pid's name goes, a third node meshes in", () =>
+  it.scopedLive("two nodes join, names spread both ways, a dead pid's name goes, a third node meshes in, a dropped link isolates its ends", () =>
     Effect.gen(function*() {
       const node = yield* cluster
       const cookie = uniqueName("c")
@@ -93,5 +94,21 @@ describe("global between TS nodes", () => {
         yield* flushServer.pipe(Effect.provide(ctx))
         expect(yield* GlobalRegistry.whereisName("on_a").pipe(Effect.provide(ctx))).toEqual(Option.none())
       }
+
+      // prevent_overlapping_partitions: b drops its link to c; both report it to a, which
+      // tells both to drop it: a, b and c end up isolated, as three erl nodes do
+      const aLosesBoth = yield* Process.spawn(Effect.gen(function*() {
+        yield* NetKernel.monitorNodes()
+        const lost = new Set<T.Atom>()
+        while (lost.size < 2) {
+          const m = yield* Process.receive((m) => T.isTagged(m, "nodedown", 2))
+          lost.add(m.elements[1] as T.Atom)
+        }
+      })).pipe(Effect.provide(a))
+      yield* NetKernel.disconnect(cn).pipe(Effect.provide(b))
+      yield* waitDown(aLosesBoth).pipe(Effect.provide(a))
+      expect(yield* NetKernel.nodes("visible").pipe(Effect.provide(a))).toEqual([])
+      expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a)))
+        .toEqual([])
     }))
 })

@@ -108,6 +108,12 @@ export interface State {
   readonly sessions: Map<Atom, Session>
   readonly preConnect: Map<Atom, Term>
   readonly syncWaiters: Set<SyncWaiter>
+  /** Nodes we are dropping on request (`{removing, N}`): their nodedown is not reported. */
+  readonly removing: Set<Atom>
+  /** `lost_connection` reports seen: `NodeA|NodeB` => XCreation and OpId. */
+  readonly lostSeen: Map<string, { readonly xCreation: Term; readonly opId: Term }>
+  /** This incarnation's `XCreation` in our `lost_connection` reports. */
+  readonly xCreation: bigint
   /** `true` when the last `global` lock went away through a DOWN (OTP's `lock_still_set`). */
   globalLockDownedLast: boolean
   tagCounter: bigint
@@ -126,6 +132,9 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
   sessions: new Map(),
   preConnect: new Map(),
   syncWaiters: new Set(),
+  removing: new Set(),
+  lostSeen: new Map(),
+  xCreation: (1n << 59n) + (BigInt(Math.floor(Math.random() * 2 ** 30)) << 32n) + BigInt(Date.now() % 2 ** 31),
   globalLockDownedLast: false,
   tagCounter: -576460752303423488n
 })
@@ -357,6 +366,49 @@ const nodedown = (st: State, node: Atom) =>
     yield* syncDone(st, node)
   })
 
+const knownAndPending = (st: State): Array<Atom> => [...new Set([...st.known.keys(), ...st.pending.keys()])]
+
+/** Multicasts a plain message to every known and pending node (vsn >= 7) but `except`, without connecting. */
+const multicastPlain = (st: State, msg: Term, except: Atom) =>
+  Effect.forEach(
+    knownAndPending(st).filter((n) => n !== except && (st.known.get(n) ?? st.pending.get(n) ?? 0) >= 7),
+    (n) => plain(st, n, msg),
+    { discard: true }
+  )
+
+/**
+ * A nodedown from `net_kernel`: unless we dropped the node on request, tell every other
+ * node we know (prevent_overlapping_partitions, `inform_connection_loss`).
+ */
+const netNodedown = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    if (st.removing.delete(node)) return yield* nodedown(st, node)
+    if (st.connectAll && (st.known.has(node) || st.pending.has(node))) {
+      const msg = T.tuple(A.lostConnection, st.node, st.xCreation, newTag(st), node)
+      yield* nodedown(st, node)
+      return yield* multicastPlain(st, msg, node)
+    }
+    yield* nodedown(st, node)
+  })
+
+/** `{lost_connection, NodeA, XCreationA, OpIdA, NodeB}`: re-multicast once, drop the other end (POP). */
+const lostConnection = (st: State, msg: T.Tuple) =>
+  Effect.gen(function*() {
+    const [, nodeA, xCreation, opId, nodeB] = msg.elements as [Term, Term, Term, Term, Term]
+    if (!st.connectAll || !(nodeA instanceof T.Atom) || !(nodeB instanceof T.Atom)) return
+    const key = `${nodeA.name}|${nodeB.name}`
+    const seen = st.lostSeen.get(key)
+    if (seen !== undefined && T.equals(seen.xCreation, xCreation) && T.compare(opId, seen.opId) <= 0) return
+    st.lostSeen.set(key, { xCreation, opId })
+    yield* multicastPlain(st, msg, nodeA)
+    const rm = nodeB === st.node ? nodeA : nodeB
+    if (!st.known.has(rm) && !st.pending.has(rm)) return
+    yield* Effect.logInfo(`global: ${nodeA.name} lost ${nodeB.name}: dropping ${rm.name} (prevent_overlapping_partitions)`)
+    yield* plain(st, rm, T.tuple(A.removeConnection, st.node))
+    st.removing.add(rm)
+    yield* nodedown(st, rm)
+  })
+
 /** `exchange_names`: our ops (applied here and by our partition) and what the peer applies. */
 const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
   Effect.gen(function*() {
@@ -560,7 +612,7 @@ const dispatch = (st: State, msg: Term) =>
       if (from instanceof T.Tuple && from.elements.length === 2) return yield* handleCall(st, from, el(msg, 2))
     }
     if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
-    if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* nodedown(st, el(msg, 1) as Atom)
+    if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* netNodedown(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
     if (T.isTagged(msg, A.initConnectAck, 4)) {
       const node = el(msg, 1)
@@ -572,11 +624,15 @@ const dispatch = (st: State, msg: Term) =>
     }
     if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
       const node = el(msg, 1) as Atom
-      yield* Effect.logInfo(`global: ${node.name} asks us to drop ${node.name} (remove_connection)`)
+      yield* Effect.logInfo(`global: ${node.name} asks us to drop the connection to it (remove_connection)`)
+      st.removing.add(node)
       yield* nodedown(st, node)
-      return yield* Effect.flatMap(NetKernel.NetKernel, (k) => k.disconnect(node))
+      const had = yield* Effect.flatMap(NetKernel.NetKernel, (k) => k.disconnect(node))
+      if (!had) st.removing.delete(node)
+      return
     }
-    if (T.isTagged(msg, A.lostConnection, 5) || T.isTagged(msg, A.cancelConnect, 3)) {
+    if (T.isTagged(msg, A.lostConnection, 5)) return yield* lostConnection(st, msg)
+    if (T.isTagged(msg, A.cancelConnect, 3)) {
       return yield* Effect.logInfo(`global: ${T.format(msg)} (not acted on)`)
     }
     yield* Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
