@@ -119,17 +119,19 @@ export class GlobalRegistry extends Effect.Tag("@effect-otp/global/GlobalRegistr
  */
 export interface Options {
   /**
-   * OTP's `connect_all` (default `true`): `false` keeps `global` local, as `erl
-   * -connect_all false` does (no exchange with other nodes; `set_lock`/`del_lock` calls
-   * from them are still answered).
+   * OTP's `connect_all` (default: the `DistNode`'s `connectAll`, itself `true` by
+   * default): `false` keeps `global` local, as `erl -connect_all false` does (no exchange
+   * with other nodes, no transitive connect, no prevent_overlapping_partitions;
+   * `set_lock`/`del_lock` calls from other nodes are still answered).
    */
   readonly connectAll?: boolean | undefined
 }
 
 const make = (options: Options | undefined) =>
   Effect.gen(function*() {
-    const node = yield* NetKernel.node
-    const st = internal.makeState(node, options?.connectAll !== false)
+    const kernel = yield* NetKernel.NetKernel
+    const node = kernel.node
+    const st = internal.makeState(node, options?.connectAll ?? kernel.connectAll)
     const locker = yield* Process.spawnScoped(internal.lockerLoop(st))
     const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
     st.lockerPid = locker
@@ -187,8 +189,10 @@ const make = (options: Options | undefined) =>
       unregister: (name) => withCtx(unregisterName(name)),
       whereis: whereisName,
       send: (name, message) =>
-        Effect.flatMap(whereisName(name), (pid) =>
-          Option.isSome(pid) ? Effect.ignore(Process.send(pid.value, message)) : Effect.void)
+        Effect.flatMap(
+          whereisName(name),
+          (pid) => Option.isSome(pid) ? Effect.ignore(Process.send(pid.value, message)) : Effect.void
+        )
     }
 
     return GlobalRegistry.of({
@@ -196,8 +200,10 @@ const make = (options: Options | undefined) =>
         withCtx(Effect.flatMap(lockNodes(nodes), (ns) =>
           internal.setLockFrom(st, T.tuple(id[0], id[1]), ns, retries ?? Infinity))),
       delLock: (id, nodes) =>
-        withCtx(Effect.flatMap(lockNodes(nodes), (ns) => internal.delLockFrom(st, T.tuple(id[0], id[1]), ns))),
-      via: (name) => GenServer.via(viaRegistry, toName(name)),
+        withCtx(Effect.flatMap(lockNodes(nodes), (ns) =>
+          internal.delLockFrom(st, T.tuple(id[0], id[1]), ns))),
+      via: (name) =>
+        GenServer.via(viaRegistry, toName(name)),
       registerName: (name, pid) => withCtx(registerName(name, pid)),
       reRegisterName: (name, pid) => withCtx(reRegisterName(name, pid)),
       unregisterName: (name) => withCtx(unregisterName(name)),
@@ -310,7 +316,10 @@ export const setLock = (
  * @since 0.1.0
  * @category locks
  */
-export const delLock = (id: LockId, nodes?: ReadonlyArray<T.Atom>): Effect.Effect<void, never, GlobalRegistry | Process.Self> =>
+export const delLock = (
+  id: LockId,
+  nodes?: ReadonlyArray<T.Atom>
+): Effect.Effect<void, never, GlobalRegistry | Process.Self> =>
   Effect.flatMap(GlobalRegistry, (g) => g.delLock(id, nodes))
 
 /**

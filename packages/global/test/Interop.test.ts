@@ -12,9 +12,8 @@
  *   carol, which alice never dialled; when bob drops carol, prevent_overlapping_partitions
  *   isolates alice as it would an erl alice.
  */
-import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
-import { collectLogs, nodeLayer } from "../../dist/test/helpers/tsnode.js"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as GenServer from "@effect-otp/gen-server/GenServer"
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
@@ -22,7 +21,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as GenServer from "@effect-otp/gen-server/GenServer"
+import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
+import { collectLogs, nodeLayer } from "../../dist/test/helpers/tsnode.js"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
 
 const lines = (out: string): Record<string, string> =>
@@ -106,7 +106,9 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
         expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(true)
         expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(false)
         yield* Process.send(T.tuple(T.atom("ctl"), erlNode), T.atom("go"))
-        yield* Effect.promise(() => erl.waitFor("done"))
+        yield* Effect.promise(() =>
+          erl.waitFor("done")
+        )
         const r = lines(erl.stdout())
         expect(r.known).toBe("true")
         expect(r.whereis).toBe("true")
@@ -162,7 +164,9 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
           yield* Process.receive((m) => Process.isDownMessage(m, ref))
         }))
         yield* GlobalRegistry.sync
-        expect((yield* NetKernel.nodes("visible")).map((n) => n.name).sort()).toEqual([bobNode.name, carolNode.name].sort())
+        expect((yield* NetKernel.nodes("visible")).map((n) => n.name).sort()).toEqual(
+          [bobNode.name, carolNode.name].sort()
+        )
         const me = yield* Process.spawn(Process.receive())
         expect(yield* GlobalRegistry.registerName("alice_svc", me)).toBe(true)
         const out = yield* Effect.promise(() =>

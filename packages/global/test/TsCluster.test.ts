@@ -10,6 +10,7 @@ import * as Process from "@effect-otp/process/Process"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -51,7 +52,7 @@ describe("global between TS nodes", () => {
       yield* NetKernel.connect(bn).pipe(Effect.provide(a))
       yield* GlobalRegistry.sync.pipe(Effect.provide(a))
       yield* GlobalRegistry.sync.pipe(Effect.provide(b))
-      expect((yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a))))
+      expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a)))
         .toEqual([bn])
 
       const pa = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
@@ -110,5 +111,41 @@ describe("global between TS nodes", () => {
       expect(yield* NetKernel.nodes("visible").pipe(Effect.provide(a))).toEqual([])
       expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a)))
         .toEqual([])
+    }))
+
+  it.scopedLive("connectAll false: global stays local, as erl -connect_all false; explicit locks still reach the peer", () =>
+    Effect.gen(function*() {
+      const node = yield* cluster
+      const cookie = uniqueName("c")
+      const start = (name: string) =>
+        Effect.gen(function*() {
+          const ctx = yield* node(uniqueName(name), cookie, { hidden: false, connectAll: false })
+          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(ctx))
+          return Context.merge(ctx, g)
+        })
+      const a = yield* start("a")
+      const b = yield* start("b")
+      const bn = Context.get(b, NetKernel.NetKernel).node
+      const an = Context.get(a, NetKernel.NetKernel).node
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      const pa = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      expect(yield* GlobalRegistry.registerName("only_a", pa).pipe(Effect.provide(a))).toBe(true)
+      yield* flushServer.pipe(Effect.provide(b))
+      expect(yield* GlobalRegistry.whereisName("only_a").pipe(Effect.provide(b))).toEqual(Option.none())
+      expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a)))
+        .toEqual([])
+      // set_lock on both nodes from a process of a; b refuses another requester meanwhile
+      const locked = yield* Deferred.make<boolean>()
+      const holder = yield* Process.spawn(Effect.gen(function*() {
+        yield* Deferred.succeed(locked, yield* GlobalRegistry.setLock([T.atom("res"), T.atom("r1")], [an, bn], 0))
+        yield* Process.receive()
+      })).pipe(Effect.provide(a))
+      expect(yield* Deferred.await(locked)).toBe(true)
+      const tryB = (retries?: number) =>
+        Process.run(GlobalRegistry.setLock([T.atom("res"), T.atom("r2")], [bn], retries)).pipe(Effect.provide(b))
+      expect(yield* tryB(0)).toBe(false)
+      // the holder dies: b's monitor frees the lock, and a retrying requester gets it
+      yield* Process.exit(holder, T.atom("kill")).pipe(Effect.provide(a))
+      expect(yield* tryB()).toBe(true)
     }))
 })

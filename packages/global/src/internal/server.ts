@@ -82,7 +82,6 @@ interface Session {
   hisLocker?: T.Pid
   hisVsn: number
   lockId?: Term
-  lockedNodes?: ReadonlyArray<Atom>
   lockIsSet: boolean
   hisNames?: ReadonlyArray<Term>
   myOps?: ReadonlyArray<Term>
@@ -145,11 +144,9 @@ const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t 
 const el = (t: T.Tuple, i: number): Term => t.elements[i]!
 const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
 
-export const whereName = (st: State, name: Term): NameEntry | undefined =>
-  st.names.find((n) => T.equals(n.name, name))
+export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.find((n) => T.equals(n.name, name))
 
-const cast = (st: State, node: Atom, msg: Term) =>
-  Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
+const cast = (st: State, node: Atom, msg: Term) => Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
 
 const plain = (st: State, node: Atom, msg: Term) =>
   Effect.ignore(Process.sendWith(gnsAt(st, node), msg, { noconnect: true }))
@@ -159,8 +156,7 @@ const toLocker = (st: State, msg: Term) =>
 
 const knownList = (st: State): Array<Atom> => [...st.known.keys()]
 
-const maxAtom = (nodes: ReadonlyArray<Atom>): Atom =>
-  nodes.reduce((m, n) => (T.compare(n, m) > 0 ? n : m))
+const maxAtom = (nodes: ReadonlyArray<Atom>): Atom => nodes.reduce((m, n) => (T.compare(n, m) > 0 ? n : m))
 
 /** Wakes the `sync` waiters for which `node` is done (synced or down). */
 const syncDone = (st: State, node: Atom) =>
@@ -403,7 +399,9 @@ const lostConnection = (st: State, msg: T.Tuple) =>
     yield* multicastPlain(st, msg, nodeA)
     const rm = nodeB === st.node ? nodeA : nodeB
     if (!st.known.has(rm) && !st.pending.has(rm)) return
-    yield* Effect.logInfo(`global: ${nodeA.name} lost ${nodeB.name}: dropping ${rm.name} (prevent_overlapping_partitions)`)
+    yield* Effect.logInfo(
+      `global: ${nodeA.name} lost ${nodeB.name}: dropping ${rm.name} (prevent_overlapping_partitions)`
+    )
     yield* plain(st, rm, T.tuple(A.removeConnection, st.node))
     st.removing.add(rm)
     yield* nodedown(st, rm)
@@ -466,10 +464,14 @@ const tryResolved = (st: State, peer: Atom, s: Session) =>
     yield* syncOthers(st, added.map(([n]) => n))
     const newNodes = [T.tuple(peer, s.hisVsn), ...hisKnown.map(([n, v]) => T.tuple(n, v))]
     // the locker casts new_nodes to our old partition, then deletes the lock
-    const fun = T.tuple(A.newNodes, oldKnown, T.tuple(A.newNodes, st.node, finalOps, [], newNodes, [
-      T.tuple(A.vsn, VSN),
-      T.tuple(A.lock, s.lockId ?? [])
-    ]))
+    const fun = T.tuple(
+      A.newNodes,
+      oldKnown,
+      T.tuple(A.newNodes, st.node, finalOps, [], newNodes, [
+        T.tuple(A.vsn, VSN),
+        T.tuple(A.lock, s.lockId ?? [])
+      ])
+    )
     yield* toLocker(st, T.tuple(A.cancel, peer, s.myTag, fun))
   })
 
@@ -572,7 +574,9 @@ const handleCall = (st: State, from: T.Tuple, req: Term) =>
   Effect.gen(function*() {
     const fromPid = el(from, 0)
     if (!(fromPid instanceof T.Pid)) return yield* Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
-    if (T.isTagged(req, A.setLock, 2)) return yield* Process.reply(from, T.boolean(yield* setLock(st, el(req, 1), fromPid)))
+    if (T.isTagged(req, A.setLock, 2)) {
+      return yield* Process.reply(from, T.boolean(yield* setLock(st, el(req, 1), fromPid)))
+    }
     if (T.isTagged(req, A.delLock, 2)) {
       yield* delLock(st, el(req, 1), fromPid)
       return yield* Process.reply(from, T.atoms.true)
@@ -581,7 +585,9 @@ const handleCall = (st: State, from: T.Tuple, req: Term) =>
       (T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid
     ) {
       yield* insertName(st, el(req, 1), el(req, 2) as T.Pid, el(req, 3))
-      if (!lockStillSet(st, fromPid)) yield* deleteName(st, el(req, 1))
+      if (!lockStillSet(st, fromPid)) {
+        yield* deleteName(st, el(req, 1))
+      }
       return yield* Process.reply(from, A.yes)
     }
     if (T.isTagged(req, A.unregister, 2)) {
@@ -649,8 +655,7 @@ interface Him {
   readonly vsn: number
 }
 
-const lockIdWith = (self: T.Pid, his: T.Pid): Term =>
-  T.tuple(A.global, [self, his].sort((x, y) => T.compare(x, y)))
+const lockIdWith = (self: T.Pid, his: T.Pid): Term => T.tuple(A.global, [self, his].sort((x, y) => T.compare(x, y)))
 
 /**
  * `lock_nodes_safely(LockId, Extra)`: the boss of our partition, then `[node()|Extra]`,
@@ -834,7 +839,11 @@ export const registrarLoop = (st: State) =>
   Effect.gen(function*() {
     while (true) {
       const msg = yield* Process.receive()
-      const job = msg as { readonly _tag: "RegistrarJob"; readonly run: RegistrarJob; readonly done: Deferred.Deferred<unknown> }
+      const job = msg as {
+        readonly _tag: "RegistrarJob"
+        readonly run: RegistrarJob
+        readonly done: Deferred.Deferred<unknown>
+      }
       if (typeof msg !== "object" || msg === null || job._tag !== "RegistrarJob") continue
       const result = yield* transAllKnown(st, job.run)
       yield* Deferred.succeed(job.done, result)
