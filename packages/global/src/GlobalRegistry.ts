@@ -7,18 +7,27 @@
  * `global` only takes part with **visible** nodes: run the `DistNode` with
  * `hidden: false`.
  *
+ * The layer also publishes the module `global` (`resolve_it/4`, which erl's resolver
+ * calls on the node of a conflicting pid) on the node's `Rpc`; when the context has no
+ * `Rpc` it builds one. Provide `Rpc.layer` *before* this layer, not after: a node has one
+ * SPAWN_REQUEST server, and a later `Rpc.layer` would replace the one that serves
+ * `global`.
+ *
  * @since 0.1.0
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Rpc from "@effect-otp/dist/Rpc"
 import * as GenServer from "@effect-otp/gen-server/GenServer"
 import * as Process from "@effect-otp/process/Process"
 import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { globalModule } from "./internal/resolve.js"
 import * as internal from "./internal/server.js"
 
 /**
@@ -136,6 +145,12 @@ const make = (options: Options | undefined) =>
     const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
     st.lockerPid = locker
     st.registrarPid = registrar
+    // global:resolve_it/4 through rpc, on the node's Rpc (or one of our own when it has none)
+    const rpc = yield* Effect.serviceOption(Rpc.Rpc)
+    const rpcContext = Option.isSome(rpc)
+      ? Context.make(Rpc.Rpc, rpc.value)
+      : yield* Layer.build(Rpc.layer)
+    yield* Rpc.publish(globalModule).pipe(Effect.provide(rpcContext))
     const server = yield* Process.spawn(internal.serverLoop(st), { name: "global_name_server" }).pipe(Effect.orDie)
     yield* Effect.addFinalizer(() => Process.exit(server, T.atom("kill")))
 

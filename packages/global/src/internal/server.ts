@@ -11,6 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import { resolveIt } from "./resolve.js"
 
 type Atom = T.Atom
 type Term = T.Term
@@ -422,12 +423,21 @@ const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
       }
       if (T.equals(mine.pid, hisPid)) continue
       if (T.compare(st.node, peer) > 0) continue // the smaller node resolves
-      // random_exit_name (minmax): the pid on the smaller node wins, the other is killed
-      const [min, max] = T.compare(hisPid.node, mine.pid.node) < 0 ? [hisPid, mine.pid] : [mine.pid, hisPid]
-      yield* Effect.logInfo(`global: name conflict ${T.format(name)}: keeping ${T.format(min)}`)
-      yield* Process.exit(max, A.kill)
-      if (min === hisPid) ops.push(T.tuple(A.insert, T.tuple(name, hisPid, hisMethod)))
-      else resolved.push(T.tuple(A.insert, T.tuple(name, mine.pid, mine.method)))
+      // resolve_it(Method2, Name, HisPid, Pid2) with our entry's method (the standard ones)
+      const result = yield* Effect.either(resolveIt(mine.method, name, hisPid, mine.pid))
+      yield* Effect.logInfo(
+        `global: name conflict ${T.format(name)} resolved to ${
+          result._tag === "Right" ? T.format(result.right) : "badrpc"
+        }`
+      )
+      if (result._tag === "Left" || T.equals(result.right, hisPid)) {
+        ops.push(T.tuple(A.insert, T.tuple(name, hisPid, hisMethod)))
+      } else if (T.equals(result.right, mine.pid)) {
+        resolved.push(T.tuple(A.insert, T.tuple(name, mine.pid, mine.method)))
+      } else {
+        ops.push(T.tuple(A.delete, name))
+        resolved.push(T.tuple(A.delete, name))
+      }
     }
     return { ops, resolved }
   })
