@@ -358,4 +358,67 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
         yield* Effect.provide(body, ctx)
       }))
   }
+
+  /**
+   * erl's resolver calls `global:resolve_it/4` on our node: a (erl) and m (TS) form one
+   * partition where m's pid holds `dup`; b (erl) holds `dup` alone. a meets b, and a, the
+   * smaller node, calls resolve_it on m (the node of its partition's pid). Our resolve_it
+   * runs `random_exit_name`: b's pid (smaller node) keeps the name and m's pid is killed.
+   * Without resolve_it on m, erl's `{badrpc, _}` rule would keep b's pid and kill nothing.
+   */
+  it.scopedLive("erl's resolver calls global:resolve_it on the TS node, which kills the loser", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const ctx = yield* Layer.build(
+        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("m"), cookie, { hidden: false })))
+      )
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const host = rt.node.name.split("@")[1]!
+        const [aName, bName] = [uniqueName("a"), uniqueName("b")]
+        const bNode = T.atom(`${bName}@${host}`)
+        const b = yield* startErlScoped({
+          args: ["-sname", bName, "-setcookie", cookie],
+          eval: `P = spawn(fun() -> receive _ -> ok end end), yes = global:register_name(dup, P),
+                 io:format("ready~n"), receive stop -> ok end.`,
+          ready: "ready"
+        })
+        void b
+        const mine = yield* Process.spawn(Process.receive())
+        const mineDown = yield* Process.spawn(Effect.gen(function*() {
+          const ref = yield* Process.monitor(mine)
+          return yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        const a = yield* startErlScoped({
+          args: ["-sname", aName, "-setcookie", cookie],
+          eval: `register(ctl, self()),
+                 true = net_kernel:connect_node('${rt.node.name}'), ok = global:sync(), io:format("joined~n"),
+                 receive {meet, From} -> ok end,
+                 true = net_kernel:connect_node('${bNode.name}'), ok = global:sync(),
+                 W = global:whereis_name(dup),
+                 io:format("winner=~p~n", [node(W)]),
+                 From ! met,
+                 receive stop -> ok end.`,
+          ready: "joined"
+        })
+        yield* GlobalRegistry.sync
+        expect(yield* GlobalRegistry.registerName("dup", mine)).toBe(true)
+        yield* Process.run(Effect.gen(function*() {
+          yield* Process.send(
+            T.tuple(T.atom("ctl"), T.atom(`${aName}@${host}`)),
+            T.tuple(T.atom("meet"), yield* Process.self)
+          )
+          yield* Process.receive((m) => m === T.atom("met"))
+        }))
+        const r = lines(yield* Effect.promise(() => a.waitFor(/winner=\S+\n/)))
+        expect(r.winner).toBe(bNode.name)
+        // killed by our resolve_it (random_exit_name)
+        yield* Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(mineDown)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        }))
+        expect(rt.unsafeIsAlive(mine)).toBe(false)
+      })
+      yield* Effect.provide(body, ctx)
+    }))
 })
