@@ -10,6 +10,7 @@ import * as Process from "@effect-otp/process/Process"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -86,5 +87,47 @@ describe("global on MemoryCluster", () => {
         expect(yield* GlobalRegistry.whereisName("dup").pipe(Effect.provide(ctx))).toEqual(Option.some(pa))
       }
       expect(cluster.node("a").runtime.unsafeIsAlive(pa)).toBe(true)
+    }))
+
+  it.scoped("a node killed while it holds the global lock: the others' registrations go on (noconnection frees it)", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b", "c"])
+      const on = (name: string) =>
+        Effect.gen(function*() {
+          const n = cluster.node(name)
+          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(n.context))
+          return Context.merge(n.context, g)
+        })
+      const [a, b] = [yield* on("a"), yield* on("b")]
+      yield* on("c")
+      const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
+        Effect.gen(function*() {
+          const f = yield* Effect.fork(eff)
+          for (let i = 0; i < 200; i++) {
+            if (Option.isSome(yield* Fiber.poll(f))) break
+            yield* TestClock.adjust("100 millis")
+          }
+          return yield* Fiber.join(f)
+        })
+      const [bn, cn] = [cluster.node("b").name, cluster.node("c").name]
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      yield* NetKernel.connect(cn).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      // a process of a takes the `global` lock on every node, then a dies abruptly
+      const locked = yield* Deferred.make<boolean>()
+      yield* Process.spawn(Effect.gen(function*() {
+        const self = yield* Process.self
+        yield* Deferred.succeed(
+          locked,
+          yield* GlobalRegistry.setLock([T.atom("global"), self], [cluster.node("a").name, bn, cn], 0)
+        )
+        yield* Process.receive()
+      })).pipe(Effect.provide(a))
+      expect(yield* withTime(Deferred.await(locked))).toBe(true)
+      yield* cluster.kill("a")
+      const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
+      expect(yield* withTime(GlobalRegistry.registerName("after_kill", pb).pipe(Effect.provide(b)))).toBe(true)
+      expect(yield* GlobalRegistry.whereisName("after_kill").pipe(Effect.provide(b))).toEqual(Option.some(pb))
     }))
 })
