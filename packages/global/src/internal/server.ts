@@ -351,6 +351,16 @@ const nodeup = (st: State, node: Atom) =>
     }
   })
 
+/** `restart_connect`: drop the session (and the locker's), and connect again with a new tag if still up. */
+const restartConnect = (st: State, node: Atom, s: Session) =>
+  Effect.gen(function*() {
+    st.sessions.delete(node)
+    st.pending.delete(node)
+    yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    const up = yield* NetKernel.nodes("visible")
+    if (up.includes(node)) yield* nodeup(st, node)
+  })
+
 const nodedown = (st: State, node: Atom) =>
   Effect.gen(function*() {
     st.known.delete(node)
@@ -630,13 +640,14 @@ const dispatch = (st: State, msg: Term) =>
     if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* netNodedown(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
-    if (T.isTagged(msg, A.initConnectAck, 4)) {
-      const node = el(msg, 1)
-      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
-      if (s !== undefined && (!T.equals(el(msg, 2), s.myTag) || !T.equals(el(msg, 3), s.hisTag ?? []))) {
-        yield* Effect.logWarning(`global: init_connect_ack with stale tags from ${T.format(node)}`)
-      }
-      return
+    if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
+      // both tags must be this session's; otherwise tell the peer and start over
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || (T.equals(el(msg, 2), s.myTag) && T.equals(el(msg, 3), s.hisTag ?? []))) return
+      yield* Effect.logInfo(`global: init_connect_ack with stale tags from ${node.name}: restarting the connect`)
+      yield* plain(st, node, T.tuple(A.cancelConnect, st.node, el(msg, 3)))
+      return yield* restartConnect(st, node, s)
     }
     if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
       const node = el(msg, 1) as Atom
@@ -648,8 +659,12 @@ const dispatch = (st: State, msg: Term) =>
       return
     }
     if (T.isTagged(msg, A.lostConnection, 5)) return yield* lostConnection(st, msg)
-    if (T.isTagged(msg, A.cancelConnect, 3)) {
-      return yield* Effect.logInfo(`global: ${T.format(msg)} (not acted on)`)
+    if (T.isTagged(msg, A.cancelConnect, 3) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
+      yield* Effect.logInfo(`global: ${node.name} cancelled our connect: restarting it`)
+      return yield* restartConnect(st, node, s)
     }
     yield* Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
   })
