@@ -8,8 +8,8 @@
  * `hidden: false`.
  *
  * The layer also publishes the module `global` (`resolve_it/4`, which erl's resolver
- * calls on the node of a conflicting pid) on the node's `Rpc`; when the context has no
- * `Rpc` it builds one. Provide `Rpc.layer` *before* this layer, not after: a node has one
+ * calls on the node of a conflicting pid) on the node's `Rpc` (`DistNode.layerDefault`
+ * has one); when the context has no `Rpc` it builds one. Provide `Rpc.layer` *before* this layer, not after: a node has one
  * SPAWN_REQUEST server, and a later `Rpc.layer` would replace the one that serves
  * `global`.
  *
