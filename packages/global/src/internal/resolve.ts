@@ -7,6 +7,7 @@
  */
 import * as Module from "@effect-otp/dist/Module"
 import * as Process from "@effect-otp/process/Process"
+import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as TermSchema from "@effect-otp/process/TermSchema"
 import * as Effect from "effect/Effect"
@@ -29,7 +30,12 @@ export const methodOf = (method: T.Term): "random_exit_name" | "random_notify_na
 const minmax = (p1: T.Pid, p2: T.Pid): readonly [T.Pid, T.Pid] => T.compare(p1.node, p2.node) < 0 ? [p1, p2] : [p2, p1]
 
 /** `global:resolve_it(Method, Name, Pid1, Pid2)` for the standard methods. */
-export const resolveIt = (method: T.Term, name: T.Term, pid1: T.Term, pid2: T.Term) =>
+export const resolveIt = (
+  method: T.Term,
+  name: T.Term,
+  pid1: T.Term,
+  pid2: T.Term
+): Effect.Effect<T.Term, Module.ErlangError, ProcessRuntime> =>
   Effect.gen(function*() {
     const kind = methodOf(method)
     if (kind === undefined || !(pid1 instanceof T.Pid) || !(pid2 instanceof T.Pid)) {
@@ -50,7 +56,9 @@ export const resolveIt = (method: T.Term, name: T.Term, pid1: T.Term, pid2: T.Te
   })
 
 /** The module `global` as other nodes call it (`resolve_it/4`). */
-export const globalModule = Module.make("global", {
+export const globalModule: Module.Module<"global", {
+  readonly resolve_it: Module.Fn<readonly [T.Term, T.Term, T.Term, T.Term], T.Term, Module.ErlangError, ProcessRuntime>
+}> = Module.make("global", {
   resolve_it: Module.fn(
     { args: Schema.Tuple(TermSchema.Term, TermSchema.Term, TermSchema.Term, TermSchema.Term), result: TermSchema.Term },
     resolveIt

@@ -6,6 +6,7 @@
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Process from "@effect-otp/process/Process"
+import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -15,6 +16,9 @@ import { resolveIt } from "./resolve.js"
 
 type Atom = T.Atom
 type Term = T.Term
+/** What the machinery runs with: a process on a node. */
+type InProcess = Process.Self | ProcessRuntime
+type MultiCallResult = { readonly replies: Map<Atom, Term>; readonly bad: Array<Atom> }
 
 /** The protocol version we speak. */
 export const VSN = 8
@@ -173,7 +177,11 @@ const syncDone = (st: State, node: Atom) =>
  * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
  * {Self, {Ref, N}}, Req}`, take `{{Ref, N}, Reply}` or the DOWN (the node is then bad).
  */
-export const multiCall = (st: State, nodes: ReadonlyArray<Atom>, req: Term) =>
+export const multiCall = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  req: Term
+): Effect.Effect<MultiCallResult, never, InProcess> =>
   Effect.gen(function*() {
     const self = yield* Process.self
     const pending = new Map<Atom, { readonly mon: T.Ref; readonly tag: T.Tuple }>()
@@ -795,7 +803,7 @@ const spontaneous = (st: State, others: Map<Atom, Him>, msg: T.Tuple) =>
   })
 
 /** `loop_the_locker`, OTP's timeouts: 0 right after a success, 200 ms alone, else 1 s + 100 ms per known node (≤ 3 s). */
-export const lockerLoop = (st: State) =>
+export const lockerLoop = (st: State): Effect.Effect<never, never, InProcess> =>
   Effect.gen(function*() {
     const others = new Map<Atom, Him>()
     let justSynced = false
@@ -876,12 +884,20 @@ export const registrarLoop = (st: State) =>
   })
 
 /** `register` on every node (from the registrar, which holds the lock). */
-export const registerOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term, pid: T.Pid, method: Term) =>
-  multiCall(st, nodes, T.tuple(A.register, name, pid, method))
+export const registerOn = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  name: Term,
+  pid: T.Pid,
+  method: Term
+): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.register, name, pid, method))
 
 /** `unregister` on every node (from the registrar). */
-export const unregisterOn = (st: State, nodes: ReadonlyArray<Atom>, name: Term) =>
-  multiCall(st, nodes, T.tuple(A.unregister, name))
+export const unregisterOn = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  name: Term
+): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.unregister, name))
 
 // ---------------------------------------------------------------------------------- set_lock / del_lock
 
@@ -897,7 +913,12 @@ const setLockOnNodes = (st: State, id: Term, nodes: ReadonlyArray<Atom>) =>
   })
 
 /** `global:set_lock(Id, Nodes, Retries)` from the calling process, with OTP's random backoff. */
-export const setLockFrom = (st: State, id: Term, nodes: ReadonlyArray<Atom>, retries: number) =>
+export const setLockFrom = (
+  st: State,
+  id: Term,
+  nodes: ReadonlyArray<Atom>,
+  retries: number
+): Effect.Effect<boolean, never, InProcess> =>
   Effect.gen(function*() {
     for (let times = 0;; times++) {
       if (yield* setLockOnNodes(st, id, nodes)) return true
@@ -908,5 +929,8 @@ export const setLockFrom = (st: State, id: Term, nodes: ReadonlyArray<Atom>, ret
   })
 
 /** `global:del_lock(Id, Nodes)` from the calling process. */
-export const delLockFrom = (st: State, id: Term, nodes: ReadonlyArray<Atom>) =>
-  Effect.asVoid(multiCall(st, nodes, T.tuple(A.delLock, id)))
+export const delLockFrom = (
+  st: State,
+  id: Term,
+  nodes: ReadonlyArray<Atom>
+): Effect.Effect<void, never, InProcess> => Effect.asVoid(multiCall(st, nodes, T.tuple(A.delLock, id)))
