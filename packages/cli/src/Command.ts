@@ -127,7 +127,7 @@ const evalCode = Options.text("eval").pipe(
 const connectAll = Options.text("connect-all").pipe(
   Options.withPseudoName("true|false"),
   Options.withDescription(
-    "false: never connect to nodes transitively (erl's -connect_all false). true (the default): the transitive mesh comes with global, which this node does not run yet, so it only connects where asked either way. Example: --connect-all false"
+    "false: never connect to nodes transitively and keep global names local (erl's -connect_all false). true (the default): global connects this node to every node its peers know. Example: --connect-all false"
   ),
   Options.optional
 )

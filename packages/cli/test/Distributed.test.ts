@@ -65,6 +65,29 @@ describe("Shell (distributed): the chapter's two terminals", () => {
     expect(await erl.quit("halt().")).toBe(0)
   })
 
+  it.skipIf(!erlAvailable)(
+    "a visible TS shell runs global: erl's global:sync() returns, global names work",
+    async () => {
+      const cookie = unique("c")
+      const alice = unique("alice")
+      const bob = unique("bob")
+      const b = tsShell(bob, cookie)
+      await b.ready()
+      const erl = new ErlShell(alice, cookie)
+      await erl.ready()
+      expect(await erl.eval(`net_adm:ping('${bob}@${HOST}').`)).toBe("pong")
+      expect(await erl.eval("nodes().")).toBe(`[${bob}@${HOST}]`) // visible
+      // without a global participant on bob this never returns (OTP-GLOBAL.md §5)
+      expect(await erl.eval("global:sync().")).toBe("ok")
+      // registered under the global lock on bob as well (bob answers set_lock/register/del_lock)
+      expect(await erl.eval("global:register_name(erl_shell, self()).")).toBe("yes")
+      expect(await erl.eval("global:whereis_name(erl_shell) =:= self().")).toBe("true")
+      expect(await erl.eval("global:registered_names().")).toBe("[erl_shell]")
+      expect(await b.quit()).toBe(0)
+      expect(await erl.quit("halt().")).toBe(0)
+    }
+  )
+
   it.skipIf(!erlAvailable)("an erl alice and a TS bob: erl sends to the TS echo and flushes", async () => {
     const cookie = unique("c")
     const alice = unique("alice")

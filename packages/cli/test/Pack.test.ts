@@ -1,6 +1,6 @@
 /**
  * The packages as a user gets them: `npm run build`, `npm pack` of each `dist/`, then a
- * fresh project installs the three tarballs with an effect 3.x patch other than the
+ * fresh project installs the tarballs (the CLI and what it depends on) with an effect 3.x patch other than the
  * repository's pin (the packages take effect as a peer, so the project has one copy of it).
  * From the installed tarballs: `npx effect-otp --help`, a `--noshell` node, and a program
  * that starts a node with `DistNode.layerDefault` and pings it.
@@ -19,7 +19,7 @@ import { REPO, unique } from "./helpers/shell.js"
 
 /** An effect 3.x patch other than the repository's pin, at the lower bound of the packages' peer range. */
 const EFFECT = "3.22.2"
-const PACKAGES = ["process", "dist", "cli"] as const
+const PACKAGES = ["process", "dist", "gen-server", "global", "cli"] as const
 
 const exec = (file: string, args: ReadonlyArray<string>, cwd: string, timeoutMs = 300_000) =>
   Effect.async<{ readonly stdout: string; readonly stderr: string }, Error>((resume) => {
@@ -130,7 +130,7 @@ describe("packed packages", () => {
           yield* exec("npm", ["pack", "--silent", "--pack-destination", tarballs], dist)
         }
         const files = fs.readdirSync(tarballs).map((f) => path.join(tarballs, f))
-        expect(files).toHaveLength(3)
+        expect(files).toHaveLength(PACKAGES.length)
         fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
         const root = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).devDependencies
         yield* exec("npm", [

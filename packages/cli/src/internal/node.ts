@@ -9,6 +9,7 @@ import * as Epmd from "@effect-otp/dist/Epmd"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Rpc from "@effect-otp/dist/Rpc"
 import * as Transport from "@effect-otp/dist/Transport"
+import * as GlobalRegistry from "@effect-otp/global/GlobalRegistry"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import * as Term from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
@@ -83,8 +84,14 @@ export const startNode = async (options: NodeOptions): Promise<RunningNode> => {
         ))
       )
   })
+  // OTP's global runs on every node, as in erl: a visible shell takes part in global's
+  // protocol (global:sync() on erl nodes returns, the transitive mesh forms)
   const managed = ManagedRuntime.make(
-    dist.pipe(Layer.provideMerge(ProcessRuntime.layer), Layer.provideMerge(logToStderr))
+    GlobalRegistry.layer().pipe(
+      Layer.provideMerge(dist),
+      Layer.provideMerge(ProcessRuntime.layer),
+      Layer.provideMerge(logToStderr)
+    )
   )
   let runtime: Runtime.Runtime<ProcessRuntime.ProcessRuntime | NetKernel.NetKernel | Rpc.Rpc>
   try {

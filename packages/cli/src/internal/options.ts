@@ -30,7 +30,7 @@ export interface NodeOptions {
   readonly epmdPort: Option.Option<number>
   readonly noshell: boolean
   readonly eval: Option.Option<string>
-  /** `-connect_all` (default `true`; without `global` no transitive connection is made either way) */
+  /** `-connect_all` (default `true`: `global` builds the transitive mesh; `false` keeps it local) */
   readonly connectAll: boolean
   /** `--proto-dist tls`: the TLS transport made from `--ssl-dist-optfile` (files read, keys checked) */
   readonly tls: Option.Option<{

@@ -1,0 +1,936 @@
+/**
+ * The `global_name_server` of OTP's `global` (protocol version 8), its locker and its
+ * registrar, as effect-otp processes. Message shapes and algorithms follow OTP 25's
+ * `global.erl` (see OTP-GLOBAL.md, sections 2 to 5).
+ * @internal
+ */
+import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Process from "@effect-otp/process/Process"
+import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import { resolveIt } from "./resolve.js"
+
+type Atom = T.Atom
+type Term = T.Term
+/** What the machinery runs with: a process on a node. */
+type InProcess = Process.Self | ProcessRuntime
+type MultiCallResult = { readonly replies: Map<Atom, Term>; readonly bad: Array<Atom> }
+
+/** The protocol version we speak. */
+export const VSN = 8
+
+const a = T.atom
+const A = {
+  gns: a("global_name_server"),
+  global: a("global"),
+  genCall: a("$gen_call"),
+  genCast: a("$gen_cast"),
+  initConnect: a("init_connect"),
+  initConnectAck: a("init_connect_ack"),
+  cancelConnect: a("cancel_connect"),
+  lockSet: a("lock_set"),
+  exchange: a("exchange"),
+  resolved: a("resolved"),
+  newNodes: a("new_nodes"),
+  inSync: a("in_sync"),
+  setLock: a("set_lock"),
+  delLock: a("del_lock"),
+  register: a("register"),
+  registerExt: a("register_ext"),
+  unregister: a("unregister"),
+  locker: a("locker"),
+  noLongerAPid: a("no_longer_a_pid"),
+  insert: a("insert"),
+  delete: a("delete"),
+  unused: a("unused"),
+  vsn: a("vsn"),
+  lock: a("lock"),
+  yes: a("yes"),
+  ok: a("ok"),
+  kill: a("kill"),
+  nodeup: a("nodeup"),
+  nodedown: a("nodedown"),
+  down: a("DOWN"),
+  removeConnection: a("remove_connection"),
+  lostConnection: a("lost_connection"),
+  cancel: a("cancel"),
+  noFun: a("no_fun"),
+  hisTheLocker: a("his_the_locker"),
+  lockIsSet: a("lock_is_set")
+} as const
+
+/** `fun global:random_exit_name/3`, the method our registrations carry. */
+export const randomExitName: Term = new T.Export(A.global, a("random_exit_name"), 3)
+
+/** A registered name as `global_names` holds it. */
+export interface NameEntry {
+  readonly name: Term
+  readonly pid: T.Pid
+  readonly method: Term
+  readonly mon: T.Ref
+}
+
+interface LockEntry {
+  readonly resource: Term
+  readonly reqId: Term
+  readonly holders: Array<{ readonly pid: T.Pid; readonly mon: T.Ref }>
+}
+
+/** One connect session with a peer (`sync_tag_my`, `sync_tag_his`, `wait_lock`, `save_ops`...). */
+interface Session {
+  readonly myTag: bigint
+  hisTag?: Term | undefined
+  hisLocker?: T.Pid
+  hisVsn: number
+  lockId?: Term
+  lockIsSet: boolean
+  hisNames?: ReadonlyArray<Term>
+  myOps?: ReadonlyArray<Term>
+  hisResolved?: ReadonlyArray<Term>
+  hisKnown?: ReadonlyArray<Term>
+}
+
+interface SyncWaiter {
+  readonly nodes: Set<Atom>
+  readonly done: Deferred.Deferred<void>
+}
+
+/** The state shared by the server, locker, registrar and the API (one JS thread: no races). */
+export interface State {
+  readonly node: Atom
+  readonly connectAll: boolean
+  readonly names: Array<NameEntry>
+  readonly locks: Array<LockEntry>
+  /** `known`: node => vsn. */
+  readonly known: Map<Atom, number>
+  readonly pending: Map<Atom, number>
+  readonly synced: Set<Atom>
+  readonly sessions: Map<Atom, Session>
+  readonly preConnect: Map<Atom, Term>
+  readonly syncWaiters: Set<SyncWaiter>
+  /** Nodes we are dropping on request (`{removing, N}`): their nodedown is not reported. */
+  readonly removing: Set<Atom>
+  /** `lost_connection` reports seen: `NodeA|NodeB` => XCreation and OpId. */
+  readonly lostSeen: Map<string, { readonly xCreation: Term; readonly opId: Term }>
+  /** This incarnation's `XCreation` in our `lost_connection` reports. */
+  readonly xCreation: bigint
+  /** `true` when the last `global` lock went away through a DOWN (OTP's `lock_still_set`). */
+  globalLockDownedLast: boolean
+  tagCounter: bigint
+  lockerPid?: T.Pid
+  registrarPid?: T.Pid
+}
+
+export const makeState = (node: Atom, connectAll: boolean): State => ({
+  node,
+  connectAll,
+  names: [],
+  locks: [],
+  known: new Map(),
+  pending: new Map(),
+  synced: new Set(),
+  sessions: new Map(),
+  preConnect: new Map(),
+  syncWaiters: new Set(),
+  removing: new Set(),
+  lostSeen: new Map(),
+  xCreation: (1n << 59n) + (BigInt(Math.floor(Math.random() * 2 ** 30)) << 32n) + BigInt(Date.now() % 2 ** 31),
+  globalLockDownedLast: false,
+  tagCounter: -576460752303423488n
+})
+
+// ---------------------------------------------------------------------------------- helpers
+
+const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t : []
+const el = (t: T.Tuple, i: number): Term => t.elements[i]!
+const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
+
+export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.find((n) => T.equals(n.name, name))
+
+const cast = (st: State, node: Atom, msg: Term) => Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
+
+const plain = (st: State, node: Atom, msg: Term) =>
+  Effect.ignore(Process.sendWith(gnsAt(st, node), msg, { noconnect: true }))
+
+const toLocker = (st: State, msg: Term) =>
+  st.lockerPid === undefined ? Effect.void : Effect.ignore(Process.send(st.lockerPid, msg))
+
+const knownList = (st: State): Array<Atom> => [...st.known.keys()]
+
+const maxAtom = (nodes: ReadonlyArray<Atom>): Atom => nodes.reduce((m, n) => (T.compare(n, m) > 0 ? n : m))
+
+/** Wakes the `sync` waiters for which `node` is done (synced or down). */
+const syncDone = (st: State, node: Atom) =>
+  Effect.forEach(st.syncWaiters, (w) => {
+    w.nodes.delete(node)
+    if (w.nodes.size > 0) return Effect.void
+    st.syncWaiters.delete(w)
+    return Deferred.succeed(w.done, undefined)
+  }, { discard: true })
+
+/**
+ * `gen_server:multi_call(Nodes, global_name_server, Req, infinity)` from the calling
+ * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
+ * {Self, {Ref, N}}, Req}`, take `{{Ref, N}, Reply}` or the DOWN (the node is then bad).
+ */
+export const multiCall = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  req: Term
+): Effect.Effect<MultiCallResult, never, InProcess> =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const pending = new Map<Atom, { readonly mon: T.Ref; readonly tag: T.Tuple }>()
+    for (const node of nodes) {
+      const mon = yield* Process.monitor(gnsAt(st, node))
+      const tag = T.tuple(mon, node)
+      pending.set(node, { mon, tag })
+      yield* Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, tag), req)))
+    }
+    const replies = new Map<Atom, Term>()
+    const bad: Array<Atom> = []
+    while (pending.size > 0) {
+      const got = yield* Process.receive((m): Option.Option<readonly [Atom, Term | undefined]> => {
+        if (!(m instanceof T.Tuple)) return Option.none()
+        for (const [node, p] of pending) {
+          if (m.elements.length === 2 && T.equals(el(m, 0), p.tag)) return Option.some([node, el(m, 1)])
+          if (Process.isDownMessage(m, p.mon)) return Option.some([node, undefined])
+        }
+        return Option.none()
+      })
+      const p = pending.get(got[0])!
+      pending.delete(got[0])
+      if (got[1] === undefined) bad.push(got[0])
+      else {
+        yield* Process.demonitor(p.mon, { flush: true })
+        replies.set(got[0], got[1])
+      }
+    }
+    return { replies, bad }
+  })
+
+/** `lock_nodes_safely` / `set_lock_known`: `[Boss]`, then the rest; `true` when all said `true`. */
+const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const boss = maxAtom(nodes)
+    const rest = nodes.filter((n) => n !== boss)
+    const locked: Array<Atom> = []
+    for (const step of [[boss], rest]) {
+      if (step.length === 0) continue
+      const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
+      for (const [n, r] of replies) if (r === T.atoms.true) locked.push(n)
+      if (step.some((n) => replies.get(n) !== T.atoms.true)) {
+        yield* unlockNodes(st, lockId, locked)
+        return false
+      }
+    }
+    return true
+  })
+
+/** `del_lock` on every node but the boss, then on the boss. */
+const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return
+    const boss = maxAtom(nodes)
+    const rest = nodes.filter((n) => n !== boss)
+    if (rest.length > 0) yield* multiCall(st, rest, T.tuple(A.delLock, lockId))
+    yield* multiCall(st, [boss], T.tuple(A.delLock, lockId))
+  })
+
+// ---------------------------------------------------------------------------------- names and locks
+
+const deleteName = (st: State, name: Term) =>
+  Effect.gen(function*() {
+    const i = st.names.findIndex((n) => T.equals(n.name, name))
+    if (i < 0) return
+    const [old] = st.names.splice(i, 1)
+    yield* Process.demonitor(old!.mon, { flush: true })
+  })
+
+const insertName = (st: State, name: Term, pid: T.Pid, method: Term) =>
+  Effect.gen(function*() {
+    yield* deleteName(st, name)
+    const mon = yield* Process.monitor(pid)
+    st.names.push({ name, pid, method, mon })
+  })
+
+/** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
+const lockStillSet = (st: State, from: T.Pid): boolean => {
+  const g = st.locks.find((l) => l.resource === A.global)
+  if (g === undefined) return !st.globalLockDownedLast
+  return g.holders.some((h) => T.equals(h.pid, from))
+}
+
+const setLock = (st: State, id: Term, from: T.Pid) =>
+  Effect.gen(function*() {
+    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return false
+    const [resource, reqId] = id.elements as [Term, Term]
+    const lock = st.locks.find((l) => T.equals(l.resource, resource))
+    if (lock === undefined) {
+      const mon = yield* Process.monitor(from)
+      st.locks.push({ resource, reqId, holders: [{ pid: from, mon }] })
+      return true
+    }
+    if (!T.equals(lock.reqId, reqId)) return false
+    if (!lock.holders.some((h) => T.equals(h.pid, from))) {
+      lock.holders.push({ pid: from, mon: yield* Process.monitor(from) })
+    }
+    return true
+  })
+
+const delLock = (st: State, id: Term, from: T.Pid) =>
+  Effect.gen(function*() {
+    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return
+    const [resource, reqId] = id.elements as [Term, Term]
+    const i = st.locks.findIndex((l) => T.equals(l.resource, resource) && T.equals(l.reqId, reqId))
+    if (i < 0) return
+    const lock = st.locks[i]!
+    const h = lock.holders.findIndex((x) => T.equals(x.pid, from))
+    if (h < 0) return
+    const [held] = lock.holders.splice(h, 1)
+    yield* Process.demonitor(held!.mon, { flush: true })
+    if (lock.holders.length === 0) {
+      st.locks.splice(i, 1)
+      if (resource === A.global) st.globalLockDownedLast = false
+    }
+  })
+
+/** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
+const handleDown = (st: State, ref: T.Ref) =>
+  Effect.sync(() => {
+    const n = st.names.findIndex((e) => T.equals(e.mon, ref))
+    if (n >= 0) st.names.splice(n, 1)
+    for (let i = st.locks.length - 1; i >= 0; i--) {
+      const lock = st.locks[i]!
+      const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
+      if (h < 0) continue
+      lock.holders.splice(h, 1)
+      if (lock.holders.length === 0) {
+        st.locks.splice(i, 1)
+        if (lock.resource === A.global) st.globalLockDownedLast = true
+      }
+    }
+  })
+
+/** `do_ops`: `{insert, {Name, Pid, Method}}` and `{delete, Name}`. */
+const doOps = (st: State, ops: ReadonlyArray<Term>) =>
+  Effect.forEach(ops, (op) => {
+    if (T.isTagged(op, A.insert, 2)) {
+      const e = el(op, 1)
+      if (e instanceof T.Tuple && e.elements.length === 3 && el(e, 1) instanceof T.Pid) {
+        return insertName(st, el(e, 0), el(e, 1) as T.Pid, el(e, 2))
+      }
+    }
+    if (T.isTagged(op, A.delete, 2)) return deleteName(st, el(op, 1))
+    return Effect.logWarning(`global: unknown op ${T.format(op)}`)
+  }, { discard: true })
+
+// ---------------------------------------------------------------------------------- connect
+
+const newTag = (st: State): bigint => {
+  st.tagCounter += 1n
+  return st.tagCounter
+}
+
+/** `handle_nodeup`: a new visible node; start the connect (`init_connect`). */
+const nodeup = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    if (!st.connectAll || st.known.has(node) || st.sessions.has(node)) return
+    const myTag = newTag(st)
+    st.sessions.set(node, { myTag, hisVsn: VSN, lockIsSet: false })
+    yield* cast(
+      st,
+      node,
+      T.tuple(
+        A.initConnect,
+        T.tuple(VSN, myTag),
+        st.node,
+        T.tuple(A.locker, A.noLongerAPid, T.map([]), st.lockerPid!)
+      )
+    )
+    const pre = st.preConnect.get(node)
+    if (pre !== undefined) {
+      st.preConnect.delete(node)
+      yield* handleCast(st, pre)
+    }
+  })
+
+/** `restart_connect`: drop the session (and the locker's), and connect again with a new tag if still up. */
+const restartConnect = (st: State, node: Atom, s: Session) =>
+  Effect.gen(function*() {
+    st.sessions.delete(node)
+    st.pending.delete(node)
+    yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    const up = yield* NetKernel.nodes("visible")
+    if (up.includes(node)) yield* nodeup(st, node)
+  })
+
+const nodedown = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    st.known.delete(node)
+    st.pending.delete(node)
+    st.synced.delete(node)
+    st.preConnect.delete(node)
+    const s = st.sessions.get(node)
+    st.sessions.delete(node)
+    if (s !== undefined) yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    yield* syncDone(st, node)
+  })
+
+const knownAndPending = (st: State): Array<Atom> => [...new Set([...st.known.keys(), ...st.pending.keys()])]
+
+/** Multicasts a plain message to every known and pending node (vsn >= 7) but `except`, without connecting. */
+const multicastPlain = (st: State, msg: Term, except: Atom) =>
+  Effect.forEach(
+    knownAndPending(st).filter((n) => n !== except && (st.known.get(n) ?? st.pending.get(n) ?? 0) >= 7),
+    (n) => plain(st, n, msg),
+    { discard: true }
+  )
+
+/**
+ * A nodedown from `net_kernel`: unless we dropped the node on request, tell every other
+ * node we know (prevent_overlapping_partitions, `inform_connection_loss`).
+ */
+const netNodedown = (st: State, node: Atom) =>
+  Effect.gen(function*() {
+    if (st.removing.delete(node)) return yield* nodedown(st, node)
+    if (st.connectAll && (st.known.has(node) || st.pending.has(node))) {
+      const msg = T.tuple(A.lostConnection, st.node, st.xCreation, newTag(st), node)
+      yield* nodedown(st, node)
+      return yield* multicastPlain(st, msg, node)
+    }
+    yield* nodedown(st, node)
+  })
+
+/** `{lost_connection, NodeA, XCreationA, OpIdA, NodeB}`: re-multicast once, drop the other end (POP). */
+const lostConnection = (st: State, msg: T.Tuple) =>
+  Effect.gen(function*() {
+    const [, nodeA, xCreation, opId, nodeB] = msg.elements as [Term, Term, Term, Term, Term]
+    if (!st.connectAll || !(nodeA instanceof T.Atom) || !(nodeB instanceof T.Atom)) return
+    const key = `${nodeA.name}|${nodeB.name}`
+    const seen = st.lostSeen.get(key)
+    if (seen !== undefined && T.equals(seen.xCreation, xCreation) && T.compare(opId, seen.opId) <= 0) return
+    st.lostSeen.set(key, { xCreation, opId })
+    yield* multicastPlain(st, msg, nodeA)
+    const rm = nodeB === st.node ? nodeA : nodeB
+    if (!st.known.has(rm) && !st.pending.has(rm)) return
+    yield* Effect.logInfo(
+      `global: ${nodeA.name} lost ${nodeB.name}: dropping ${rm.name} (prevent_overlapping_partitions)`
+    )
+    yield* plain(st, rm, T.tuple(A.removeConnection, st.node))
+    st.removing.add(rm)
+    yield* nodedown(st, rm)
+  })
+
+/** `exchange_names`: our ops (applied here and by our partition) and what the peer applies. */
+const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
+  Effect.gen(function*() {
+    const ops: Array<Term> = []
+    const resolved: Array<Term> = []
+    for (const e of hisNames) {
+      if (!(e instanceof T.Tuple) || e.elements.length !== 3 || !(el(e, 1) instanceof T.Pid)) continue
+      const [name, hisPid, hisMethod] = e.elements as [Term, T.Pid, Term]
+      const mine = whereName(st, name)
+      if (mine === undefined) {
+        ops.push(T.tuple(A.insert, e))
+        continue
+      }
+      if (T.equals(mine.pid, hisPid)) continue
+      if (T.compare(st.node, peer) > 0) continue // the smaller node resolves
+      // resolve_it(Method2, Name, HisPid, Pid2) with our entry's method (the standard ones)
+      const result = yield* Effect.either(resolveIt(mine.method, name, hisPid, mine.pid))
+      yield* Effect.logInfo(
+        `global: name conflict ${T.format(name)} resolved to ${
+          result._tag === "Right" ? T.format(result.right) : "badrpc"
+        }`
+      )
+      if (result._tag === "Left" || T.equals(result.right, hisPid)) {
+        ops.push(T.tuple(A.insert, T.tuple(name, hisPid, hisMethod)))
+      } else if (T.equals(result.right, mine.pid)) {
+        resolved.push(T.tuple(A.insert, T.tuple(name, mine.pid, mine.method)))
+      } else {
+        ops.push(T.tuple(A.delete, name))
+        resolved.push(T.tuple(A.delete, name))
+      }
+    }
+    return { ops, resolved }
+  })
+
+const tryExchange = (st: State, peer: Atom, s: Session) =>
+  Effect.gen(function*() {
+    if (!s.lockIsSet || s.hisNames === undefined || s.myOps !== undefined) return
+    const { ops, resolved } = yield* exchangeNames(st, peer, s.hisNames)
+    s.myOps = ops
+    const knownVsn = [...st.known].filter(([n]) => n !== peer).map(([n, v]) => T.tuple(n, v))
+    yield* cast(st, peer, T.tuple(A.resolved, st.node, resolved, knownVsn, A.unused, [], s.hisTag!))
+    yield* tryResolved(st, peer, s)
+  })
+
+/** `resolved/5`: both our ops and the peer's `resolved` are in. */
+const tryResolved = (st: State, peer: Atom, s: Session) =>
+  Effect.gen(function*() {
+    if (s.myOps === undefined || s.hisResolved === undefined) return
+    const finalOps = [...s.myOps, ...s.hisResolved]
+    yield* doOps(st, finalOps)
+    const oldKnown = knownList(st).filter((n) => n !== peer)
+    const hisKnown: Array<readonly [Atom, number]> = []
+    for (const k of s.hisKnown ?? []) {
+      if (k instanceof T.Tuple && el(k, 0) instanceof T.Atom) hisKnown.push([el(k, 0) as Atom, Number(el(k, 1))])
+      else if (k instanceof T.Atom) hisKnown.push([k, 7])
+    }
+    st.sessions.delete(peer)
+    st.pending.delete(peer)
+    st.known.set(peer, s.hisVsn)
+    st.synced.add(peer)
+    yield* syncDone(st, peer)
+    const added = hisKnown.filter(([n]) => n !== st.node && !st.known.has(n))
+    for (const [n, v] of added) st.known.set(n, v)
+    yield* syncOthers(st, added.map(([n]) => n))
+    const newNodes = [T.tuple(peer, s.hisVsn), ...hisKnown.map(([n, v]) => T.tuple(n, v))]
+    // the locker casts new_nodes to our old partition, then deletes the lock
+    const fun = T.tuple(
+      A.newNodes,
+      oldKnown,
+      T.tuple(A.newNodes, st.node, finalOps, [], newNodes, [
+        T.tuple(A.vsn, VSN),
+        T.tuple(A.lock, s.lockId ?? [])
+      ])
+    )
+    yield* toLocker(st, T.tuple(A.cancel, peer, s.myTag, fun))
+  })
+
+/** `sync_others`: connect to each node and cast `in_sync`. */
+const syncOthers = (st: State, nodes: ReadonlyArray<Atom>) =>
+  Effect.forEach(nodes, (n) =>
+    Effect.gen(function*() {
+      const up = yield* Effect.flatMap(NetKernel.NetKernel, (k) => Effect.either(k.connect(n)))
+      if (up._tag === "Left") {
+        yield* Effect.logWarning(`global: cannot reach ${n.name} (named by a peer): ${up.left.message}`)
+        return
+      }
+      yield* cast(st, n, T.tuple(A.inSync, st.node, T.atoms.true))
+    }).pipe(Effect.forkDaemon), { discard: true })
+
+/** The casts (`{'$gen_cast', Msg}`). Anything else is logged and ignored, as OTP does. */
+const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
+  Effect.gen(function*() {
+    if (T.isTagged(msg, A.initConnect, 4)) {
+      const [, vsn, node, init] = msg.elements as [Term, Term, Term, Term]
+      if (!(node instanceof T.Atom) || !(init instanceof T.Tuple) || !(el(init, 3) instanceof T.Pid)) {
+        return yield* Effect.logWarning(`global: bad init_connect ${T.format(msg)}`)
+      }
+      const s = st.sessions.get(node)
+      if (s === undefined) {
+        if (!st.known.has(node)) st.preConnect.set(node, msg)
+        return
+      }
+      const [hisVsn, hisTag] = vsn instanceof T.Tuple ? [Number(el(vsn, 0)), el(vsn, 1)] : [Number(vsn), undefined]
+      s.hisVsn = Math.min(hisVsn, VSN)
+      s.hisTag = hisTag
+      s.hisLocker = el(init, 3) as T.Pid
+      st.pending.set(node, s.hisVsn)
+      yield* toLocker(st, T.tuple(A.hisTheLocker, s.hisLocker, T.tuple(s.hisVsn, []), hisTag ?? [], s.myTag))
+      if (s.hisVsn >= 8) yield* plain(st, node, T.tuple(A.initConnectAck, st.node, hisTag ?? [], s.myTag))
+      return
+    }
+    if (T.isTagged(msg, A.lockSet) && (msg.elements.length === 5 || msg.elements.length === 4)) {
+      const hisLocker = el(msg, 1)
+      if (!(hisLocker instanceof T.Pid)) return
+      const s = st.sessions.get(hisLocker.node)
+      if (s === undefined || (msg.elements.length === 5 && !T.equals(el(msg, 4), s.myTag))) return
+      return yield* toLocker(st, msg)
+    }
+    if (T.isTagged(msg, A.lockIsSet, 4) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
+      s.lockId = el(msg, 3)
+      s.lockIsSet = true
+      const names = st.names.map((n) => T.tuple(n.name, n.pid, n.method))
+      yield* cast(st, node, T.tuple(A.exchange, st.node, names, [], s.hisTag ?? []))
+      return yield* tryExchange(st, node, s)
+    }
+    if (T.isTagged(msg, A.exchange, 5)) {
+      const node = el(msg, 1)
+      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
+      if (s === undefined || !T.equals(el(msg, 4), s.myTag)) return
+      s.hisNames = list(el(msg, 2))
+      return yield* tryExchange(st, node as Atom, s)
+    }
+    if (T.isTagged(msg, A.resolved, 7)) {
+      const node = el(msg, 1)
+      const s = node instanceof T.Atom ? st.sessions.get(node) : undefined
+      if (s === undefined || !T.equals(el(msg, 6), s.myTag)) return
+      s.hisResolved = list(el(msg, 2))
+      s.hisKnown = list(el(msg, 3))
+      return yield* tryResolved(st, node as Atom, s)
+    }
+    if (T.isTagged(msg, A.newNodes, 6)) {
+      const [, , ops, , nodes, extra] = msg.elements as [Term, Term, Term, Term, Term, Term]
+      const added: Array<Atom> = []
+      for (const k of list(nodes)) {
+        const n = k instanceof T.Tuple ? el(k, 0) : k
+        if (n instanceof T.Atom && n !== st.node && !st.known.has(n)) {
+          st.known.set(n, k instanceof T.Tuple ? Number(el(k, 1)) : 7)
+          added.push(n)
+        }
+      }
+      const lockInfo = list(extra).find((x) => T.isTagged(x, A.lock, 2)) as T.Tuple | undefined
+      const g = st.locks.find((l) => l.resource === A.global)
+      const lockId = lockInfo === undefined ? undefined : el(lockInfo, 1)
+      if (lockId instanceof T.Tuple && g !== undefined && T.equals(g.reqId, el(lockId, 1))) {
+        yield* doOps(st, list(ops))
+      }
+      return yield* syncOthers(st, added)
+    }
+    if (T.isTagged(msg, A.inSync, 3)) {
+      const node = el(msg, 1)
+      if (!(node instanceof T.Atom)) return
+      st.synced.add(node)
+      st.pending.delete(node)
+      return yield* syncDone(st, node)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
+  })
+
+/** The calls (`{'$gen_call', {Pid, Tag}, Req}`). */
+const handleCall = (st: State, from: T.Tuple, req: Term) =>
+  Effect.gen(function*() {
+    const fromPid = el(from, 0)
+    if (!(fromPid instanceof T.Pid)) return yield* Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
+    if (T.isTagged(req, A.setLock, 2)) {
+      return yield* Process.reply(from, T.boolean(yield* setLock(st, el(req, 1), fromPid)))
+    }
+    if (T.isTagged(req, A.delLock, 2)) {
+      yield* delLock(st, el(req, 1), fromPid)
+      return yield* Process.reply(from, T.atoms.true)
+    }
+    if (
+      (T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid
+    ) {
+      yield* insertName(st, el(req, 1), el(req, 2) as T.Pid, el(req, 3))
+      if (!lockStillSet(st, fromPid)) {
+        yield* deleteName(st, el(req, 1))
+      }
+      return yield* Process.reply(from, A.yes)
+    }
+    if (T.isTagged(req, A.unregister, 2)) {
+      yield* deleteName(st, el(req, 1))
+      return yield* Process.reply(from, A.ok)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
+  })
+
+/** The `global_name_server` loop. */
+export const serverLoop = (st: State) =>
+  Effect.gen(function*() {
+    yield* NetKernel.monitorNodes()
+    for (const n of yield* NetKernel.nodes("visible")) yield* nodeup(st, n)
+    while (true) {
+      const msg = (yield* Process.receive()) as Term
+      yield* dispatch(st, msg).pipe(
+        Effect.catchAllDefect((d) => Effect.logError(`global_name_server: ${String(d)} on ${T.format(msg)}`))
+      )
+    }
+  })
+
+const dispatch = (st: State, msg: Term) =>
+  Effect.gen(function*() {
+    if (T.isTagged(msg, A.genCast, 2)) return yield* handleCast(st, el(msg, 1))
+    if (T.isTagged(msg, A.genCall, 3)) {
+      const from = el(msg, 1)
+      if (from instanceof T.Tuple && from.elements.length === 2) return yield* handleCall(st, from, el(msg, 2))
+    }
+    if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
+    if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* netNodedown(st, el(msg, 1) as Atom)
+    if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
+    if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
+      // both tags must be this session's; otherwise tell the peer and start over
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || (T.equals(el(msg, 2), s.myTag) && T.equals(el(msg, 3), s.hisTag ?? []))) return
+      yield* Effect.logInfo(`global: init_connect_ack with stale tags from ${node.name}: restarting the connect`)
+      yield* plain(st, node, T.tuple(A.cancelConnect, st.node, el(msg, 3)))
+      return yield* restartConnect(st, node, s)
+    }
+    if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      yield* Effect.logInfo(`global: ${node.name} asks us to drop the connection to it (remove_connection)`)
+      st.removing.add(node)
+      yield* nodedown(st, node)
+      const had = yield* Effect.flatMap(NetKernel.NetKernel, (k) => k.disconnect(node))
+      if (!had) st.removing.delete(node)
+      return
+    }
+    if (T.isTagged(msg, A.lostConnection, 5)) return yield* lostConnection(st, msg)
+    if (T.isTagged(msg, A.cancelConnect, 3) && el(msg, 1) instanceof T.Atom) {
+      const node = el(msg, 1) as Atom
+      const s = st.sessions.get(node)
+      if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
+      yield* Effect.logInfo(`global: ${node.name} cancelled our connect: restarting it`)
+      return yield* restartConnect(st, node, s)
+    }
+    yield* Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
+  })
+
+// ---------------------------------------------------------------------------------- locker
+
+/** A peer the locker may lock with (`#him{}`): from the server's `his_the_locker`. */
+interface Him {
+  readonly node: Atom
+  readonly myTag: Term
+  readonly hisTag: Term
+  readonly locker: T.Pid
+  readonly vsn: number
+}
+
+const lockIdWith = (self: T.Pid, his: T.Pid): Term => T.tuple(A.global, [self, his].sort((x, y) => T.compare(x, y)))
+
+/**
+ * `lock_nodes_safely(LockId, Extra)`: the boss of our partition, then `[node()|Extra]`,
+ * then the rest of `known`; on a refusal the locks taken so far are deleted.
+ */
+const lockNodesSafely = (st: State, lockId: Term, extra: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const first = [maxAtom([st.node, ...knownList(st)])]
+    const steps = [
+      first,
+      [st.node, ...extra].filter((n) => !first.includes(n)),
+      knownList(st).filter((n) => !first.includes(n))
+    ]
+    const soFar: Array<Atom> = []
+    for (const step of steps) {
+      if (step.length > 0) {
+        const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
+        for (const [n, r] of replies) if (r === T.atoms.true) soFar.push(n)
+        if (step.some((n) => replies.get(n) !== T.atoms.true)) {
+          yield* unlockNodes(st, lockId, soFar)
+          return false
+        }
+      }
+    }
+    return true
+  })
+
+const sendLockSet = (st: State, ok: boolean, him: Him) =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const msg = him.vsn < 8
+      ? T.tuple(A.lockSet, self, T.boolean(ok), knownList(st))
+      : T.tuple(A.lockSet, self, T.boolean(ok), knownList(st), him.hisTag)
+    yield* cast(st, him.node, msg)
+  })
+
+const isCancel = (node: Atom, tag: Term) => (m: unknown): m is T.Tuple =>
+  T.isTagged(m, A.cancel, 4) && el(m, 1) === node && T.equals(el(m, 2), tag)
+
+/**
+ * `wait_cancel_lock`: holds the lock until the server says the exchange with `node` is
+ * over (`{cancel, Node, Tag, Fun}`); runs the `new_nodes` multicast first, then deletes
+ * the lock (all nodes but the boss, then the boss).
+ */
+const waitCancelLock = (st: State, node: Atom, lockId: Term, tag: Term, locked: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    const msg = yield* Process.receive(isCancel(node, tag))
+    yield* runFun(st, el(msg, 3))
+    yield* unlockNodes(st, lockId, locked)
+  })
+
+/** The `new_nodes` multicast the server hands to the locker (OTP's `NewNodesF`). */
+const runFun = (st: State, fun: Term) =>
+  T.isTagged(fun, A.newNodes, 3)
+    ? Effect.forEach(list(el(fun, 1)), (n) => n instanceof T.Atom ? cast(st, n, el(fun, 2)) : Effect.void, {
+      discard: true
+    })
+    : Effect.void
+
+/** The active side (`select_node`): lock our partition and the peer, tell it, wait for its answer. */
+const selectNode = (st: State, others: Map<Atom, Him>) =>
+  Effect.gen(function*() {
+    for (const n of others.keys()) if (st.known.has(n)) others.delete(n)
+    const candidates = [...others.values()]
+    if (candidates.length === 0) return false
+    const him = candidates[yield* Random.nextIntBetween(0, candidates.length)]!
+    const self = yield* Process.self
+    const lockId = lockIdWith(self, him.locker)
+    if (!(yield* lockNodesSafely(st, lockId, [him.node]))) return false
+    const known1 = [st.node, him.node, ...knownList(st)]
+    yield* sendLockSet(st, true, him)
+    // lock_is_set: the peer's lock_set for this session, or a cancel
+    const answer = yield* Process.receive((m): m is T.Tuple =>
+      isCancel(him.node, him.myTag)(m) ||
+      (T.isTagged(m, A.lockSet) && el(m, 1) instanceof T.Pid && (el(m, 1) as T.Pid).node === him.node &&
+        (m.elements.length === 4 || T.equals(el(m, 4), him.myTag)))
+    )
+    if (T.isTagged(answer, A.lockSet) && el(answer, 2) === T.atoms.true) {
+      others.delete(him.node)
+      yield* Effect.ignore(Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.lockIsSet, him.node, him.myTag, lockId))))
+      yield* waitCancelLock(st, him.node, lockId, him.myTag, known1)
+      return true
+    }
+    if (T.isTagged(answer, A.cancel, 4)) {
+      others.delete(him.node)
+      yield* runFun(st, el(answer, 3))
+    }
+    yield* unlockNodes(st, lockId, known1)
+    return false
+  })
+
+/** The spontaneous side: the peer locked its partition and us; lock ours with the same id and answer. */
+const spontaneous = (st: State, others: Map<Atom, Him>, msg: T.Tuple) =>
+  Effect.gen(function*() {
+    const pid = el(msg, 1) as T.Pid
+    const him = others.get(pid.node)
+    if (him === undefined) {
+      const self = yield* Process.self
+      yield* cast(st, pid.node, T.tuple(A.lockSet, self, T.atoms.false, knownList(st), 0))
+      return false
+    }
+    const self = yield* Process.self
+    const lockId = lockIdWith(self, pid)
+    const ok = yield* lockNodesSafely(st, lockId, [])
+    yield* sendLockSet(st, ok, him)
+    if (!ok) return false
+    const known2 = [st.node, ...knownList(st)]
+    others.delete(him.node)
+    yield* Effect.ignore(Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.lockIsSet, him.node, him.myTag, lockId))))
+    yield* waitCancelLock(st, him.node, lockId, him.myTag, known2)
+    return true
+  })
+
+/** `loop_the_locker`, OTP's timeouts: 0 right after a success, 200 ms alone, else 1 s + 100 ms per known node (≤ 3 s). */
+export const lockerLoop = (st: State): Effect.Effect<never, never, InProcess> =>
+  Effect.gen(function*() {
+    const others = new Map<Atom, Him>()
+    let justSynced = false
+    while (true) {
+      const timeout = others.size === 0
+        ? undefined
+        : justSynced
+        ? 0
+        : st.known.size === 0
+        ? 200
+        : Math.min(1000 + 100 * st.known.size, 3000)
+      justSynced = false
+      const got = timeout === undefined
+        ? Option.some(yield* Process.receive())
+        : yield* Process.receive(() => true, { after: timeout })
+      if (Option.isNone(got)) {
+        const g = st.locks.find((l) => l.resource === A.global)
+        if (g === undefined) justSynced = yield* selectNode(st, others)
+        continue
+      }
+      const msg = got.value as Term
+      if (T.isTagged(msg, A.hisTheLocker, 5) && el(msg, 1) instanceof T.Pid) {
+        const [, locker, vsn, hisTag, myTag] = msg.elements as [Term, T.Pid, T.Tuple, Term, Term]
+        others.set(locker.node, { node: locker.node, locker, vsn: Number(el(vsn, 0)), hisTag, myTag })
+      } else if (T.isTagged(msg, A.cancel, 4) && el(msg, 1) instanceof T.Atom) {
+        const him = others.get(el(msg, 1) as Atom)
+        if (him !== undefined && T.equals(him.myTag, el(msg, 2))) others.delete(him.node)
+        yield* runFun(st, el(msg, 3))
+      } else if (T.isTagged(msg, A.lockSet) && el(msg, 1) instanceof T.Pid && el(msg, 2) === T.atoms.true) {
+        justSynced = yield* spontaneous(st, others, msg)
+      } else if (!T.isTagged(msg, A.lockSet)) {
+        yield* Effect.logWarning(`global locker: unexpected message ${T.format(msg)}`)
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------------- registrar
+
+/** A job for the registrar, run under `{global, RegistrarPid}` on every known node. */
+export type RegistrarJob = (nodes: ReadonlyArray<Atom>) => Effect.Effect<unknown, never, any>
+
+/**
+ * `trans_all_known`: lock `{global, Self}` on the boss, then on every known node (and
+ * check `known` did not grow), run the job, unlock; on failure back off and retry.
+ */
+export const transAllKnown = (st: State, job: RegistrarJob) =>
+  Effect.gen(function*() {
+    const self = yield* Process.self
+    const id = T.tuple(A.global, self)
+    for (let times = 0;; times++) {
+      const nodes = [st.node, ...knownList(st)]
+      const ok = yield* lockNodes(st, id, nodes)
+      if (ok && knownList(st).every((n) => nodes.includes(n))) {
+        const result = yield* job(nodes)
+        yield* unlockNodes(st, id, nodes)
+        return result
+      }
+      if (ok) yield* unlockNodes(st, id, nodes)
+      const cap = Math.min(125 * 2 ** Math.min(times, 6), 8000)
+      yield* Effect.sleep(yield* Random.nextIntBetween(0, cap))
+    }
+  })
+
+/** The registrar loop: `{job, Deferred}` messages, one at a time. */
+export const registrarLoop = (st: State) =>
+  Effect.gen(function*() {
+    while (true) {
+      const msg = yield* Process.receive()
+      const job = msg as {
+        readonly _tag: "RegistrarJob"
+        readonly run: RegistrarJob
+        readonly done: Deferred.Deferred<unknown>
+      }
+      if (typeof msg !== "object" || msg === null || job._tag !== "RegistrarJob") continue
+      const result = yield* transAllKnown(st, job.run)
+      yield* Deferred.succeed(job.done, result)
+    }
+  })
+
+/** `register` on every node (from the registrar, which holds the lock). */
+export const registerOn = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  name: Term,
+  pid: T.Pid,
+  method: Term
+): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.register, name, pid, method))
+
+/** `unregister` on every node (from the registrar). */
+export const unregisterOn = (
+  st: State,
+  nodes: ReadonlyArray<Atom>,
+  name: Term
+): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.unregister, name))
+
+// ---------------------------------------------------------------------------------- set_lock / del_lock
+
+/** `set_lock_on_nodes`: one multi_call; nodes that answered `true` get `del_lock` if any said `false`. */
+const setLockOnNodes = (st: State, id: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return true
+    const { replies } = yield* multiCall(st, nodes, T.tuple(A.setLock, id))
+    const yes = [...replies].filter(([, r]) => r === T.atoms.true).map(([n]) => n)
+    if (yes.length === replies.size) return true
+    if (yes.length > 0) yield* multiCall(st, yes, T.tuple(A.delLock, id))
+    return false
+  })
+
+/** `global:set_lock(Id, Nodes, Retries)` from the calling process, with OTP's random backoff. */
+export const setLockFrom = (
+  st: State,
+  id: Term,
+  nodes: ReadonlyArray<Atom>,
+  retries: number
+): Effect.Effect<boolean, never, InProcess> =>
+  Effect.gen(function*() {
+    for (let times = 0;; times++) {
+      if (yield* setLockOnNodes(st, id, nodes)) return true
+      if (times >= retries) return false
+      const cap = Math.min(125 * 2 ** Math.min(times, 6), 8000)
+      yield* Effect.sleep(yield* Random.nextIntBetween(0, cap))
+    }
+  })
+
+/** `global:del_lock(Id, Nodes)` from the calling process. */
+export const delLockFrom = (
+  st: State,
+  id: Term,
+  nodes: ReadonlyArray<Atom>
+): Effect.Effect<void, never, InProcess> => Effect.asVoid(multiCall(st, nodes, T.tuple(A.delLock, id)))

@@ -1,0 +1,133 @@
+/**
+ * `global` on the deterministic in-memory cluster under `TestClock`: the same
+ * partition/heal scenario as with `erl`, fast and reproducible. a and b join, a partition
+ * cuts them (nodedown at net_ticktime), both register `dup` alone, the partition heals
+ * and they reconnect: the pid on the smaller node (a) keeps `dup` on both, b's is killed.
+ */
+import * as MemoryCluster from "@effect-otp/dist/MemoryCluster"
+import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as Process from "@effect-otp/process/Process"
+import * as T from "@effect-otp/process/Term"
+import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as GlobalRegistry from "../src/GlobalRegistry.js"
+
+describe("global on MemoryCluster", () => {
+  it.scoped("partition and heal: the smaller node's pid keeps the name, the other is killed", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b"])
+      const on = (name: string) =>
+        Effect.gen(function*() {
+          const n = cluster.node(name)
+          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(n.context))
+          return Context.merge(n.context, g)
+        })
+      const a = yield* on("a")
+      const b = yield* on("b")
+      const bn = cluster.node("b").name
+      /** Runs `eff` while the clock moves on in steps, so lockers and ticks fire. */
+      const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
+        Effect.gen(function*() {
+          const f = yield* Effect.fork(eff)
+          for (let i = 0; i < 200; i++) {
+            const done = yield* Fiber.poll(f)
+            if (Option.isSome(done)) break
+            yield* TestClock.adjust("100 millis")
+          }
+          return yield* Fiber.join(f)
+        })
+
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(a)))
+        .toEqual([bn])
+
+      // cut: both sides see the nodedown at net_ticktime
+      const down = yield* Process.spawn(Effect.gen(function*() {
+        yield* NetKernel.monitorNodes()
+        yield* Process.receive((m) => T.isTagged(m, "nodedown", 2))
+      })).pipe(Effect.provide(a))
+      yield* cluster.partition("a", "b")
+      yield* TestClock.adjust("75 seconds")
+      yield* withTime(
+        Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(down)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        })).pipe(Effect.provide(a))
+      )
+
+      const pa = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
+      expect(yield* withTime(GlobalRegistry.registerName("dup", pa).pipe(Effect.provide(a)))).toBe(true)
+      expect(yield* withTime(GlobalRegistry.registerName("dup", pb).pipe(Effect.provide(b)))).toBe(true)
+
+      // heal and reconnect
+      yield* cluster.heal("a", "b")
+      const pbDown = yield* Process.spawn(Effect.gen(function*() {
+        const ref = yield* Process.monitor(pb)
+        return yield* Process.receive((m) => Process.isDownMessage(m, ref))
+      })).pipe(Effect.provide(b))
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      yield* withTime(
+        Process.run(Effect.gen(function*() {
+          const ref = yield* Process.monitor(pbDown)
+          yield* Process.receive((m) => Process.isDownMessage(m, ref))
+        })).pipe(Effect.provide(b))
+      )
+      for (const ctx of [a, b]) {
+        expect(yield* GlobalRegistry.whereisName("dup").pipe(Effect.provide(ctx))).toEqual(Option.some(pa))
+      }
+      expect(cluster.node("a").runtime.unsafeIsAlive(pa)).toBe(true)
+    }))
+
+  it.scoped("a node killed while it holds the global lock: the others' registrations go on (noconnection frees it)", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b", "c"])
+      const on = (name: string) =>
+        Effect.gen(function*() {
+          const n = cluster.node(name)
+          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(n.context))
+          return Context.merge(n.context, g)
+        })
+      const [a, b] = [yield* on("a"), yield* on("b")]
+      yield* on("c")
+      const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
+        Effect.gen(function*() {
+          const f = yield* Effect.fork(eff)
+          for (let i = 0; i < 200; i++) {
+            if (Option.isSome(yield* Fiber.poll(f))) break
+            yield* TestClock.adjust("100 millis")
+          }
+          return yield* Fiber.join(f)
+        })
+      const [bn, cn] = [cluster.node("b").name, cluster.node("c").name]
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      yield* NetKernel.connect(cn).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      // a process of a takes the `global` lock on every node, then a dies abruptly
+      const locked = yield* Deferred.make<boolean>()
+      yield* Process.spawn(Effect.gen(function*() {
+        const self = yield* Process.self
+        yield* Deferred.succeed(
+          locked,
+          yield* GlobalRegistry.setLock([T.atom("global"), self], [cluster.node("a").name, bn, cn], 0)
+        )
+        yield* Process.receive()
+      })).pipe(Effect.provide(a))
+      expect(yield* withTime(Deferred.await(locked))).toBe(true)
+      yield* cluster.kill("a")
+      const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
+      expect(yield* withTime(GlobalRegistry.registerName("after_kill", pb).pipe(Effect.provide(b)))).toBe(true)
+      expect(yield* GlobalRegistry.whereisName("after_kill").pipe(Effect.provide(b))).toEqual(Option.some(pb))
+    }))
+})
