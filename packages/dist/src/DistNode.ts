@@ -16,8 +16,10 @@
  * )
  * ```
  *
- * Until `global` exists the node is **hidden by default** (OTP's `global`, `rex` and `pg`
- * only watch visible nodes; see docs/failure-model.md). Pass `hidden: false` for a visible node.
+ * The node is **hidden by default** (OTP's `global`, `rex` and `pg` only watch visible nodes,
+ * and a visible node that does not answer `global`'s protocol makes erl's `global:sync()` hang;
+ * see docs/failure-model.md). For a visible node pass `hidden: false` and add
+ * `GlobalRegistry.layer()` from `@effect-otp/global`.
  *
  * @since 0.1.0
  */
