@@ -76,8 +76,8 @@ describe("Shell (distributed): the chapter's two terminals", () => {
       const erl = new ErlShell(alice, cookie)
       await erl.ready()
       expect(await erl.eval(`net_adm:ping('${bob}@${HOST}').`)).toBe("pong")
-      expect(await erl.eval("nodes().")).toBe(`[${bob}@${HOST}]`) // visible
-      // without a global participant on bob this never returns (OTP-GLOBAL.md §5)
+      expect(await erl.eval("nodes().")).toBe(`[${printedNode(bob)}]`) // visible
+      // without a global participant on bob this never returns (docs/failure-model.md, "Hidden by default")
       expect(await erl.eval("global:sync().")).toBe("ok")
       // registered under the global lock on bob as well (bob answers set_lock/register/del_lock)
       expect(await erl.eval("global:register_name(erl_shell, self()).")).toBe("yes")

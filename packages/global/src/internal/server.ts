@@ -1,7 +1,7 @@
 /**
  * The `global_name_server` of OTP's `global` (protocol version 8), its locker and its
  * registrar, as effect-otp processes. Message shapes and algorithms follow OTP 25's
- * `global.erl` (see OTP-GLOBAL.md, sections 2 to 5).
+ * `global.erl` (OTP 25.2.3: kernel/src/global.erl; the connect protocol, locks, names and partitions).
  * @internal
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
