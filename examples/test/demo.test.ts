@@ -7,59 +7,13 @@
 import * as Epmd from "@effect-otp/dist/Epmd"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { freePort, runProcess } from "./helpers/script.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the demo; kills it (by pid) if it takes longer than `timeoutMs`. */
-const runDemo = (env: Record<string, string>, timeoutMs = 100_000): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("npx", ["tsx", "examples/src/demo.ts"], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    const timer = setTimeout(() => {
-      try {
-        process.kill(child.pid!, "SIGINT")
-      } catch {
-        // gone
-      }
-      reject(new Error(`the demo took more than ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`))
-    }, timeoutMs)
-    child.on("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+/** Runs the demo (`npm run demo`'s command); interrupts it (SIGINT, by pid) past the default 100 s. */
+const runDemo = (env: Record<string, string>) =>
+  runProcess("npx", ["tsx", "examples/src/demo.ts"], { env, timeoutSignal: "SIGINT" })
 
 /** Running, not a zombie waiting to be reaped. */
 const isRunning = (pid: number): boolean => {
