@@ -39,13 +39,21 @@
  * wire `{'$gen_bad_request', <<Text>>}`); a cast that does not decode is logged; the server
  * lives on in both cases.
  *
- * `sys`: the server answers `get_state`, `get_status`, `suspend`, `resume`, `change_code`
+ * `sys`: the server answers `get_state`, `get_status` (shaped by the optional `formatStatus`
+ * callback, OTP 25's `format_status/1`), `replace_state`, `suspend`, `resume`, `change_code`
  * (through `codeChange`) and `terminate` (`ok`, then it terminates: `gen_server:stop` from erl),
- * and any other system message (`replace_state`, whose Erlang fun cannot run here, `get_log`,
- * `statistics`, `trace`…) with `{error, {unknown_system_msg, Msg}}`. While suspended only
- * system messages and the parent's exit are handled, as in OTP.
+ * and any other system message (`get_log`, `statistics`, `trace`…) with
+ * `{error, {unknown_system_msg, Msg}}`. While suspended only system messages and the parent's
+ * exit are handled, as in OTP. `replace_state` runs a JS function sent by `replaceState` from
+ * this node; an Erlang fun from an erl node cannot run here, so the caller gets what OTP gives
+ * when the fun fails on a node without its module:
+ * `{error, {callback_failed, {gen_server, system_replace_state}, {error, undef}}}`
+ * (`{error, {badarity, {Fun, [State]}}}` for a fun of another arity), and the state is kept.
  *
- * Not here: `enter_loop`, `format_status`, `hibernate` (accepted, no effect), debug options.
+ * `enterLoop` turns the calling process into a server (gen_server:enter_loop).
+ *
+ * Not here: the older `format_status/2` (only the map form), `hibernate` (accepted, no
+ * effect), debug options.
  *
  * Performance: an idle server is a parked process fiber (about 2 kB, see `Process`) plus its
  * loop state; every server shares one loop Effect. A call costs an alias monitor, two messages
@@ -201,6 +209,21 @@ export const InitIgnored: typeof types.InitIgnored = types.InitIgnored
 export type InitIgnored = types.InitIgnored
 
 /**
+ * A `sys` request answered `{error, Reason}` (where OTP's `sys` raises `error(Reason)`), e.g.
+ * `{callback_failed, {gen_server, system_replace_state}, {Class, Reason}}`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const SysError: typeof types.SysError = types.SysError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SysError = types.SysError
+
+/**
  * What `call` fails with.
  *
  * @since 0.1.0
@@ -329,6 +352,36 @@ export const protocol = <Req = Term, Rep = Term, Cast = Term>(schemas: {
 })
 
 /**
+ * What `formatStatus` receives, as OTP 25's `format_status/1` map: `state` and `log` for
+ * `sys:get_status`; `state`, `message` (the last message in), `reason` and `log` for the
+ * report of a server that crashes. `log` is the `sys` debug log (always empty here).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Status<State> {
+  readonly state: State
+  readonly message?: unknown
+  readonly reason?: Term
+  readonly log: ReadonlyArray<Term>
+}
+
+/**
+ * What `formatStatus` returns: the status with every key it was given (as OTP checks; write
+ * `{ ...status, state: hidden(status.state) }`). `state` may be anything: it is shown through
+ * the `state` schema when it encodes, as is when it is a term, else as its text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FormattedStatus {
+  readonly state: unknown
+  readonly message?: unknown
+  readonly reason?: Term
+  readonly log: ReadonlyArray<Term>
+}
+
+/**
  * The callbacks (OTP's callback module) and schemas of a server.
  *
  * @since 0.1.0
@@ -375,6 +428,13 @@ export interface Spec<
   readonly terminate?: ((reason: Term, state: State) => Effect.Effect<unknown, unknown, RTerm>) | undefined
   /** `sys:change_code`: the new state */
   readonly codeChange?: ((oldVsn: Term, state: State, extra: Term) => Effect.Effect<State, unknown, RCode>) | undefined
+  /**
+   * OTP 25's `format_status/1` (the map form; the older `format_status/2` is not offered):
+   * what `sys:get_status` and the crash report show, e.g. to hide a secret in the state. A
+   * function that throws, returns no object or drops a key is reported as OTP does
+   * (`"<name>:format_status/1 crashed"` and the like in place of the state).
+   */
+  readonly formatStatus?: ((status: Status<State>) => FormattedStatus) | undefined
 }
 
 /**
@@ -580,6 +640,35 @@ export const startMonitor = <Args, State, Req, Rep, Cast, R>(
 > => server.start(def, args, options, "monitor") as any
 
 /**
+ * Options of `enterLoop`: the name the process already holds (`name`), its parent (whose exit
+ * signal a trapping server obeys; default: none, as for `start`), and the first action
+ * (`timeout`, `hibernate` or `continue`), as the last argument of `gen_server:enter_loop`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EnterLoopOptions<C> extends Action<C> {
+  readonly name?: string | Atom | Via | undefined
+  readonly parent?: Pid | undefined
+}
+
+/**
+ * Turns the calling process into the server `def` with `state`, without `init`, as
+ * `gen_server:enter_loop/3,4,5`: it never returns; the process ends as the server does. A
+ * `name` must already be the process's own (registered before, e.g. by
+ * `Process.spawn(..., { name })`), else the process exits with `process_not_registered`
+ * (`{process_not_registered_via, Module}` for a via name), as OTP's gen:get_proc_name.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const enterLoop = <Args, State, Req, Rep, Cast, R, C = never>(
+  def: GenServer<Args, State, Req, Rep, Cast, R>,
+  state: State,
+  options?: EnterLoopOptions<C>
+): Effect.Effect<never, unknown, ProcessRuntime | Process.Self | R> => server.enterLoop(def, state, options)
+
+/**
  * `start` tied to the current `Scope`: when the scope closes the server is stopped as a
  * supervisor stops a child (`shutdown`, then `kill` after `shutdownTimeout`, 5 s by
  * default), so a trapping server runs `terminate`.
@@ -719,3 +808,19 @@ export const getStatus = (
   timeout?: Timeout
 ): Effect.Effect<Term, CallError, ProcessRuntime> =>
   client.system(target instanceof types.ServerRef ? target.target : target, Atom.make("get_status"), timeout)
+
+/**
+ * Replaces the server's state with `f(state)` and returns the new state, as `sys:replace_state/2,3`.
+ * `f` is a JS function, so the server must be on this node; `f` runs in the server between two
+ * messages. A function that throws leaves the state as it was and fails with `SysError`
+ * (`{callback_failed, {gen_server, system_replace_state}, {error, Reason}}`).
+ *
+ * @since 0.1.0
+ * @category sys
+ */
+export const replaceState = <S>(
+  target: ServerRef<any, any, any> | Target,
+  f: (state: S) => S,
+  timeout?: Timeout
+): Effect.Effect<S, CallError | SysError, ProcessRuntime> =>
+  client.replaceState(target instanceof types.ServerRef ? target.target : target, f, timeout) as any

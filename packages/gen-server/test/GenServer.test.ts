@@ -376,4 +376,138 @@ describe("GenServer", () => {
       yield* Effect.scoped(GenServer.startScoped(Counter, { start: 0, terminated }))
       expect(yield* Deferred.await(terminated)).toBe(T.atom("shutdown"))
     }).pipe(Effect.provide(ProcessRuntime.layer), Logger.withMinimumLogLevel(LogLevel.None)))
+
+  it.effect("enterLoop: the calling process becomes the server (calls, casts, its name, a timeout, stop)", () =>
+    inProcess(Effect.gen(function*() {
+      const terminated = yield* Deferred.make<T.Term>()
+      const pid = yield* Process.spawn(
+        GenServer.enterLoop(Counter, { n: 7, pending: [], terminated }, { name: "entered", timeout: "1 second" }),
+        { name: "entered" }
+      )
+      const ref = GenServer.ref(Counter, "entered")
+      // the first action: the timeout fires once (handleInfo sets n to -1)
+      yield* TestClock.adjust("1 second")
+      yield* until(GenServer.call(ref, "get"), (n) => n === -1)
+      yield* GenServer.cast(ref, 8)
+      expect(yield* GenServer.call(ref, 1)).toBe(8)
+      const status = T.format(yield* GenServer.getStatus(ref))
+      expect(status).toContain("\"Status for generic server entered\"")
+      expect(status).toContain(`{status,${T.format(pid)},{module,gen_server},`)
+      yield* GenServer.stop(ref, "done")
+      expect(yield* Deferred.await(terminated)).toBe(T.atom("done"))
+      // no name: the header names the pid
+      const anon = yield* Process.spawn(GenServer.enterLoop(Counter, { n: 1, pending: [] }))
+      expect(yield* GenServer.call(GenServer.ref(Counter, anon), "get")).toBe(1)
+      expect(T.format(yield* GenServer.getStatus(anon))).toContain(`"Status for generic server ${T.format(anon)}"`)
+    })))
+
+  it.effect("enterLoop with a name the process does not hold exits process_not_registered, as OTP", () =>
+    inProcess(Effect.gen(function*() {
+      const exitOf = (body: Effect.Effect<unknown, unknown, any>) =>
+        Effect.flatMap(
+          Process.spawnMonitor(body as Effect.Effect<unknown, unknown, never>),
+          ([, mref]) => Effect.map(Process.receive((m) => Process.isDownMessage(m, mref)), (down) => down.elements[4]!)
+        )
+      const state = { n: 0, pending: [] }
+      expect(yield* exitOf(GenServer.enterLoop(Counter, state, { name: "not_mine" }))).toBe(
+        T.atom("process_not_registered")
+      )
+      // the name is another process's
+      yield* Process.spawn(Process.receive(() => false), { name: "taken" })
+      expect(yield* exitOf(GenServer.enterLoop(Counter, state, { name: "taken" }))).toBe(
+        T.atom("process_not_registered")
+      )
+      const registry = { ...GenServer.localRegistry(), module: T.atom("my_reg") }
+      expect(T.format(yield* exitOf(GenServer.enterLoop(Counter, state, { name: GenServer.via(registry, 1) }))))
+        .toBe("{process_not_registered_via,my_reg}")
+      // registered in the registry first: it serves under the via name
+      const named = GenServer.via(registry, 2)
+      yield* Process.spawn(Effect.gen(function*() {
+        yield* registry.register(2, yield* Process.self)
+        return yield* GenServer.enterLoop(Counter, { n: 5, pending: [] }, { name: named })
+      }))
+      yield* until(registry.whereis(2), Option.isSome)
+      expect(yield* GenServer.call(GenServer.ref(Counter, named), "get")).toBe(5)
+    })))
+
+  it.effect("formatStatus (OTP 25's format_status/1) shapes sys:get_status and the crash report", () => {
+    const logs: Array<string> = []
+    return inProcess(
+      Effect.gen(function*() {
+        const Secret = GenServer.make({
+          name: "secret",
+          init: (mode: string) => Effect.succeed({ state: { password: "hunter2", mode } }),
+          handleCall: (_req, _from, s: { readonly password: string; readonly mode: string }) =>
+            Effect.fail(T.atom("crashed")),
+          formatStatus: (status) => {
+            if (status.state.mode === "throw") throw new Error("nope")
+            if (status.state.mode === "drop") return { state: "dropped the log key" } as any
+            return { ...status, state: T.tuple(T.atom("password"), T.atom("hidden")), message: T.atom("hidden_msg") }
+          }
+        })
+        const hidden = yield* GenServer.start(Secret, "hide")
+        const data = ((yield* GenServer.getStatus(hidden)) as T.Tuple).elements[3] as ReadonlyArray<T.Term>
+        const misc = data[4] as ReadonlyArray<T.Tuple>
+        expect(T.format(misc[2]!)).toBe(`{data,[{"State",{password,hidden}}]}`)
+        // the real state is untouched, and sys:get_state shows it
+        expect(T.format(yield* GenServer.getState(hidden))).toContain("hunter2")
+        const crashed = yield* Effect.flip(GenServer.call(hidden, T.atom("boom")))
+        expect(crashed._tag === "ServerExited" && crashed.reason).toBe(T.atom("crashed"))
+        const report = logs.find((l) => l.includes("Generic server"))!
+        expect(report).toContain("{password,hidden}")
+        expect(report).toContain("hidden_msg")
+        expect(report).not.toContain("hunter2")
+        // a callback that throws or drops a key: OTP's texts in place of the state
+        const stateOf = (mode: string) =>
+          Effect.map(GenServer.start(Secret, mode), (s) => s).pipe(
+            Effect.flatMap((s) => GenServer.getStatus(s)),
+            Effect.map((st) => T.format(((st as T.Tuple).elements[3] as ReadonlyArray<any>)[4][2]))
+          )
+        expect(yield* stateOf("throw")).toBe(`{data,[{"State","secret:format_status/1 crashed"}]}`)
+        expect(yield* stateOf("drop")).toBe(
+          `{data,[{"State","secret:format_status/1 returned a map with unknown keys"}]}`
+        )
+      }),
+      logs
+    )
+  })
+
+  it.effect("replaceState (sys:replace_state) with a JS function; a throwing one keeps the state", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 3 })
+      const next = yield* GenServer.replaceState(server, (s: CounterState) => ({ ...s, n: s.n * 10 }))
+      expect(next.n).toBe(30)
+      expect(yield* GenServer.call(server, "get")).toBe(30)
+      const failed = yield* Effect.flip(GenServer.replaceState(server, (_: CounterState): CounterState => {
+        throw T.atom("no_way")
+      }))
+      expect(failed._tag).toBe("SysError")
+      expect(failed._tag === "SysError" && T.format(failed.reason)).toBe(
+        "{callback_failed,{gen_server,system_replace_state},{error,no_way}}"
+      )
+      expect(yield* GenServer.call(server, "get")).toBe(30)
+      // an Erlang fun cannot run here: the answer OTP gives on a node without the fun's module
+      const me = yield* Process.self
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const ask = (fun: T.Term) =>
+        Effect.flatMap(Effect.sync(() => rt.unsafeMakeRef()), (tag) =>
+          Effect.zipRight(
+            Process.send(
+              server.pid,
+              T.tuple(T.atom("system"), T.tuple(me, tag), T.tuple(T.atom("replace_state"), fun))
+            ),
+            Effect.map(
+              Process.receive((m) => m instanceof T.Tuple && T.equals(m.elements[0]!, tag)),
+              (m) => T.format((m as T.Tuple).elements[1]!)
+            )
+          ))
+      expect(yield* ask(new T.Export(T.atom("m"), T.atom("f"), 1))).toBe(
+        "{error,{callback_failed,{gen_server,system_replace_state},{error,undef}}}"
+      )
+      expect(yield* ask(new T.Export(T.atom("m"), T.atom("f"), 2))).toMatch(
+        /^\{error,\{callback_failed,\{gen_server,system_replace_state\},\{error,\{badarity,\{fun m:f\/2,\[<<".*">>\]\}\}\}\}\}$/
+      )
+      expect(yield* ask(42)).toBe("{error,{callback_failed,{gen_server,system_replace_state},{error,{badfun,42}}}}")
+      expect(yield* GenServer.call(server, "get")).toBe(30)
+    })))
 })

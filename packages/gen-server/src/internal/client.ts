@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
 import type { Protocol, ServerRef, Target } from "./types.js"
-import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, Via } from "./types.js"
+import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, SysError, Via } from "./types.js"
 
 /** @internal */
 export const atoms = {
@@ -28,7 +28,8 @@ export const atoms = {
   terminate: T.Atom.make("terminate"),
   shutdown: T.Atom.make("shutdown"),
   callTimeout: T.Atom.make("$gen_call_timeout"),
-  callingSelf: T.Atom.make("calling_self")
+  callingSelf: T.Atom.make("calling_self"),
+  replaceState: T.Atom.make("replace_state")
 } as const
 
 type Timeout = Duration.DurationInput | "infinity"
@@ -413,6 +414,24 @@ export const system = (
       resolve(target),
       (dest) => doCall(target, dest, atoms.system, request, toMillis(timeout, 5000)) as Effect.Effect<T.Term, any, any>
     )
+  )
+
+/**
+ * sys:replace_state with a JS function: the new state, or `SysError` for an `{error, Reason}`
+ * answer (as sys raises `error(Reason)`).
+ * @internal
+ */
+export const replaceState = (
+  target: Target,
+  f: (state: any) => unknown,
+  timeout: Timeout | undefined
+): Effect.Effect<unknown, CallTimeout | NoProc | NoConnection | ServerExited | SysError, ProcessRuntime> =>
+  Effect.flatMap(
+    system(target, new T.Tuple([atoms.replaceState, f as unknown as T.Term]), timeout),
+    (r) =>
+      r instanceof T.Tuple && r.elements.length === 2 && r.elements[0] === T.atoms.error
+        ? Effect.fail(new SysError({ reason: r.elements[1]! }))
+        : Effect.succeed(r)
   )
 
 const toReason = (r: T.Term | string | undefined): T.Term =>

@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { GenServer, StartOptions } from "../GenServer.js"
+import type { EnterLoopOptions, GenServer, StartOptions } from "../GenServer.js"
 import { atoms, inProcess, toMillis } from "./client.js"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
@@ -36,7 +36,14 @@ const A = {
   init: T.Atom.make("init"),
   badCall: T.Atom.make("bad_call"),
   badCast: T.Atom.make("bad_cast"),
-  effectFailure: T.Atom.make("effect_failure")
+  effectFailure: T.Atom.make("effect_failure"),
+  callbackFailed: T.Atom.make("callback_failed"),
+  systemReplaceState: T.Atom.make("system_replace_state"),
+  badarity: T.Atom.make("badarity"),
+  badfun: T.Atom.make("badfun"),
+  undef: T.Atom.make("undef"),
+  processNotRegistered: T.Atom.make("process_not_registered"),
+  processNotRegisteredVia: T.Atom.make("process_not_registered_via")
 } as const
 
 const encoderText = new TextEncoder()
@@ -91,7 +98,10 @@ class Ctx {
     return this.def.spec.name ?? "gen_server"
   }
   stateTerm(): T.Term {
-    const s = this.state
+    return this.shown(this.state)
+  }
+  /** a state (or what `formatStatus` made of it) as a term: by the state schema, as is, or as its text */
+  shown(s: unknown): T.Term {
     if (this.encodeState !== undefined) {
       const t = this.encodeState(s)
       if (!(t instanceof CodecFailure)) return t as T.Term
@@ -122,18 +132,51 @@ const terminate = (c: Ctx, reason: T.Term): Effect.Effect<never, unknown, any> =
       Effect.as(term(reason, c.state), reason),
       (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) as any : Effect.succeed(causeReason(cause))
     )
-  return Effect.flatMap(run, (final) =>
-    isNormalExit(final)
-      ? exitWith(final)
-      : Effect.zipRight(
-        Effect.logError(
-          `** Generic server ${show(c.name ?? c.self)} (${c.label}) terminating \n` +
-            `** Last message in was ${show(c.lastMessage)}\n` +
-            `** When Server state == ${show(c.state)}\n` +
-            `** Reason for termination ==\n** ${show(final)}`
-        ),
-        exitWith(final)
-      ))
+  return Effect.flatMap(run, (final) => {
+    if (isNormalExit(final)) return exitWith(final)
+    // the report shows what formatStatus makes of the state, message and reason (OTP's error_info)
+    const f = formatStatus(c, { state: c.state, message: c.lastMessage, reason: final, log: [] })
+    return Effect.zipRight(
+      Effect.logError(
+        `** Generic server ${show(c.name ?? c.self)} (${c.label}) terminating \n` +
+          `** Last message in was ${show(f.status.message)}\n` +
+          `** When Server state == ${f.exit ?? show(f.status.state)}\n` +
+          `** Reason for termination ==\n** ${show(f.status.reason)}`
+      ),
+      exitWith(final)
+    )
+  })
+}
+
+/** The status `formatStatus` receives (OTP 25's format_status/1 map). */
+interface StatusMap {
+  readonly state: unknown
+  readonly message?: unknown
+  readonly reason?: T.Term
+  readonly log: ReadonlyArray<T.Term>
+}
+
+/**
+ * gen:format_status/4 with a `format_status/1`: the callback's status when it keeps every key
+ * it was given, else the status as it was and OTP's `'EXIT'` text.
+ */
+const formatStatus = (c: Ctx, status: StatusMap): { readonly status: StatusMap; readonly exit?: string } => {
+  const f = c.def.spec.formatStatus
+  if (f === undefined) return { status }
+  let out: unknown
+  try {
+    out = f(status)
+  } catch {
+    return { status, exit: `${c.label}:format_status/1 crashed` }
+  }
+  if (typeof out !== "object" || out === null || Array.isArray(out)) {
+    return { status, exit: `${c.label}:format_status/1 did not return a map` }
+  }
+  // OTP: maps:size(maps:merge(Status, New)) =:= maps:size(New), i.e. no key given may be dropped
+  for (const k of Object.keys(status)) {
+    if (!(k in out)) return { status, exit: `${c.label}:format_status/1 returned a map with unknown keys` }
+  }
+  return { status: out as StatusMap }
 }
 
 /** Applies the action part of a result, then `continue` if asked. */
@@ -209,11 +252,16 @@ const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => 
 
 const charlist = (s: string): ReadonlyArray<number> => T.charlist(s)
 
+/** gen_server:format_status(normal, ...) as sys:get_status shows it. */
 const statusTerm = (c: Ctx): T.Term => {
   const sys = c.suspended ? A.suspended : A.running
-  const header = c.name instanceof T.Atom
-    ? charlist(`Status for generic server ${c.name.name}`)
-    : new T.Tuple([charlist("Status for generic server"), c.name ?? c.self])
+  // gen:format_status_header: a pid or an atom is appended to the text, any other name paired with it
+  const header = c.name === undefined || c.name instanceof T.Atom
+    ? charlist(`Status for generic server ${c.name === undefined ? T.format(c.self) : c.name.name}`)
+    : new T.Tuple([charlist("Status for generic server"), c.name])
+  const f = formatStatus(c, { state: c.state, log: [] })
+  const state = f.exit !== undefined ? charlist(f.exit) : c.shown(f.status.state)
+  const log = Array.isArray(f.status.log) && f.status.log.every(T.isTerm) ? f.status.log : []
   return new T.Tuple([A.status, c.self, new T.Tuple([A.module, A.genServer]), [
     [
       new T.Tuple([A.initialCall, new T.Tuple([T.Atom.make(c.label), A.init, 1])]),
@@ -227,9 +275,9 @@ const statusTerm = (c: Ctx): T.Term => {
       new T.Tuple([A.data, [
         new T.Tuple([charlist("Status"), sys]),
         new T.Tuple([charlist("Parent"), c.parent]),
-        new T.Tuple([charlist("Logged events"), []])
+        new T.Tuple([charlist("Logged events"), log])
       ]]),
-      new T.Tuple([A.data, [new T.Tuple([charlist("State"), c.stateTerm()])]])
+      new T.Tuple([A.data, [new T.Tuple([charlist("State"), state])]])
     ]
   ]])
 }
@@ -248,6 +296,7 @@ const handleSystem = (c: Ctx, from: T.Term, msg: unknown): Effect.Effect<void, u
   }
   if (msg instanceof T.Tuple) {
     const e = msg.elements
+    if (e.length === 2 && e[0] === atoms.replaceState) return prim.reply(from, replaceState(c, e[1]))
     // sys answers `ok` first, then the server terminates (sys:handle_system_msg)
     if (e.length === 2 && e[0] === atoms.terminate) {
       return Effect.zipRight(prim.reply(from, T.atoms.ok), terminate(c, e[1]!))
@@ -268,6 +317,42 @@ const handleSystem = (c: Ctx, from: T.Term, msg: unknown): Effect.Effect<void, u
     }
   }
   return prim.reply(from, new T.Tuple([T.atoms.error, new T.Tuple([A.unknownSystemMsg, msg as T.Term])]))
+}
+
+/**
+ * sys's `{replace_state, StateFun}` through gen_server:system_replace_state: the new state, or
+ * `{error, {callback_failed, {gen_server, system_replace_state}, {Class, Reason}}}` when the
+ * fun fails. A JS function (sent by `GenServer.replaceState` from this node) runs on the state.
+ * An Erlang fun cannot run here, and this node loads no Erlang module, so it fails as it does
+ * on a BEAM node without the fun's module: `badarity` for a fun of another arity, else `undef`;
+ * any other term is `badfun`.
+ */
+const replaceState = (c: Ctx, fun: unknown): unknown => {
+  const failed = (reason: T.Term) =>
+    new T.Tuple([
+      T.atoms.error,
+      new T.Tuple([
+        A.callbackFailed,
+        new T.Tuple([A.genServer, A.systemReplaceState]),
+        new T.Tuple([T.atoms.error, reason])
+      ])
+    ])
+  if (typeof fun === "function") {
+    let next: unknown
+    try {
+      next = fun(c.state)
+    } catch (e) {
+      return failed(T.isTerm(e) ? e : causeReason(Cause.die(e)))
+    }
+    c.state = next
+    return next
+  }
+  if (fun instanceof T.Fun || fun instanceof T.Export) {
+    return failed(
+      fun.arity === 1 ? A.undef : new T.Tuple([A.badarity, new T.Tuple([fun, [c.stateTerm()]])])
+    )
+  }
+  return failed(new T.Tuple([A.badfun, fun as T.Term]))
 }
 
 const isFrom = (u: unknown): u is T.Tuple =>
@@ -363,7 +448,7 @@ export const start = (
     const parentPid = mode === "link"
       ? Option.getOrUndefined(yield* Effect.serviceOption(Process.Self))?.pid
       : undefined
-    const body = serverBody(def, args, ack, parentPid, local ?? via?.name, via)
+    const body = serverBody({ def, args, ack, parentPid, name: local ?? via?.name, via })
     let pid: T.Pid
     let mref: T.Ref | undefined
     if (mode === "monitor") {
@@ -390,31 +475,36 @@ export const start = (
     return mode === "monitor" ? [server, mref!] as const : server
   })
 
-const serverBody = (
-  def: GenServer<any, any, any, any, any, any>,
-  args: unknown,
-  ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>,
-  parentPid: T.Pid | undefined,
-  name: T.Term | undefined,
-  via: Via | undefined
-): Effect.Effect<void, unknown, any> =>
+/** What a server's process needs to start: its definition, `init`'s argument, the ack and its names. */
+interface Boot {
+  readonly def: GenServer<any, any, any, any, any, any>
+  readonly args: unknown
+  readonly ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>
+  readonly parentPid: T.Pid | undefined
+  readonly name: T.Term | undefined
+  readonly via: Via | undefined
+}
+
+const serverBody = (boot: Boot): Effect.Effect<void, unknown, any> =>
   Effect.flatMap(
-    Effect.onInterrupt(
-      initPhase(def, args, ack, parentPid, name, via),
-      () => Deferred.fail(ack, new InitFailed({ reason: T.atoms.killed }))
-    ),
+    Effect.onInterrupt(initPhase(boot), () => Deferred.fail(boot.ack, new InitFailed({ reason: T.atoms.killed }))),
     (started) => started ? loop : Effect.void
   )
 
+/**
+ * Makes `c` the loop state of the process and applies the action of `init`'s (or enter_loop's)
+ * result (a failing `continue` terminates the server); the loop runs next.
+ */
+const enter = (handle: Process.ProcessHandle, c: Ctx, r: unknown): Effect.Effect<void, unknown, any> => {
+  ctxs.set(handle, c)
+  return Effect.catchAllCause(
+    after(c, r),
+    (cause) => c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause))
+  )
+}
+
 /** proc_lib's init: registers a via name, runs `init`, acks; `true` when the loop is to run. */
-const initPhase = (
-  def: GenServer<any, any, any, any, any, any>,
-  args: unknown,
-  ack: Deferred.Deferred<T.Pid, AlreadyStarted | InitFailed | InitIgnored>,
-  parentPid: T.Pid | undefined,
-  name: T.Term | undefined,
-  via: Via | undefined
-): Effect.Effect<boolean, unknown, any> =>
+const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effect<boolean, unknown, any> =>
   Effect.gen(function*() {
     const handle = yield* Process.Self
     const self = handle.pid
@@ -448,11 +538,43 @@ const initPhase = (
       yield* Deferred.fail(ack, new InitFailed({ reason }))
       return yield* exitWith(reason)
     }
-    ctxs.set(handle, c)
     yield* Deferred.succeed(ack, self)
-    yield* Effect.catchAllCause(after(c, r), (cause) =>
-      c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause)))
+    yield* enter(handle, c, r)
     return true
+  })
+
+/**
+ * gen_server:enter_loop: the calling process becomes the server, with `state` and no `init`.
+ * A name must already be the process's own (gen:get_proc_name): else it exits with
+ * `process_not_registered` (a local name) or `{process_not_registered_via, Module}`.
+ * @internal
+ */
+export const enterLoop = (
+  def: GenServer<any, any, any, any, any, any>,
+  state: unknown,
+  options: EnterLoopOptions<any> | undefined
+): Effect.Effect<never, unknown, any> =>
+  Effect.gen(function*() {
+    const handle = yield* Process.Self
+    const self = handle.pid
+    const name = options?.name
+    let registered: T.Term | undefined
+    if (name instanceof Via) {
+      const at = yield* name.registry.whereis(name.name)
+      if (Option.isNone(at) || !T.equals(at.value, self)) {
+        return yield* exitWith(new T.Tuple([A.processNotRegisteredVia, name.registry.module ?? T.atoms.undefined]))
+      }
+      registered = name.name
+    } else if (name !== undefined) {
+      const atom = typeof name === "string" ? T.Atom.make(name) : name
+      const at = (yield* ProcessRuntime).unsafeWhereis(atom)
+      if (at === undefined || !T.equals(at, self)) return yield* exitWith(A.processNotRegistered)
+      registered = atom
+    }
+    const c = new Ctx(def, self, options?.parent ?? self, registered)
+    const { name: _n, parent: _p, ...action } = options ?? {}
+    yield* enter(handle, c, { ...action, state })
+    return yield* (loop as Effect.Effect<never, unknown, any>)
   })
 
 /**

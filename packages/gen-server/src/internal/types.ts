@@ -54,6 +54,12 @@ export class InitFailed extends Data.TaggedError("InitFailed")<{ readonly reason
   }
 }
 /** @internal */
+export class SysError extends Data.TaggedError("SysError")<{ readonly reason: Term }> {
+  override get message(): string {
+    return `sys request failed: ${String(this.reason)}`
+  }
+}
+/** @internal */
 export class InitIgnored extends Data.TaggedError("InitIgnored")<{}> {}
 
 /** @internal */
@@ -72,6 +78,8 @@ export const raw: Protocol<Term, Term, Term> = {
 
 /** @internal */
 export interface ViaRegistry {
+  /** the `Module` of `{via, Module, Name}`, named in `{process_not_registered_via, Module}` */
+  readonly module?: Atom | undefined
   readonly register: (name: Term, pid: Pid) => Effect.Effect<boolean, never, ProcessRuntime>
   readonly unregister: (name: Term) => Effect.Effect<void, never, ProcessRuntime>
   readonly whereis: (name: Term) => Effect.Effect<Option.Option<Pid>, never, ProcessRuntime>
