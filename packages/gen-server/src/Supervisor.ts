@@ -20,7 +20,21 @@
  * The requests are OTP's, over `$gen_call`: an Erlang node calls `supervisor:which_children`,
  * `count_children`, `terminate_child`, `restart_child`, `delete_child` and (with a list of extra
  * arguments, for `simple_one_for_one`) `start_child` on a TS supervisor. A child spec from
- * Erlang (`{M, F, A}`) cannot start TS code: it is answered with `{error, {invalid_child_spec, Spec}}`.
+ * Erlang (a map or the old 6-tuple, as `supervisor:start_child/2` sends it) is checked as OTP's
+ * `check_childspec` does (`{error, {invalid_mfa, _}}`, `missing_id`, ...), and its
+ * `{M, F, A}` names a TS start function in the supervisor's `modules` table:
+ *
+ * ```ts
+ * Supervisor.start({ children: [], modules: { kv: { start_link: (n) => Effect.map(GenServer.startLink(Kv, n), (s) => s.pid) } } })
+ * // erl: supervisor:start_child(Sup, #{id => kv1, start => {kv, start_link, [1]}})
+ * ```
+ *
+ * A child that fails to start is answered as OTP's `handle_start_child` does,
+ * `{error, {Reason, ChildRecord}}` with `ChildRecord` =
+ * `{child, undefined, Id, {M, F, A}, Restart, false, Shutdown, Type, Modules}` (`undefined` in
+ * place of `{M, F, A}` for a TS child spec). An `{M, F, A}` the table lacks fails as OTP's
+ * `catch apply(M, F, A)` of an undefined function: `Reason` = `{'EXIT', {undef, [{M, F, A, []}]}}`
+ * (OTP's stack has more frames after the first).
  *
  * @since 0.1.0
  */
@@ -65,7 +79,27 @@ export type Shutdown = internal.Shutdown
 export interface ChildSpec extends internal.ChildSpec {}
 
 /**
- * The supervisor flags and children (`intensity` 1 and `period` 5 s by default, as OTP).
+ * A start function an Erlang child spec names as `{M, F, A}`: called with `A`'s terms, in the
+ * supervisor process, it links the child and returns its pid (or `undefined`: ignore), as a
+ * `ChildSpec`'s `start`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartFunction = internal.StartFunction
+
+/**
+ * The code an Erlang child spec can start: `modules[M][F](...A)` for `{M, F, A}` (a TS node
+ * loads no Erlang module, so this table stands for the code path).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Modules extends internal.Modules {}
+
+/**
+ * The supervisor flags and children (`intensity` 1 and `period` 5 s by default, as OTP), and
+ * the `modules` that `{M, F, A}` child specs from Erlang may start.
  *
  * @since 0.1.0
  * @category models
@@ -86,6 +120,30 @@ export class SupervisorError extends Data.TaggedError("SupervisorError")<{ reado
 }
 
 /**
+ * The options of `worker` and `supervisor`: the restart type, the shutdown, and a name the
+ * child registers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildOptions {
+  readonly restart?: Restart | undefined
+  readonly shutdown?: Shutdown | undefined
+  readonly name?: GenServer.StartOptions["name"]
+}
+
+/** `GenServer.startLink`'s pid, with the child's name. */
+const startLinked = <Args>(
+  def: GenServer.GenServer<Args, any, any, any, any, any>,
+  args: Args,
+  options: ChildOptions | undefined
+): ChildSpec["start"] =>
+  Effect.map(
+    GenServer.startLink(def, args, options?.name === undefined ? undefined : { name: options.name }),
+    (s) => s.pid
+  )
+
+/**
  * A worker child running a `GenServer` (started with `GenServer.startLink`; `name` registers
  * it).
  *
@@ -96,17 +154,10 @@ export const worker = <Args, State, Req, Rep, Cast, R>(
   id: string | T.Term,
   def: GenServer.GenServer<Args, State, Req, Rep, Cast, R>,
   args: Args,
-  options?: {
-    readonly restart?: Restart | undefined
-    readonly shutdown?: Shutdown | undefined
-    readonly name?: GenServer.StartOptions["name"]
-  }
+  options?: ChildOptions
 ): ChildSpec => ({
   id,
-  start: Effect.map(
-    GenServer.startLink(def, args, options?.name === undefined ? undefined : { name: options.name }),
-    (s) => s.pid
-  ),
+  start: startLinked(def, args, options),
   restart: options?.restart,
   shutdown: options?.shutdown,
   type: "worker",
@@ -119,20 +170,9 @@ export const worker = <Args, State, Req, Rep, Cast, R>(
  * @since 0.1.0
  * @category constructors
  */
-export const supervisor = (
-  id: string | T.Term,
-  flags: Flags,
-  options?: {
-    readonly restart?: Restart | undefined
-    readonly shutdown?: Shutdown | undefined
-    readonly name?: GenServer.StartOptions["name"]
-  }
-): ChildSpec => ({
+export const supervisor = (id: string | T.Term, flags: Flags, options?: ChildOptions): ChildSpec => ({
   id,
-  start: Effect.map(
-    GenServer.startLink(internal.definition, flags, options?.name === undefined ? undefined : { name: options.name }),
-    (s) => s.pid
-  ),
+  start: startLinked(internal.definition, flags, options),
   restart: options?.restart,
   shutdown: options?.shutdown ?? "infinity",
   type: "supervisor",
@@ -248,21 +288,31 @@ export const countChildren = (sup: Sup): Effect.Effect<
     return { specs: get("specs"), active: get("active"), supervisors: get("supervisors"), workers: get("workers") }
   })
 
+/** `{Tag, Arg}` to the supervisor; `ok`/`{ok, Pid}` or a `SupervisorError`. */
+const request = (
+  sup: Sup,
+  tag: string,
+  arg: unknown
+): Effect.Effect<T.Pid | undefined, SupervisorError | GenServer.CallError, ProcessRuntime> =>
+  Effect.flatMap(
+    callSup(sup, T.tuple(T.atom(tag), arg as T.Term)),
+    (reply) => okOrError(reply, (v) => v instanceof T.Pid ? v : undefined)
+  )
+
 /**
- * `supervisor:start_child/2`: a child spec, or for `simple_one_for_one` the extra arguments
- * passed to the template's `start`. The pid, or `undefined` when the child returned ignore.
+ * `supervisor:start_child/2`: a child spec (a TS `ChildSpec`, or an Erlang map or 6-tuple whose
+ * `{M, F, A}` the supervisor's `modules` start), or for `simple_one_for_one` the extra
+ * arguments passed to the template's `start`. The pid, or `undefined` when the child returned
+ * ignore.
  *
  * @since 0.1.0
  * @category requests
  */
 export const startChild = (
   sup: Sup,
-  spec: ChildSpec | ReadonlyArray<unknown>
+  spec: ChildSpec | ReadonlyArray<unknown> | T.TermMap | T.Tuple
 ): Effect.Effect<T.Pid | undefined, SupervisorError | GenServer.CallError, ProcessRuntime> =>
-  Effect.flatMap(
-    callSup(sup, T.tuple(T.atom("start_child"), spec as T.Term)),
-    (reply) => okOrError(reply, (v) => v instanceof T.Pid ? v : undefined)
-  )
+  request(sup, "start_child", spec)
 
 /**
  * `supervisor:terminate_child/2` (by id, or by pid for `simple_one_for_one`).
@@ -274,7 +324,7 @@ export const terminateChild = (
   sup: Sup,
   id: string | T.Term
 ): Effect.Effect<void, SupervisorError | GenServer.CallError, ProcessRuntime> =>
-  Effect.flatMap(callSup(sup, T.tuple(T.atom("terminate_child"), idOf(id))), (r) => okOrError(r, () => undefined))
+  Effect.asVoid(request(sup, "terminate_child", idOf(id)))
 
 /**
  * `supervisor:restart_child/2` (a terminated static child).
@@ -286,10 +336,7 @@ export const restartChild = (
   sup: Sup,
   id: string | T.Term
 ): Effect.Effect<T.Pid | undefined, SupervisorError | GenServer.CallError, ProcessRuntime> =>
-  Effect.flatMap(
-    callSup(sup, T.tuple(T.atom("restart_child"), idOf(id))),
-    (r) => okOrError(r, (v) => v instanceof T.Pid ? v : undefined)
-  )
+  request(sup, "restart_child", idOf(id))
 
 /**
  * `supervisor:delete_child/2` (a terminated static child).
@@ -301,6 +348,6 @@ export const deleteChild = (
   sup: Sup,
   id: string | T.Term
 ): Effect.Effect<void, SupervisorError | GenServer.CallError, ProcessRuntime> =>
-  Effect.flatMap(callSup(sup, T.tuple(T.atom("delete_child"), idOf(id))), (r) => okOrError(r, () => undefined))
+  Effect.asVoid(request(sup, "delete_child", idOf(id)))
 
 const idOf = (id: string | T.Term): T.Term => typeof id === "string" ? T.Atom.make(id) : id

@@ -45,18 +45,56 @@ handle_cast({add, K}, N) -> {noreply, N + K}.
 handle_info(_, N) -> {noreply, N}.
 `
 
-let beamDir: string | undefined
-const compiled = (): string => {
-  if (beamDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "gs-peer-"))
-    writeFileSync(join(dir, "gs_peer.erl"), GS_PEER)
-    const r = spawnSync("erlc", ["-o", dir, join(dir, "gs_peer.erl")], { encoding: "utf8" })
-    if (r.status !== 0) throw new Error(`erlc failed: ${r.stdout}${r.stderr}`)
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }))
-    beamDir = dir
+/** An Erlang gen_server with OTP 25's format_status/1, beside the TS one. */
+const GS_FMT = `
+-module(gs_fmt).
+-behaviour(gen_server).
+-export([init/1, handle_call/3, handle_cast/2, format_status/1]).
+init(S) -> {ok, S}.
+handle_call(get, _From, S) -> {reply, S, S}.
+handle_cast(_, S) -> {noreply, S}.
+format_status(Status) -> Status#{state => hidden}.
+`
+
+/** A supervisor with no children, to compare start_child's answers with. */
+const GS_SUP = `
+-module(gs_sup).
+-behaviour(supervisor).
+-export([start/0, init/1]).
+start() ->
+    Self = self(),
+    spawn(fun() -> {ok, _} = supervisor:start_link({local, gs_sup}, ?MODULE, []), Self ! up, receive after infinity -> ok end end),
+    receive up -> ok end.
+init([]) -> {ok, {#{}, []}}.
+`
+
+/** Funs for sys:replace_state, loaded only on the erl client (no server has this module). */
+const GS_FUN = `
+-module(gs_fun).
+-export([inc/0, two/0]).
+inc() -> fun(S) -> S + 1 end.
+two() -> fun(A, B) -> {A, B} end.
+`
+
+const beamDirs = new Map<string, string>()
+/** Compiles the modules into a directory of their own (once per set); the directory for `-pa`. */
+const compileAll = (modules: Record<string, string>): string => {
+  const key = Object.keys(modules).join(",")
+  let dir = beamDirs.get(key)
+  if (dir === undefined) {
+    const d = mkdtempSync(join(tmpdir(), "gs-peer-"))
+    for (const [name, source] of Object.entries(modules)) {
+      writeFileSync(join(d, `${name}.erl`), source)
+      const r = spawnSync("erlc", ["-o", d, join(d, `${name}.erl`)], { encoding: "utf8" })
+      if (r.status !== 0) throw new Error(`erlc failed: ${r.stdout}${r.stderr}`)
+    }
+    process.once("exit", () => rmSync(d, { recursive: true, force: true }))
+    beamDirs.set(key, dir = d)
   }
-  return beamDir
+  return dir
 }
+const compiled = (): string => compileAll({ gs_peer: GS_PEER, gs_fmt: GS_FMT, gs_sup: GS_SUP })
+const compiledFun = (): string => compileAll({ gs_fun: GS_FUN })
 
 const isTagged2 = (tag: string) => (u: unknown): u is T.Tuple => T.isTagged(u, tag, 2)
 
@@ -100,6 +138,22 @@ const Counter = GenServer.make({
       : Effect.as(Effect.sleep(req.sleep), { reply: T.atom("slept"), state: n }),
   handleCast: (c, n) => Effect.succeed({ state: n + c.add })
 })
+
+/** A TS node and an erl node running `evalCode` (with the compiled modules), on a fresh cookie. */
+const tsAndErl = (evalCode: string, ready: string) =>
+  Effect.gen(function*() {
+    const cookie = uniqueName("c")
+    const erlName = uniqueName("erl")
+    const ctx = yield* buildNode(uniqueName("ts"), cookie)
+    const node = (ctx.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }).node
+    const host = node.name.split("@")[1]!
+    const erl = yield* startErlScoped({
+      args: ["-sname", erlName, "-setcookie", cookie, "-pa", compiled()],
+      eval: evalCode,
+      ready
+    })
+    return { cookie, ctx, node, host, erlNode: T.atom(`${erlName}@${host}`), erl }
+  })
 
 /** Lines `key=value` printed by erl. */
 const lines = (stdout: string): Record<string, string> =>
@@ -209,17 +263,7 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
 
   it.scopedLive("TS → erl: call, cast, a late reply does not leak, a crash mid-call, noproc, noconnection", () =>
     Effect.gen(function*() {
-      const cookie = uniqueName("c")
-      const erlName = uniqueName("erl")
-      const ctx = yield* buildNode(uniqueName("ts"), cookie)
-      const rt = ctx.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }
-      const host = rt.node.name.split("@")[1]!
-      const erlNode = T.atom(`${erlName}@${host}`)
-      const erl = yield* startErlScoped({
-        args: ["-sname", erlName, "-setcookie", cookie, "-pa", compiled()],
-        eval: "gs_peer:start().",
-        ready: "ready"
-      })
+      const { ctx, erl, erlNode, host } = yield* tsAndErl("gs_peer:start().", "ready")
       const Peer = GenServer.protocol({ request: Request, reply: Schema.Number, cast: Cast })
       const peer = GenServer.ref(Peer, GenServer.remote("gs_peer", erlNode))
       const body = Effect.gen(function*() {
@@ -273,6 +317,117 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
       yield* Effect.provide(body2, ctx)
     }))
 })
+
+/** The TS server beside gs_fmt: its formatStatus hides the state as gs_fmt's format_status/1 does. */
+const Fmt = GenServer.make({
+  name: "fmt",
+  init: (n: number) => Effect.succeed({ state: n }),
+  handleCall: (_req, _from, n) => Effect.succeed({ reply: n, state: n }),
+  formatStatus: (status) => ({ ...status, state: T.atom("hidden") })
+})
+
+describe.skipIf(!erlAvailable())(
+  "GenServer interop with real erl: enter_loop, format_status, replace_state, {M,F,A}",
+  () => {
+    it.scopedLive("erl → TS, each answer beside erl's own gen_server/supervisor answer", () =>
+      Effect.gen(function*() {
+        const { cookie, ctx, erlNode, node } = yield* tsAndErl(
+          "gs_peer:start(), gs_sup:start(), {ok, _} = gen_server:start({local, gs_fmt}, gs_fmt, 1, []), " +
+            "io:format(\"up~n\").",
+          "up"
+        )
+        const body = Effect.gen(function*() {
+          // enter_loop: a process registered as `entered` becomes the Counter server
+          yield* Process.spawn(GenServer.enterLoop(Counter, 10, { name: "entered" }), { name: "entered" })
+          // enter_loop with a name the process does not hold: the reason, beside erl's below
+          const [, mref] = yield* Process.spawnMonitor(GenServer.enterLoop(Counter, 0, { name: "nobody_here" }))
+          const down = yield* Process.receive((m) => Process.isDownMessage(m, mref))
+          yield* GenServer.start(Fmt, 1, { name: "fmt" })
+          yield* Supervisor.start({
+            children: [],
+            modules: {
+              ts_worker: {
+                start_link: (n) => Effect.map(GenServer.startLink(Counter, n as number), (s) => s.pid)
+              }
+            }
+          }, { name: "ts_mfa_sup" })
+          const out = yield* Effect.promise(() =>
+            runErl(
+              `N = '${node.name}', E = '${erlNode.name}',
+            true = net_kernel:connect_node(N), true = net_kernel:connect_node(E),
+            io:format("entered=~p~n", [gen_server:call({entered, N}, get)]),
+            io:format("entered_add=~p~n", [gen_server:call({entered, N}, {add, 1})]),
+            {_, M} = spawn_monitor(fun() -> gen_server:enter_loop(gs_peer, [], 0, {local, nobody_here}) end),
+            receive {'DOWN', M, _, _, EnterR} -> io:format("erl_enter=~p~n", [EnterR]) end,
+            {status, _, {module, gen_server}, [_, running, _, [], TsMisc]} = sys:get_status({fmt, N}),
+            {status, _, {module, gen_server}, [_, running, _, [], ErlMisc]} = sys:get_status({gs_fmt, E}),
+            io:format("fmt_ts=~p~n", [lists:last(TsMisc)]),
+            io:format("fmt_same=~p~n", [lists:last(TsMisc) =:= lists:last(ErlMisc)]),
+            {data, [{"Status", running}, {"Parent", _}, {"Logged events", []}]} = lists:nth(2, TsMisc),
+            io:format("fmt_header=~p~n", [lists:nth(1, TsMisc)]),
+            Rs = fun(Name) -> try sys:replace_state(Name, gs_fun:inc()) catch C:R -> {C, R} end end,
+            RTs = Rs({entered, N}),
+            io:format("replace_ts=~w~n", [RTs]),
+            io:format("replace_same=~w~n", [RTs =:= Rs({gs_peer, E})]),
+            Ba = fun(Name) ->
+                try sys:replace_state(Name, gs_fun:two())
+                catch error:{callback_failed, CB, {error, {badarity, {F, [_]}}}} -> {CB, F =:= gs_fun:two()}
+                end
+            end,
+            io:format("badarity_ts=~w~n", [Ba({entered, N})]),
+            io:format("badarity_erl=~w~n", [Ba({gs_peer, E})]),
+            io:format("state_kept=~p~n", [sys:get_state({entered, N})]),
+            {ok, C1} = supervisor:start_child({ts_mfa_sup, N}, #{id => c1, start => {ts_worker, start_link, [5]}}),
+            io:format("child_get=~p~n", [gen_server:call(C1, get)]),
+            {ok, T1} = supervisor:start_child({ts_mfa_sup, N},
+                {t1, {ts_worker, start_link, [7]}, temporary, 1000, worker, [ts_worker]}),
+            io:format("tuple_get=~p~n", [gen_server:call(T1, get)]),
+            io:format("mfa_children=~w~n",
+                [[{Id, is_pid(P), Ty, Ms} || {Id, P, Ty, Ms} <- supervisor:which_children({ts_mfa_sup, N})]]),
+            Undef = #{id => u, start => {nomod, start_link, [1]}},
+            IsUndef = fun({error, {{'EXIT', {undef, [{nomod, start_link, [1], []} | _]}}, Rec}}) -> Rec; (Other) -> Other end,
+            UndefTs = IsUndef(supervisor:start_child({ts_mfa_sup, N}, Undef)),
+            io:format("undef_ts=~w~n", [UndefTs]),
+            io:format("undef_same=~w~n", [UndefTs =:= IsUndef(supervisor:start_child({gs_sup, E}, Undef))]),
+            MF = {m, f, []},
+            Bad = [#{id => b, start => nope}, #{start => MF}, #{id => b}, #{id => b, start => MF, restart => never},
+                   #{id => b, start => MF, shutdown => -1}, #{id => b, start => MF, type => x},
+                   #{id => b, start => MF, modules => [1]}, #{id => b, start => MF, modules => x},
+                   #{id => b, start => MF, significant => true}, #{id => b, start => MF, significant => maybe},
+                   {b, MF, permanent, 5000, worker}, {short}],
+            io:format("invalid_ts=~w~n", [[supervisor:start_child({ts_mfa_sup, N}, B) || B <- Bad]]),
+            io:format("invalid_same=~w~n",
+                [[supervisor:start_child({ts_mfa_sup, N}, B) =:= supervisor:start_child({gs_sup, E}, B) || B <- Bad]]),
+            halt().`,
+              { args: ["-sname", uniqueName("erl"), "-setcookie", cookie, "-pa", compiled(), "-pa", compiledFun()] }
+            )
+          )
+          const r = lines(out.stdout)
+          expect(r.entered).toBe("10")
+          expect(r.entered_add).toBe("11")
+          expect(r.erl_enter).toBe("process_not_registered")
+          expect(T.format(down.elements[4]!)).toBe(r.erl_enter)
+          expect(r.fmt_ts).toBe(`{data,[{"State",hidden}]}`)
+          expect(r.fmt_same).toBe("true")
+          expect(r.fmt_header).toBe(`{header,"Status for generic server fmt"}`)
+          expect(r.replace_ts).toBe("{error,{callback_failed,{gen_server,system_replace_state},{error,undef}}}")
+          expect(r.replace_same).toBe("true")
+          expect(r.badarity_ts).toBe("{{gen_server,system_replace_state},true}")
+          expect(r.badarity_erl).toBe(r.badarity_ts)
+          expect(r.state_kept).toBe("11")
+          expect(r.child_get).toBe("5")
+          expect(r.tuple_get).toBe("7")
+          expect(r.mfa_children).toBe("[{t1,true,worker,[ts_worker]},{c1,true,worker,[ts_worker]}]")
+          // the reason with the child record, beside erl's (whose stack has more frames)
+          expect(r.undef_ts).toBe("{child,undefined,u,{nomod,start_link,[1]},permanent,false,5000,worker,[nomod]}")
+          expect(r.undef_same).toBe("true")
+          expect(r.invalid_ts).toContain("{error,{invalid_mfa,nope}}")
+          expect(r.invalid_same).toBe(`[${Array(12).fill("true").join(",")}]`)
+        })
+        yield* Effect.provide(Process.run(body), ctx)
+      }))
+  }
+)
 
 describe("GenServer between two TS nodes", () => {
   it.scopedLive("call, cast, a late reply does not leak, multiCall (a node without the server is a bad node), sys", () =>

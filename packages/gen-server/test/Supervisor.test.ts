@@ -274,4 +274,79 @@ describe("Supervisor", () => {
       expect(err._tag === "InitFailed" && T.format(err.reason)).toBe("{shutdown,{failed_to_start_child,bad,nope}}")
       expect(log).toEqual(["a"])
     })))
+
+  it.effect("start_child with an Erlang child spec: {M, F, A} through modules, OTP's checks, undef", () =>
+    inProcess(Effect.gen(function*() {
+      const sup = yield* Supervisor.start({
+        children: [],
+        modules: {
+          worker: {
+            start_link: (name) => Effect.map(GenServer.startLink(Worker, { name: T.format(name) }), (s) => s.pid),
+            ignore: () => Effect.succeed(undefined)
+          }
+        }
+      })
+      const spec = (entries: Record<string, T.Term>) => T.map(entries)
+      const mfa = (f: string, args: ReadonlyArray<T.Term>) => T.tuple(T.atom("worker"), T.atom(f), args)
+      const pid = yield* Supervisor.startChild(sup, spec({ id: T.atom("w1"), start: mfa("start_link", [T.atom("a")]) }))
+      expect(yield* GenServer.call(pid!, T.atom("ping"))).toBe(T.atom("pong"))
+      // the old 6-tuple form
+      yield* Supervisor.startChild(
+        sup,
+        T.tuple(T.atom("w2"), mfa("start_link", [T.atom("b")]), T.atom("transient"), 1000, T.atom("worker"), [])
+      )
+      const cs = yield* children(sup)
+      expect(cs.map((c) => [T.format(c.id), c.type, c.modules])).toEqual([
+        ["w1", "worker", ["worker"]],
+        ["w2", "worker", []]
+      ])
+      // a child the supervisor restarts runs the same {M, F, A} again
+      const before = cs[0]!.pid as T.Pid
+      yield* GenServer.cast(before, T.atom("crash"))
+      const after = yield* waitChildren(sup, (xs) => xs[0]!.pid instanceof T.Pid && !T.equals(xs[0]!.pid, before))
+      expect(yield* GenServer.call(after[0]!.pid as T.Pid, T.atom("ping"))).toBe(T.atom("pong"))
+      const reason = (e: Supervisor.SupervisorError | GenServer.CallError) =>
+        e._tag === "SupervisorError" ? T.format(e.reason) : e._tag
+      const fails = (s: T.Term) => Effect.map(Effect.flip(Supervisor.startChild(sup, s as T.TermMap)), reason)
+      // as OTP's handle_start_child: {error, {Reason, #child{}}}
+      expect(yield* fails(spec({ id: T.atom("u"), start: T.tuple(T.atom("nomod"), T.atom("start_link"), [1]) })))
+        .toBe(
+          "{{'EXIT',{undef,[{nomod,start_link,[1],[]}]}},{child,undefined,u,{nomod,start_link,[1]},permanent,false,5000,worker,[nomod]}}"
+        )
+      expect(yield* fails(spec({ id: T.atom("u"), start: mfa("nofun", []), shutdown: T.atom("brutal_kill") })))
+        .toBe(
+          "{{'EXIT',{undef,[{worker,nofun,[],[]}]}},{child,undefined,u,{worker,nofun,[]},permanent,false,brutal_kill,worker,[worker]}}"
+        )
+      // a TS child spec that fails: no {M, F, A} to show
+      const failing = yield* Effect.flip(Supervisor.startChild(sup, {
+        id: "ts",
+        start: Effect.fail(T.atom("nope")),
+        type: "supervisor",
+        modules: "dynamic"
+      }))
+      expect(reason(failing)).toBe("{nope,{child,undefined,ts,undefined,permanent,false,infinity,supervisor,dynamic}}")
+      expect(yield* fails(spec({ start: mfa("start_link", []) }))).toBe("missing_id")
+      expect(yield* fails(spec({ id: 1 }))).toBe("missing_start")
+      expect(yield* fails(spec({ id: 1, start: T.atom("x") }))).toBe("{invalid_mfa,x}")
+      expect(yield* fails(spec({ id: 1, start: mfa("f", []), restart: T.atom("never") })))
+        .toBe("{invalid_restart_type,never}")
+      expect(yield* fails(spec({ id: 1, start: mfa("f", []), type: T.atom("thing") }))).toBe(
+        "{invalid_child_type,thing}"
+      )
+      expect(yield* fails(spec({ id: 1, start: mfa("f", []), shutdown: -1 }))).toBe("{invalid_shutdown,-1}")
+      expect(yield* fails(spec({ id: 1, start: mfa("f", []), modules: [1] }))).toBe("{invalid_module,1}")
+      expect(yield* fails(spec({ id: 1, start: mfa("f", []), significant: T.atoms.true })))
+        .toBe("{bad_combination,[{auto_shutdown,never},{significant,true}]}")
+      expect(yield* fails(T.tuple(T.atom("short")))).toBe("{invalid_child_spec,{short}}")
+      expect(yield* fails(spec({ id: T.atom("w1"), start: mfa("start_link", []) }))).toMatch(
+        /^\{already_started,<.*>\}$/
+      )
+      // ignore: a temporary child is not kept, another is kept with no pid
+      expect(yield* Supervisor.startChild(sup, spec({ id: T.atom("i"), start: mfa("ignore", []) }))).toBeUndefined()
+      expect((yield* children(sup)).map((c) => [T.format(c.id), c.pid])).toEqual([
+        ["w1", after[0]!.pid],
+        ["w2", cs[1]!.pid],
+        ["i", undefined]
+      ])
+    })))
 })

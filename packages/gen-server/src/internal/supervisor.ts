@@ -36,11 +36,20 @@ export interface ChildSpec {
 }
 
 /** @internal */
+export type StartFunction = (...args: ReadonlyArray<T.Term>) => Effect.Effect<T.Pid | undefined, unknown, any>
+
+/** @internal */
+export interface Modules {
+  readonly [module: string]: { readonly [fun: string]: StartFunction } | undefined
+}
+
+/** @internal */
 export interface Flags {
   readonly strategy?: Strategy | undefined
   readonly intensity?: number | undefined
   readonly period?: number | undefined
   readonly children: ReadonlyArray<ChildSpec>
+  readonly modules?: Modules | undefined
 }
 
 const A = {
@@ -67,6 +76,19 @@ const A = {
   failedToStartChild: T.Atom.make("failed_to_start_child"),
   reachedMax: T.Atom.make("reached_max_restart_intensity"),
   invalidChildSpec: T.Atom.make("invalid_child_spec"),
+  id: T.Atom.make("id"),
+  start: T.Atom.make("start"),
+  restart: T.Atom.make("restart"),
+  significant: T.Atom.make("significant"),
+  type: T.Atom.make("type"),
+  modules: T.Atom.make("modules"),
+  permanent: T.Atom.make("permanent"),
+  transient: T.Atom.make("transient"),
+  temporary: T.Atom.make("temporary"),
+  infinity: T.Atom.make("infinity"),
+  brutalKill: T.Atom.make("brutal_kill"),
+  EXIT: T.Atom.make("EXIT"),
+  undef: T.Atom.make("undef"),
   simpleOneForOne: T.Atom.make("simple_one_for_one")
 } as const
 
@@ -86,6 +108,7 @@ interface State {
   readonly template: ChildSpec | undefined
   restarts: Array<number>
   readonly self: T.Pid
+  readonly modules: Modules | undefined
 }
 
 const idTerm = (id: string | T.Term): T.Term => typeof id === "string" ? T.Atom.make(id) : id
@@ -272,6 +295,104 @@ const isChildSpec = (u: unknown): u is ChildSpec =>
   typeof u === "object" && u !== null && "id" in u && "start" in u &&
   (Effect.isEffect((u as ChildSpec).start) || typeof (u as ChildSpec).start === "function")
 
+const restarts: ReadonlyArray<T.Atom> = [A.permanent, A.transient, A.temporary]
+
+/** The `{M, F, A}` of the child specs that came from Erlang. */
+const mfaOf = new WeakMap<ChildSpec, T.Tuple>()
+
+/**
+ * OTP's `#child{}` record as start_child's `{error, {What, Child}}` shows it:
+ * `{child, undefined, Id, MFA, Restart, Significant, Shutdown, Type, Modules}` (a TS spec,
+ * which has no `{M, F, A}`, shows `undefined` there).
+ */
+const childRecord = (spec: ChildSpec): T.Tuple => {
+  const shutdown = shutdownMs(spec)
+  return new T.Tuple([
+    T.Atom.make("child"),
+    T.atoms.undefined,
+    idTerm(spec.id),
+    mfaOf.get(spec) ?? T.atoms.undefined,
+    T.Atom.make(spec.restart ?? "permanent"),
+    T.atoms.false,
+    shutdown === undefined ? A.infinity : typeof shutdown === "number" ? shutdown : A.brutalKill,
+    spec.type === "supervisor" ? A.supervisor : A.worker,
+    spec.modules === undefined || spec.modules === "dynamic" ? A.dynamic : spec.modules.map((m) => T.Atom.make(m))
+  ])
+}
+
+/**
+ * supervisor:check_childspec for a child spec from Erlang (a map or the old 6-tuple): the TS
+ * child spec whose `start` applies `{M, F, A}` through `modules`, or OTP's `{error, What}`
+ * reason. A function missing from `modules` fails as `catch apply(M, F, A)` does in OTP's
+ * do_start_child_i: `{'EXIT', {undef, [{M, F, A, []}]}}` (with no further stack).
+ */
+const erlangChildSpec = (modules: Modules | undefined, spec: unknown): ChildSpec | { readonly invalid: T.Term } => {
+  let get: (key: T.Atom) => T.Term | undefined
+  if (spec instanceof T.TermMap) get = (k) => spec.get(k)
+  else if (spec instanceof T.Tuple && spec.elements.length === 6) {
+    const [id, start, restart, shutdown, type, mods] = spec.elements
+    const m = new Map<T.Atom, T.Term>([
+      [A.id, id!],
+      [A.start, start!],
+      [A.restart, restart!],
+      [A.significant, T.atoms.false],
+      [A.shutdown, shutdown!],
+      [A.type, type!],
+      [A.modules, mods!]
+    ])
+    get = (k) => m.get(k)
+  } else return { invalid: new T.Tuple([A.invalidChildSpec, spec as T.Term]) }
+  const bad = (tag: string, v: T.Term) => ({ invalid: new T.Tuple([T.Atom.make(tag), v]) })
+  const id = get(A.id)
+  if (id === undefined) return { invalid: T.Atom.make("missing_id") }
+  const mfa = get(A.start)
+  if (mfa === undefined) return { invalid: T.Atom.make("missing_start") }
+  if (
+    !(mfa instanceof T.Tuple) || mfa.elements.length !== 3 || !(mfa.elements[0] instanceof T.Atom) ||
+    !(mfa.elements[1] instanceof T.Atom) || !Array.isArray(mfa.elements[2])
+  ) return bad("invalid_mfa", mfa)
+  const restart = get(A.restart) ?? A.permanent
+  if (!(restart instanceof T.Atom) || !restarts.includes(restart)) return bad("invalid_restart_type", restart)
+  const significant = get(A.significant) ?? T.atoms.false
+  if (significant === T.atoms.true) {
+    // this supervisor's auto_shutdown is `never`
+    return bad(
+      "bad_combination",
+      [new T.Tuple([T.Atom.make("auto_shutdown"), T.Atom.make("never")]), new T.Tuple([A.significant, T.atoms.true])]
+    )
+  }
+  if (significant !== T.atoms.false) return bad("invalid_significant", significant)
+  const type = get(A.type) ?? A.worker
+  if (type !== A.worker && type !== A.supervisor) return bad("invalid_child_type", type)
+  const shutdown = get(A.shutdown) ?? (type === A.worker ? 5000 : A.infinity)
+  if (
+    !((typeof shutdown === "number" && Number.isInteger(shutdown) && shutdown >= 0) || shutdown === A.infinity ||
+      shutdown === A.brutalKill)
+  ) return bad("invalid_shutdown", shutdown)
+  const [m, f, args] = mfa.elements as [T.Atom, T.Atom, ReadonlyArray<T.Term>]
+  const mods = get(A.modules) ?? [m]
+  if (mods !== A.dynamic) {
+    if (!Array.isArray(mods)) return bad("invalid_modules", mods)
+    const notAtom = (mods as ReadonlyArray<T.Term>).find((x) => !(x instanceof T.Atom))
+    if (notAtom !== undefined) return bad("invalid_module", notAtom)
+  }
+  const child: ChildSpec = {
+    id: id as T.Term,
+    start: Effect.suspend(() => {
+      const fn = modules?.[m.name]?.[f.name]
+      return fn === undefined
+        ? Effect.fail(new T.Tuple([A.EXIT, new T.Tuple([A.undef, [new T.Tuple([m, f, args, []])]])]))
+        : fn(...args)
+    }),
+    restart: (restart as T.Atom).name as Restart,
+    shutdown: typeof shutdown === "number" ? shutdown : (shutdown as T.Atom).name as "infinity" | "brutal_kill",
+    type: type === A.supervisor ? "supervisor" : "worker",
+    modules: mods === A.dynamic ? "dynamic" : (mods as ReadonlyArray<T.Atom>).map((x) => x.name)
+  }
+  mfaOf.set(child, mfa)
+  return child
+}
+
 const handleCall = (s: State, req: unknown): Effect.Effect<T.Term, never, any> =>
   Effect.gen(function*() {
     if (req === A.whichChildren) {
@@ -307,16 +428,18 @@ const handleCall = (s: State, req: unknown): Effect.Effect<T.Term, never, any> =
         if (r.pid !== undefined) s.children.push({ spec: s.template!, id: T.atoms.undefined, pid: r.pid, extra })
         return ok(r.pid ?? T.atoms.undefined)
       }
-      if (!isChildSpec(arg)) return error(new T.Tuple([A.invalidChildSpec, arg as T.Term]))
-      const id = idTerm(arg.id)
+      const spec = isChildSpec(arg) ? arg : erlangChildSpec(s.modules, arg)
+      if ("invalid" in spec) return error(spec.invalid)
+      const id = idTerm(spec.id)
       const existing = s.children.find((c) => T.equals(c.id, id))
       if (existing !== undefined) {
         return error(existing.pid instanceof T.Pid ? new T.Tuple([A.alreadyStarted, existing.pid]) : A.alreadyPresent)
       }
-      const r = yield* startChild(arg, [])
-      if ("error" in r) return error(r.error)
-      if (r.pid !== undefined || (arg.restart ?? "permanent") !== "temporary") {
-        s.children.push({ spec: arg, id, pid: r.pid, extra: [] })
+      const r = yield* startChild(spec, [])
+      // supervisor:handle_start_child: the reason with the child's record
+      if ("error" in r) return error(new T.Tuple([r.error, childRecord(spec)]))
+      if (r.pid !== undefined || (spec.restart ?? "permanent") !== "temporary") {
+        s.children.push({ spec, id, pid: r.pid, extra: [] })
       }
       return ok(r.pid ?? T.atoms.undefined)
     }
@@ -361,7 +484,8 @@ export const definition = GenServer.make({
         children: [],
         template: strategy === "simple_one_for_one" ? flags.children[0] : undefined,
         restarts: [],
-        self
+        self,
+        modules: flags.modules
       }
       if (strategy === "simple_one_for_one") {
         if (flags.children.length !== 1) {
