@@ -657,7 +657,8 @@ export interface EnterLoopOptions<C> extends Action<C> {
  * `gen_server:enter_loop/3,4,5`: it never returns; the process ends as the server does. A
  * `name` must already be the process's own (registered before, e.g. by
  * `Process.spawn(..., { name })`), else the process exits with `process_not_registered`
- * (`{process_not_registered_via, Module}` for a via name), as OTP's gen:get_proc_name.
+ * (`{process_not_registered_via, Module}` for a via name, `process_not_registered_globally`
+ * for a registry whose `module` is `global`), as OTP's gen:get_proc_name.
  *
  * @since 0.1.0
  * @category starting

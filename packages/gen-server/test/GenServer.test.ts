@@ -420,6 +420,10 @@ describe("GenServer", () => {
       const registry = { ...GenServer.localRegistry(), module: T.atom("my_reg") }
       expect(T.format(yield* exitOf(GenServer.enterLoop(Counter, state, { name: GenServer.via(registry, 1) }))))
         .toBe("{process_not_registered_via,my_reg}")
+      const global = { ...GenServer.localRegistry(), module: T.atom("global") }
+      expect(yield* exitOf(GenServer.enterLoop(Counter, state, { name: GenServer.via(global, 1) }))).toBe(
+        T.atom("process_not_registered_globally")
+      )
       // registered in the registry first: it serves under the via name
       const named = GenServer.via(registry, 2)
       yield* Process.spawn(Effect.gen(function*() {

@@ -43,7 +43,9 @@ const A = {
   badfun: T.Atom.make("badfun"),
   undef: T.Atom.make("undef"),
   processNotRegistered: T.Atom.make("process_not_registered"),
-  processNotRegisteredVia: T.Atom.make("process_not_registered_via")
+  processNotRegisteredVia: T.Atom.make("process_not_registered_via"),
+  processNotRegisteredGlobally: T.Atom.make("process_not_registered_globally"),
+  global: T.Atom.make("global")
 } as const
 
 const encoderText = new TextEncoder()
@@ -546,7 +548,8 @@ const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effec
 /**
  * gen_server:enter_loop: the calling process becomes the server, with `state` and no `init`.
  * A name must already be the process's own (gen:get_proc_name): else it exits with
- * `process_not_registered` (a local name) or `{process_not_registered_via, Module}`.
+ * `process_not_registered` (a local name), `process_not_registered_globally` (a registry whose
+ * `module` is `global`) or `{process_not_registered_via, Module}`.
  * @internal
  */
 export const enterLoop = (
@@ -562,7 +565,13 @@ export const enterLoop = (
     if (name instanceof Via) {
       const at = yield* name.registry.whereis(name.name)
       if (Option.isNone(at) || !T.equals(at.value, self)) {
-        return yield* exitWith(new T.Tuple([A.processNotRegisteredVia, name.registry.module ?? T.atoms.undefined]))
+        const module = name.registry.module
+        // gen:get_proc_name: {global, Name} has its own reason
+        return yield* exitWith(
+          module === A.global
+            ? A.processNotRegisteredGlobally
+            : new T.Tuple([A.processNotRegisteredVia, module ?? T.atoms.undefined])
+        )
       }
       registered = name.name
     } else if (name !== undefined) {

@@ -78,7 +78,10 @@ export const raw: Protocol<Term, Term, Term> = {
 
 /** @internal */
 export interface ViaRegistry {
-  /** the `Module` of `{via, Module, Name}`, named in `{process_not_registered_via, Module}` */
+  /**
+   * the `Module` of `{via, Module, Name}`, named in `enterLoop`'s `{process_not_registered_via, Module}`
+   * (`global` gives `process_not_registered_globally`, as `{global, Name}` does in OTP)
+   */
   readonly module?: Atom | undefined
   readonly register: (name: Term, pid: Pid) => Effect.Effect<boolean, never, ProcessRuntime>
   readonly unregister: (name: Term) => Effect.Effect<void, never, ProcessRuntime>
