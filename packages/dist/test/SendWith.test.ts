@@ -14,7 +14,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as NetKernel from "../src/NetKernel.js"
-import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { erlAvailable, erlLines as lines, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { buildNode, cluster, host } from "./helpers/tsnode.js"
 
 describe("Process.sendWith over the distribution", () => {
@@ -59,15 +59,6 @@ describe("Process.sendWith over the distribution", () => {
     60_000
   )
 })
-
-/** Lines `key=value` printed by erl. */
-const lines = (stdout: string): Record<string, string> =>
-  Object.fromEntries(
-    stdout.split("\n").filter((l) => l.includes("=")).map((l) => {
-      const i = l.indexOf("=")
-      return [l.slice(0, i), l.slice(i + 1)]
-    })
-  )
 
 describe.skipIf(!erlAvailable())("Process.sendWith / erlang:send/3 against real erl", () => {
   it.scopedLive(

@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
+import { erlAvailable, erlLines as lines, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
 import { buildNode, cluster } from "../../dist/test/helpers/tsnode.js"
 import * as GenServer from "../src/GenServer.js"
 import * as Supervisor from "../src/Supervisor.js"
@@ -154,15 +154,6 @@ const tsAndErl = (evalCode: string, ready: string) =>
     })
     return { cookie, ctx, node, host, erlNode: T.atom(`${erlName}@${host}`), erl }
   })
-
-/** Lines `key=value` printed by erl. */
-const lines = (stdout: string): Record<string, string> =>
-  Object.fromEntries(
-    stdout.split("\n").filter((l) => l.includes("=")).map((l) => {
-      const i = l.indexOf("=")
-      return [l.slice(0, i), l.slice(i + 1)]
-    })
-  )
 
 describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
   it.scopedLive("erl → TS: gen_server:call/cast, a late reply does not leak, sys, supervisor:which_children", () =>

@@ -46,6 +46,15 @@ export const uniqueName = (prefix = "t"): string => `${prefix}_${Math.random().t
 /** Quotes a JS string as an Erlang string literal. */
 export const erlString = (s: string): string => JSON.stringify(s)
 
+/** The `key=value` lines an erl script printed (e.g. `io:format("got=~w~n", [X])`), by key. */
+export const erlLines = (stdout: string): Record<string, string> =>
+  Object.fromEntries(
+    stdout.split("\n").filter((l) => l.includes("=")).map((l) => {
+      const i = l.indexOf("=")
+      return [l.slice(0, i), l.slice(i + 1)]
+    })
+  )
+
 const withEnv = (env: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv =>
   env === undefined ? process.env : { ...process.env, ...env }
 
