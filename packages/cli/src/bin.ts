@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `effect-otp` executable (run with tsx in development: `npx effect-otp`).
+ * The `effect-otp` executable (run with tsx in development: `npx effect-otp`; published
+ * as one bundle, see `scripts/pack-bin.mjs`).
  *
  * @since 0.1.0
  */
-import { main } from "./Main.js"
+import * as Boot from "./internal/boot.js"
+
+// before the node's modules load: their top-level code is part of start-up
+Boot.begin()
+const { main } = await import("./Main.js")
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

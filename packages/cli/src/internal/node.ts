@@ -22,6 +22,7 @@ import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Boot from "./boot.js"
 import type * as Helpers from "./helpers.js"
 import type { NodeOptions } from "./options.js"
 
@@ -161,6 +162,7 @@ const signals = () => {
 export const runNode = async (options: NodeOptions): Promise<number> => {
   const sig = signals()
   const node = await startNode(options)
+  Boot.end()
   const shellModule = () => import("./shell.js")
   const print = (line: string) => process.stdout.write(`${line}\n`)
   try {
