@@ -1,12 +1,13 @@
 /**
- * Start-up and idle memory of a node, as a user runs it: the built `effect-otp` CLI
- * (`npx effect-otp --sname X --noshell`, from the packed `dist/` folders, with plain
- * node) beside `erl -sname X -noshell`. Measured from spawn to the name being registered
- * in EPMD (NAMES requests every 5 ms), then the RSS after 2 s idle (`/proc/PID/status`).
+ * Start-up and idle memory of a node, as a user runs it: the built `effect-otp` executable
+ * (`npx effect-otp --sname X --noshell` runs `packages/cli/dist/bin/effect-otp.mjs`, one
+ * bundle with its own effect, with plain node) beside `erl -sname X -noshell`. Measured
+ * from spawn to the name being registered in EPMD (NAMES requests every 5 ms), the CPU
+ * time the process used until then (`/proc/PID/stat`: less sensitive to a loaded machine
+ * than the wall time), then the RSS after 2 s idle (`/proc/PID/status`).
  *
- * The packages are built first when `packages/cli/dist` is missing or older than a source
- * file (`npm run build`), then copied under `node_modules/.cache/effect-otp-bench/` so that
- * node resolves `@effect-otp/*` to the built packages and `effect` to the repository's.
+ * The packages are built first when the executable is missing or older than a source file
+ * (`npm run build`).
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -14,8 +15,11 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { repoRoot, run } from "./harness.js"
 
-const PACKAGES = ["process", "dist", "cli"] as const
-const installDir = path.join(repoRoot, "node_modules", ".cache", "effect-otp-bench")
+/** The packages bundled into the executable, and its build script. */
+const SOURCES = [
+  ...["process", "dist", "gen-server", "global", "cli"].map((p) => path.join(repoRoot, "packages", p, "src")),
+  path.join(repoRoot, "packages", "cli", "scripts")
+]
 
 const newest = (dir: string): number => {
   let t = 0
@@ -26,21 +30,15 @@ const newest = (dir: string): number => {
   return t
 }
 
-/** Builds the packages when needed; returns the path of the installed CLI's executable. */
+/** Builds the packages when needed; returns the path of the CLI's executable. */
 export const prepareCli = async (log: (s: string) => void): Promise<string> => {
-  const built = path.join(repoRoot, "packages", "cli", "dist", "package.json")
-  const stale = !fs.existsSync(built) ||
-    PACKAGES.some((p) => newest(path.join(repoRoot, "packages", p, "src")) > fs.statSync(built).mtimeMs)
+  const bin = path.join(repoRoot, "packages", "cli", "dist", "bin", "effect-otp.mjs")
+  const stale = !fs.existsSync(bin) || SOURCES.some((dir) => newest(dir) > fs.statSync(bin).mtimeMs)
   if (stale) {
     log("startup: npm run build")
     await run("npm", ["run", "build"], { timeoutMs: 900_000 })
   }
-  for (const p of PACKAGES) {
-    const to = path.join(installDir, "node_modules", "@effect-otp", p)
-    fs.rmSync(to, { recursive: true, force: true })
-    fs.cpSync(path.join(repoRoot, "packages", p, "dist"), to, { recursive: true })
-  }
-  return path.join(installDir, "node_modules", "@effect-otp", "cli", "bin", "effect-otp.mjs")
+  return bin
 }
 
 /** The names registered in the EPMD on 4369 (empty when none answers). */
@@ -54,12 +52,23 @@ const epmdNames = (): Promise<string> =>
     socket.on("error", () => resolve(""))
   })
 
-/** Spawns `cmd` (its args with `NAME` replaced), waits until NAME is in EPMD: seconds to register, idle RSS in MB. */
+/** CPU time (user + system, all threads) a process has used, in seconds (Linux clock ticks: 1/100 s). */
+const cpuSeconds = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  // the fields after "(command) ": state is field 3, utime and stime are fields 14 and 15
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * Spawns `cmd` (its args with `NAME` replaced), waits until NAME is in EPMD: seconds to
+ * register, CPU seconds used until then, idle RSS in MB.
+ */
 export const measure = async (
   cmd: string,
   args: ReadonlyArray<string>,
   name: string
-): Promise<{ readonly start_s: number; readonly idle_rss_mb: number }> => {
+): Promise<{ readonly start_s: number; readonly start_cpu_s: number; readonly idle_rss_mb: number }> => {
   const t0 = performance.now()
   const child = spawn(cmd, args.map((a) => a.replace("NAME", name)), { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
@@ -74,10 +83,11 @@ export const measure = async (
       await new Promise((r) => setTimeout(r, 5))
     }
     const start_s = (performance.now() - t0) / 1000
+    const start_cpu_s = cpuSeconds(child.pid!)
     await new Promise((r) => setTimeout(r, 2000))
     const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8")
     const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
-    return { start_s, idle_rss_mb: rss / 1024 }
+    return { start_s, start_cpu_s, idle_rss_mb: rss / 1024 }
   } finally {
     if (!exited) child.kill("SIGKILL")
   }
