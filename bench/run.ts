@@ -428,20 +428,20 @@ const startup = async (): Promise<void> => {
   const bin = await prepareCli(log)
   log("startup: effect-otp --sname --noshell / erl -sname -noshell, alternately")
   const cookie = `c_${rand()}`
-  const ts: Array<Result> = []
-  const erl: Array<Result> = []
+  let ts: Array<Result> = []
+  let erl: Array<Result> = []
   // one of each per round, so that both see the same load on the machine
   for (let i = 0; i < runs; i++) {
-    ts.push(
-      ...await repeat(
+    ts = ts.concat(
+      await repeat(
         "ts startup",
         () => measure("node", [bin, "--sname", "NAME", "--setcookie", cookie, "--noshell"], `s_${rand()}`),
         1
       )
     )
     if (hasErl) {
-      erl.push(
-        ...await repeat(
+      erl = erl.concat(
+        await repeat(
           "erl startup",
           () => measure("erl", ["-sname", "NAME", "-setcookie", cookie, "-noshell"], `s_${rand()}`),
           1
