@@ -38,12 +38,16 @@ const youngGeneration = (nodeFlags: ReadonlyArray<string>) =>
   })
 
 describe("Boot", () => {
-  it.effect("the young generation does not grow during start-up, and grows again after it", () =>
-    Effect.gen(function*() {
-      const { after, before, during } = yield* youngGeneration([])
-      expect(during).toBe(before)
-      expect(after).toBeGreaterThan(during)
-    }), 60_000)
+  it.effect(
+    "the young generation does not grow during start-up, and grows again after it",
+    () =>
+      Effect.gen(function*() {
+        const { after, before, during } = yield* youngGeneration([])
+        expect(during).toBe(before)
+        expect(after).toBeGreaterThan(during)
+      }),
+    60_000
+  )
 
   it.effect("a growth factor given on node's command line is left alone", () =>
     Effect.gen(function*() {
