@@ -17,9 +17,9 @@
  *   its name leaves epmd, its processes end. `restart(a)` starts it again with a new
  *   creation, so pids of the old incarnation are dead.
  *
- * Receive backpressure (`maxMailboxBacklog`, 100 000 messages by default) still waits by
- * polling the clock: under `TestClock`, a connection held by a full mailbox moves on only
- * when the clock does (or pass `maxMailboxBacklog: 0` to `start`).
+ * Receive backpressure (`maxMailboxBacklog`, 100 000 messages by default) needs no clock
+ * either: a connection held by a full mailbox moves on as soon as its receiver has
+ * drained it to half, whether or not the test clock moves.
  *
  * ```ts
  * it.scoped("a ping over the in-memory network", () =>

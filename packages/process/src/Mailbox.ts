@@ -53,6 +53,45 @@ export class Mailbox {
     return this.items === undefined ? 0 : this.items.length - this.head
   }
 
+  /** callbacks waiting for the mailbox to drain (see `onDrained`), with their low-water marks */
+  private drainWatch: Array<{ readonly low: number; readonly resume: () => void }> | undefined = undefined
+  /** the highest low-water mark in `drainWatch`; -1 when nothing waits */
+  private drainAt = -1
+
+  /**
+   * Calls `resume` once at most `low` messages wait (at once if that is so now), or when
+   * the mailbox is cleared. The distribution's receive backpressure waits on this: a
+   * connection that delivered to a full mailbox reads on when the receiver has caught up.
+   * @internal
+   */
+  onDrained(low: number, resume: () => void): void {
+    if (this.size <= low) {
+      resume()
+      return
+    }
+    if (this.drainWatch === undefined) this.drainWatch = []
+    this.drainWatch.push({ low, resume })
+    if (low > this.drainAt) this.drainAt = low
+  }
+
+  private drained(all: boolean): void {
+    const watch = this.drainWatch!
+    const size = this.size
+    const keep: Array<{ readonly low: number; readonly resume: () => void }> = []
+    const ready: Array<() => void> = []
+    let at = -1
+    for (const w of watch) {
+      if (all || size <= w.low) ready.push(w.resume)
+      else {
+        keep.push(w)
+        if (w.low > at) at = w.low
+      }
+    }
+    this.drainWatch = keep.length > 0 ? keep : undefined
+    this.drainAt = at
+    for (const r of ready) r()
+  }
+
   /**
    * Appends a message and wakes the parked receiver.
    * @since 0.1.0
@@ -117,6 +156,7 @@ export class Mailbox {
     } else {
       items.splice(abs, 1)
     }
+    if (this.drainAt >= 0 && this.size <= this.drainAt) this.drained(false)
     return m
   }
 
@@ -130,6 +170,7 @@ export class Mailbox {
     const rest = kept.filter((m) => !predicate(m))
     this.items = rest
     this.head = 0
+    if (this.drainAt >= 0 && this.size <= this.drainAt) this.drained(false)
     return kept.length - rest.length
   }
 
@@ -149,6 +190,7 @@ export class Mailbox {
     this.items = undefined
     this.head = 0
     this.waiter = undefined
+    if (this.drainWatch !== undefined) this.drained(true)
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
       this.timer = undefined

@@ -1,19 +1,22 @@
 /**
- * net_kernel: the node's connection table and policy (connect on demand, the
- * simultaneous-connect rule, allow, visible/hidden, nodeup/nodedown), the Router that
- * carries signals to other nodes, the frame dispatcher that turns control messages
- * into local signals, and the `net_kernel` process that answers `is_auth`.
+ * net_kernel: the node's connection table and its policy (connect on demand, the
+ * simultaneous-connect rule, `allow`, visible/hidden, node events) and the `net_kernel`
+ * process that answers `is_auth`.
  *
- * Mechanism lives elsewhere: `Transport` (bytes), `Handshake` (dist_util),
- * `Connection` (frames, ticks, the writer fiber).
+ * The other parts of the distribution each have their own module:
+ * - `connection/setup.ts`: our side of a connection (`inet_tcp_dist:setup`);
+ * - `connection/connection.ts`: a connected channel (frames, ticks, reader and writer);
+ * - `routing.ts`: signals to other nodes (pending queues, busy waits) and receive backpressure;
+ * - `control/signals.ts` and `control/dispatch.ts`: signal ↔ control message (erts `dist.c`);
+ * - `control/handlers.ts`: spawn request/reply, DOWN and alias handlers of other services;
+ * - `nodeEvents.ts`: nodeup/nodedown for streams, `monitor_nodes` and `monitor_node`.
  */
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
-import { RouteError, type RouterShape, type SendOptions, type SendResult } from "@effect-otp/process/Router"
+import { RouteError } from "@effect-otp/process/Router"
 import * as Sig from "@effect-otp/process/Signal"
-import { Atom, atoms, equals, isTagged, isTerm, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
+import { Atom, atoms, equals, isTagged, Pid, Ref, type Term, Tuple, tuple } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,42 +35,27 @@ import * as Flags from "../Flags.js"
 import * as Handshake from "../Handshake.js"
 import type { Carrier, Listener, Transport } from "../Transport.js"
 import * as Conn from "./connection/connection.js"
-import * as Control from "./control/codec.js"
-import type { HandshakeError, HandshakeResult, PolicyDecision } from "./handshake/machine.js"
+import * as Setup from "./connection/setup.js"
+import type * as Control from "./control/codec.js"
+import { makeDispatch } from "./control/dispatch.js"
+import { ControlHandlers } from "./control/handlers.js"
+import type { HandshakeResult, PolicyDecision } from "./handshake/machine.js"
 import * as HostResolver from "./hostResolver.js"
+import { type NodeEvent, NodeEvents } from "./nodeEvents.js"
+import { makeDelivery, makeRouter } from "./routing.js"
 import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
 // ---------------------------------------------------------------------------
 // Models
 // ---------------------------------------------------------------------------
 
-/** Why `connect` failed. */
-export class ConnectError extends Data.TaggedError("ConnectError")<{
-  readonly node: string
-  readonly reason:
-    | "PeerUnreachable"
-    | "Handshake"
-    | "NotAllowed"
-    | "Timeout"
-    | "SimultaneousLost"
-    | "Closed"
-    | "BadNodeName"
-  readonly detail?: string | undefined
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return `cannot connect to ${this.node}: ${this.reason}${this.detail ? ` (${this.detail})` : ""}`
-  }
-}
+export { ConnectError } from "./connection/setup.js"
+type ConnectError = Setup.ConnectError
+const ConnectError = Setup.ConnectError
+
+export type { NodeEvent } from "./nodeEvents.js"
 
 export type NodeKind = "visible" | "hidden" | "connected" | "this" | "known"
-
-export interface NodeEvent {
-  readonly _tag: "nodeup" | "nodedown"
-  readonly node: Atom
-  readonly hidden: boolean
-  readonly reason?: string | undefined
-}
 
 export interface NetKernelOptions {
   readonly name: Atom
@@ -144,49 +132,25 @@ export interface NetKernelImpl {
     void,
     RouteError
   >
-  readonly onSpawnRequest: (
-    handler: (
-      node: Atom,
-      req: Extract<Control.ControlMessage, { _tag: "SpawnRequest" | "SpawnRequestTT" }>,
-      args: Term | undefined
-    ) => Effect.Effect<void>
-  ) => void
-  readonly onSpawnReply: (
-    handler: (req: Extract<Control.ControlMessage, { _tag: "SpawnReply" | "SpawnReplyTT" }>) => void
-  ) => void
   /**
-   * A MONITOR_P_EXIT from a peer is first offered to this handler (the monitors that
-   * `spawn_request` sets up live outside the process table); `true` means it was handled.
+   * Handlers for the control messages that other services serve (spawn request and
+   * reply, DOWN of monitors kept outside the process table, alias sends): register
+   * scoped, any number of them.
    */
-  readonly onDown: (handler: (from: Pid | Atom, to: Pid, ref: Ref, reason: Term) => boolean) => void
+  readonly handlers: ControlHandlers
 }
 
 const A = {
   net_kernel: Atom.make("net_kernel"),
   gen_call: Atom.make("$gen_call"),
   is_auth: Atom.make("is_auth"),
-  yes: Atom.make("yes"),
-  no: Atom.make("no"),
-  nodeup: Atom.make("nodeup"),
-  nodedown: Atom.make("nodedown"),
-  nodedown_reason: Atom.make("nodedown_reason"),
-  node_type: Atom.make("node_type"),
-  visible: Atom.make("visible"),
-  hidden: Atom.make("hidden"),
-  notsup: Atom.make("notsup"),
-  empty: Atom.make("")
+  yes: Atom.make("yes")
 } as const
-
-/** Names OTP nodes send to on a visible connection or from remote group leaders. */
-const otpServices = new Set(["global_name_server", "global_group", "logger_proxy", "pg", "global_group_check", "rex"])
 
 /** handshakes in progress from one address (IPv6: one /64) at most, by default */
 const DEFAULT_PENDING_PER_ADDRESS = 8
 /** a peer sends send_name as soon as it is connected; a silent socket gives its slot back after this */
 const DEFAULT_FIRST_MESSAGE_TIMEOUT = Duration.seconds(2)
-
-/** how often a connection waiting on a full mailbox looks again */
-const BACKLOG_POLL = Duration.millis(5)
 
 const nodeText = (node: Atom | string): string => typeof node === "string" ? node : node.name
 
@@ -214,6 +178,9 @@ export const make = (
     const kernelScope = yield* Effect.scope
     const fibers = yield* FiberSet.make<void, never>()
     const runFork = yield* FiberSet.runtime(fibers)<never>()
+    const fork = (effect: Effect.Effect<void>) => {
+      runFork(effect)
+    }
     const table = new Map<string, Entry>()
     let allow: ReadonlySet<string> | undefined = options.allow ? new Set(options.allow) : undefined
     let attempts = 0
@@ -221,14 +188,8 @@ export const make = (
       Math.max(1, options.maxPendingHandshakesPerAddress ?? DEFAULT_PENDING_PER_ADDRESS),
       Math.max(1, options.maxPendingHandshakes)
     )
-    const events = yield* PubSub.unbounded<NodeEvent>()
-    const subscribers = new Map<Pid, { hidden: boolean; reason: boolean }>()
-    /** a subscription or node monitor ends with its process */
-    const gone = (pid: Pid) => runtime.isLocal(pid) && !runtime.unsafeIsAlive(pid)
-    const nodeMonitors = new Map<string, Array<Pid>>()
-    let spawnRequestHandler: Parameters<NetKernelImpl["onSpawnRequest"]>[0] | undefined
-    let spawnReplyHandler: Parameters<NetKernelImpl["onSpawnReply"]>[0] | undefined
-    let downHandler: Parameters<NetKernelImpl["onDown"]>[0] | undefined
+    const events = yield* NodeEvents.make(runtime)
+    const handlers = new ControlHandlers()
 
     const flags = Flags.recommended({ hidden: options.hidden })
     const common = {
@@ -238,157 +199,42 @@ export const make = (
       hidden: options.hidden,
       setupTime: options.setupTime
     }
-
-    // --- node events -----------------------------------------------------------
-
-    const publish = (event: NodeEvent) => {
-      Effect.runSync(PubSub.publish(events, event))
-      for (const [pid, sub] of subscribers) {
-        if (gone(pid)) {
-          subscribers.delete(pid)
-          continue
-        }
-        if (event.hidden && !sub.hidden) continue
-        // OTP's order: [{nodedown_reason, R}, {node_type, T}]
-        const info: Array<Term> = []
-        if (sub.reason && event._tag === "nodedown") {
-          info.push(tuple(A.nodedown_reason, Atom.make(event.reason ?? "connection_closed")))
-        }
-        if (sub.hidden) info.push(tuple(A.node_type, event.hidden ? A.hidden : A.visible))
-        const tag = event._tag === "nodeup" ? A.nodeup : A.nodedown
-        runtime.unsafeSend(pid, sub.hidden || sub.reason ? tuple(tag, event.node, info) : tuple(tag, event.node))
-      }
-      if (event._tag === "nodedown") {
-        const watchers = nodeMonitors.get(event.node.name)
-        if (watchers !== undefined) {
-          nodeMonitors.delete(event.node.name)
-          for (const pid of watchers) if (!gone(pid)) runtime.unsafeSend(pid, tuple(A.nodedown, event.node))
-        }
-      }
-    }
+    const setupOptions: Setup.SetupOptions = { ...common, flags, transport, epmd, resolver }
+    const warn = (text: string) => fork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
 
     // --- frames from a peer ----------------------------------------------------
 
-    /**
-     * Receive backpressure: when the process a frame was delivered to has more than
-     * `maxMailboxBacklog` messages waiting, the connection's reader waits (and so stops
-     * reading once `maxInboundBytes` are buffered; TCP then pushes back on the sender)
-     * until the mailbox is down to half. Head-of-line: the whole connection waits.
-     */
-    const backlogCap = options.maxMailboxBacklog ?? 100_000
-    const mailboxSize = runtime.unsafeMailboxSize
-    const backlogWait = (to: Pid | Atom | Ref): Effect.Effect<void> => {
-      if (mailboxSize === undefined || backlogCap <= 0 || mailboxSize(to) <= backlogCap) return Effect.void
-      const low = Math.floor(backlogCap / 2)
-      return Effect.repeat(Effect.sleep(BACKLOG_POLL), { until: () => mailboxSize(to) <= low })
-    }
+    const onFrame = makeDispatch({
+      runtime,
+      handlers,
+      limits: { maxTermBytes: options.maxTermBytes, maxAtoms: options.maxAtoms },
+      deliver: makeDelivery({ runtime, maxMailboxBacklog: options.maxMailboxBacklog ?? 100_000, fork, warn }),
+      sendControl: (node, control) => sendControl(node, control)
+    })
 
-    const deliverMessage = (to: Pid | Atom | Ref, message: Term | undefined, peer: string): Effect.Effect<void> => {
-      // as erts: only local pids receive; a pid of another node (or of an old incarnation
-      // of this one) is dropped, never relayed
-      if (to instanceof Ref) {
-        // ALIAS_SEND: delivered while the alias is active, silently dropped otherwise (erts)
-        if (runtime.isLocal(new Pid(to.node, 0, 0, to.creation))) {
-          runtime.unsafeSend(to, message)
-          return backlogWait(to)
-        }
-        return Effect.void
-      }
-      if (to instanceof Pid) {
-        if (runtime.isLocal(to)) {
-          runtime.unsafeSend(to, message)
-          return backlogWait(to)
-        }
-        return Effect.void
-      }
-      if (runtime.unsafeSend(to, message)) return backlogWait(to)
-      const text = `message to unregistered name ${String(to)} from ${peer} dropped`
-      // OTP's own services talk to every visible node; a TS node does not run them (yet)
-      if (otpServices.has(to.name)) runFork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
-      else yieldLog(text)
-      return Effect.void
-    }
-    const yieldLog = (text: string) => runFork(Effect.logWarning(text).pipe(Effect.annotateLogs("module", "NetKernel")))
+    // --- signals to other nodes ----------------------------------------------------
 
-    const frameLimits: Control.FrameLimits = { maxTermBytes: options.maxTermBytes, maxAtoms: options.maxAtoms }
-    const onFrame = (peer: Atom) => (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
-      const decoded = Control.decodeFrameSharing(payload, frameLimits)
-      if (decoded._tag === "Left") return Effect.fail(decoded.left)
-      const { control: c, message } = decoded.right
-      switch (c._tag) {
-        case "Send":
-        case "SendTT":
-        case "SendSender":
-        case "SendSenderTT":
-          return deliverMessage(c.to, message, peer.name)
-        case "RegSend":
-        case "RegSendTT":
-          return deliverMessage(c.toName, message, peer.name)
-        case "AliasSend":
-        case "AliasSendTT":
-          return deliverMessage(c.alias, message, peer.name)
-        case "Link":
-          runtime.unsafeDeliver(new Sig.Link({ from: c.from, to: c.to }))
-          break
-        case "Unlink":
-          runtime.unsafeDeliver(new Sig.Unlink({ from: c.from, to: c.to, id: 0n }))
-          break
-        case "UnlinkId":
-          runtime.unsafeDeliver(new Sig.Unlink({ from: c.from, to: c.to, id: BigInt(c.id) }))
-          break
-        case "UnlinkIdAck":
-          runtime.unsafeDeliver(new Sig.UnlinkAck({ from: c.from, to: c.to, id: BigInt(c.id) }))
-          break
-        case "Exit":
-        case "ExitTT":
-          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: c.reason, kind: "link" }))
-          break
-        case "PayloadExit":
-        case "PayloadExitTT":
-          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: message!, kind: "link" }))
-          break
-        case "Exit2":
-        case "Exit2TT":
-          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: c.reason, kind: "exit2" }))
-          break
-        case "PayloadExit2":
-        case "PayloadExit2TT":
-          runtime.unsafeDeliver(new Sig.Exit({ from: c.from, to: c.to, reason: message!, kind: "exit2" }))
-          break
-        case "MonitorP":
-          runtime.unsafeDeliver(new Sig.Monitor({ from: c.from, to: c.to, ref: c.ref }))
-          break
-        case "DemonitorP":
-          runtime.unsafeDeliver(new Sig.Demonitor({ from: c.from, to: c.to, ref: c.ref }))
-          break
-        case "MonitorPExit":
-          if (downHandler !== undefined && downHandler(c.from, c.to, c.ref, c.reason)) break
-          runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: c.reason }))
-          break
-        case "PayloadMonitorPExit":
-          if (downHandler !== undefined && downHandler(c.from, c.to, c.ref, message!)) break
-          runtime.unsafeDeliver(new Sig.Down({ from: c.from, to: c.to, ref: c.ref, reason: message! }))
-          break
-        case "SpawnRequest":
-        case "SpawnRequestTT":
-          if (spawnRequestHandler !== undefined) return spawnRequestHandler(peer, c, message)
-          return sendControl(peer, {
-            _tag: "SpawnReply",
-            reqId: c.reqId,
-            to: c.from,
-            flags: 0,
-            result: A.notsup
-          }).pipe(Effect.ignore)
-        case "SpawnReply":
-        case "SpawnReplyTT":
-          if (spawnReplyHandler !== undefined) spawnReplyHandler(c)
-          break
-        case "GroupLeader":
-        case "NodeLink":
-          break
-      }
-      return Effect.void
+    const upConnection = (name: string): Conn.Connection | undefined => {
+      const e = table.get(name)
+      return e !== undefined && e.state === "up" ? e.conn : undefined
     }
+    const router = makeRouter({
+      thisNode,
+      runtime,
+      connection: upConnection,
+      known: (name) => table.has(name),
+      ensure: (node) => ensure(node),
+      anonymous: () => netKernelPid,
+      fork,
+      warn
+    })
+
+    const sendControl = (node: Atom, control: Control.ControlMessage, message?: Term) =>
+      Effect.flatMap(
+        Effect.mapError(ensure(node), () => new RouteError({ reason: "NoConnection", node })),
+        (conn) =>
+          Effect.mapError(conn.sendControl(control, message), () => new RouteError({ reason: "NoConnection", node }))
+      )
 
     // --- the table ---------------------------------------------------------------
 
@@ -433,7 +279,7 @@ export const make = (
         entry.fiber = undefined
         entry.hidden = options.hidden || result.hidden
         table.set(name, entry)
-        publish({ _tag: "nodeup", node: result.peer, hidden: entry.hidden })
+        events.publish({ _tag: "nodeup", node: result.peer, hidden: entry.hidden })
         yield* Effect.logDebug(`nodeup ${name}`).pipe(Effect.annotateLogs("module", "NetKernel"))
         Deferred.unsafeDone(entry.ready, Exit.succeed(conn))
         runFork(
@@ -441,7 +287,12 @@ export const make = (
             Effect.gen(function*() {
               if (table.get(name) === entry) table.delete(name)
               yield* runtime.nodeDown(result.peer)
-              publish({ _tag: "nodedown", node: result.peer, hidden: entry.hidden, reason: closed.nodedownReason })
+              events.publish({
+                _tag: "nodedown",
+                node: result.peer,
+                hidden: entry.hidden,
+                reason: closed.nodedownReason
+              })
               Deferred.unsafeDone(entry.down, Exit.void)
               yield* Scope.close(scope, Exit.void)
               yield* Effect.logDebug(`nodedown ${name}: ${closed.message}`).pipe(
@@ -451,50 +302,11 @@ export const make = (
         )
       })
 
-    const connectionFailed = (node: string, e: HandshakeError | ConnectError): ConnectError =>
-      e._tag === "ConnectError" ? e : new ConnectError({
-        node,
-        reason: e.reason === "NotAllowed" || e.reason === "MissingFlags"
-          ? "NotAllowed"
-          : e.reason === "Nok"
-          ? "SimultaneousLost"
-          : e.reason === "HandshakeTimeout"
-          ? "Timeout"
-          : "Handshake",
-        detail: e.message,
-        cause: e
-      })
-
     /** Our side of a connection attempt (net_kernel:connect_node). */
-    const setup = (name: string, entry: Entry): Effect.Effect<void> => {
-      const at = name.indexOf("@")
-      const alive = name.slice(0, at)
-      const host = name.slice(at + 1)
-      return Effect.gen(function*() {
+    const setup = (name: string, entry: Entry): Effect.Effect<void> =>
+      Effect.gen(function*() {
         const scope = yield* Scope.fork(kernelScope, ExecutionStrategy.sequential)
-        const attempt = Effect.gen(function*() {
-          // inet_tcp_dist: erl_epmd:address_please/3 (inet:getaddr), then port_please and connect on that address
-          const ip = yield* HostResolver.getaddr(host, resolver).pipe(
-            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
-          )
-          const info = yield* epmd.portPlease(ip, alive).pipe(
-            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
-          )
-          if (info.highestVersion < 6) {
-            return yield* new ConnectError({ node: name, reason: "NotAllowed", detail: "peer lacks protocol 6" })
-          }
-          const carrier = yield* transport.connect({ host, ip, port: info.port }).pipe(
-            Scope.extend(scope),
-            Effect.mapError((e) => new ConnectError({ node: name, reason: "PeerUnreachable", detail: e.message }))
-          )
-          const result = yield* Handshake.initiate(carrier, {
-            ...common,
-            flags,
-            peer: name,
-            onAlive: () => Effect.succeed(true)
-          })
-          return { carrier, result }
-        })
+        const attempt = Scope.extend(Setup.setup(name, setupOptions), scope)
         const exit = yield* Effect.exit(attempt)
         if (Exit.isSuccess(exit)) {
           if (table.get(name) !== entry || entry.attempt === -1) {
@@ -507,7 +319,7 @@ export const make = (
         if (Cause.isInterruptedOnly(exit.cause)) return
         const error = Cause.failureOption(exit.cause)
         const ce = Option.isSome(error)
-          ? connectionFailed(name, error.value)
+          ? Setup.connectionFailed(name, error.value)
           : new ConnectError({ node: name, reason: "Handshake", detail: Cause.pretty(exit.cause) })
         if (ce.reason === "SimultaneousLost" && table.get(name) === entry) {
           // the peer's own attempt to us will finish the connection; wait for it a while
@@ -530,7 +342,6 @@ export const make = (
         )
         failEntry(name, entry, ce)
       })
-    }
 
     const ensure = (node: Atom | string): Effect.Effect<Conn.Connection, ConnectError> =>
       Effect.suspend(() => {
@@ -659,214 +470,6 @@ export const make = (
     )
     runFork(Effect.catchAllCause(acceptLoop, (cause) => Effect.logError("accept loop stopped", cause)))
 
-    // --- the Router -------------------------------------------------------------
-
-    const pendingOut = new Map<string, Array<Sig.Signal>>()
-
-    /**
-     * The control message of a plain send (SEND_SENDER when the peer takes it), or of a
-     * send to an alias (ALIAS_SEND; `undefined` when the peer has no DFLAG_ALIAS: erts
-     * then drops the message).
-     */
-    const messageControl = (
-      from: Pid | undefined,
-      to: Sig.Destination,
-      f: bigint
-    ): Control.ControlMessage | undefined =>
-      to._tag === "Pid"
-        ? from !== undefined && (f & Flags.DFLAG_SEND_SENDER) !== 0n
-          ? { _tag: "SendSender", from, to }
-          : { _tag: "Send", to }
-        : to._tag === "Ref"
-        ? (f & Flags.DFLAG_ALIAS) !== 0n ? { _tag: "AliasSend", from: from ?? netKernelPid, alias: to } : undefined
-        : { _tag: "RegSend", from: from ?? netKernelPid, toName: to._tag === "RemoteName" ? to.name : to }
-
-    /** Encode straight into the connection's outbound batch; a term that cannot be encoded is an error. */
-    const enqueue = (conn: Conn.Connection, control: Control.ControlMessage, message: Term | undefined) => {
-      try {
-        conn.unsafeSendControl(control, message)
-      } catch (e) {
-        return notEncodable(conn.peer, e instanceof Error ? e.message : String(e))
-      }
-      return undefined
-    }
-
-    const encodeSignal = (
-      signal: Sig.Signal,
-      conn: Conn.Connection
-    ): [Control.ControlMessage | undefined, Term | undefined] => {
-      const f = conn.flags
-      switch (signal._tag) {
-        case "Message":
-          return [messageControl(signal.from, signal.to, f), signal.message as Term]
-        case "Link":
-          return [{ _tag: "Link", from: signal.from, to: signal.to }, undefined]
-        case "Unlink":
-          return (f & Flags.DFLAG_UNLINK_ID) !== 0n
-            ? [{ _tag: "UnlinkId", id: signal.id, from: signal.from, to: signal.to }, undefined]
-            : [{ _tag: "Unlink", from: signal.from, to: signal.to }, undefined]
-        case "UnlinkAck":
-          return [{ _tag: "UnlinkIdAck", id: signal.id, from: signal.from, to: signal.to }, undefined]
-        case "Exit":
-          if (signal.kind === "link") {
-            return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
-              ? [{ _tag: "PayloadExit", from: signal.from, to: signal.to }, signal.reason]
-              : [{ _tag: "Exit", from: signal.from, to: signal.to, reason: signal.reason }, undefined]
-          }
-          return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
-            ? [{ _tag: "PayloadExit2", from: signal.from, to: signal.to }, signal.reason]
-            : [{ _tag: "Exit2", from: signal.from, to: signal.to, reason: signal.reason }, undefined]
-        case "Monitor":
-          return [{
-            _tag: "MonitorP",
-            from: signal.from,
-            to: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
-            ref: signal.ref
-          }, undefined]
-        case "Demonitor":
-          return [{
-            _tag: "DemonitorP",
-            from: signal.from,
-            to: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
-            ref: signal.ref
-          }, undefined]
-        case "Down":
-          return (f & Flags.DFLAG_EXIT_PAYLOAD) !== 0n
-            ? [{ _tag: "PayloadMonitorPExit", from: signal.from, to: signal.to, ref: signal.ref }, signal.reason]
-            : [
-              { _tag: "MonitorPExit", from: signal.from, to: signal.to, ref: signal.ref, reason: signal.reason },
-              undefined
-            ]
-      }
-    }
-
-    /** Encode and queue on an up connection, synchronously (keeps signal order). */
-    const write = (signal: Sig.Signal, conn: Conn.Connection): RouteError | undefined => {
-      if (signal._tag === "UnlinkAck" && signal.id === 0n) return undefined
-      const [control, message] = encodeSignal(signal, conn)
-      return control === undefined ? undefined : enqueue(conn, control, message)
-    }
-
-    /** The signal could not reach its node: apply Erlang's local consequences. */
-    const unreachable = (signal: Sig.Signal) => {
-      switch (signal._tag) {
-        case "Link":
-          runtime.unsafeDeliver(
-            new Sig.Exit({ from: signal.to, to: signal.from, reason: atoms.noconnection, kind: "link" })
-          )
-          break
-        case "Monitor":
-          runtime.unsafeDeliver(
-            new Sig.Down({
-              from: signal.to._tag === "RemoteName" ? signal.to.name : signal.to,
-              to: signal.from,
-              ref: signal.ref,
-              reason: atoms.noconnection
-            })
-          )
-          break
-        default:
-          break
-      }
-    }
-
-    const flushPending = (name: string) => (result: Exit.Exit<Conn.Connection, ConnectError>) =>
-      Effect.sync(() => {
-        const queued = pendingOut.get(name)
-        pendingOut.delete(name)
-        if (queued === undefined) return
-        for (const s of queued) {
-          if (Exit.isSuccess(result)) {
-            const err = write(s, result.value)
-            if (err !== undefined) yieldLog(err.message)
-          } else unreachable(s)
-        }
-      })
-
-    const route = (signal: Sig.Signal): Effect.Effect<void, RouteError> =>
-      Effect.suspend(() => {
-        const node = Sig.targetNode(signal)
-        if (node === undefined || node === thisNode) {
-          runtime.unsafeDeliver(signal)
-          return Effect.void
-        }
-        const name = node.name
-        const entry = table.get(name)
-        if (entry !== undefined && entry.state === "up" && entry.conn !== undefined && !pendingOut.has(name)) {
-          const conn = entry.conn
-          const err = write(signal, conn)
-          // as a busy distribution port in OTP: the sender waits (its signal is queued) until
-          // the connection has written enough; this also lets the writer and the socket run
-          return err !== undefined ? Effect.fail(err) : conn.isBusy() ? conn.awaitNotBusy : Effect.void
-        }
-        if (signal._tag === "Message" && !isTerm(signal.message)) {
-          return Effect.fail(notEncodable(node, "the message has no term form"))
-        }
-        // connect on demand; keep order with a per-node queue until the connection is up
-        const queue = pendingOut.get(name)
-        if (queue !== undefined) {
-          queue.push(signal)
-          return Effect.void
-        }
-        pendingOut.set(name, [signal])
-        runFork(Effect.flatMap(Effect.exit(ensure(node)), flushPending(name)))
-        return Effect.void
-      })
-
-    /** `route(new Message(...))` without the signal: encoded straight away on an up connection. */
-    const routeSend = (
-      from: Pid | undefined,
-      to: Pid | Sig.RemoteName | Ref,
-      message: unknown
-    ): Effect.Effect<void, RouteError> => {
-      const node = to.node
-      const entry = node === thisNode ? undefined : table.get(node.name)
-      const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
-      if (conn === undefined || pendingOut.has(node.name)) return route(new Sig.Message({ from, to, message }))
-      const control = messageControl(from, to, conn.flags)
-      if (control === undefined) return Effect.void
-      const err = enqueue(conn, control, message as Term)
-      return err !== undefined ? Effect.fail(err) : conn.isBusy() ? conn.awaitNotBusy : Effect.void
-    }
-
-    /**
-     * `erlang:send/3`: `noconnect` answers `noconnect` (nothing sent, no connection set
-     * up) when the node is neither connected nor being connected; `nosuspend` answers
-     * `nosuspend` (nothing sent) when the connection is busy, where `send` would wait.
-     */
-    const routeSendWith = (
-      from: Pid | undefined,
-      to: Pid | Sig.RemoteName | Ref,
-      message: unknown,
-      opts: SendOptions
-    ): Effect.Effect<SendResult, RouteError> => {
-      const node = to.node
-      if (node === thisNode) return Effect.as(route(new Sig.Message({ from, to, message })), "ok" as const)
-      const entry = table.get(node.name)
-      if (entry === undefined && opts.noconnect === true) return Effect.succeed("noconnect" as const)
-      const conn = entry !== undefined && entry.state === "up" ? entry.conn : undefined
-      if (conn === undefined || pendingOut.has(node.name)) {
-        return Effect.as(route(new Sig.Message({ from, to, message })), "ok" as const)
-      }
-      if (opts.nosuspend === true && conn.isBusy()) return Effect.succeed("nosuspend" as const)
-      const control = messageControl(from, to, conn.flags)
-      if (control === undefined) return Effect.succeed("ok" as const)
-      const err = enqueue(conn, control, message as Term)
-      if (err !== undefined) return Effect.fail(err)
-      return opts.nosuspend !== true && conn.isBusy()
-        ? Effect.as(conn.awaitNotBusy, "ok" as const)
-        : Effect.succeed("ok" as const)
-    }
-
-    const router: RouterShape = { route, routeSend, routeSendWith }
-
-    const sendControl = (node: Atom, control: Control.ControlMessage, message?: Term) =>
-      Effect.flatMap(
-        Effect.mapError(ensure(node), () => new RouteError({ reason: "NoConnection", node })),
-        (conn) =>
-          Effect.mapError(conn.sendControl(control, message), () => new RouteError({ reason: "NoConnection", node }))
-      )
-
     // --- the net_kernel process -----------------------------------------------
 
     // answers `gen:call`s (the reply goes to the caller's alias, as `gen:reply` does)
@@ -958,29 +561,12 @@ export const make = (
         return Effect.succeed(false)
       })
 
-    const subscribeNodes = (
-      pid: Pid,
-      opts?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
-    ) => {
-      subscribers.set(pid, { hidden: opts?.hidden === true, reason: opts?.nodedownReason === true })
-      return () => {
-        subscribers.delete(pid)
-      }
-    }
-
     const monitorNode = (pid: Pid, node: Atom): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (node === thisNode) return Effect.void
-        return Effect.flatMap(Effect.either(ensure(node)), (r) => {
-          if (r._tag === "Left") {
-            runtime.unsafeSend(pid, tuple(A.nodedown, node))
-          } else {
-            // watchers that died since are dropped here, so the list of a long-lived node stays bounded
-            const list = (nodeMonitors.get(node.name) ?? []).filter((w) => !gone(w))
-            list.push(pid)
-            nodeMonitors.set(node.name, list)
-          }
-          return Effect.void
+        return Effect.map(Effect.either(ensure(node)), (r) => {
+          if (r._tag === "Left") events.nodedownNow(pid, node)
+          else events.monitorNode(pid, node)
         })
       })
 
@@ -1007,9 +593,9 @@ export const make = (
       ping,
       nodes,
       disconnect,
-      nodeEvents: Stream.fromPubSub(events),
-      subscribeEvents: Effect.map(PubSub.subscribe(events), Stream.fromQueue),
-      subscribeNodes,
+      nodeEvents: Stream.fromPubSub(events.pubsub),
+      subscribeEvents: Effect.map(PubSub.subscribe(events.pubsub), Stream.fromQueue),
+      subscribeNodes: (pid, opts) => events.subscribe(pid, opts),
       monitorNode,
       setAllow: (list) => {
         allow = list ? new Set(list) : undefined
@@ -1019,19 +605,8 @@ export const make = (
         return e?.state === "up" ? e.conn : undefined
       },
       sendControl,
-      onSpawnRequest: (h) => {
-        spawnRequestHandler = h
-      },
-      onSpawnReply: (h) => {
-        spawnReplyHandler = h
-      },
-      onDown: (h) => {
-        downHandler = h
-      }
+      handlers
     } satisfies NetKernelImpl
   })
 
 type Context_Transport = Transport["Type"]
-
-const notEncodable = (node: Atom, detail: string): RouteError =>
-  new RouteError({ reason: "NotEncodable", node, detail })

@@ -301,8 +301,15 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeIsAlive = (pid: Pid): boolean => this.lookup(pid) !== undefined
   unsafeWhereis = (name: Atom): Pid | undefined => this.registry.get(name)?.pid
   unsafeProcessCount = (): number => this.table.size
-  unsafeMailboxSize = (to: Pid | Atom | Ref): number =>
-    (to instanceof Pid ? this.lookup(to) : to instanceof Ref ? this.aliasOwner(to) : this.registry.get(to))?.size ?? 0
+  unsafeMailboxSize = (to: Pid | Atom | Ref): number => this.mailboxOf(to)?.size ?? 0
+  unsafeOnMailboxDrained = (to: Pid | Atom | Ref, low: number, resume: () => void): void => {
+    const p = this.mailboxOf(to)
+    if (p === undefined) resume()
+    else p.onDrained(low, resume)
+  }
+  private mailboxOf(to: Pid | Atom | Ref): ProcessImpl | undefined {
+    return to instanceof Pid ? this.lookup(to) : to instanceof Ref ? this.aliasOwner(to) : this.registry.get(to)
+  }
   /** The process an active alias of this node belongs to. */
   aliasOwner(ref: Ref): ProcessImpl | undefined {
     const k = this.aliasKey(ref)

@@ -68,6 +68,12 @@ export interface ProcessRuntimeShape {
    * alias); 0 when there is no such process. Used by the distribution for receive backpressure.
    */
   readonly unsafeMailboxSize?: ((to: Pid | Atom | Ref) => number) | undefined
+  /**
+   * Calls `resume` once the mailbox of a local process (by pid, registered name or active
+   * alias) holds at most `low` messages, or at once when it does now or there is no such
+   * process; also when the process exits. Receive backpressure waits on this (no polling).
+   */
+  readonly unsafeOnMailboxDrained?: ((to: Pid | Atom | Ref, low: number, resume: () => void) => void) | undefined
 }
 
 /** @since 0.1.0 */

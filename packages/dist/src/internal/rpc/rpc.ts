@@ -305,7 +305,7 @@ export const make = (
 
     // --- the SPAWN_REQUEST server ------------------------------------------------
 
-    kernel.onSpawnRequest((peer, req, argList) =>
+    yield* kernel.handlers.spawnRequest((peer, req, argList) =>
       Effect.gen(function*() {
         const args = Array.isArray(argList) ? (argList as ReadonlyArray<T.Term>) : []
         const link = req.options.some((o) =>
@@ -340,10 +340,10 @@ export const make = (
 
     // --- the client side of spawn_request ---------------------------------------
 
-    kernel.onSpawnReply((c) => {
+    yield* kernel.handlers.spawnReply((c) => {
       const key = refKey(c.reqId)
       const p = pending.get(key)
-      if (p === undefined) return
+      if (p === undefined) return false
       pending.delete(key)
       if (c.result instanceof T.Pid) {
         if ((c.flags & 1) !== 0) runtime.unsafeDeliver(new Sig.Link({ from: c.result, to: p.from }))
@@ -352,9 +352,10 @@ export const make = (
       } else {
         runtime.unsafeSend(p.from, T.tuple(A.spawn_reply, p.ref, A.error, c.result))
       }
+      return true
     })
 
-    kernel.onDown((from, to, ref, reason) => {
+    yield* kernel.handlers.down(({ from, reason, ref, to }) => {
       const key = refKey(ref)
       const m = monitors.get(key)
       if (m === undefined || !T.equals(m.watcher, to)) return false
