@@ -4,8 +4,8 @@
  *
  * - `layerTcp`: `node:net` sockets with TCP_NODELAY (not `@effect/platform`'s Socket:
  *   it costs 2-5x in throughput and has no read backpressure).
- * - `layerMemory`: carriers in pairs inside one process, for deterministic tests
- *   (with `TestClock`); `memoryPair` makes one pair directly.
+ * - `memoryPair`: two connected carriers inside one process, for deterministic tests
+ *   (with `TestClock`); `MemoryCluster` runs whole nodes over in-memory carriers.
  *
  * - `layerTls` / `makeTls`: TLS over `node:tls`, like OTP's `inet_tls_dist` (options as
  *   in an `ssl_dist_optfile`; `SslDistConf` reads such a file).
@@ -186,25 +186,6 @@ export const layerTcp: Layer.Layer<Transport> = Layer.sync(Transport, () => tcp.
  * @category constructors
  */
 export const tcpTransport: Context.Tag.Service<Transport> = tcp.transport
-
-/**
- * An in-memory transport: `listen` takes a port in a registry private to this layer
- * (0 picks one), `connect` to that port makes a pair of carriers. Deterministic and
- * clock-free, for tests with `TestClock`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerMemory: Layer.Layer<Transport> = Layer.sync(Transport, () => memory.make())
-
-/**
- * A fresh in-memory transport (its own port registry), e.g. to share between several
- * nodes in one test.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeMemory: () => Context.Tag.Service<Transport> = memory.make
 
 /**
  * Two connected in-memory carriers, closed with the scope. `framing` sets the

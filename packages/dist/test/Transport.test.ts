@@ -3,8 +3,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import { NetworkImpl } from "../src/internal/testing/network.js"
 import * as Transport from "../src/Transport.js"
 
 /** Reads until `n` bytes have arrived. */
@@ -125,7 +126,8 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
 
 describe("Transport", () => {
   suite("tcp", Transport.layerTcp, "127.0.0.1")
-  suite("memory", Transport.layerMemory, "memory")
+  // the in-memory network of MemoryCluster
+  suite("memory", Layer.sync(Transport.Transport, () => new NetworkImpl().attach("t", "memory").transport), "memory")
 
   it.scoped("tcp: a large writev arrives whole and in order", () =>
     Effect.gen(function*() {

@@ -3,12 +3,11 @@
  * microtask (never re-entrantly from `write`), in order, and the end of stream after
  * the bytes written before `close`, as with TCP.
  */
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
-import { AcceptQueue, BaseCarrier } from "./carrier.js"
-import { CarrierClosed, TransportError } from "./error.js"
+import type { Address, Carrier } from "../../Transport.js"
+import { BaseCarrier } from "./carrier.js"
+import { CarrierClosed } from "./error.js"
 
 /** The end of stream, queued after the last bytes. */
 export const END = Symbol("END")
@@ -97,61 +96,3 @@ export const pair = (options?: { readonly framing?: 2 | 4 }): Effect.Effect<
     Effect.sync(() => unsafePair(options?.framing ?? 2)),
     ([a, b]) => Effect.zipRight(a.close, b.close)
   )
-
-/** A transport with its own port registry. */
-export const make = (): Context.Tag.Service<Transport> => {
-  const listeners = new Map<number, AcceptQueue<MemoryCarrier>>()
-  let nextPort = 1
-  let nextEphemeral = 40000
-
-  const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
-    Effect.acquireRelease(
-      Effect.suspend(() => {
-        let port = options.port ?? 0
-        if (port === 0) {
-          while (listeners.has(nextPort)) nextPort++
-          port = nextPort++
-        }
-        if (listeners.has(port)) {
-          return Effect.fail(
-            new TransportError({ reason: "ListenFailed", address: `memory:${port}`, cause: new Error("EADDRINUSE") })
-          )
-        }
-        const queue = new AcceptQueue<MemoryCarrier>((c) => c.unsafeClose())
-        listeners.set(port, queue)
-        const address = `memory:${port}`
-        const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
-          Effect.interruptible(queue.take(address)),
-          (c) => c.close
-        )
-        return Effect.succeed({ port, queue, listener: { host: "memory", port, accept } })
-      }),
-      ({ port, queue }) =>
-        Effect.sync(() => {
-          listeners.delete(port)
-          queue.close(`memory:${port}`)
-        })
-    ).pipe(Effect.map(({ listener }) => listener))
-
-  const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
-    Effect.acquireRelease(
-      Effect.suspend(() => {
-        const queue = listeners.get(address.port)
-        if (queue === undefined) {
-          return Effect.fail(
-            new TransportError({
-              reason: "ConnectFailed",
-              address: `memory:${address.port}`,
-              cause: new Error("ECONNREFUSED")
-            })
-          )
-        }
-        const [ours, theirs] = unsafePair(2, [nextEphemeral++, address.port])
-        queue.push(theirs)
-        return Effect.succeed(ours)
-      }),
-      (c) => c.close
-    )
-
-  return { listen, connect }
-}
