@@ -120,6 +120,15 @@ export interface Carrier {
   readonly write: (chunk: Uint8Array) => Effect.Effect<void, TransportError>
   /** Write several chunks as one socket write (a batch). */
   readonly writev: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError>
+  /**
+   * Optional: write chunks now, from the caller's stack, outside the runtime (TCP and TLS
+   * have it). `false` when the socket asks the writer to wait for "drain" (the bytes are
+   * taken all the same), `undefined` when the carrier is closed (nothing was written);
+   * throws what the socket's write throws. A connection writes its first frame after an
+   * idle spell this way (no hop through its writer fiber). A wrapper that changes what
+   * `writev` does must leave this out (or set it `undefined`).
+   */
+  readonly unsafeWritev?: ((chunks: ReadonlyArray<Uint8Array>) => boolean | undefined) | undefined
   /** Stop reading (read backpressure). Synchronous. */
   readonly pause: () => void
   /** Resume reading. Synchronous. */

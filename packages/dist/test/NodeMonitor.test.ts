@@ -56,7 +56,9 @@ const freezableTransport = (frozen: { value: boolean }): Context_Transport => {
   const wrap = (c: Transport.Carrier): Transport.Carrier => {
     const overrides: Partial<Transport.Carrier> = {
       write: (chunk) => frozen.value ? Effect.void : c.write(chunk),
-      writev: (chunks) => frozen.value ? Effect.void : c.writev(chunks)
+      writev: (chunks) => frozen.value ? Effect.void : c.writev(chunks),
+      // no writes from the caller's stack either: every write goes through `writev`
+      unsafeWritev: undefined
     }
     return new Proxy(c, {
       get: (target, prop, receiver) =>

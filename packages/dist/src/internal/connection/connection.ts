@@ -1,6 +1,8 @@
 /**
- * A connected distribution channel: framing, ticks, one writer fiber, read
- * backpressure. Mechanism only; what frames mean is the caller's business.
+ * A connected distribution channel: a small Effect shell (the reader, writer, ticker and
+ * carrier-watch fibers, closing) around two state objects, the `OutboundWriter`
+ * (batching, seal/spill, busy state) and the `InboundReader` (framing, pause, handling).
+ * Mechanism only; what frames mean is the caller's business.
  */
 import type { Atom, Term } from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
@@ -16,18 +18,11 @@ import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { Carrier } from "../../Transport.js"
-import {
-  ControlError,
-  type ControlMessage,
-  encodeFrameEither,
-  encodeFrameInto,
-  notEncodable
-} from "../control/codec.js"
-import { Writer } from "../etf/encode.js"
+import { ControlError, type ControlMessage, encodeFrameEither, notEncodable } from "../control/codec.js"
 import { EncodeError } from "../etf/errors.js"
 import type { HandshakeResult } from "../handshake/machine.js"
-import { TransportError } from "../transport/error.js"
-import { FrameParser } from "./framing.js"
+import { InboundReader } from "./reader.js"
+import { OutboundWriter } from "./writer.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -141,28 +136,7 @@ const DEFAULT_TICK_TIME = Duration.seconds(60)
 const DEFAULT_MAX_FRAME = 128 * 1024 * 1024
 const DEFAULT_MAX_INBOUND = 16 * 1024 * 1024
 const DEFAULT_BUSY_LIMIT = 4 * 1024 * 1024
-/** Outbound batch buffers are this big (a larger frame grows one). */
-const BATCH_SIZE = 64 * 1024
-/** A frame starts in a fresh buffer when less than this is left in the current one. */
-const BATCH_RESERVE = 2 * 1024
-/** Queued bytes are cut into a chunk once this many follow the last cut (no re-copy on growth). */
-const BATCH_SEAL = 32 * 1024
-/** Raw payloads this big are queued as their own chunk, not copied. */
-const LARGE_PAYLOAD = 64 * 1024
-/** Queued bytes that make a send write them at once instead of waiting for the writer fiber. */
-const FLUSH_AT = 256 * 1024
-/** Not zero-filled (every byte is written before it is sent); a plain Uint8Array view, not a Buffer. */
-const allocBatch = (n: number): Uint8Array => {
-  if (typeof Buffer !== "function") return new Uint8Array(n)
-  const b = Buffer.allocUnsafeSlow(n)
-  return new Uint8Array(b.buffer, b.byteOffset, n)
-}
 const EMPTY = new Uint8Array(0)
-
-/** A carrier that can write from the caller's stack (TCP). */
-interface DirectWriter {
-  readonly unsafeWritev: (chunks: ReadonlyArray<Uint8Array>) => boolean | undefined
-}
 /** OTP declares the peer dead after this many tick intervals without reads. */
 const SILENT_INTERVALS = 4
 
@@ -175,9 +149,7 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     const { carrier, handshake } = options
     const peerName = handshake.peerName
     const tickInterval = Duration.unsafeDivide(Duration.decode(options.tickTime ?? DEFAULT_TICK_TIME), 4)
-    const maxInbound = options.maxInboundBytes ?? DEFAULT_MAX_INBOUND
     const busyLimit = options.busyLimit ?? DEFAULT_BUSY_LIMIT
-    const parser = new FrameParser(options.maxFrameSize ?? DEFAULT_MAX_FRAME)
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const runSyncExit = Runtime.runSyncExit(runtime)
@@ -186,75 +158,32 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
     let closedWith: ConnectionClosed | undefined
     const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
 
-    // --- stats ---
-    let bytesIn = 0
-    let bytesOut = 0
-    let framesIn = 0
-    let framesOut = 0
-    let ticksOut = 0
-    let readSinceCheck = false
-    let wroteSinceCheck = false
+    const closed = (reason: ConnectionClosedReason, detail?: string, cause?: unknown) =>
+      new ConnectionClosed({ reason, peer: peerName, detail, cause })
 
-    // --- outbound: frames are written (u32 length + payload) into `out`; one writer fiber
-    // hands `chunks` plus the bytes of `out` after `out.base` to the carrier. Bytes before
-    // `out.base` have been handed over and are never written again.
-    let chunks: Array<Uint8Array> = []
-    /** Bytes of frames whose large binaries went out as their own chunks (not copied). */
-    const out = new Writer(BATCH_SIZE, allocBatch)
-    out.spillSize = LARGE_PAYLOAD
-    out.spill = (bytes) => {
-      seal()
-      chunks.push(bytes)
-    }
-    let queuedFrames = 0
-    let queuedTicks = 0
-    /** bytes queued since the last batch was taken */
-    let unflushed = 0
-    /** the writer fiber is in a write */
-    let writing = false
-    /** writes started by `flushNow` and not yet complete */
-    let inflight = 0
-    /** a frame went out through `writeDirect` in this microtask round */
-    let directThisTick = false
-    // only a carrier used as it is: a wrapper that overrides `writev` (a test's proxy, say) must see every write
-    const directWrite = carrier.writev === Object.getPrototypeOf(carrier)?.writev
-      ? (carrier as Partial<DirectWriter>).unsafeWritev
-      : undefined
-    let pendingOut = 0
-    let wakeWriter: (() => void) | undefined
-    let busyWaiters: Array<() => void> = []
-
-    // --- inbound: frames waiting for onFrame ---
-    let inbound: Array<Uint8Array> = []
-    let pendingIn = 0
-    let wakeReader: (() => void) | undefined
-    let readPaused = false
-    /** what `onFrame` answered for a frame handled in `onData`, for the reader to run */
-    let pendingHandled: Effect.Effect<void, E> | undefined
-
-    const wake = (w: (() => void) | undefined) => {
-      if (w !== undefined) w()
-    }
+    const writer = new OutboundWriter({
+      carrier,
+      busyLimit,
+      runSync: (effect) => {
+        runSyncExit(effect)
+      },
+      onWriteError: (e) => closeWith(closed("TransportError", e.message, e))
+    })
+    const reader = new InboundReader<E>({
+      carrier,
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME,
+      maxInbound: options.maxInboundBytes ?? DEFAULT_MAX_INBOUND,
+      onFrame: options.onFrame,
+      onDefect: (detail, defect) => closeWith(closed("HandlerFailed", detail, defect)),
+      onTooLarge: (detail) => closeWith(closed("FrameTooLarge", detail))
+    })
 
     const closeWith = (error: ConnectionClosed): void => {
       if (closedWith !== undefined) return
       closedWith = error
       carrier.unsafeClose(error)
-      chunks = []
-      pendingHandled = undefined
-      out.buf = new Uint8Array(16)
-      out.pos = 0
-      out.base = 0
-      inbound = []
-      const w1 = wakeWriter
-      const w2 = wakeReader
-      wakeWriter = undefined
-      wakeReader = undefined
-      wake(w1)
-      wake(w2)
-      const busy = busyWaiters
-      busyWaiters = []
-      for (const b of busy) b()
+      writer.close()
+      reader.close()
       Deferred.unsafeDone(done, Exit.succeed(error))
       const log = error.reason === "Local" || error.reason === "PeerClosed"
         ? Effect.logDebug(error.message)
@@ -262,95 +191,6 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       runFork(log.pipe(Effect.annotateLogs({ module: "Connection", peer: peerName, reason: error.reason })))
       for (const f of fibers) f.unsafeInterruptAsFork(FiberId.none)
     }
-
-    const closed = (reason: ConnectionClosedReason, detail?: string, cause?: unknown) =>
-      new ConnectionClosed({ reason, peer: peerName, detail, cause })
-
-    // --- receive path (I/O callbacks, synchronous) ---
-    const received: Array<Uint8Array> = []
-    const onData = (chunk: Uint8Array): void => {
-      if (closedWith !== undefined || chunk.length === 0) return
-      bytesIn += chunk.length
-      readSinceCheck = true
-      const tooLarge = parser.push(chunk, received)
-      for (let i = 0; i < received.length; i++) {
-        const frame = received[i]!
-        framesIn++
-        // the reader is idle: handle the frame here (no hop through the reader fiber); an
-        // effect other than Effect.void goes to the reader, and later frames queue behind it
-        if (wakeReader !== undefined && tooLarge === undefined && closedWith === undefined) {
-          let handled: Effect.Effect<void, E>
-          try {
-            handled = options.onFrame(frame)
-          } catch (defect) {
-            received.length = 0
-            closeWith(closed("HandlerFailed", Cause.pretty(Cause.die(defect)), defect))
-            return
-          }
-          if (handled !== Effect.void) {
-            pendingHandled = handled
-            const w = wakeReader
-            wakeReader = undefined
-            wake(w)
-          }
-          continue
-        }
-        inbound.push(frame)
-        pendingIn += frame.length
-      }
-      received.length = 0
-      if (tooLarge !== undefined) {
-        closeWith(closed("FrameTooLarge", `a frame of ${tooLarge} bytes exceeds maxFrameSize ${parser.maxFrameSize}`))
-        return
-      }
-      if (inbound.length > 0) {
-        const w = wakeReader
-        wakeReader = undefined
-        wake(w)
-      }
-      if (!readPaused && pendingIn > maxInbound) {
-        readPaused = true
-        carrier.pause()
-      }
-    }
-
-    const waitFor = (set: (resume: () => void) => void) =>
-      Effect.async<void>((resume) => {
-        set(() => resume(Effect.void))
-      })
-    /** Until `afterWrite` or `closeWith` wakes the busy waiters. */
-    const untilNotBusy = waitFor((r) => {
-      busyWaiters.push(r)
-    })
-
-    const reader: Effect.Effect<void, E> = Effect.gen(function*() {
-      while (closedWith === undefined) {
-        if (pendingHandled !== undefined) {
-          const handled = pendingHandled
-          pendingHandled = undefined
-          yield* handled
-          continue
-        }
-        if (inbound.length === 0) {
-          yield* waitFor((r) => (wakeReader = r))
-          continue
-        }
-        const batch = inbound
-        inbound = []
-        for (let i = 0; i < batch.length; i++) {
-          if (closedWith !== undefined) return
-          const frame = batch[i]!
-          const handled = options.onFrame(frame)
-          // the common answer needs no trip through the run loop
-          if (handled !== Effect.void) yield* handled
-          pendingIn -= frame.length
-          if (readPaused && pendingIn <= maxInbound / 2 && closedWith === undefined) {
-            readPaused = false
-            carrier.resume()
-          }
-        }
-      }
-    })
 
     const onReaderFailure = (cause: Cause.Cause<E>): Effect.Effect<void> =>
       Effect.sync(() => {
@@ -366,193 +206,12 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         }
       })
 
-    // --- send path ---
-    /** Cuts the bytes queued in `out` into a chunk. */
-    const seal = (): void => {
-      if (out.pos > out.base) {
-        chunks.push(out.buf.subarray(out.base, out.pos))
-        out.base = out.pos
-      }
-    }
-
-    /** Before a frame: cut a long run (so growing copies only this frame), move on from a full buffer. */
-    const beginFrame = (): void => {
-      if (out.pos - out.base >= BATCH_SEAL || out.buf.length - out.pos < BATCH_RESERVE) {
-        seal()
-        if (out.buf.length - out.pos < BATCH_RESERVE) {
-          out.buf = allocBatch(BATCH_SIZE)
-          out.pos = 0
-          out.base = 0
-        }
-      }
-    }
-
-    const queued = (n: number): void => {
-      if (n > 0) queuedFrames++
-      else queuedTicks++
-      pendingOut += n + 4
-      unflushed += n + 4
-      // A sender that keeps running (a process in a long send loop) keeps the writer fiber
-      // from running: hand a full batch to the carrier right here, unless a write is
-      // under way (then the writer fiber takes the rest when it is done).
-      if (!writing && inflight === 0) {
-        if (unflushed >= FLUSH_AT) flushNow()
-        else if (directWrite !== undefined && !directThisTick && wakeWriter !== undefined && writeDirect()) return
-      }
-      const w = wakeWriter
-      wakeWriter = undefined
-      wake(w)
-    }
-
-    /**
-     * The first frame queued while the writer is idle goes out at once, from the sender's
-     * stack (one write, no hop through the writer fiber: what a ping-pong waits for);
-     * frames queued after it in the same microtask round are batched by the writer.
-     */
-    const writeDirect = (): boolean => {
-      if (carrier.isClosed()) return false
-      directThisTick = true
-      queueMicrotask(endDirectTick)
-      const batch = takeBatch()
-      if (batch === undefined) return true
-      let more: boolean | undefined
-      try {
-        more = directWrite!.call(carrier, batch)
-      } catch (cause) {
-        afterWrite(batch, Either.left(new TransportError({ reason: "WriteFailed", cause })))
-        return true
-      }
-      if (more === undefined) {
-        // closed after all: the writer fiber reports it
-        chunks = batch.concat(chunks)
-        return false
-      }
-      afterWrite(batch, Either.void)
-      // the socket holds bytes it could not write yet: the writer waits for "drain" on its next write
-      return true
-    }
-    const endDirectTick = () => {
-      directThisTick = false
-    }
-
-    const unsafeSend = (payload: Uint8Array): boolean => {
-      if (closedWith !== undefined) return false
-      const n = payload.length
-      beginFrame()
-      out.u32(n)
-      if (n >= LARGE_PAYLOAD) {
-        seal()
-        chunks.push(payload)
-      } else {
-        out.bytes(payload)
-      }
-      queued(n)
-      return true
-    }
-
-    const unsafeSendControl = (control: ControlMessage, message?: Term): boolean => {
-      if (closedWith !== undefined) return false
-      beginFrame()
-      // the frame starts at `at` after `out.base`; a large binary in it is queued as its
-      // own chunk (`out.spill`), and then the frame's start is in `chunks[first]`
-      const first = chunks.length
-      const at = out.pos - out.base
-      out.u32(0)
-      try {
-        encodeFrameInto(out, control, message)
-      } catch (e) {
-        if (chunks.length > first) {
-          const head = chunks[first]!.subarray(0, at)
-          chunks.length = first
-          if (at > 0) chunks.push(head)
-          out.pos = out.base
-        } else {
-          out.pos = out.base + at
-        }
-        throw e
-      }
-      let n: number
-      if (chunks.length > first) {
-        const head = chunks[first]!
-        n = head.length - at - 4 + out.pos - out.base
-        for (let i = first + 1; i < chunks.length; i++) n += chunks[i]!.length
-        head[at] = n >>> 24
-        head[at + 1] = n >>> 16
-        head[at + 2] = n >>> 8
-        head[at + 3] = n
-      } else {
-        n = out.pos - out.base - at - 4
-        out.putU32(out.base + at, n)
-      }
-      queued(n)
-      return true
-    }
-
     const send = (payload: Uint8Array): Effect.Effect<void, ConnectionClosed> =>
       Effect.suspend(() => {
         if (closedWith !== undefined) return Effect.fail(closedWith)
-        unsafeSend(payload)
-        if (pendingOut <= busyLimit) return Effect.void
-        return untilNotBusy
+        writer.unsafeSend(payload)
+        return writer.pendingOut <= busyLimit ? Effect.void : writer.untilNotBusy
       })
-
-    /** Takes everything queued (as chunks), or undefined when nothing is. */
-    const takeBatch = (): Array<Uint8Array> | undefined => {
-      seal()
-      if (chunks.length === 0) return undefined
-      const batch = chunks
-      chunks = []
-      framesOut += queuedFrames
-      ticksOut += queuedTicks
-      if (queuedFrames > 0) wroteSinceCheck = true
-      queuedFrames = 0
-      queuedTicks = 0
-      unflushed = 0
-      return batch
-    }
-
-    /** After a batch was written (or failed): accounting, busy senders; false when closed. */
-    const afterWrite = (batch: Array<Uint8Array>, result: Either.Either<void, TransportError>): boolean => {
-      if (Either.isLeft(result)) {
-        closeWith(closed("TransportError", result.left.message, result.left))
-        return false
-      }
-      let size = 0
-      for (let i = 0; i < batch.length; i++) size += batch[i]!.length
-      bytesOut += size
-      pendingOut -= size
-      if (pendingOut <= busyLimit && busyWaiters.length > 0) {
-        const busy = busyWaiters
-        busyWaiters = []
-        for (const b of busy) b()
-      }
-      return true
-    }
-
-    /** Writes what is queued now, from the caller's stack (completes in the background if the carrier is full). */
-    const flushNow = (): void => {
-      const batch = takeBatch()
-      if (batch === undefined || closedWith !== undefined) return
-      inflight++
-      runSyncExit(Effect.map(Effect.either(carrier.writev(batch)), (result) => {
-        inflight--
-        afterWrite(batch, result)
-      }))
-    }
-
-    const writer: Effect.Effect<void> = Effect.gen(function*() {
-      while (closedWith === undefined) {
-        const batch = takeBatch()
-        if (batch === undefined) {
-          yield* waitFor((r) => (wakeWriter = r))
-          continue
-        }
-        writing = true
-        const result = yield* Effect.either(carrier.writev(batch))
-        writing = false
-        if (!afterWrite(batch, result)) return
-      }
-    })
 
     // --- ticks ---
     const ticker: Effect.Effect<void> = Effect.gen(function*() {
@@ -566,24 +225,24 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
         if (now > next + intervalMs) next = now + intervalMs
         yield* Effect.sleep(Duration.millis(Math.max(0, next - now)))
         next += intervalMs
-        if (readSinceCheck || readPaused) {
+        if (reader.readSinceCheck || reader.readPaused) {
           silent = 0
         } else if (++silent >= SILENT_INTERVALS) {
           closeWith(closed("TickTimeout", `nothing read for ${SILENT_INTERVALS} tick intervals (net_tick_timeout)`))
           return
         }
-        readSinceCheck = false
-        if (!wroteSinceCheck) unsafeSend(EMPTY)
-        wroteSinceCheck = false
+        reader.readSinceCheck = false
+        if (!writer.wroteSinceCheck) writer.unsafeSend(EMPTY)
+        writer.wroteSinceCheck = false
       }
     })
 
     // --- start ---
-    onData(handshake.tail)
-    carrier.unsafeOnData(onData)
+    reader.onData(handshake.tail)
+    carrier.unsafeOnData(reader.onData)
     fibers.push(
-      yield* Effect.forkScoped(Effect.catchAllCause(reader, onReaderFailure)),
-      yield* Effect.forkScoped(writer),
+      yield* Effect.forkScoped(Effect.catchAllCause(reader.run, onReaderFailure)),
+      yield* Effect.forkScoped(writer.run),
       yield* Effect.forkScoped(ticker),
       yield* Effect.forkScoped(Effect.flatMap(carrier.closed, (c) =>
         Effect.sync(() =>
@@ -605,12 +264,10 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
       flags: handshake.flags,
       handshake,
       send,
-      unsafeSend,
-      unsafeSendControl,
-      isBusy: () => pendingOut > busyLimit && closedWith === undefined,
-      awaitNotBusy: Effect.suspend(() =>
-        pendingOut <= busyLimit || closedWith !== undefined ? Effect.void : untilNotBusy
-      ),
+      unsafeSend: (payload) => writer.unsafeSend(payload),
+      unsafeSendControl: (control, message) => writer.unsafeSendControl(control, message),
+      isBusy: () => writer.isBusy(),
+      awaitNotBusy: writer.untilNotBusy,
       sendControl: (control, message) =>
         Effect.suspend((): Effect.Effect<void, ConnectionClosed | ControlError> => {
           if (closedWith !== undefined) {
@@ -619,27 +276,26 @@ export const make = <E>(options: ConnectionOptions<E>): Effect.Effect<Connection
             return Effect.fail(Either.isLeft(bytes) ? bytes.left : closedWith)
           }
           try {
-            unsafeSendControl(control, message)
+            writer.unsafeSendControl(control, message)
           } catch (e) {
             if (e instanceof EncodeError) return Effect.fail(notEncodable(e))
             throw e
           }
-          if (pendingOut <= busyLimit) return Effect.void
-          return untilNotBusy
+          return writer.pendingOut <= busyLimit ? Effect.void : writer.untilNotBusy
         }),
       close: (detail) => Effect.sync(() => closeWith(closed("Local", detail))),
       closed: Deferred.await(done),
       isClosed: () => closedWith !== undefined,
       stats: () => ({
-        bytesIn,
-        bytesOut,
-        framesIn,
-        framesOut,
-        ticksIn: parser.ticks,
-        ticksOut,
-        pendingOut,
-        pendingIn,
-        readPaused
+        bytesIn: reader.bytesIn,
+        bytesOut: writer.bytesOut,
+        framesIn: reader.framesIn,
+        framesOut: writer.framesOut,
+        ticksIn: reader.ticksIn,
+        ticksOut: writer.ticksOut,
+        pendingOut: writer.pendingOut,
+        pendingIn: reader.pendingIn,
+        readPaused: reader.readPaused
       })
     }
     return connection
