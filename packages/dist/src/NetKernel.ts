@@ -10,12 +10,14 @@
  * @since 0.1.0
  */
 import * as Process from "@effect-otp/process/Process"
-import { Atom, Pid } from "@effect-otp/process/Term"
+import { Atom, Pid, type Term } from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/netKernel.js"
+import * as internalOptions from "./internal/nodeEvents.js"
 
 /**
  * Why a connection could not be set up.
@@ -41,8 +43,9 @@ export type ConnectError = internal.ConnectError
 export type NodeKind = internal.NodeKind
 
 /**
- * `nodeup` / `nodedown`, with the node type and the nodedown reason
- * (`connection_closed`, `net_tick_timeout`, `disconnect`, ...).
+ * `nodeup` / `nodedown`, with the node type, the connection id (unique per connection,
+ * as OTP 25's `connection_id`) and the nodedown reason (`connection_closed`,
+ * `net_tick_timeout`, `disconnect`, ...).
  *
  * @since 0.1.0
  * @category models
@@ -93,14 +96,43 @@ export const connect = (node: Atom | string): Effect.Effect<void, ConnectError, 
   Effect.flatMap(NetKernel, (k) => k.connect(node))
 
 /**
- * `erlang:nodes/0,1`.
+ * What `nodes(kind, options)` tells of a node (the map of `erlang:nodes/2`):
+ * `connectionId` (`undefined` for this node) when asked for, and `nodeType`
+ * (`visible`, `hidden`, `this`, `known`) when asked for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NodeInfo = internal.NodeInfo
+
+/**
+ * The options of `erlang:nodes/2`: `connectionId` and `nodeType` add those items to each
+ * node's info.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NodesOptions = internal.NodesOptions
+
+/**
+ * `erlang:nodes/0,1`, and `erlang:nodes/2` with options: each node with its info
+ * (`{ node, connectionId?, nodeType? }`), as OTP 25's `global` asks with
+ * `erlang:nodes(visible, #{connection_id => true})`.
  *
  * @since 0.1.0
  * @category connections
  */
-export const nodes = (
-  kind?: NodeKind | ReadonlyArray<NodeKind>
-): Effect.Effect<ReadonlyArray<Atom>, never, NetKernel> => Effect.map(NetKernel, (k) => k.nodes(kind))
+export const nodes: {
+  (kind?: NodeKind | ReadonlyArray<NodeKind>): Effect.Effect<ReadonlyArray<Atom>, never, NetKernel>
+  (
+    kind: NodeKind | ReadonlyArray<NodeKind>,
+    options: NodesOptions
+  ): Effect.Effect<ReadonlyArray<NodeInfo>, never, NetKernel>
+} = (
+  kind?: NodeKind | ReadonlyArray<NodeKind>,
+  options?: NodesOptions
+): Effect.Effect<ReadonlyArray<any>, never, NetKernel> =>
+  Effect.map(NetKernel, (k) => options === undefined ? k.nodes(kind) : k.nodesInfo(kind ?? "visible", options))
 
 /**
  * `erlang:disconnect_node/1`: `true` if there was a connection (or attempt) to drop.
@@ -112,9 +144,17 @@ export const disconnect = (node: Atom | string): Effect.Effect<boolean, never, N
   Effect.flatMap(NetKernel, (k) => k.disconnect(toAtom(node)))
 
 /**
- * Options of `monitorNodes`, as in `net_kernel:monitor_nodes(true, Options)`: `hidden`
- * also reports hidden nodes and adds `{node_type, visible | hidden}` to the info list;
- * `nodedownReason` adds `{nodedown_reason, R}` to nodedown messages.
+ * Options of `monitorNodes`, as in `net_kernel:monitor_nodes(true, Options)`:
+ * - `nodeType`: which nodes are reported (`visible`, the default; `hidden`; `all`), and
+ *   `{node_type, visible | hidden}` is added to the info; `hidden: true` is `nodeType: "all"`;
+ * - `connectionId`: adds `{connection_id, Id}` (OTP 25);
+ * - `nodedownReason`: adds `{nodedown_reason, R}` to nodedown messages;
+ * - `format`: `"list"` (the default) is the list form (`[connection_id, {node_type, all}]`):
+ *   the info is a list (in OTP's order: connection id, nodedown reason, node type), and
+ *   with no option the message is `{nodeup, Node}`; `"map"` is the map form
+ *   (`#{connection_id => true, node_type => all}`): the info is always a map.
+ *
+ * `fromErlangOptions` reads the options as erl writes them.
  *
  * @since 0.1.0
  * @category node monitoring
@@ -122,12 +162,23 @@ export const disconnect = (node: Atom | string): Effect.Effect<boolean, never, N
 export interface MonitorNodesOptions {
   readonly hidden?: boolean | undefined
   readonly nodedownReason?: boolean | undefined
+  readonly connectionId?: boolean | undefined
+  readonly nodeType?: "visible" | "hidden" | "all" | undefined
+  readonly format?: "list" | "map" | undefined
 }
 
-const monitorOptions = (o: MonitorNodesOptions | undefined) => ({
-  hidden: o?.hidden === true,
-  nodedownReason: o?.nodedownReason === true
-})
+/**
+ * `net_kernel:monitor_nodes/2`'s `Options` as erl writes them: a map
+ * (`#{connection_id => true, node_type => all, nodedown_reason => true}`) or a list
+ * (`[connection_id, nodedown_reason, {node_type, all}]`). Bad options fail with the
+ * reason `monitor_nodes` returns in `{error, Reason}`: `{unknown_options, Unknown}` or
+ * `{bad_option_value, Bad}`.
+ *
+ * @since 0.1.0
+ * @category node monitoring
+ */
+export const fromErlangOptions: (options: Term) => Either.Either<MonitorNodesOptions, Term> =
+  internalOptions.fromErlangOptions
 
 /**
  * `net_kernel:monitor_nodes(true, Options)`: the process (the calling process when no pid
@@ -147,10 +198,10 @@ export const monitorNodes: {
   options?: MonitorNodesOptions
 ): Effect.Effect<() => void, never, any> =>
   pidOrOptions instanceof Pid
-    ? Effect.map(NetKernel, (k) => k.subscribeNodes(pidOrOptions, monitorOptions(options)))
+    ? Effect.map(NetKernel, (k) => k.subscribeNodes(pidOrOptions, options))
     : Effect.flatMap(
       Process.self,
-      (self) => Effect.map(NetKernel, (k) => k.subscribeNodes(self, monitorOptions(pidOrOptions)))
+      (self) => Effect.map(NetKernel, (k) => k.subscribeNodes(self, pidOrOptions))
     )
 
 /**
@@ -204,20 +255,29 @@ export const subscribeEvents = (
   )
 
 /**
- * `erlang:monitor_node(Node, true)` for a process (the calling process when no pid is
- * given): it receives `{nodedown, Node}` once the connection goes down (at once if it
- * cannot be set up). Connects first, as OTP does.
+ * `erlang:monitor_node(Node, Flag)` for a process (the calling process when no pid is
+ * given). With `true` (the default) it receives `{nodedown, Node}` once the connection
+ * goes down (at once if it cannot be set up); connects first, as OTP does. Each call
+ * adds a monitor (and so a message). `false` takes one monitor of the process on that
+ * node away (nothing happens if it has none).
  *
  * @since 0.1.0
  * @category node monitoring
  */
 export const monitorNode: {
-  (node: Atom | string): Effect.Effect<void, never, NetKernel | Process.Self>
-  (pid: Pid, node: Atom | string): Effect.Effect<void, never, NetKernel>
-} = (pidOrNode: Pid | Atom | string, node?: Atom | string): Effect.Effect<void, never, any> =>
+  (node: Atom | string, flag?: boolean): Effect.Effect<void, never, NetKernel | Process.Self>
+  (pid: Pid, node: Atom | string, flag?: boolean): Effect.Effect<void, never, NetKernel>
+} = (pidOrNode: Pid | Atom | string, nodeOrFlag?: Atom | string | boolean, flag?: boolean): Effect.Effect<
+  void,
+  never,
+  any
+> =>
   pidOrNode instanceof Pid
-    ? Effect.flatMap(NetKernel, (k) => k.monitorNode(pidOrNode, toAtom(node!)))
-    : Effect.flatMap(Process.self, (self) => Effect.flatMap(NetKernel, (k) => k.monitorNode(self, toAtom(pidOrNode))))
+    ? Effect.flatMap(NetKernel, (k) => k.monitorNode(pidOrNode, toAtom(nodeOrFlag as Atom | string), flag !== false))
+    : Effect.flatMap(
+      Process.self,
+      (self) => Effect.flatMap(NetKernel, (k) => k.monitorNode(self, toAtom(pidOrNode), nodeOrFlag !== false))
+    )
 
 /**
  * `net_kernel:allow/1`: only these nodes may connect (`undefined` lifts the restriction).

@@ -41,7 +41,7 @@ import { makeDispatch } from "./control/dispatch.js"
 import { ControlHandlers } from "./control/handlers.js"
 import type { HandshakeResult, PolicyDecision } from "./handshake/machine.js"
 import * as HostResolver from "./hostResolver.js"
-import { type NodeEvent, NodeEvents } from "./nodeEvents.js"
+import { type NodeEvent, NodeEvents, type SubscribeOptions } from "./nodeEvents.js"
 import { makeDelivery, makeRouter } from "./routing.js"
 import { addressGroup, PendingLimiter, type PendingSlot } from "./transport/pending.js"
 
@@ -53,7 +53,7 @@ export { ConnectError } from "./connection/setup.js"
 type ConnectError = Setup.ConnectError
 const ConnectError = Setup.ConnectError
 
-export type { NodeEvent } from "./nodeEvents.js"
+export type { NodeEvent, SubscribeOptions } from "./nodeEvents.js"
 
 export type NodeKind = "visible" | "hidden" | "connected" | "this" | "known"
 
@@ -104,6 +104,23 @@ interface Entry {
   scope: Scope.CloseableScope | undefined
   /** completed once this connection's nodedown has been published (events stay ordered per node) */
   readonly down: Deferred.Deferred<void>
+  /** the connection's id once up (`connection_id` in OTP 25) */
+  connectionId: number
+}
+
+/** What `nodes(kind, options)` tells of a node, as the map of `erlang:nodes/2`. */
+export interface NodeInfo {
+  readonly node: Atom
+  /** with `connectionId: true`: the connection's id; `undefined` for this node */
+  readonly connectionId?: number | undefined
+  /** with `nodeType: true` */
+  readonly nodeType?: "visible" | "hidden" | "this" | "known" | undefined
+}
+
+/** The options of `erlang:nodes/2`. */
+export interface NodesOptions {
+  readonly connectionId?: boolean | undefined
+  readonly nodeType?: boolean | undefined
 }
 
 export interface NetKernelImpl {
@@ -117,15 +134,15 @@ export interface NetKernelImpl {
   readonly connect: (node: Atom | string) => Effect.Effect<void, ConnectError>
   readonly ping: (node: Atom | string) => Effect.Effect<"pong" | "pang">
   readonly nodes: (kind?: NodeKind | ReadonlyArray<NodeKind>) => ReadonlyArray<Atom>
+  /** `erlang:nodes/2`: each node with the info asked for */
+  readonly nodesInfo: (kind: NodeKind | ReadonlyArray<NodeKind>, options: NodesOptions) => ReadonlyArray<NodeInfo>
   readonly disconnect: (node: Atom | string) => Effect.Effect<boolean>
   readonly nodeEvents: Stream.Stream<NodeEvent>
   /** the node events from now on, for the scope */
   readonly subscribeEvents: Effect.Effect<Stream.Stream<NodeEvent>, never, Scope.Scope>
-  readonly subscribeNodes: (
-    pid: Pid,
-    options?: { readonly hidden?: boolean; readonly nodedownReason?: boolean }
-  ) => () => void
-  readonly monitorNode: (pid: Pid, node: Atom) => Effect.Effect<void>
+  readonly subscribeNodes: (pid: Pid, options?: SubscribeOptions) => () => void
+  /** `erlang:monitor_node(Node, Flag)`: `false` takes one of the process's monitors of the node away */
+  readonly monitorNode: (pid: Pid, node: Atom, flag?: boolean) => Effect.Effect<void>
   readonly setAllow: (nodes: ReadonlyArray<string> | undefined) => void
   readonly connection: (node: Atom) => Conn.Connection | undefined
   readonly sendControl: (node: Atom, control: Control.ControlMessage, message?: Term) => Effect.Effect<
@@ -189,6 +206,9 @@ export const make = (
       Math.max(1, options.maxPendingHandshakes)
     )
     const events = yield* NodeEvents.make(runtime)
+    /** connection ids: unique per connection of this node (erts counts per dist entry) */
+    let connectionIds = 0
+    const nextConnectionId = () => ++connectionIds
     const handlers = new ControlHandlers()
 
     const flags = Flags.recommended({ hidden: options.hidden })
@@ -248,7 +268,8 @@ export const make = (
       hidden: true,
       fiber: undefined,
       scope: undefined,
-      down: Deferred.unsafeMake<void>(FiberId.none)
+      down: Deferred.unsafeMake<void>(FiberId.none),
+      connectionId: 0
     })
 
     const failEntry = (name: string, entry: Entry, error: ConnectError) => {
@@ -278,8 +299,9 @@ export const make = (
         entry.scope = scope
         entry.fiber = undefined
         entry.hidden = options.hidden || result.hidden
+        entry.connectionId = nextConnectionId()
         table.set(name, entry)
-        events.publish({ _tag: "nodeup", node: result.peer, hidden: entry.hidden })
+        events.publish({ _tag: "nodeup", node: result.peer, hidden: entry.hidden, connectionId: entry.connectionId })
         yield* Effect.logDebug(`nodeup ${name}`).pipe(Effect.annotateLogs("module", "NetKernel"))
         Deferred.unsafeDone(entry.ready, Exit.succeed(conn))
         runFork(
@@ -291,6 +313,7 @@ export const make = (
                 _tag: "nodedown",
                 node: result.peer,
                 hidden: entry.hidden,
+                connectionId: entry.connectionId,
                 reason: closed.nodedownReason
               })
               Deferred.unsafeDone(entry.down, Exit.void)
@@ -544,6 +567,24 @@ export const make = (
       return out
     }
 
+    const nodesInfo = (kind: NodeKind | ReadonlyArray<NodeKind>, opts: NodesOptions): ReadonlyArray<NodeInfo> => {
+      const kinds = new Set<NodeKind>(typeof kind === "string" ? [kind] : kind)
+      const info = (node: Atom, connectionId: number | undefined, nodeType: NodeInfo["nodeType"]): NodeInfo => ({
+        node,
+        ...(opts.connectionId === true ? { connectionId } : {}),
+        ...(opts.nodeType === true ? { nodeType } : {})
+      })
+      const out: Array<NodeInfo> = []
+      if (kinds.has("this")) out.push(info(thisNode, undefined, "this"))
+      for (const [name, e] of table) {
+        if (e.state !== "up") continue
+        if (kinds.has("connected") || kinds.has("known") || (e.hidden ? kinds.has("hidden") : kinds.has("visible"))) {
+          out.push(info(Atom.make(name), e.connectionId, e.hidden ? "hidden" : "visible"))
+        }
+      }
+      return out
+    }
+
     const disconnect = (node: Atom | string): Effect.Effect<boolean> =>
       Effect.suspend(() => {
         const name = nodeText(node)
@@ -561,9 +602,13 @@ export const make = (
         return Effect.succeed(false)
       })
 
-    const monitorNode = (pid: Pid, node: Atom): Effect.Effect<void> =>
+    const monitorNode = (pid: Pid, node: Atom, flag = true): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (node === thisNode) return Effect.void
+        if (!flag) {
+          events.demonitorNode(pid, node)
+          return Effect.void
+        }
         return Effect.map(Effect.either(ensure(node)), (r) => {
           if (r._tag === "Left") events.nodedownNow(pid, node)
           else events.monitorNode(pid, node)
@@ -592,6 +637,7 @@ export const make = (
       connect,
       ping,
       nodes,
+      nodesInfo,
       disconnect,
       nodeEvents: Stream.fromPubSub(events.pubsub),
       subscribeEvents: Effect.map(PubSub.subscribe(events.pubsub), Stream.fromQueue),

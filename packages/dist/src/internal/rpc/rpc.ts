@@ -519,6 +519,18 @@ const ertsErrorInfo = T.tuple(a("error_info"), T.map([[a("module"), a("erl_erts_
 /** `erlang:nodes/1`'s argument: a node type or a list of them (anything else is badarg). */
 const NodeType = S.AtomLiteral("visible", "hidden", "connected", "this", "known")
 
+/** `erlang:nodes/2`'s options: a map of `connection_id` and `node_type` to booleans (anything else is badarg). */
+const NodesOptions = S.Term.pipe(Schema.filter((t) =>
+  t instanceof T.TermMap &&
+  t.entries.every(([k, v]) =>
+    (k === a("connection_id") || k === a("node_type")) && (v === T.atoms.true || v === T.atoms.false)
+  )
+))
+const nodesOptions = (t: T.Term) => ({
+  connectionId: (t as T.TermMap).get(a("connection_id")) === T.atoms.true,
+  nodeType: (t as T.TermMap).get(a("node_type")) === T.atoms.true
+})
+
 const erlangModule = (
   runtime: ProcessRuntimeShape,
   kernel: NetKernelImpl,
@@ -533,6 +545,19 @@ const erlangModule = (
       Module.fn(
         { args: Schema.Tuple(Schema.Union(NodeType, Schema.Array(NodeType))), result: S.Term },
         (kind) => Effect.succeed([...kernel.nodes(kind)])
+      ),
+      // erlang:nodes/2: [{Node, #{connection_id => Id, node_type => T}}] with the items asked for
+      Module.fn(
+        { args: Schema.Tuple(Schema.Union(NodeType, Schema.Array(NodeType)), NodesOptions), result: S.Term },
+        (kind, options) =>
+          Effect.succeed(
+            kernel.nodesInfo(kind, nodesOptions(options)).map((i) => {
+              const info: Array<readonly [T.Term, T.Term]> = []
+              if ("connectionId" in i) info.push([a("connection_id"), i.connectionId ?? T.atoms.undefined])
+              if ("nodeType" in i) info.push([a("node_type"), a(i.nodeType!)])
+              return T.tuple(i.node, T.map(info))
+            })
+          )
       )
     ],
     is_alive: Module.fn({ args: noArgs, result: S.Term }, () => Effect.succeed(T.atoms.true)),
