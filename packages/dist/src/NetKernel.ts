@@ -10,8 +10,9 @@
  * @since 0.1.0
  */
 import * as Process from "@effect-otp/process/Process"
-import { Atom, Pid, type Term } from "@effect-otp/process/Term"
+import { Atom, format, Pid, type Term, TermMap } from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
@@ -181,28 +182,61 @@ export const fromErlangOptions: (options: Term) => Either.Either<MonitorNodesOpt
   internalOptions.fromErlangOptions
 
 /**
+ * `monitorNodes` was given options as erl writes them that erl refuses: `reason` is the
+ * `Reason` of the `{error, Reason}` that `net_kernel:monitor_nodes/2` returns
+ * (`{unknown_options, _}`, `{bad_option_value, _}`, `{invalid_options, _}`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MonitorNodesError extends Data.TaggedError("MonitorNodesError")<{ readonly reason: Term }> {
+  override get message(): string {
+    return `monitor_nodes: ${format(this.reason)}`
+  }
+}
+
+/** `net_kernel:monitor_nodes/2`'s options as erl writes them: a map or a list. */
+type ErlangOptions = TermMap | ReadonlyArray<Term>
+
+const isErlangOptions = (o: unknown): o is ErlangOptions => o instanceof TermMap || Array.isArray(o)
+
+const subscribe = (
+  pid: Pid,
+  options: MonitorNodesOptions | ErlangOptions | undefined
+): Effect.Effect<() => void, MonitorNodesError, NetKernel> =>
+  Effect.flatMap(NetKernel, (k) => {
+    if (!isErlangOptions(options)) return Effect.succeed(k.subscribeNodes(pid, options))
+    const parsed = fromErlangOptions(options)
+    return parsed._tag === "Left"
+      ? Effect.fail(new MonitorNodesError({ reason: parsed.left }))
+      : Effect.succeed(k.subscribeNodes(pid, parsed.right))
+  })
+
+/**
  * `net_kernel:monitor_nodes(true, Options)`: the process (the calling process when no pid
  * is given) receives `{nodeup, Node}` / `{nodedown, Node}`, or `{nodeup, Node, Info}` /
- * `{nodedown, Node, Info}` when `hidden` or `nodedownReason` is set. Events are ordered
- * per node (never two nodeups without a nodedown between them). The subscription ends
- * when the process exits, or when the returned function is called.
+ * `{nodedown, Node, Info}` with options (see `MonitorNodesOptions`). The options may also
+ * be given as erl writes them, a map (`#{connection_id => true, node_type => all}`) or a
+ * list (`[connection_id, {node_type, all}]`); options erl refuses fail with
+ * `MonitorNodesError`. Events are ordered per node (never two nodeups without a nodedown
+ * between them). The subscription ends when the process exits, or when the returned
+ * function is called.
  *
  * @since 0.1.0
  * @category node monitoring
  */
 export const monitorNodes: {
   (options?: MonitorNodesOptions): Effect.Effect<() => void, never, NetKernel | Process.Self>
+  (options: ErlangOptions): Effect.Effect<() => void, MonitorNodesError, NetKernel | Process.Self>
   (pid: Pid, options?: MonitorNodesOptions): Effect.Effect<() => void, never, NetKernel>
+  (pid: Pid, options: ErlangOptions): Effect.Effect<() => void, MonitorNodesError, NetKernel>
 } = (
-  pidOrOptions?: Pid | MonitorNodesOptions,
-  options?: MonitorNodesOptions
+  pidOrOptions?: Pid | MonitorNodesOptions | ErlangOptions,
+  options?: MonitorNodesOptions | ErlangOptions
 ): Effect.Effect<() => void, never, any> =>
-  pidOrOptions instanceof Pid
-    ? Effect.map(NetKernel, (k) => k.subscribeNodes(pidOrOptions, options))
-    : Effect.flatMap(
-      Process.self,
-      (self) => Effect.map(NetKernel, (k) => k.subscribeNodes(self, pidOrOptions))
-    )
+  (pidOrOptions instanceof Pid
+    ? subscribe(pidOrOptions, options)
+    : Effect.flatMap(Process.self, (self) => subscribe(self, pidOrOptions))) as Effect.Effect<() => void, never, any>
 
 /**
  * Node events as a `Stream` (every nodeup and nodedown, visible and hidden). Prefer

@@ -19,14 +19,12 @@ import { host, nodeLayer, printedNode } from "./helpers/tsnode.js"
 
 const { atom, format } = Term
 
-/** The same subscriptions on both sides: erl's options, and ours. */
-const subscriptions: ReadonlyArray<readonly [string, string, NetKernel.MonitorNodesOptions]> = [
-  ["map_all", "#{connection_id => true, node_type => all, nodedown_reason => true}", {
-    format: "map",
-    connectionId: true,
-    nodeType: "all",
-    nodedownReason: true
-  }],
+/**
+ * The same subscriptions on both sides: erl's options, and ours (`undefined`: erl's
+ * options as they are, a term).
+ */
+const subscriptions: ReadonlyArray<readonly [string, string, NetKernel.MonitorNodesOptions | undefined]> = [
+  ["map_all", "#{connection_id => true, node_type => all, nodedown_reason => true}", undefined],
   ["list_all", "[connection_id, nodedown_reason, {node_type, all}]", {
     connectionId: true,
     nodedownReason: true,
@@ -34,20 +32,21 @@ const subscriptions: ReadonlyArray<readonly [string, string, NetKernel.MonitorNo
   }],
   ["map_empty", "#{}", { format: "map" }],
   ["map_visible", "#{node_type => visible}", { format: "map", nodeType: "visible" }],
-  ["list_cid", "[connection_id]", { connectionId: true }]
+  ["list_cid", "[connection_id]", undefined]
 ]
 
 /** Node names and connection ids out, so both sides' views compare. */
 const normalize = (text: string, node: string) =>
   text.split(node).join("N").replace(/connection_id(,| => )\d+/g, "connection_id$1ID")
 
-/** A process subscribed with `options`; every message it gets goes to the queue, formatted. */
-const subscriber = (options: NetKernel.MonitorNodesOptions | undefined, queue: Queue.Queue<string>) =>
+/** A process subscribed with `options` (erl's `text` as a term if none); every message it gets goes to the queue, formatted. */
+const subscriber = (text: string, options: NetKernel.MonitorNodesOptions | undefined, queue: Queue.Queue<string>) =>
   Effect.gen(function*() {
     const pid = yield* Process.spawn(
       Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(queue, format(m as Term.Term))))
     )
-    yield* NetKernel.monitorNodes(pid, options)
+    if (options !== undefined) yield* NetKernel.monitorNodes(pid, options)
+    else yield* Effect.orDie(NetKernel.monitorNodes(pid, TermLiteral.unsafeParse(text) as Term.TermMap))
     return pid
   })
 
@@ -61,7 +60,7 @@ describe.skipIf(!erlAvailable())("connection ids (real erl)", () => {
         const tsNode = `${ts}@${host}`
         const ctx = yield* Layer.build(nodeLayer(ts, cookie, { hidden: false }))
         const queues = yield* Effect.forEach(subscriptions, () => Queue.unbounded<string>())
-        yield* Effect.forEach(subscriptions, ([, , options], i) => subscriber(options, queues[i]!)).pipe(
+        yield* Effect.forEach(subscriptions, ([, text, options], i) => subscriber(text, options, queues[i]!)).pipe(
           Effect.provide(ctx)
         )
         // monitor_node: two monitors and one taken away leave one; one and one taken away leave none
@@ -184,6 +183,17 @@ describe("monitor_nodes options as erl writes them", () => {
     expect(error("#{foo => true}")).toBe("{unknown_options,#{foo => true}}")
     expect(error("foo")).toBe("{invalid_options,foo}")
   })
+
+  it.effect("monitorNodes fails with MonitorNodesError for options erl refuses", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a"])
+      const a = cluster.node("a")
+      const failed = yield* a.provide(
+        Process.run(Effect.flip(NetKernel.monitorNodes(TermLiteral.unsafeParse("[{node_type, foo}]") as ReadonlyArray<Term.Term>)))
+      )
+      expect(failed._tag).toBe("MonitorNodesError")
+      expect(format(failed.reason)).toBe("{bad_option_value,{node_type,foo}}")
+    }).pipe(Effect.scoped))
 
   it.scoped("on a MemoryCluster: monitor_node false cancels one monitor; events carry the connection id", () =>
     Effect.gen(function*() {
