@@ -189,7 +189,9 @@ describe("monitor_nodes options as erl writes them", () => {
       const cluster = yield* MemoryCluster.make(["a"])
       const a = cluster.node("a")
       const failed = yield* a.provide(
-        Process.run(Effect.flip(NetKernel.monitorNodes(TermLiteral.unsafeParse("[{node_type, foo}]") as ReadonlyArray<Term.Term>)))
+        Process.run(
+          Effect.flip(NetKernel.monitorNodes(TermLiteral.unsafeParse("[{node_type, foo}]") as ReadonlyArray<Term.Term>))
+        )
       )
       expect(failed._tag).toBe("MonitorNodesError")
       expect(format(failed.reason)).toBe("{bad_option_value,{node_type,foo}}")
