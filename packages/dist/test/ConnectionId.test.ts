@@ -184,6 +184,37 @@ describe("monitor_nodes options as erl writes them", () => {
     expect(error("foo")).toBe("{invalid_options,foo}")
   })
 
+  it.scoped("each monitor_nodes call is a subscription of its own, as in erl (a process may hold several)", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b"])
+      const a = cluster.node("a")
+      const b = cluster.node("b")
+      const events = yield* Queue.unbounded<string>()
+      const pid = yield* a.provide(
+        Process.spawn(
+          Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(events, format(m as Term.Term))))
+        )
+      )
+      a.kernel.subscribeNodes(pid)
+      const off = a.kernel.subscribeNodes(pid)
+      a.kernel.subscribeNodes(pid, { connectionId: true })
+      expect(yield* a.provide(NetKernel.ping(b.name))).toBe("pong")
+      const [info] = a.kernel.nodesInfo("visible", { connectionId: true })
+      const B = format(b.name)
+      // erl 25 with monitor_nodes(true) twice and monitor_nodes(true, [connection_id]): the same three
+      expect([yield* Queue.take(events), yield* Queue.take(events), yield* Queue.take(events)]).toEqual([
+        `{nodeup,${B}}`,
+        `{nodeup,${B}}`,
+        `{nodeup,${B},[{connection_id,${info!.connectionId}}]}`
+      ])
+      off()
+      yield* cluster.kill("b")
+      expect([yield* Queue.take(events), yield* Queue.take(events)]).toEqual([
+        `{nodedown,${B}}`,
+        `{nodedown,${B},[{connection_id,${info!.connectionId}}]}`
+      ])
+    }))
+
   it.effect("monitorNodes fails with MonitorNodesError for options erl refuses", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a"])

@@ -87,7 +87,8 @@ const messageFor = (event: NodeEvent, sub: Subscription): Term => {
 }
 
 export class NodeEvents {
-  private readonly subscribers = new Map<Pid, Subscription>()
+  /** each `monitor_nodes` call is a subscription of its own, as in OTP (a process may hold several) */
+  private readonly subscribers = new Set<{ readonly pid: Pid; readonly sub: Subscription }>()
   private readonly nodeMonitors = new Map<string, Array<Pid>>()
 
   constructor(
@@ -105,9 +106,10 @@ export class NodeEvents {
 
   /** `net_kernel:monitor_nodes(true, Options)` for `pid`; the returned function cancels. */
   subscribe(pid: Pid, options?: SubscribeOptions): () => void {
-    this.subscribers.set(pid, subscription(options))
+    const entry = { pid, sub: subscription(options) }
+    this.subscribers.add(entry)
     return () => {
-      this.subscribers.delete(pid)
+      this.subscribers.delete(entry)
     }
   }
 
@@ -136,9 +138,10 @@ export class NodeEvents {
 
   publish(event: NodeEvent): void {
     Effect.runSync(PubSub.publish(this.pubsub, event))
-    for (const [pid, sub] of this.subscribers) {
+    for (const entry of this.subscribers) {
+      const { pid, sub } = entry
       if (this.gone(pid)) {
-        this.subscribers.delete(pid)
+        this.subscribers.delete(entry)
         continue
       }
       if (event.hidden ? !sub.hidden : !sub.visible) continue
