@@ -153,20 +153,25 @@ describe("pre-auth abuse", () => {
           )
         )
         const late = closedAt.filter((t) => t < 0).length
-        const timedOut = closedAt.filter((t) => t >= SETUP_MS * 0.8).length
+        // Which connections the setup timeout closed, the node says in its log (one line each).
+        // The client's close times cannot say it: they count from the client's connect, and on
+        // a busy machine the node may refuse the last of the 200 only 400+ ms after that.
+        const timedOut = logs.has("net_setuptime")
+        const byCloseTime = [...closedAt].sort((a, b) => b - a)
         console.log(
           `half-open x200: ${stillOpen} open at ${SETUP_MS / 2} ms, ${timedOut} closed by the setup timeout, max ${
-            Math.round(Math.max(...closedAt))
+            Math.round(byCloseTime[0]!)
           } ms`
         )
         // only handshakes that got a slot wait for the setup timeout: that is the cap
         expect(late).toBe(0)
         expect(timedOut).toBeGreaterThan(0)
         expect(timedOut).toBeLessThanOrEqual(MAX_PENDING)
-        expect(Math.max(...closedAt)).toBeLessThan(SETUP_MS + 1500)
+        // those waited for the timeout (not less), and it closed them
+        expect(byCloseTime[timedOut - 1]).toBeGreaterThanOrEqual(SETUP_MS * 0.8)
+        expect(byCloseTime[0]).toBeLessThan(SETUP_MS + 1500)
         // every connection was either refused at once (over the cap) or timed out in setup
-        expect(logs.has("too many pending handshakes")).toBeGreaterThanOrEqual(200 - 2 * MAX_PENDING)
-        expect(logs.has("too many pending handshakes") + logs.has("net_setuptime")).toBe(200)
+        expect(logs.has("too many pending handshakes")).toBe(200 - timedOut)
         expect(yield* fdsBackTo(fds0)).toBeLessThanOrEqual(fds0 + 2)
         // the node still accepts a real peer
         const ctxPeer = yield* Layer.build(
