@@ -87,8 +87,12 @@ export class Shell {
     return `${this.prefix}${n}> `
   }
 
-  /** Waits until the transcript contains `text` (after `from`). */
-  async waitFor(text: string, from = 0, what = text, timeoutMs = 20_000): Promise<number> {
+  /**
+   * Waits until the transcript contains `text` (after `from`). The limit only turns a hang
+   * into an error that shows the transcript: it is just under the test timeout (60 s), since
+   * a node starting on a busy machine may take 20 s and more to show its first prompt.
+   */
+  async waitFor(text: string, from = 0, what = text, timeoutMs = 55_000): Promise<number> {
     const deadline = Date.now() + timeoutMs
     const timer = setInterval(() => {
       for (const w of this.waiters.splice(0)) w()
