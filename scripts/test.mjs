@@ -1,0 +1,68 @@
+/**
+ * `npm test`: the typecheck (`tsc -b`, what `npm run check` runs) and `vitest run`, side by
+ * side instead of one after the other. Most of the test run waits on other OS processes
+ * (erl, TS nodes, npm), so the typecheck runs in its idle time, at a lower CPU priority so
+ * that it does not slow the tests down. The typecheck's output is printed when both are
+ * done; the exit code is the typecheck's if it failed, else vitest's.
+ *
+ *     node scripts/test.mjs [vitest arguments...]
+ */
+import { spawn } from "node:child_process"
+import { setPriority } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const bin = (name) => join(root, "node_modules", ".bin", name)
+
+const children = new Set()
+const run = (file, args, stdio, priority = 0) =>
+  new Promise((resolve) => {
+    const child = spawn(file, args, { cwd: root, stdio })
+    children.add(child)
+    if (priority !== 0 && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, priority)
+      } catch {
+        // not allowed here: it runs at normal priority
+      }
+    }
+    let output = ""
+    child.stdout?.on("data", (d) => (output += d))
+    child.stderr?.on("data", (d) => (output += d))
+    child.on("error", (e) => {
+      children.delete(child)
+      resolve({ code: 1, output: `${output}${e.message}\n` })
+    })
+    child.on("close", (code, signal) => {
+      children.delete(child)
+      resolve({ code: code ?? (signal !== null ? 1 : 0), output })
+    })
+  })
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    for (const child of children) {
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, signal)
+      } catch {
+        // already gone
+      }
+    }
+  })
+}
+
+const started = performance.now()
+const typecheckDone = run(bin("tsc"), ["-b", "tsconfig.json"], ["ignore", "pipe", "pipe"], 10).then((r) => ({
+  ...r,
+  seconds: (performance.now() - started) / 1000
+}))
+const tests = await run(bin("vitest"), ["run", ...process.argv.slice(2)], "inherit")
+const check = await typecheckDone
+
+process.stdout.write(
+  check.code === 0
+    ? `\ntypecheck (tsc -b): ok in ${check.seconds.toFixed(1)} s\n`
+    : `\ntypecheck (tsc -b) FAILED (exit ${check.code}):\n${check.output}\n`
+)
+process.exit(check.code !== 0 ? check.code : tests.code)
