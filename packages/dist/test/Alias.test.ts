@@ -13,11 +13,7 @@ import { Atom, equals, format, improperList, isTagged, Ref, type Term, Tuple, tu
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { compileErl, erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { buildNode, cluster, expectCleanErlLog, expectTagged, host } from "./helpers/tsnode.js"
 
 const a = Atom.make
@@ -80,18 +76,7 @@ holder(From, A, Got) ->
 flush() -> receive X -> [X | flush()] after 0 -> [] end.
 `
 
-let beamDir: string | undefined
-const aliasPeerDir = (): string => {
-  if (beamDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "alias-peer-"))
-    writeFileSync(join(dir, "alias_peer.erl"), ALIAS_PEER)
-    const r = spawnSync("erlc", ["-o", dir, join(dir, "alias_peer.erl")], { encoding: "utf8" })
-    if (r.status !== 0) throw new Error(`erlc failed: ${r.stdout}${r.stderr}`)
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }))
-    beamDir = dir
-  }
-  return beamDir
-}
+const aliasPeerDir = (): string => compileErl({ alias_peer: ALIAS_PEER })
 
 /** An erl node running `alias_peer`, and a TS node, for the current scope. */
 const setup = Effect.gen(function*() {

@@ -15,12 +15,10 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as NetKernel from "../src/NetKernel.js"
-import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
+import { compileErl, erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
 import { escapeRegExp, host, nodeLayer } from "./helpers/tsnode.js"
 
 /**
@@ -444,12 +442,7 @@ describe.skipIf(!erlAvailable())("oracle: the erl-side trace is the same with an
     "link then kill, link then normal exit, unlink racing an exit, monitor by name, noproc, demonitor",
     () =>
       Effect.gen(function*() {
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => mkdtempSync(join(tmpdir(), "oracle-"))),
-          (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
-        )
-        const compiled = spawnSync("erlc", ["-o", dir, join(__dirname, "erlang", "oracle.erl")], { encoding: "utf8" })
-        expect(compiled.status, compiled.stderr + compiled.stdout).toBe(0)
+        const dir = compileErl({ oracle: readFileSync(join(__dirname, "erlang", "oracle.erl"), "utf8") })
         const cookie = uniqueName("c")
         // 1. erl observer against an erl peer
         const b = uniqueName("b")

@@ -5,6 +5,7 @@
  *   `CI=true` (interop tests must not be skipped there) and otherwise prints a loud
  *   message once and returns `false`: use it as `describe.skipIf(!erlAvailable())`.
  * - `runErl` runs a one-shot `erl -noshell -eval ...` and resolves with its output.
+ * - `compileErl` compiles Erlang modules with `erlc`, once per test run.
  * - `startErl` starts a long-running node, waits for a ready marker on stdout and
  *   returns a handle that kills it by pid. `startErlScoped` is the same as an Effect
  *   whose scope kills the node.
@@ -12,6 +13,10 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 let available: boolean | undefined
 
@@ -238,3 +243,54 @@ export const startErlScoped = (options: StartErlOptions = {}): Effect.Effect<Erl
     Effect.tryPromise({ try: () => startErl(options), catch: (e) => e instanceof Error ? e : new Error(String(e)) }),
     (node) => Effect.promise(() => node.kill())
   )
+
+/**
+ * The environment variable naming the test run's `erlc` output cache (set by the vitest
+ * global setup, `scripts/vitest-erlc-cache.ts`, and removed when the run ends).
+ */
+export const ERLC_CACHE_ENV = "EFFECT_OTP_ERLC_CACHE"
+
+const compiled = new Map<string, string>()
+
+/**
+ * A directory holding `<module>.beam` for each module given (name -> Erlang source), for
+ * `erl -pa`. The same sources are compiled once per test run: the beams go into the run's
+ * cache (under a hash of the sources), shared by every test file. Without that cache (a file
+ * run outside vitest) they go into a directory of this process, removed when it exits.
+ */
+export const compileErl = (modules: Readonly<Record<string, string>>): string => {
+  const names = Object.keys(modules).sort()
+  const hash = createHash("sha256")
+  for (const name of names) hash.update(`${name}\0${modules[name]}\0`)
+  const key = hash.digest("hex").slice(0, 24)
+  const known = compiled.get(key)
+  if (known !== undefined) return known
+  const cache = process.env[ERLC_CACHE_ENV]
+  const dir = cache !== undefined && existsSync(cache) ? join(cache, key) : undefined
+  if (dir === undefined || !existsSync(dir)) {
+    const work = mkdtempSync(join(dir === undefined ? tmpdir() : cache!, dir === undefined ? "erlc-" : "tmp-"))
+    const sources = names.map((name) => {
+      const file = join(work, `${name}.erl`)
+      writeFileSync(file, modules[name]!)
+      return file
+    })
+    const r = spawnSync("erlc", ["-o", work, ...sources], { encoding: "utf8" })
+    if (r.status !== 0) {
+      rmSync(work, { recursive: true, force: true })
+      throw new Error(`erlc failed: ${r.error?.message ?? ""}${r.stdout}${r.stderr}`)
+    }
+    if (dir === undefined) {
+      process.once("exit", () => rmSync(work, { recursive: true, force: true }))
+      compiled.set(key, work)
+      return work
+    }
+    try {
+      // atomic: a test file compiling the same sources at the same time keeps its own or ours
+      renameSync(work, dir)
+    } catch {
+      rmSync(work, { recursive: true, force: true })
+    }
+  }
+  compiled.set(key, dir)
+  return dir
+}

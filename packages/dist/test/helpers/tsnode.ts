@@ -16,16 +16,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
 import * as NodeName from "../../src/NodeName.js"
 import * as Transport from "../../src/Transport.js"
-import { type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
+import { compileErl, type ErlNode, type StartErlOptions, startErlScoped } from "./erl.js"
 
 /**
  * The host part of short names here, derived as the node derives it (`NodeName.localHost`,
@@ -161,20 +157,8 @@ emit(To, I, N) when I > N -> To ! {seq_done, N};
 emit(To, I, N) -> To ! {seq, I}, emit(To, I + 1, N).
 `
 
-let peerDir: string | undefined
-
-/** Compiles `interop_peer` once per test process (removed when the process exits). */
-export const peerBeamDir = (): string => {
-  if (peerDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "interop-peer-"))
-    writeFileSync(join(dir, "interop_peer.erl"), PEER_MODULE)
-    const r = spawnSync("erlc", ["-o", dir, join(dir, "interop_peer.erl")], { encoding: "utf8" })
-    if (r.status !== 0) throw new Error(`erlc failed: ${r.stdout}${r.stderr}`)
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }))
-    peerDir = dir
-  }
-  return peerDir
-}
+/** The directory with `interop_peer.beam` (compiled once per test run). */
+export const peerBeamDir = (): string => compileErl({ interop_peer: PEER_MODULE })
 
 /** Starts `erl -sname <name> -setcookie <cookie>` running `interop_peer:start()`; killed with the scope. */
 export const startPeer = (
