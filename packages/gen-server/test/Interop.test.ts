@@ -9,7 +9,9 @@ import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { spawnSync } from "node:child_process"
@@ -122,7 +124,18 @@ const Request = Schema.Union(
 )
 const Cast = Request.members[1]
 
-/** The TS counter erl calls; `{sleep, Ms}` answers `slept` after Ms (a slow server). */
+/**
+ * The late-reply gate. A `{sleep, _}` call to the TS counter is held until the process registered
+ * as `gate` on the same JS process gets a message, so the caller's short timeout always fires
+ * first: the test waits for that event instead of racing a real sleep against the timeout.
+ */
+const held: Array<Deferred.Deferred<void>> = []
+const releaseHeld = Effect.sync(() => {
+  for (const d of held.splice(0)) Deferred.unsafeDone(d, Exit.void)
+})
+const startGate = Process.spawn(Effect.forever(Effect.zipRight(Process.receive(), releaseHeld)), { name: "gate" })
+
+/** The TS counter erl calls; `{sleep, _}` answers `slept` once the gate is opened (a slow server). */
 const Counter = GenServer.make({
   name: "ts_counter",
   request: Request,
@@ -135,7 +148,12 @@ const Counter = GenServer.make({
       ? Effect.succeed({ reply: n, state: n })
       : "add" in req
       ? Effect.succeed({ reply: n + req.add, state: n + req.add })
-      : Effect.as(Effect.sleep(req.sleep), { reply: T.atom("slept"), state: n }),
+      : Effect.gen(function*() {
+        const d = yield* Deferred.make<void>()
+        held.push(d)
+        yield* Deferred.await(d)
+        return { reply: T.atom("slept"), state: n }
+      }),
   handleCast: (c, n) => Effect.succeed({ state: n + c.add })
 })
 
@@ -163,6 +181,7 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
       const node = ctx.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }
       const body = Effect.gen(function*() {
         yield* GenServer.start(Counter, 10, { name: "counter" })
+        yield* startGate
         const sup = yield* Supervisor.startScoped(
           {
             strategy: "one_for_one",
@@ -188,6 +207,7 @@ describe.skipIf(!erlAvailable())("GenServer interop with real erl", () => {
             io:format("state=~p~n", [sys:get_state({counter, N})]),
             Late = try gen_server:call({counter, N}, {sleep, 300}, 50) catch exit:E -> E end,
             io:format("late=~p~n", [element(1, Late)]),
+            {gate, N} ! release,
             %% the server answers in order: once get is answered, the late reply was sent before
             io:format("get_again=~p~n", [gen_server:call({counter, N}, get)]),
             {messages, Msgs} = process_info(self(), messages),
@@ -430,6 +450,7 @@ describe("GenServer between two TS nodes", () => {
       const n1 = (ctx1.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }).node
       const n2 = (ctx2.unsafeMap.get(ProcessRuntime.key) as { readonly node: T.Atom }).node
       yield* GenServer.start(Counter, 1, { name: "counter" }).pipe(Effect.provide(ctx1))
+      yield* startGate.pipe(Effect.provide(ctx1))
       const ref = GenServer.ref(Counter, GenServer.remote("counter", n1))
       yield* Process.run(Effect.gen(function*() {
         expect(yield* GenServer.call(ref, "get")).toBe(1)
@@ -437,6 +458,7 @@ describe("GenServer between two TS nodes", () => {
         expect(yield* GenServer.call(ref, { add: 3 })).toBe(6)
         const late = yield* Effect.flip(GenServer.call(ref, { sleep: 200 }, "20 millis"))
         expect(late._tag).toBe("CallTimeout")
+        yield* Process.send(T.tuple(T.atom("gate"), n1), T.atom("release"))
         expect(yield* GenServer.call(ref, "get")).toBe(6)
         const me = yield* Process.self
         expect(Option.getOrThrow(yield* Process.processInfo(me)).messages).toEqual([])

@@ -11,8 +11,8 @@ import * as net from "node:net"
 import type * as DistNode from "../../src/DistNode.js"
 import * as Epmd from "../../src/Epmd.js"
 import * as HostResolver from "../../src/HostResolver.js"
-import { runErl, uniqueName } from "./erl.js"
 import * as Transport from "../../src/Transport.js"
+import { runErl, uniqueName } from "./erl.js"
 import { collectLogs, host, nodeLayerWith } from "./tsnode.js"
 
 /** File descriptors this process has open now. */
