@@ -28,14 +28,18 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { clockScheduler, contextGet, liveScheduler, makeFixedAsync } from "./internal/effectInternals.js"
+import * as exits from "./internal/exits.js"
+import * as links from "./internal/links.js"
+import * as monitors from "./internal/monitors.js"
+import * as table from "./internal/processTable.js"
+import type { ProcessImpl } from "./internal/processTable.js"
 import * as internal from "./internal/runtime.js"
-import type { ProcessImpl } from "./internal/runtime.js"
-import * as tags from "./internal/tags.js"
+import { MAX_TIMER_MILLIS } from "./internal/timers.js"
 import type { Matcher } from "./Mailbox.js"
 import type { SendOptions, SendResult } from "./Router.js"
 import { RemoteName } from "./Signal.js"
@@ -53,19 +57,19 @@ import type { Term } from "./Term.js"
  * @since 0.1.0
  * @category tags
  */
-export const Self: typeof tags.Self = tags.Self
+export const Self: typeof table.Self = table.Self
 
 /**
  * @since 0.1.0
  * @category tags
  */
-export type Self = tags.Self
+export type Self = table.Self
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface ProcessHandle extends tags.ProcessHandle {}
+export interface ProcessHandle extends table.ProcessHandle {}
 
 /**
  * Options of `spawn`.
@@ -82,7 +86,7 @@ export interface ProcessHandle extends tags.ProcessHandle {}
  * @since 0.1.0
  * @category models
  */
-export interface SpawnOptions extends tags.SpawnOptions {}
+export interface SpawnOptions extends internal.SpawnOptions {}
 
 /**
  * What `processInfo` returns. `monitors` lists what the process monitors (a pid, or
@@ -91,7 +95,7 @@ export interface SpawnOptions extends tags.SpawnOptions {}
  * @since 0.1.0
  * @category models
  */
-export interface ProcessInfo extends tags.ProcessInfo {}
+export interface ProcessInfo extends internal.ProcessInfo {}
 
 /**
  * Sending to a name that is not registered (Erlang's `badarg`), to `{Name, Node}` while
@@ -100,13 +104,13 @@ export interface ProcessInfo extends tags.ProcessInfo {}
  * @since 0.1.0
  * @category errors
  */
-export const SendError: typeof tags.SendError = tags.SendError
+export const SendError: typeof internal.SendError = internal.SendError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type SendError = tags.SendError
+export type SendError = internal.SendError
 
 /**
  * `register`/`unregister` failures (Erlang's `badarg`): `NameTaken`, `AlreadyRegistered`
@@ -115,13 +119,13 @@ export type SendError = tags.SendError
  * @since 0.1.0
  * @category errors
  */
-export const RegisterError: typeof tags.RegisterError = tags.RegisterError
+export const RegisterError: typeof table.RegisterError = table.RegisterError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type RegisterError = tags.RegisterError
+export type RegisterError = table.RegisterError
 
 /**
  * A process exit with an Erlang reason: fail with it (`exit(reason)`) to end the
@@ -130,13 +134,13 @@ export type RegisterError = tags.RegisterError
  * @since 0.1.0
  * @category errors
  */
-export const ProcessExit: typeof tags.ProcessExit = tags.ProcessExit
+export const ProcessExit: typeof exits.ProcessExit = exits.ProcessExit
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type ProcessExit = tags.ProcessExit
+export type ProcessExit = exits.ProcessExit
 
 /**
  * What `send`, `monitor`… accept as a target: a pid, a local name (string or atom),
@@ -170,23 +174,24 @@ function toDestination(to: SendTarget): Destination {
 }
 
 // One run-loop op instead of three for `Effect.flatMap(Tag, f)`: read the service from the fiber's context.
-// `Context.unsafeGet` looks the key up twice (has + get); one lookup on the hot paths
 const selfOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessImpl => {
   const ctx = fiber.currentContext
-  return (ctx.unsafeMap.get(tags.Self.key) ?? Context.unsafeGet(ctx, tags.Self)) as ProcessImpl
+  return (contextGet(ctx, table.Self) ?? Context.unsafeGet(ctx, table.Self)) as ProcessImpl
 }
+const selfIn = (ctx: Context.Context<never>): ProcessImpl | undefined =>
+  contextGet(ctx, table.Self) as ProcessImpl | undefined
 const runtimeOf = (ctx: Context.Context<never>): internal.RuntimeImpl =>
-  (ctx.unsafeMap.get(tags.ProcessRuntime.key) ?? Context.unsafeGet(ctx, tags.ProcessRuntime)) as internal.RuntimeImpl
+  (contextGet(ctx, internal.ProcessRuntime) ?? Context.unsafeGet(ctx, internal.ProcessRuntime)) as internal.RuntimeImpl
 
 const withSelf = <A, E, R>(f: (p: ProcessImpl) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Self> =>
   Effect.withFiberRuntime((fiber) => f(selfOf(fiber)))
 
 const withRuntime = <A, E, R>(
   f: (rt: internal.RuntimeImpl, self: ProcessImpl | undefined) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | tags.ProcessRuntime> =>
+): Effect.Effect<A, E, R | internal.ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
     const ctx = fiber.currentContext
-    return f(runtimeOf(ctx), ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined)
+    return f(runtimeOf(ctx), selfIn(ctx))
   })
 
 // ---------------------------------------------------------------------------
@@ -199,7 +204,7 @@ const spawnFrom = (
   effect: Effect.Effect<unknown, unknown, any>,
   options: SpawnOptions | undefined,
   parent: ProcessImpl | undefined
-): ProcessImpl | tags.RegisterError => {
+): ProcessImpl | table.RegisterError => {
   const context = fiber.currentContext
   return runtimeOf(context).spawn(effect, options, parent, context as Context.Context<any>, fiber.getFiberRefs())
 }
@@ -209,10 +214,10 @@ const spawnImpl = (
   effect: Effect.Effect<unknown, unknown, any>,
   options: SpawnOptions | undefined,
   parent: ProcessImpl | undefined
-): Effect.Effect<ProcessImpl, tags.RegisterError, any> =>
+): Effect.Effect<ProcessImpl, table.RegisterError, any> =>
   Effect.withFiberRuntime((fiber) => {
     const p = spawnFrom(fiber, effect, options, parent)
-    return p instanceof tags.RegisterError ? Effect.fail(p) : Effect.succeed(p)
+    return p instanceof table.RegisterError ? Effect.fail(p) : Effect.succeed(p)
   })
 
 /**
@@ -227,18 +232,18 @@ export const spawn: {
   <R>(
     effect: Effect.Effect<unknown, unknown, R>,
     options: SpawnOptions & { readonly name: string | Atom }
-  ): Effect.Effect<Pid, RegisterError, tags.ProcessRuntime | Exclude<R, Self>>
+  ): Effect.Effect<Pid, RegisterError, internal.ProcessRuntime | Exclude<R, Self>>
   <R>(
     effect: Effect.Effect<unknown, unknown, R>,
     options?: SpawnOptions
-  ): Effect.Effect<Pid, never, tags.ProcessRuntime | Exclude<R, Self>>
+  ): Effect.Effect<Pid, never, internal.ProcessRuntime | Exclude<R, Self>>
 } = (effect: Effect.Effect<unknown, unknown, any>, options?: SpawnOptions): any =>
-  Effect.withFiberRuntime<Pid, tags.RegisterError>((fiber) => {
+  Effect.withFiberRuntime<Pid, table.RegisterError>((fiber) => {
     const parent = options?.link === true
-      ? fiber.currentContext.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined
+      ? selfIn(fiber.currentContext)
       : undefined
     const p = spawnFrom(fiber, effect, options, parent)
-    return p instanceof tags.RegisterError ? Effect.fail(p) : Effect.succeed(p.pid)
+    return p instanceof table.RegisterError ? Effect.fail(p) : Effect.succeed(p.pid)
   })
 
 /**
@@ -250,12 +255,12 @@ export const spawn: {
 export const spawnLink = <R>(
   effect: Effect.Effect<unknown, unknown, R>,
   options?: Omit<SpawnOptions, "link" | "name">
-): Effect.Effect<Pid, never, tags.ProcessRuntime | Self | Exclude<R, Self>> =>
+): Effect.Effect<Pid, never, internal.ProcessRuntime | Self | Exclude<R, Self>> =>
   withSelf((parent) =>
     Effect.map(spawnImpl(effect, { ...options, link: true }, parent), (p) => p.pid) as Effect.Effect<
       Pid,
       never,
-      tags.ProcessRuntime | Exclude<R, Self>
+      internal.ProcessRuntime | Exclude<R, Self>
     >
   )
 
@@ -268,17 +273,17 @@ export const spawnLink = <R>(
 export const spawnMonitor = <R>(
   effect: Effect.Effect<unknown, unknown, R>,
   options?: Omit<SpawnOptions, "link" | "name">
-): Effect.Effect<readonly [Pid, Ref], never, tags.ProcessRuntime | Self | Exclude<R, Self>> =>
+): Effect.Effect<readonly [Pid, Ref], never, internal.ProcessRuntime | Self | Exclude<R, Self>> =>
   withSelf((parent) =>
     Effect.flatMap(
-      spawnImpl(effect, options, undefined) as Effect.Effect<ProcessImpl, never, tags.ProcessRuntime>,
-      (p) => Effect.map(p.rt.monitor(parent, p.pid), (ref) => [p.pid, ref] as const)
+      spawnImpl(effect, options, undefined) as Effect.Effect<ProcessImpl, never, internal.ProcessRuntime>,
+      (p) => Effect.map(monitors.monitor(p.rt, parent, p.pid), (ref) => [p.pid, ref] as const)
     )
   )
 
 const killAndAwait = (p: ProcessImpl): Effect.Effect<void> =>
   Effect.suspend(() => {
-    p.rt.kill(p, internal.shutdown)
+    exits.kill(p, exits.shutdown)
     return p.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.await(p.fiber))
   })
 
@@ -293,10 +298,10 @@ const killAndAwait = (p: ProcessImpl): Effect.Effect<void> =>
 export const spawnScoped = <R>(
   effect: Effect.Effect<unknown, unknown, R>,
   options?: Omit<SpawnOptions, "name">
-): Effect.Effect<Pid, never, tags.ProcessRuntime | Scope.Scope | Exclude<R, Self>> =>
+): Effect.Effect<Pid, never, internal.ProcessRuntime | Scope.Scope | Exclude<R, Self>> =>
   Effect.flatMap(
     options?.link === true
-      ? Effect.flatMap(Effect.serviceOption(tags.Self), (parent) =>
+      ? Effect.flatMap(Effect.serviceOption(table.Self), (parent) =>
         spawnImpl(effect, options, Option.getOrUndefined(parent) as ProcessImpl | undefined))
       : spawnImpl(effect, options, undefined),
     (p) =>
@@ -314,7 +319,7 @@ export const spawnScoped = <R>(
 export const run = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options?: Omit<SpawnOptions, "link" | "name">
-): Effect.Effect<A, E | ProcessExit, tags.ProcessRuntime | Exclude<R, Self>> =>
+): Effect.Effect<A, E | ProcessExit, internal.ProcessRuntime | Exclude<R, Self>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(spawnImpl(effect, options, undefined), (p) =>
       Effect.flatMap(
@@ -322,7 +327,7 @@ export const run = <A, E, R>(
         (exit): Effect.Effect<A, E | ProcessExit> => {
           if (Exit.isSuccess(exit)) return Effect.succeed(exit.value as A)
           if (p.killReason !== undefined && Cause.isInterruptedOnly(exit.cause)) {
-            return Effect.fail(new tags.ProcessExit({ reason: p.killReason }))
+            return Effect.fail(new exits.ProcessExit({ reason: p.killReason }))
           }
           return Effect.failCause(exit.cause as any)
         }
@@ -339,7 +344,7 @@ export const run = <A, E, R>(
  * @since 0.1.0
  * @category getters
  */
-export const self: Effect.Effect<Pid, never, Self> = Effect.map(tags.Self, (h) => h.pid)
+export const self: Effect.Effect<Pid, never, Self> = Effect.map(table.Self, (h) => h.pid)
 
 /**
  * A new unique reference.
@@ -347,8 +352,8 @@ export const self: Effect.Effect<Pid, never, Self> = Effect.map(tags.Self, (h) =
  * @since 0.1.0
  * @category constructors
  */
-export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.map(
-  tags.ProcessRuntime,
+export const makeRef: Effect.Effect<Ref, never, internal.ProcessRuntime> = Effect.map(
+  internal.ProcessRuntime,
   (rt) => rt.unsafeMakeRef()
 )
 
@@ -370,7 +375,7 @@ export const makeRef: Effect.Effect<Ref, never, tags.ProcessRuntime> = Effect.ma
  * @since 0.1.0
  * @category messages
  */
-export const send = (to: SendTarget, message: unknown): Effect.Effect<void, SendError, tags.ProcessRuntime> =>
+export const send = (to: SendTarget, message: unknown): Effect.Effect<void, SendError, internal.ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
     const ctx = fiber.currentContext
     const rt = runtimeOf(ctx)
@@ -379,7 +384,7 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
       rt.lookup(dest)?.deliver(message)
       return Effect.void
     }
-    return rt.send(dest, message, (ctx.unsafeMap.get(tags.Self.key) as ProcessImpl | undefined)?.pid)
+    return rt.send(dest, message, selfIn(ctx)?.pid)
   })
 
 /**
@@ -413,7 +418,7 @@ export const sendWith = (
   to: SendTarget,
   message: unknown,
   options: SendWithOptions
-): Effect.Effect<SendWithResult, SendError, tags.ProcessRuntime> =>
+): Effect.Effect<SendWithResult, SendError, internal.ProcessRuntime> =>
   withRuntime((rt, self) => rt.sendWith(toDestination(to), message, self?.pid, options))
 
 const aliasAtom = Atom.make("alias")
@@ -443,7 +448,7 @@ const tagAlias = (tag: Term): Ref | undefined => {
  * @since 0.1.0
  * @category messages
  */
-export const reply = (from: Term, value: unknown): Effect.Effect<void, never, tags.ProcessRuntime> =>
+export const reply = (from: Term, value: unknown): Effect.Effect<void, never, internal.ProcessRuntime> =>
   withRuntime((rt, self) => {
     if (!(from instanceof Tuple) || from.elements.length !== 2) {
       return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
@@ -497,25 +502,10 @@ const parkRegister = (resume: (effect: Effect.Effect<unknown>) => void): void =>
 }
 
 /**
- * One suspension op shared by every parked process. `Effect.async` allocates a proxy
- * callback, an op and a closure each time it runs; effect's own `Async` primitive with
- * a fixed register function does not (the fiber finds the process through its context).
- * Falls back to `Effect.async` if the primitive does not have the expected shape.
+ * One suspension op shared by every parked process (see `makeFixedAsync`): the fiber
+ * finds its process through its context, so nothing is allocated to park.
  */
-const park: Effect.Effect<unknown> = (() => {
-  const probe = (Effect.async<unknown>((_resume) => {}) as unknown as { commit?: () => unknown }).commit?.() as
-    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
-    | undefined
-  if (probe !== undefined && probe._op === "Async" && typeof probe.constructor === "function") {
-    const op = new probe.constructor("Async")
-    if (op._op === "Async" && Effect.isEffect(op) && "effect_instruction_i0" in op && "effect_instruction_i1" in op) {
-      op.effect_instruction_i0 = parkRegister
-      op.effect_instruction_i1 = FiberId.none
-      return op as unknown as Effect.Effect<unknown>
-    }
-  }
-  return Effect.async<unknown>(parkRegister)
-})()
+const park: Effect.Effect<unknown> = makeFixedAsync(parkRegister)
 
 /**
  * `receive` with a deadline (by `clock`). While nothing matches, the process parks on
@@ -544,7 +534,7 @@ const recvUntil = (
     }
     const scanned = -i - 1
     const left = deadline - now
-    const wait = live && left <= internal.MAX_TIMER_MILLIS
+    const wait = live && left <= MAX_TIMER_MILLIS
       ? p.waitTimed(scanned, deadline, now)
       : Effect.timeoutOption(p.wait(scanned), Duration.millis(left))
     return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, live))
@@ -556,7 +546,7 @@ const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: numb
   if (ms <= 0) return Effect.succeed(Option.none())
   return Effect.clockWith((clock) =>
     Effect.flatMap(
-      internal.clockScheduler(clock),
+      clockScheduler(clock),
       (scheduler) =>
         recvUntil(
           p,
@@ -564,7 +554,7 @@ const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: numb
           -i - 1,
           clock.unsafeCurrentTimeMillis() + ms,
           clock,
-          scheduler !== undefined && scheduler === internal.liveScheduler
+          scheduler !== undefined && scheduler === liveScheduler
         )
     )
   )
@@ -663,7 +653,7 @@ const startTimerWith = (
   time: Duration.DurationInput,
   dest: SendTarget,
   message: (ref: Ref) => unknown
-): Effect.Effect<Ref, never, tags.ProcessRuntime> =>
+): Effect.Effect<Ref, never, internal.ProcessRuntime> =>
   withRuntime((rt) => {
     const to = toDestination(dest)
     const d = Duration.decode(time)
@@ -672,7 +662,7 @@ const startTimerWith = (
     const owner = to instanceof Pid && rt.isLocal(to) ? rt.lookup(to) : undefined
     const ownerGone = to instanceof Pid && rt.isLocal(to) && (owner === undefined || owner.dead)
     return Effect.clockWith((clock) =>
-      rt.startTimer(ms, clock, owner, ownerGone, (ref) => {
+      rt.timers.start(rt, ms, clock, owner, ownerGone, (ref) => {
         rt.unsafeSend(to, message(ref))
       })
     )
@@ -692,7 +682,7 @@ export const sendAfter = (
   time: Duration.DurationInput,
   dest: SendTarget,
   message: unknown
-): Effect.Effect<Ref, never, tags.ProcessRuntime> => startTimerWith(time, dest, () => message)
+): Effect.Effect<Ref, never, internal.ProcessRuntime> => startTimerWith(time, dest, () => message)
 
 /**
  * `erlang:start_timer(Time, Dest, Msg)`: as `sendAfter`, but what arrives is
@@ -705,18 +695,19 @@ export const startTimer = (
   time: Duration.DurationInput,
   dest: SendTarget,
   message: unknown
-): Effect.Effect<Ref, never, tags.ProcessRuntime> =>
+): Effect.Effect<Ref, never, internal.ProcessRuntime> =>
   startTimerWith(time, dest, (ref) => new Tuple([timerAtom, ref, message as Term]))
 
 const remaining = (
   ref: Ref,
   cancel: boolean
-): Effect.Effect<number | false, never, tags.ProcessRuntime> =>
+): Effect.Effect<number | false, never, internal.ProcessRuntime> =>
   withRuntime((rt) =>
     Effect.map(Clock.currentTimeMillis, (now) => {
-      const t = rt.timer(ref)
+      const k = rt.aliasKey(ref)
+      const t = rt.timers.get(k)
       if (t === undefined) return false
-      if (cancel) rt.cancelTimerKey(rt.aliasKey(ref)!)
+      if (cancel) rt.timers.cancel(k!)
       return Math.max(0, Math.ceil(t.deadline - now))
     })
   )
@@ -729,7 +720,8 @@ const remaining = (
  * @since 0.1.0
  * @category timers
  */
-export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, true)
+export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, internal.ProcessRuntime> =>
+  remaining(ref, true)
 
 /**
  * `erlang:read_timer(TimerRef)`: the milliseconds a pending timer has left, or `false`.
@@ -737,7 +729,8 @@ export const cancelTimer = (ref: Ref): Effect.Effect<number | false, never, tags
  * @since 0.1.0
  * @category timers
  */
-export const readTimer = (ref: Ref): Effect.Effect<number | false, never, tags.ProcessRuntime> => remaining(ref, false)
+export const readTimer = (ref: Ref): Effect.Effect<number | false, never, internal.ProcessRuntime> =>
+  remaining(ref, false)
 
 // ---------------------------------------------------------------------------
 // Links, monitors, exits
@@ -751,7 +744,7 @@ export const readTimer = (ref: Ref): Effect.Effect<number | false, never, tags.P
  * @since 0.1.0
  * @category links
  */
-export const link = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => p.rt.link(p, pid))
+export const link = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => links.link(p.rt, p, pid))
 
 /**
  * Removes the link between the current process and `pid` (immediate locally).
@@ -759,7 +752,7 @@ export const link = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p)
  * @since 0.1.0
  * @category links
  */
-export const unlink = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => p.rt.unlink(p, pid))
+export const unlink = (pid: Pid): Effect.Effect<void, never, Self> => withSelf((p) => links.unlink(p.rt, p, pid))
 
 /**
  * Options of `monitor` (erlang:monitor/3). `alias` makes the monitor ref also an alias
@@ -789,7 +782,7 @@ export interface MonitorOptions {
  * @category monitors
  */
 export const monitor = (target: Target, options?: MonitorOptions): Effect.Effect<Ref, never, Self> =>
-  withSelf((p) => p.rt.monitor(p, toDestination(target), options?.alias))
+  withSelf((p) => monitors.monitor(p.rt, p, toDestination(target), options?.alias))
 
 /**
  * `erlang:alias()`: a new alias of the calling process, a `Ref` that any process (here
@@ -802,7 +795,13 @@ export const monitor = (target: Target, options?: MonitorOptions): Effect.Effect
  * @category aliases
  */
 export const alias = (options?: { readonly reply?: boolean | undefined }): Effect.Effect<Ref, never, Self> =>
-  withSelf((p) => Effect.sync(() => p.rt.alias(p, options?.reply === true ? "reply" : "explicit_unalias")))
+  withSelf((p) =>
+    Effect.sync(() => {
+      const ref = p.rt.unsafeMakeRef()
+      if (!p.dead) p.rt.aliases.add(p, p.rt.aliasKey(ref)!, options?.reply === true ? "reply" : "explicit_unalias")
+      return ref
+    })
+  )
 
 /**
  * `erlang:unalias(Alias)`: deactivates an alias of the calling process; `true` if it was
@@ -812,7 +811,7 @@ export const alias = (options?: { readonly reply?: boolean | undefined }): Effec
  * @category aliases
  */
 export const unalias = (alias: Ref): Effect.Effect<boolean, never, Self> =>
-  withSelf((p) => Effect.sync(() => p.rt.unalias(p, alias)))
+  withSelf((p) => Effect.sync(() => p.rt.aliases.remove(p, p.rt.aliasKey(alias))))
 
 /**
  * Removes a monitor; `true` if it was active. With `flush: true`, also removes its
@@ -824,7 +823,7 @@ export const unalias = (alias: Ref): Effect.Effect<boolean, never, Self> =>
 export const demonitor = (
   ref: Ref,
   options?: { readonly flush?: boolean }
-): Effect.Effect<boolean, never, Self> => withSelf((p) => p.rt.demonitor(p, ref, options?.flush === true))
+): Effect.Effect<boolean, never, Self> => withSelf((p) => monitors.demonitor(p.rt, p, ref, options?.flush === true))
 
 /**
  * `exit(reason)` ends the current process with `reason` (a failure with `ProcessExit`,
@@ -840,13 +839,13 @@ export const demonitor = (
  */
 export const exit: {
   (reason: Term): Effect.Effect<never, ProcessExit>
-  (pid: Pid, reason: Term): Effect.Effect<void, never, tags.ProcessRuntime>
+  (pid: Pid, reason: Term): Effect.Effect<void, never, internal.ProcessRuntime>
 } = function(this: unknown): any {
-  if (arguments.length === 1) return Effect.fail(new tags.ProcessExit({ reason: arguments[0] }))
+  if (arguments.length === 1) return Effect.fail(new exits.ProcessExit({ reason: arguments[0] }))
   const pid = arguments[0] as Pid
   const reason = arguments[1] as Term
   return withRuntime((rt, self) => {
-    rt.exit2(self?.pid ?? rt.systemPid, pid, reason)
+    exits.exit2(rt, self?.pid ?? rt.systemPid, pid, reason)
     return Effect.void
   })
 } as any
@@ -881,7 +880,7 @@ export const isExitMessage = (u: unknown): u is Tuple =>
  * @since 0.1.0
  * @category guards
  */
-export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple => internal.isDown(u, ref)
+export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple => monitors.isDown(u, ref)
 
 // ---------------------------------------------------------------------------
 // Registry and introspection
@@ -893,9 +892,12 @@ export const isDownMessage = (u: unknown, ref?: Ref): u is Tuple => internal.isD
  * @since 0.1.0
  * @category registry
  */
-export const register = (name: string | Atom, pid: Pid): Effect.Effect<void, RegisterError, tags.ProcessRuntime> =>
-  Effect.flatMap(tags.ProcessRuntime, (rt) => {
-    const err = (rt as internal.RuntimeImpl).register(internal.atomOf(name), pid)
+export const register = (name: string | Atom, pid: Pid): Effect.Effect<void, RegisterError, internal.ProcessRuntime> =>
+  Effect.flatMap(internal.ProcessRuntime, (rt) => {
+    const err = (rt as internal.RuntimeImpl).procs.register(
+      table.atomOf(name),
+      (rt as internal.RuntimeImpl).lookup(pid)
+    )
     return err === undefined ? Effect.void : Effect.fail(err)
   })
 
@@ -905,9 +907,9 @@ export const register = (name: string | Atom, pid: Pid): Effect.Effect<void, Reg
  * @since 0.1.0
  * @category registry
  */
-export const unregister = (name: string | Atom): Effect.Effect<void, RegisterError, tags.ProcessRuntime> =>
-  Effect.flatMap(tags.ProcessRuntime, (rt) => {
-    const err = (rt as internal.RuntimeImpl).unregister(internal.atomOf(name))
+export const unregister = (name: string | Atom): Effect.Effect<void, RegisterError, internal.ProcessRuntime> =>
+  Effect.flatMap(internal.ProcessRuntime, (rt) => {
+    const err = (rt as internal.RuntimeImpl).procs.unregister(table.atomOf(name))
     return err === undefined ? Effect.void : Effect.fail(err)
   })
 
@@ -917,8 +919,8 @@ export const unregister = (name: string | Atom): Effect.Effect<void, RegisterErr
  * @since 0.1.0
  * @category registry
  */
-export const whereis = (name: string | Atom): Effect.Effect<Option.Option<Pid>, never, tags.ProcessRuntime> =>
-  Effect.map(tags.ProcessRuntime, (rt) => Option.fromNullable(rt.unsafeWhereis(internal.atomOf(name))))
+export const whereis = (name: string | Atom): Effect.Effect<Option.Option<Pid>, never, internal.ProcessRuntime> =>
+  Effect.map(internal.ProcessRuntime, (rt) => Option.fromNullable(rt.unsafeWhereis(table.atomOf(name))))
 
 /**
  * Every registered name.
@@ -926,9 +928,9 @@ export const whereis = (name: string | Atom): Effect.Effect<Option.Option<Pid>, 
  * @since 0.1.0
  * @category registry
  */
-export const registered: Effect.Effect<ReadonlyArray<Atom>, never, tags.ProcessRuntime> = Effect.map(
-  tags.ProcessRuntime,
-  (rt) => [...(rt as internal.RuntimeImpl).registry.keys()]
+export const registered: Effect.Effect<ReadonlyArray<Atom>, never, internal.ProcessRuntime> = Effect.map(
+  internal.ProcessRuntime,
+  (rt) => [...(rt as internal.RuntimeImpl).procs.registry.keys()]
 )
 
 /**
@@ -937,8 +939,8 @@ export const registered: Effect.Effect<ReadonlyArray<Atom>, never, tags.ProcessR
  * @since 0.1.0
  * @category introspection
  */
-export const isAlive = (pid: Pid): Effect.Effect<boolean, never, tags.ProcessRuntime> =>
-  Effect.map(tags.ProcessRuntime, (rt) => rt.unsafeIsAlive(pid))
+export const isAlive = (pid: Pid): Effect.Effect<boolean, never, internal.ProcessRuntime> =>
+  Effect.map(internal.ProcessRuntime, (rt) => rt.unsafeIsAlive(pid))
 
 /**
  * Information about a local process (`None` when it is not alive).
@@ -946,8 +948,8 @@ export const isAlive = (pid: Pid): Effect.Effect<boolean, never, tags.ProcessRun
  * @since 0.1.0
  * @category introspection
  */
-export const processInfo = (pid: Pid): Effect.Effect<Option.Option<ProcessInfo>, never, tags.ProcessRuntime> =>
-  Effect.map(tags.ProcessRuntime, (rt) => Option.fromNullable((rt as internal.RuntimeImpl).info(pid)))
+export const processInfo = (pid: Pid): Effect.Effect<Option.Option<ProcessInfo>, never, internal.ProcessRuntime> =>
+  Effect.map(internal.ProcessRuntime, (rt) => Option.fromNullable((rt as internal.RuntimeImpl).info(pid)))
 
 /**
  * The pids of all local processes.
@@ -955,7 +957,7 @@ export const processInfo = (pid: Pid): Effect.Effect<Option.Option<ProcessInfo>,
  * @since 0.1.0
  * @category introspection
  */
-export const processes: Effect.Effect<ReadonlyArray<Pid>, never, tags.ProcessRuntime> = Effect.map(
-  tags.ProcessRuntime,
-  (rt) => Array.from((rt as internal.RuntimeImpl).table.values(), (p) => p.pid)
+export const processes: Effect.Effect<ReadonlyArray<Pid>, never, internal.ProcessRuntime> = Effect.map(
+  internal.ProcessRuntime,
+  (rt) => Array.from((rt as internal.RuntimeImpl).procs.byId.values(), (p) => p.pid)
 )

@@ -18,7 +18,6 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/runtime.js"
-import * as tags from "./internal/tags.js"
 import { Router } from "./Router.js"
 import type { Destination, Signal } from "./Signal.js"
 import type { Atom, Pid, Ref, Term } from "./Term.js"
@@ -48,7 +47,7 @@ import type { Atom, Pid, Ref, Term } from "./Term.js"
  * @since 0.1.0
  * @category models
  */
-export interface ProcessRuntimeShape extends tags.ProcessRuntimeShape {}
+export interface ProcessRuntimeShape extends internal.ProcessRuntimeShape {}
 
 /**
  * The process runtime tag.
@@ -56,13 +55,13 @@ export interface ProcessRuntimeShape extends tags.ProcessRuntimeShape {}
  * @since 0.1.0
  * @category tags
  */
-export const ProcessRuntime: typeof tags.ProcessRuntime = tags.ProcessRuntime
+export const ProcessRuntime: typeof internal.ProcessRuntime = internal.ProcessRuntime
 
 /**
  * @since 0.1.0
  * @category tags
  */
-export type ProcessRuntime = tags.ProcessRuntime
+export type ProcessRuntime = internal.ProcessRuntime
 
 /**
  * The process runtime of a node that is not alive: remote signals go to
@@ -73,7 +72,7 @@ export type ProcessRuntime = tags.ProcessRuntime
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<ProcessRuntime> = Layer.scoped(tags.ProcessRuntime, internal.make(undefined))
+export const layer: Layer.Layer<ProcessRuntime> = Layer.scoped(internal.ProcessRuntime, internal.make(undefined))
 
 /**
  * The process runtime with the `Router` of the context as its default router (instead of
@@ -83,7 +82,7 @@ export const layer: Layer.Layer<ProcessRuntime> = Layer.scoped(tags.ProcessRunti
  * @category layers
  */
 export const layerRouter: Layer.Layer<ProcessRuntime, never, Router> = Layer.scoped(
-  tags.ProcessRuntime,
+  internal.ProcessRuntime,
   Effect.flatMap(Router, internal.make)
 )
 

@@ -1,209 +1,132 @@
 /**
- * The process table, the registry and every signal rule. Synchronous at the core: local
- * signals are applied at once by the caller, Effects only wrap the edges (spawn, receive,
- * routing to other nodes).
+ * The runtime of a node's processes: its identity (node, creation, pids, refs), spawning,
+ * sending, signals from the network, and death. Synchronous at the core: local signals
+ * are applied at once by the caller, Effects only wrap the edges (spawn, receive, routing
+ * to other nodes). The rules live in their own rooms: `processTable.ts` (the table and
+ * the registry), `links.ts`, `monitors.ts`, `aliases.ts`, `timers.ts` and `exits.ts`.
  * @internal
  */
 import type * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
-import * as ClockImpl from "effect/Clock"
-import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { Mailbox } from "../Mailbox.js"
 import type { RouterShape, SendOptions, SendResult } from "../Router.js"
 import { defaultRouter } from "../Router.js"
 import * as Sig from "../Signal.js"
-import { Atom, atoms, isTerm, makeLocalNode, Pid, Ref, Tuple } from "../Term.js"
-import type { LocalNode, Term } from "../Term.js"
+import type { Destination, Signal } from "../Signal.js"
+import { Atom, atoms, makeLocalNode, Pid, Ref } from "../Term.js"
+import type { LocalNode, Term, Tuple } from "../Term.js"
+import { AliasTable } from "./aliases.js"
+import type { AliasKey } from "./aliases.js"
+import { sameRefs } from "./effectInternals.js"
+import * as exits from "./exits.js"
+import * as links from "./links.js"
+import * as monitors from "./monitors.js"
+import type { MonitorKey } from "./monitors.js"
+import { atomOf, ProcessImpl, ProcessTable, RegisterError, Self } from "./processTable.js"
 import { schedulerFor } from "./scheduler.js"
-import type { ProcessInfo, ProcessRuntimeShape, SpawnOptions } from "./tags.js"
-import { ProcessExit, ProcessRuntime, RegisterError, Self, SendError } from "./tags.js"
-import { equals, refWords } from "./term.js"
+import { processRuntimeKey, refWords } from "./term.js"
+import { TimerTable } from "./timers.js"
 
-const effectFailure = Atom.make("effect_failure")
-/** @internal */
-export const shutdown = Atom.make("shutdown")
-const encoder = new TextEncoder()
-const spawnFiberId = FiberId.make(0, 0) as FiberId.Runtime
-
-/**
- * Whether two FiberRefs hold the same values (the same stacks: `getFiberRefs()` copies the
- * map on every call, but an unchanged FiberRef keeps its stack).
- */
-const sameRefs = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
-  if (a === b) return true
-  const la = (a as unknown as { readonly locals?: unknown }).locals
-  const lb = (b as unknown as { readonly locals?: unknown }).locals
-  if (!(la instanceof Map) || !(lb instanceof Map) || la.size !== lb.size) return false
-  for (const [ref, stack] of la) {
-    if (lb.get(ref) !== stack) return false
-  }
-  return true
+/** @since 0.1.0 */
+export interface SpawnOptions {
+  readonly link?: boolean | undefined
+  readonly name?: string | Atom | undefined
+  readonly trapExit?: boolean | undefined
+  readonly schema?: Schema.Schema<any, any, never> | undefined
+  readonly onDecodeError?: "drop" | "keep" | undefined
 }
 
+/** @since 0.1.0 */
+export interface ProcessInfo {
+  readonly pid: Pid
+  readonly registeredName: Option.Option<Atom>
+  readonly status: "waiting" | "runnable" | "exiting"
+  readonly messageQueueLen: number
+  readonly messages: ReadonlyArray<unknown>
+  readonly links: ReadonlyArray<Pid>
+  readonly monitors: ReadonlyArray<Pid | Tuple>
+  readonly monitoredBy: ReadonlyArray<Pid>
+  readonly trapExit: boolean
+}
+
+/** @since 0.1.0 */
+export interface ProcessRuntimeShape {
+  readonly node: Atom
+  readonly creation: number
+  /** how this node prints pids, refs and ports (`Term.format(t, runtime.localNode)`) */
+  readonly localNode: LocalNode
+  readonly router: RouterShape
+  readonly setNode: (node: Atom, creation: number) => Effect.Effect<void>
+  readonly setRouter: (router: RouterShape | undefined) => Effect.Effect<void>
+  readonly isLocal: (pid: Pid) => boolean
+  readonly deliver: (signal: Signal) => Effect.Effect<void>
+  readonly nodeDown: (node: Atom, reason?: Term) => Effect.Effect<void>
+  readonly makeRef: Effect.Effect<Ref>
+  readonly unsafeMakeRef: () => Ref
+  readonly unsafeDeliver: (signal: Signal) => void
+  readonly unsafeSend: (to: Destination, message: unknown) => boolean
+  readonly unsafeSpawn: (effect: Effect.Effect<unknown, unknown, Self>, options?: SpawnOptions) => Pid
+  readonly unsafeWhereis: (name: Atom) => Pid | undefined
+  readonly unsafeIsAlive: (pid: Pid) => boolean
+  readonly unsafeExit: (pid: Pid, reason: Term) => void
+  readonly unsafeProcessCount: () => number
+  /**
+   * Messages waiting in the mailbox of a local process (by pid, registered name or active
+   * alias); 0 when there is no such process. Used by the distribution for receive backpressure.
+   */
+  readonly unsafeMailboxSize?: ((to: Pid | Atom | Ref) => number) | undefined
+  /**
+   * Calls `resume` once the mailbox of a local process (by pid, registered name or active
+   * alias) holds at most `low` messages, or at once when it does now or there is no such
+   * process; also when the process exits. Receive backpressure waits on this (no polling).
+   */
+  readonly unsafeOnMailboxDrained?: ((to: Pid | Atom | Ref, low: number, resume: () => void) => void) | undefined
+}
+
+/** @since 0.1.0 */
+export class ProcessRuntime extends Context.Tag(processRuntimeKey)<ProcessRuntime, ProcessRuntimeShape>() {}
+
+/** @since 0.1.0 */
+export class SendError extends Data.TaggedError("SendError")<{
+  readonly reason: "NotRegistered" | "NotAlive" | "NotEncodable"
+  readonly to: Destination
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "NotRegistered":
+        return `badarg: no process registered as ${String(this.to)}`
+      case "NotAlive":
+        return `badarg: cannot send to ${String(this.to)}, the local node is not alive`
+      case "NotEncodable":
+        return `badarg: cannot send to ${String(this.to)}: ${this.detail ?? "the message has no term form"}`
+    }
+  }
+}
+
+const spawnFiberId = FiberId.make(0, 0) as FiberId.Runtime
 const refText = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
 
-/** A monitor table key: the counter of a ref made here (see `aliasKey`), the ref's text for others. */
-type MonitorKey = number | string
-const pidKey = (p: Pid): string => `${p.node.name}/${p.creation}/${p.id}/${p.serial}`
-
-const samePid = (a: Pid, b: Pid): boolean =>
-  a === b || (a.id === b.id && a.serial === b.serial && a.node === b.node && a.creation === b.creation)
-
-/**
- * Process-local information about a link to a process on another node (the docs' link
- * protocol, erl_dist_protocol "Link Protocol"): the pid, and the id of an outstanding
- * unlink (`0n` while the link is active).
- */
-interface RemoteLink {
-  readonly pid: Pid
-  unlinking: bigint
-}
-
-/**
- * How an alias is deactivated (erlang:alias/1, erlang:monitor/3): only by `unalias`
- * (`explicit_unalias`), also by the first message received through it (`reply`), also
- * when its monitor is removed (`demonitor`), or both (`reply_demonitor`: the message
- * also removes the monitor).
- * @internal
- */
-export type AliasMode = "explicit_unalias" | "reply" | "demonitor" | "reply_demonitor"
-
-/** An active alias: its process and how it is deactivated. */
-interface AliasEntry {
-  readonly p: ProcessImpl
-  readonly mode: AliasMode
-}
-
-/** A timer of `send_after`/`start_timer`: when it fires, and how to stop it. */
-interface Timer {
-  readonly deadline: number
-  /** the local process the timer is bound to (a pid destination): its death cancels the timer */
-  readonly owner: ProcessImpl | undefined
-  /** stops the clock's timer or the fiber that sleeps for it */
-  cancel: (() => void) | undefined
-}
-
-/** the longest delay a JS timer takes (the clock's scheduler treats a longer one as infinite) */
-/** @internal */
-export const MAX_TIMER_MILLIS = 2 ** 31 - 1
-
-/**
- * The live clock's scheduler (effect's default `Clock`: `setTimeout`), to recognise it.
- * @internal
- */
-export const liveScheduler: Clock.ClockScheduler | undefined = (() => {
-  const clock = ClockImpl.make() as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }
-  return typeof clock.scheduler === "function" ? Effect.runSync(clock.scheduler()) : undefined
-})()
-
-/**
- * @internal
- * The clock's own timer scheduler, when it has one (effect's live `Clock`: a `setTimeout`
- * per timer, no fiber); `undefined` for others (the `TestClock`: a fiber sleeps instead).
- */
-export const clockScheduler = (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
-  const get = (clock as unknown as { readonly scheduler?: unknown }).scheduler
-  return typeof get === "function"
-    ? (get.call(clock) as Effect.Effect<Clock.ClockScheduler>)
-    : Effect.succeed(undefined)
-}
-
-/** A monitor this process holds. */
-interface Held {
-  readonly ref: Ref
-  /** local process, remote pid, or remote name */
-  readonly target: ProcessImpl | Pid | Sig.RemoteName
-  /** what the 'DOWN' message names: the pid or `{Name, Node}` */
-  readonly object: Pid | Tuple
-  /** the monitor ref is also an alias of the watcher (erlang:monitor/3 `{alias, Mode}`) */
-  readonly alias: AliasMode | undefined
-}
-
-/** A monitor held on this process. */
-interface Watch {
-  readonly ref: Ref
-  readonly watcher: ProcessImpl | Pid
-  /** what was monitored: our pid or our registered name (for the 'DOWN') */
-  readonly object: Pid | Atom
-}
-
-const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
-  new Tuple([atoms.DOWN, ref, atoms.process, object, reason])
-
-/**
- * `{'DOWN', Ref, process, Object, Reason}`, for an equal ref when given.
- * @internal
- */
-export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
-  u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
-  (ref === undefined || (u.elements[1] instanceof Ref && equals(u.elements[1], ref)))
-
-const exitMessage = (from: Pid, reason: Term): Tuple => new Tuple([atoms.EXIT, from, reason])
-
-// An idle process keeps no empty tables (a served call leaves none behind).
-const unwatched = (t: ProcessImpl, key: MonitorKey): void => {
-  const m = t.monitoredBy
-  if (m !== undefined && m.delete(key) && m.size === 0) t.monitoredBy = undefined
-}
-const unaliased = (p: ProcessImpl, k: number): void => {
-  const s = p.aliases
-  if (s !== undefined && s.delete(k) && s.size === 0) p.aliases = undefined
-}
-
-/**
- * A process: its mailbox (inherited, so one object per process), its fiber and its
- * relations. Link and monitor tables are allocated on first use.
- * @internal
- */
-export class ProcessImpl extends Mailbox {
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
-  name: Atom | undefined = undefined
-  trapExit = false
-  dead = false
-  killReason: Term | undefined = undefined
-  links: Set<ProcessImpl> | undefined = undefined
-  remoteLinks: Map<string, RemoteLink> | undefined = undefined
-  monitors: Map<MonitorKey, Held> | undefined = undefined
-  monitoredBy: Map<MonitorKey, Watch> | undefined = undefined
-  decode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined = undefined
-  keepUndecodable = false
-  /** keys of its active aliases (see `RuntimeImpl.aliasKey`) */
-  aliases: Set<number> | undefined = undefined
-  /** keys of the timers bound to it (cancelled when it dies) */
-  timers: Set<number> | undefined = undefined
-  constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
-    super()
-  }
-  /** Delivers a message (decoding it when the process declared a schema). */
-  deliver(message: unknown): void {
-    if (this.dead) return
-    if (this.decode !== undefined) {
-      const r = this.decode(message)
-      if (Either.isLeft(r)) {
-        this.rt.logWarning(
-          `process ${this.pid.toString()}: ${this.keepUndecodable ? "kept" : "dropped"} a message that does not ` +
-            `match its schema: ${ParseResult.TreeFormatter.formatErrorSync(r.left)}`
-        )
-        if (!this.keepUndecodable) return
-      } else message = r.right
-    }
-    this.push(message)
-  }
-}
+/** The error of a send to another node that the sender sees (others drop the message, as in Erlang). */
+const senderError = (
+  to: Pid | Sig.RemoteName | Ref,
+  e: { readonly reason: string; readonly detail?: string | undefined }
+) =>
+  e.reason === "NotEncodable"
+    ? new SendError({ reason: "NotEncodable", to, detail: e.detail })
+    : e.reason === "NotAlive" && to instanceof Sig.RemoteName
+    ? new SendError({ reason: "NotAlive", to })
+    : undefined
 
 /** @internal */
 export class RuntimeImpl implements ProcessRuntimeShape {
@@ -211,23 +134,17 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   creation = 0
   localNode: LocalNode = makeLocalNode(atoms.nonode, 0)
   router: RouterShape
-  readonly table = new Map<number, ProcessImpl>()
-  readonly registry = new Map<Atom, ProcessImpl>()
+  readonly procs = new ProcessTable()
+  readonly aliases = new AliasTable()
+  readonly timers = new TimerTable()
   /** processes with a link or monitor to or from another node (for `nodeDown`) */
   readonly remoteRelated = new Set<ProcessImpl>()
-  /** active aliases, by `aliasKey` */
-  readonly aliasTable = new Map<number, AliasEntry>()
-  /** pending timers, by `aliasKey` of their ref */
-  readonly timers = new Map<number, Timer>()
-  private nextId = 1
-  private serial = 0
   private refCounter = 0
   private unlinkId = 0n
   private readonly outbox: Array<Sig.Signal> = []
   private pumping = false
   /** the sender of `exit(pid, reason)` outside a process: `<0.0.0>` of this node (its name once it has one) */
   systemPid: Pid
-  readonly fiberId = FiberId.none
   readonly defaultRouter: RouterShape
   baseRuntime: Runtime.Runtime<ProcessRuntime>
 
@@ -260,15 +177,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
   isLocal = (pid: Pid): boolean =>
     (pid.node === this.node && pid.creation === this.creation) || pid.node === atoms.nonode
-
-  private newPid(): Pid {
-    const id = this.nextId++
-    if (this.nextId > 0x7fffffff) {
-      this.nextId = 1
-      this.serial++
-    }
-    return new Pid(this.node, id, this.serial, this.creation)
+  /** A ref of this node (any incarnation counts as another node's, as for pids). */
+  isLocalRef(ref: Ref): boolean {
+    return (ref.node === this.node && ref.creation === this.creation) || ref.node === atoms.nonode
   }
+
   unsafeMakeRef = (): Ref => {
     const n = ++this.refCounter
     return new Ref(this.node, this.creation, [n & 0x3ffff, Math.floor(n / 0x40000) >>> 0, 0])
@@ -284,7 +197,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
    * The counter of a ref made by this node (this incarnation, or before the node got its
    * name), `undefined` for any other ref: the key of the alias and timer tables.
    */
-  aliasKey(ref: Ref): number | undefined {
+  aliasKey(ref: Ref): AliasKey | undefined {
     if (!this.isLocalRef(ref)) return undefined
     const ids = ref.ids
     const lo = ids[0]
@@ -292,15 +205,17 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     for (let i = 2; i < ids.length; i++) if (ids[i] !== 0) return undefined
     return lo + (ids[1] ?? 0) * 0x40000
   }
+  /** A fresh id for an `UNLINK_ID`. */
+  nextUnlinkId(): bigint {
+    return ++this.unlinkId
+  }
 
   lookup(pid: Pid): ProcessImpl | undefined {
-    if (!this.isLocal(pid)) return undefined
-    const p = this.table.get(pid.id)
-    return p !== undefined && samePid(p.pid, pid) ? p : undefined
+    return this.isLocal(pid) ? this.procs.get(pid) : undefined
   }
   unsafeIsAlive = (pid: Pid): boolean => this.lookup(pid) !== undefined
-  unsafeWhereis = (name: Atom): Pid | undefined => this.registry.get(name)?.pid
-  unsafeProcessCount = (): number => this.table.size
+  unsafeWhereis = (name: Atom): Pid | undefined => this.procs.whereis(name)?.pid
+  unsafeProcessCount = (): number => this.procs.size
   unsafeMailboxSize = (to: Pid | Atom | Ref): number => this.mailboxOf(to)?.size ?? 0
   unsafeOnMailboxDrained = (to: Pid | Atom | Ref, low: number, resume: () => void): void => {
     const p = this.mailboxOf(to)
@@ -308,12 +223,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     else p.onDrained(low, resume)
   }
   private mailboxOf(to: Pid | Atom | Ref): ProcessImpl | undefined {
-    return to instanceof Pid ? this.lookup(to) : to instanceof Ref ? this.aliasOwner(to) : this.registry.get(to)
+    return to instanceof Pid ? this.lookup(to) : to instanceof Ref ? this.aliasOwner(to) : this.procs.whereis(to)
   }
   /** The process an active alias of this node belongs to. */
   aliasOwner(ref: Ref): ProcessImpl | undefined {
-    const k = this.aliasKey(ref)
-    return k === undefined ? undefined : this.aliasTable.get(k)?.p
+    return this.aliases.owner(this.aliasKey(ref))
   }
 
   // --- logging and routing from synchronous code -----------------------------
@@ -349,19 +263,16 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   /** Creates the process entry; the caller starts the fiber with `start`. */
   private create(options: SpawnOptions | undefined, parent: ProcessImpl | undefined): ProcessImpl {
-    const p = new ProcessImpl(this, this.newPid())
+    const p = new ProcessImpl(this, this.procs.newPid(this.node, this.creation))
     if (options !== undefined) {
       if (options.trapExit === true) p.trapExit = true
       if (options.schema !== undefined) {
         p.decode = Schema.decodeUnknownEither(options.schema)
         p.keepUndecodable = options.onDecodeError === "keep"
       }
-      if (options.link === true && parent !== undefined && !parent.dead) {
-        ;(p.links = new Set()).add(parent)
-        ;(parent.links ??= new Set()).add(p)
-      }
+      if (options.link === true && parent !== undefined && !parent.dead) links.linkLocal(p, parent)
     }
-    this.table.set(p.pid.id, p)
+    this.procs.add(p)
     return p
   }
 
@@ -411,14 +322,6 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     fiber.addObserver((exit) => this.onExit(p, exit))
   }
 
-  checkName(name: string | Atom | undefined): RegisterError | undefined {
-    if (name === undefined) return undefined
-    const atom = typeof name === "string" ? Atom.make(name) : name
-    if (atom === atoms.undefined) return new RegisterError({ reason: "BadName", name: atom })
-    if (this.registry.has(atom)) return new RegisterError({ reason: "NameTaken", name: atom })
-    return undefined
-  }
-
   /**
    * Spawns a process with `context` (plus `Self`) and `fiberRefs`, registered under its
    * name before it runs; a bad or taken name spawns nothing.
@@ -430,10 +333,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     context: Context.Context<any>,
     fiberRefs: FiberRefs.FiberRefs
   ): ProcessImpl | RegisterError {
-    const err = this.checkName(options?.name)
+    const err = this.procs.checkName(options?.name)
     if (err !== undefined) return err
     const p = this.create(options, parent)
-    if (options?.name !== undefined) this.unsafeRegister(atomOf(options.name), p)
+    if (options?.name !== undefined) this.procs.unsafeRegister(atomOf(options.name), p)
     this.start(p, effect, context, fiberRefs)
     return p
   }
@@ -446,108 +349,28 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   // --- death ------------------------------------------------------------------
 
-  exitReason(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): Term {
-    if (Exit.isSuccess(exit)) return atoms.normal
-    const cause = exit.cause
-    if (Cause.isInterruptedOnly(cause)) return shutdown
-    const failure = Cause.failureOption(cause)
-    if (Option.isSome(failure)) {
-      const e = failure.value
-      if (e instanceof ProcessExit) return e.reason
-      if (isTerm(e)) return e
-    } else {
-      const defect = Cause.dieOption(cause)
-      if (Option.isSome(defect) && defect.value instanceof ProcessExit) return defect.value.reason
-    }
-    const text = Cause.pretty(cause)
-    this.logError(`Error in process ${p.pid.toString()} with exit value:\n${text}`)
-    return new Tuple([effectFailure, encoder.encode(text)])
-  }
-
+  /** A process fiber ended: the process leaves the table and every relation fires. */
   onExit(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void {
-    const reason = p.killReason ?? this.exitReason(p, exit)
+    const reason = p.killReason ?? exits.exitReason(this, p, exit)
     p.dead = true
     p.killReason = reason
     p.clear()
-    this.table.delete(p.pid.id)
-    if (p.name !== undefined && this.registry.get(p.name) === p) this.registry.delete(p.name)
+    this.procs.remove(p)
     this.remoteRelated.delete(p)
-    if (p.aliases !== undefined) {
-      for (const k of p.aliases) this.aliasTable.delete(k)
-      p.aliases = undefined
-    }
-    if (p.timers !== undefined) {
-      for (const k of p.timers) this.cancelTimerKey(k)
-      p.timers = undefined
-    }
-    if (p.links !== undefined) {
-      for (const l of p.links) {
-        l.links?.delete(p)
-        this.exitSignal(l, p.pid, reason, "link")
-      }
-      p.links = undefined
-    }
-    if (p.remoteLinks !== undefined) {
-      for (const l of p.remoteLinks.values()) {
-        if (l.unlinking === 0n) this.enqueue(new Sig.Exit({ from: p.pid, to: l.pid, reason, kind: "link" }))
-      }
-      p.remoteLinks = undefined
-    }
-    if (p.monitoredBy !== undefined) {
-      for (const [key, w] of p.monitoredBy) {
-        if (w.watcher instanceof ProcessImpl) {
-          this.dropHeld(w.watcher, key)
-          w.watcher.deliver(
-            downMessage(w.ref, w.object instanceof Atom ? new Tuple([w.object, this.node]) : w.object, reason)
-          )
-        } else {
-          this.enqueue(new Sig.Down({ from: w.object, to: w.watcher, ref: w.ref, reason }))
-        }
-      }
-      p.monitoredBy = undefined
-    }
-    if (p.monitors !== undefined) {
-      for (const [key, h] of p.monitors) {
-        if (h.target instanceof ProcessImpl) unwatched(h.target, key)
-        else this.enqueue(new Sig.Demonitor({ from: p.pid, to: h.target, ref: h.ref }))
-      }
-      p.monitors = undefined
-    }
+    this.aliases.onDeath(p)
+    this.timers.onDeath(p)
+    links.onDeath(this, p, reason)
+    monitors.onDeath(this, p, reason)
   }
 
-  /** Terminates a process with `reason` (asynchronously: its fiber is interrupted). */
-  kill(p: ProcessImpl, reason: Term): void {
-    if (p.dead || p.killReason !== undefined) return
-    p.killReason = reason
-    p.fiber?.unsafeInterruptAsFork(this.fiberId)
-  }
-
-  /** Erlang's rules for an exit signal arriving at a local process. */
-  exitSignal(p: ProcessImpl, from: Pid, reason: Term, kind: "link" | "exit2"): void {
-    if (p.dead || p.killReason !== undefined) return
-    if (kind === "exit2" && reason === atoms.kill) return this.kill(p, atoms.killed)
-    if (p.trapExit) return p.deliver(exitMessage(from, reason))
-    if (reason === atoms.normal) {
-      if (kind === "exit2" && samePid(from, p.pid)) this.kill(p, atoms.normal)
-      return
-    }
-    this.kill(p, reason)
-  }
-
-  unsafeExit = (pid: Pid, reason: Term): void => this.exit2(this.systemPid, pid, reason)
-
-  exit2(from: Pid, to: Pid, reason: Term): void {
-    const p = this.lookup(to)
-    if (p !== undefined) this.exitSignal(p, from, reason, "exit2")
-    else if (!this.isLocal(to)) this.enqueue(new Sig.Exit({ from, to, reason, kind: "exit2" }))
-  }
+  unsafeExit = (pid: Pid, reason: Term): void => exits.exit2(this, this.systemPid, pid, reason)
 
   // --- messages ---------------------------------------------------------------
 
   /** Sends locally, or queues for the router. `false` when a local name is not registered. */
   unsafeSend = (to: Sig.Destination, message: unknown): boolean => {
     if (to instanceof Pid) {
-      if (this.isLocal(to)) this.lookup(to)?.deliver(message)
+      if (this.isLocal(to)) this.procs.get(to)?.deliver(message)
       else this.enqueue(new Sig.Message({ from: undefined, to, message }))
       return true
     }
@@ -557,7 +380,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       return true
     }
     if (to instanceof Atom) {
-      const p = this.registry.get(to)
+      const p = this.procs.whereis(to)
       if (p === undefined) return false
       p.deliver(message)
       return true
@@ -582,15 +405,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       ? r.routeSend(from, to, message)
       : r.route(new Sig.Message({ from, to, message }))
     if (routed === Effect.void) return Effect.void
-    return Effect.catchAll(
-      routed,
-      (e): Effect.Effect<void, SendError> =>
-        e.reason === "NotEncodable"
-          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
-          : e.reason === "NotAlive" && to instanceof Sig.RemoteName
-          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
-          : Effect.void
-    )
+    return Effect.catchAll(routed, (e): Effect.Effect<void, SendError> => {
+      const err = senderError(to, e)
+      return err === undefined ? Effect.void : Effect.fail(err)
+    })
   }
 
   /** `erlang:send/3` to another node (see `SendOptions`); errors as `routeSend`. */
@@ -602,15 +420,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   ): Effect.Effect<SendResult, SendError> {
     const r = this.router
     if (r.routeSendWith === undefined) return Effect.as(this.routeSend(from, to, message), "ok" as const)
-    return Effect.catchAll(
-      r.routeSendWith(from, to, message, options),
-      (e): Effect.Effect<SendResult, SendError> =>
-        e.reason === "NotEncodable"
-          ? Effect.fail(new SendError({ reason: "NotEncodable", to, detail: e.detail }))
-          : e.reason === "NotAlive" && to instanceof Sig.RemoteName
-          ? Effect.fail(new SendError({ reason: "NotAlive", to }))
-          : Effect.succeed("ok" as const)
-    )
+    return Effect.catchAll(r.routeSendWith(from, to, message, options), (e): Effect.Effect<SendResult, SendError> => {
+      const err = senderError(to, e)
+      return err === undefined ? Effect.succeed("ok" as const) : Effect.fail(err)
+    })
   }
 
   /**
@@ -632,7 +445,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   send(to: Sig.Destination, message: unknown, from: Pid | undefined): Effect.Effect<void, SendError> {
     if (to instanceof Pid) {
       if (!this.isLocal(to)) return this.routeSend(from, to, message)
-      this.lookup(to)?.deliver(message)
+      this.procs.get(to)?.deliver(message)
       return Effect.void
     }
     if (to instanceof Ref) {
@@ -641,48 +454,13 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       return Effect.void
     }
     if (to instanceof Atom) {
-      const p = this.registry.get(to)
+      const p = this.procs.whereis(to)
       if (p === undefined) return Effect.fail(new SendError({ reason: "NotRegistered", to }))
       p.deliver(message)
       return Effect.void
     }
     if (to.node === this.node) return this.send(to.name, message, from)
     return this.routeSend(from, to, message)
-  }
-
-  // --- aliases ----------------------------------------------------------------------
-
-  /** A ref of this node (any incarnation counts as another node's, as for pids). */
-  isLocalRef(ref: Ref): boolean {
-    return (ref.node === this.node && ref.creation === this.creation) || ref.node === atoms.nonode
-  }
-
-  private addAlias(p: ProcessImpl, ref: Ref, mode: AliasMode): void {
-    const k = this.aliasKey(ref)!
-    this.aliasTable.set(k, { p, mode })
-    ;(p.aliases ??= new Set()).add(k)
-  }
-
-  private removeAlias(p: ProcessImpl, ref: Ref): boolean {
-    const k = this.aliasKey(ref)
-    if (k === undefined) return false
-    const e = this.aliasTable.get(k)
-    if (e === undefined || e.p !== p) return false
-    this.aliasTable.delete(k)
-    unaliased(p, k)
-    return true
-  }
-
-  /** erlang:alias/0,1: a new alias of `p`. */
-  alias(p: ProcessImpl, mode: "explicit_unalias" | "reply"): Ref {
-    const ref = this.unsafeMakeRef()
-    if (!p.dead) this.addAlias(p, ref, mode)
-    return ref
-  }
-
-  /** erlang:unalias/1: `true` when `ref` was an active alias of `p`. A monitor stays. */
-  unalias(p: ProcessImpl, ref: Ref): boolean {
-    return this.removeAlias(p, ref)
   }
 
   /**
@@ -693,236 +471,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   sendAlias(ref: Ref, message: unknown): void {
     const k = this.aliasKey(ref)
     if (k === undefined) return
-    const e = this.aliasTable.get(k)
+    const e = this.aliases.receive(k)
     if (e === undefined) return
-    const p = e.p
-    if (e.mode === "reply" || e.mode === "reply_demonitor") {
-      this.aliasTable.delete(k)
-      unaliased(p, k)
-      if (e.mode === "reply_demonitor") {
-        const key = this.monitorKey(ref)
-        const held = this.dropHeld(p, key)
-        if (held !== undefined) {
-          const signal = this.unwatch(p, held, key)
-          if (signal !== undefined) this.enqueue(signal)
-        }
-      }
-    }
-    p.deliver(message)
-  }
-
-  // --- timers --------------------------------------------------------------------
-
-  /**
-   * Starts a timer: `fire` runs after `ms` by `clock` (the caller's) unless the timer is
-   * cancelled first, or its owner (a local process) dies. The returned ref names it. On
-   * a clock with its own scheduler (the live one) the timer is just that scheduler's
-   * timer; otherwise (the `TestClock`) a daemon fiber sleeps for it.
-   */
-  startTimer(
-    ms: number,
-    clock: Clock.Clock,
-    owner: ProcessImpl | undefined,
-    ownerGone: boolean,
-    fire: (ref: Ref) => void
-  ): Effect.Effect<Ref> {
-    const ref = this.unsafeMakeRef()
-    // a timer for a process that is not alive is cancelled at once, as in erts
-    if (ownerGone) return Effect.succeed(ref)
-    const k = this.aliasKey(ref)!
-    const timer: Timer = { deadline: clock.unsafeCurrentTimeMillis() + ms, owner, cancel: undefined }
-    this.timers.set(k, timer)
-    if (owner !== undefined) (owner.timers ??= new Set()).add(k)
-    const expire = () => {
-      if (this.timers.get(k) !== timer) return
-      this.timers.delete(k)
-      owner?.timers?.delete(k)
-      fire(ref)
-    }
-    return Effect.flatMap(clockScheduler(clock), (scheduler) => {
-      if (scheduler !== undefined && ms <= MAX_TIMER_MILLIS) {
-        timer.cancel = scheduler.unsafeSchedule(expire, Duration.millis(ms))
-        return Effect.succeed(ref)
-      }
-      return Effect.map(Effect.forkDaemon(Effect.zipRight(Effect.sleep(ms), Effect.sync(expire))), (fiber) => {
-        if (this.timers.get(k) === timer) timer.cancel = () => fiber.unsafeInterruptAsFork(this.fiberId)
-        else fiber.unsafeInterruptAsFork(this.fiberId)
-        return ref
-      })
-    })
-  }
-
-  /** The timer named by `ref`, if it is pending. */
-  timer(ref: Ref): Timer | undefined {
-    const k = this.aliasKey(ref)
-    return k === undefined ? undefined : this.timers.get(k)
-  }
-
-  /** Cancels a pending timer; `true` if it was pending. */
-  cancelTimerKey(k: number): boolean {
-    const t = this.timers.get(k)
-    if (t === undefined) return false
-    this.timers.delete(k)
-    t.owner?.timers?.delete(k)
-    t.cancel?.()
-    return true
-  }
-
-  // --- registry -----------------------------------------------------------------
-
-  unsafeRegister(name: Atom, p: ProcessImpl): void {
-    this.registry.set(name, p)
-    p.name = name
-  }
-
-  register(name: Atom, pid: Pid): RegisterError | undefined {
-    const err = this.checkName(name)
-    if (err !== undefined) return err
-    const p = this.lookup(pid)
-    if (p === undefined || p.killReason !== undefined) return new RegisterError({ reason: "NoProcess", name })
-    if (p.name !== undefined) return new RegisterError({ reason: "AlreadyRegistered", name })
-    this.unsafeRegister(name, p)
-    return undefined
-  }
-
-  unregister(name: Atom): RegisterError | undefined {
-    const p = this.registry.get(name)
-    if (p === undefined) return new RegisterError({ reason: "NotRegistered", name })
-    this.registry.delete(name)
-    p.name = undefined
-    return undefined
-  }
-
-  // --- links ------------------------------------------------------------------
-
-  link(p: ProcessImpl, to: Pid): Effect.Effect<void> {
-    if (samePid(p.pid, to)) return Effect.void
-    if (this.isLocal(to)) {
-      const t = this.lookup(to)
-      if (t === undefined || t.dead) this.exitSignal(p, to, atoms.noproc, "link")
-      else {
-        ;(p.links ??= new Set()).add(t)
-        ;(t.links ??= new Set()).add(p)
-      }
-      return Effect.void
-    }
-    const key = pidKey(to)
-    const existing = p.remoteLinks?.get(key)
-    if (existing !== undefined && existing.unlinking === 0n) return Effect.void
-    // a LINK sent: the link is active again, the outcome of an outstanding unlink is ignored
-    if (existing !== undefined) existing.unlinking = 0n
-    else (p.remoteLinks ??= new Map()).set(key, { pid: to, unlinking: 0n })
-    this.remoteRelated.add(p)
-    return Effect.catchAll(this.router.route(new Sig.Link({ from: p.pid, to })), () =>
-      Effect.sync(() => {
-        if (p.remoteLinks?.delete(key)) this.exitSignal(p, to, atoms.noconnection, "link")
-      }))
-  }
-
-  unlink(p: ProcessImpl, to: Pid): Effect.Effect<void> {
-    if (this.isLocal(to)) {
-      const t = this.lookup(to)
-      if (t !== undefined) {
-        p.links?.delete(t)
-        t.links?.delete(p)
-      }
-      return Effect.void
-    }
-    // an UNLINK_ID is sent only for an active link; the link info stays until the ack
-    const l = p.remoteLinks?.get(pidKey(to))
-    if (l === undefined || l.unlinking !== 0n) return Effect.void
-    const id = ++this.unlinkId
-    l.unlinking = id
-    return Effect.ignore(this.router.route(new Sig.Unlink({ from: p.pid, to, id })))
-  }
-
-  // --- monitors -----------------------------------------------------------------
-
-  monitor(p: ProcessImpl, target: Pid | Atom | Sig.RemoteName, alias?: AliasMode): Effect.Effect<Ref> {
-    const ref = this.unsafeMakeRef()
-    const key = this.monitorKey(ref)
-    if (alias !== undefined && !p.dead) this.addAlias(p, ref, alias)
-    let local: ProcessImpl | undefined
-    let object: Pid | Tuple
-    let watchObject: Pid | Atom
-    if (target instanceof Pid) {
-      object = target
-      watchObject = target
-      if (!this.isLocal(target)) return this.monitorRemote(p, ref, key, target, object, alias)
-      local = this.lookup(target)
-    } else {
-      const name = target instanceof Atom ? target : target.name
-      if (!(target instanceof Atom) && target.node !== this.node) {
-        return this.monitorRemote(p, ref, key, target, new Tuple([target.name, target.node]), alias)
-      }
-      object = new Tuple([name, this.node])
-      watchObject = name
-      local = this.registry.get(name)
-    }
-    if (local === undefined || local.dead) {
-      // the monitor is triggered at once: a `demonitor`/`reply_demonitor` alias goes with it
-      if (alias !== undefined && alias !== "explicit_unalias") this.removeAlias(p, ref)
-      p.deliver(downMessage(ref, object, atoms.noproc))
-    } else {
-      ;(p.monitors ??= new Map()).set(key, { ref, target: local, object, alias })
-      ;(local.monitoredBy ??= new Map()).set(key, { ref, watcher: p, object: watchObject })
-    }
-    return Effect.succeed(ref)
-  }
-
-  private monitorRemote(
-    p: ProcessImpl,
-    ref: Ref,
-    key: MonitorKey,
-    target: Pid | Sig.RemoteName,
-    object: Pid | Tuple,
-    alias: AliasMode | undefined
-  ): Effect.Effect<Ref> {
-    ;(p.monitors ??= new Map()).set(key, { ref, target, object, alias })
-    this.remoteRelated.add(p)
-    return Effect.as(
-      Effect.catchAll(this.router.route(new Sig.Monitor({ from: p.pid, to: target, ref })), () =>
-        Effect.sync(() => {
-          if (this.dropHeld(p, key) !== undefined) p.deliver(downMessage(ref, object, atoms.noconnection))
-        })),
-      ref
-    )
-  }
-
-  /**
-   * Removes a monitor `p` holds from its table (the watcher side only) and returns it;
-   * its alias goes with it unless the alias is `explicit_unalias`.
-   */
-  private dropHeld(p: ProcessImpl, key: MonitorKey): Held | undefined {
-    const held = p.monitors?.get(key)
-    if (held === undefined) return undefined
-    p.monitors!.delete(key)
-    if (p.monitors!.size === 0) p.monitors = undefined
-    if (held.alias !== undefined && held.alias !== "explicit_unalias") this.removeAlias(p, held.ref)
-    return held
-  }
-
-  /** The target side of removing a monitor: done for a local target, the signal to send for a remote one. */
-  private unwatch(p: ProcessImpl, held: Held, key: MonitorKey): Sig.Demonitor | undefined {
-    if (held.target instanceof ProcessImpl) {
-      unwatched(held.target, key)
-      return undefined
-    }
-    return new Sig.Demonitor({ from: p.pid, to: held.target, ref: held.ref })
-  }
-
-  demonitor(p: ProcessImpl, ref: Ref, flush: boolean): Effect.Effect<boolean> {
-    const key = this.monitorKey(ref)
-    const held = this.dropHeld(p, key)
-    let effect: Effect.Effect<void> = Effect.void
-    if (held !== undefined) {
-      const signal = this.unwatch(p, held, key)
-      if (signal !== undefined) effect = Effect.ignore(this.router.route(signal))
-    }
-    if (flush) {
-      p.removeWhere((m) => isDown(m, ref))
-    }
-    return Effect.as(effect, held !== undefined)
+    if (e.mode === "reply_demonitor") monitors.unsafeDemonitor(this, e.p, ref)
+    e.p.deliver(message)
   }
 
   // --- signals from the network -------------------------------------------------
@@ -937,89 +489,29 @@ export class RuntimeImpl implements ProcessRuntimeShape {
         const to = signal.to
         if (to instanceof Pid) this.lookup(to)?.deliver(signal.message)
         else if (to instanceof Ref) this.sendAlias(to, signal.message)
-        else if (to instanceof Atom) this.registry.get(to)?.deliver(signal.message)
-        else if (to.node === this.node) this.registry.get(to.name)?.deliver(signal.message)
+        else if (to instanceof Atom) this.procs.whereis(to)?.deliver(signal.message)
+        else if (to.node === this.node) this.procs.whereis(to.name)?.deliver(signal.message)
         return
       }
-      case "Link": {
-        const t = this.lookup(signal.to)
-        if (t === undefined) {
-          this.enqueue(new Sig.Exit({ from: signal.to, to: signal.from, reason: atoms.noproc, kind: "link" }))
-        } else {
-          // a LINK received: creates an active link unless link info exists (even an unlinking one)
-          const key = pidKey(signal.from)
-          if (t.remoteLinks?.has(key) !== true) {
-            ;(t.remoteLinks ??= new Map()).set(key, { pid: signal.from, unlinking: 0n })
-            this.remoteRelated.add(t)
-          }
-        }
-        return
-      }
-      case "Unlink": {
-        // an UNLINK_ID received: removes an active link (an unlinking one stays until its
-        // own ack); the ack goes out at once, before any other signal to the unlinker
-        const t = this.lookup(signal.to)
-        const key = pidKey(signal.from)
-        const l = t?.remoteLinks?.get(key)
-        if (l !== undefined && l.unlinking === 0n) t!.remoteLinks!.delete(key)
-        if (signal.id !== 0n) this.enqueue(new Sig.UnlinkAck({ from: signal.to, to: signal.from, id: signal.id }))
-        return
-      }
-      case "UnlinkAck": {
-        const t = this.lookup(signal.to)
-        const key = pidKey(signal.from)
-        const l = t?.remoteLinks?.get(key)
-        if (l !== undefined && l.unlinking !== 0n && l.unlinking === signal.id) t!.remoteLinks!.delete(key)
-        return
-      }
+      case "Link":
+        return links.onLink(this, signal)
+      case "Unlink":
+        return links.onUnlink(this, signal)
+      case "UnlinkAck":
+        return links.onUnlinkAck(this, signal)
       case "Exit": {
         const t = this.lookup(signal.to)
         if (t === undefined) return
-        if (signal.kind === "link") {
-          // react only to an active link, then drop the link info
-          const key = pidKey(signal.from)
-          const l = t.remoteLinks?.get(key)
-          if (l === undefined) return
-          t.remoteLinks!.delete(key)
-          if (l.unlinking !== 0n) return
-        }
-        this.exitSignal(t, signal.from, signal.reason, signal.kind)
+        if (signal.kind === "link" && !links.onLinkExit(t, signal.from)) return
+        exits.exitSignal(t, signal.from, signal.reason, signal.kind)
         return
       }
-      case "Monitor": {
-        const to = signal.to
-        const name = to instanceof Pid ? undefined : to instanceof Atom ? to : to.name
-        const t = name === undefined ? this.lookup(to as Pid) : this.registry.get(name)
-        if (t === undefined || t.dead) {
-          this.enqueue(
-            new Sig.Down({ from: name ?? (to as Pid), to: signal.from, ref: signal.ref, reason: atoms.noproc })
-          )
-        } else {
-          ;(t.monitoredBy ??= new Map()).set(this.monitorKey(signal.ref), {
-            ref: signal.ref,
-            watcher: signal.from,
-            object: name ?? t.pid
-          })
-          this.remoteRelated.add(t)
-        }
-        return
-      }
-      case "Demonitor": {
-        const to = signal.to
-        const t = to instanceof Pid
-          ? this.lookup(to)
-          : this.registry.get(to instanceof Atom ? to : to.name)
-        if (t !== undefined) unwatched(t, this.monitorKey(signal.ref))
-        return
-      }
-      case "Down": {
-        const w = this.lookup(signal.to)
-        if (w === undefined) return
-        const held = this.dropHeld(w, this.monitorKey(signal.ref))
-        if (held === undefined) return
-        w.deliver(downMessage(held.ref, held.object, signal.reason))
-        return
-      }
+      case "Monitor":
+        return monitors.onMonitor(this, signal)
+      case "Demonitor":
+        return monitors.onDemonitor(this, signal)
+      case "Down":
+        return monitors.onDown(this, signal)
     }
   }
 
@@ -1029,26 +521,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   unsafeNodeDown(node: Atom, reason: Term = atoms.noconnection): void {
     for (const p of [...this.remoteRelated]) {
-      if (p.remoteLinks !== undefined) {
-        for (const [key, l] of [...p.remoteLinks]) {
-          if (l.pid.node !== node) continue
-          p.remoteLinks.delete(key)
-          if (l.unlinking === 0n) this.exitSignal(p, l.pid, reason, "link")
-        }
-      }
-      if (p.monitors !== undefined) {
-        for (const [key, h] of [...p.monitors]) {
-          if (h.target instanceof ProcessImpl || h.target.node !== node) continue
-          this.dropHeld(p, key)
-          p.deliver(downMessage(h.ref, h.object, reason))
-        }
-      }
-      if (p.monitoredBy !== undefined) {
-        for (const [key, w] of [...p.monitoredBy]) {
-          if (w.watcher instanceof Pid && w.watcher.node === node) p.monitoredBy.delete(key)
-        }
-        if (p.monitoredBy.size === 0) p.monitoredBy = undefined
-      }
+      links.onNodeDown(p, node, reason)
+      monitors.onNodeDown(this, p, node, reason)
     }
   }
 
@@ -1057,15 +531,6 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   info(pid: Pid): ProcessInfo | undefined {
     const p = this.lookup(pid)
     if (p === undefined) return undefined
-    const links: Array<Pid> = []
-    if (p.links) { for (const l of p.links) links.push(l.pid) }
-    if (p.remoteLinks) { for (const l of p.remoteLinks.values()) if (l.unlinking === 0n) links.push(l.pid) }
-    const monitors: Array<Pid | Tuple> = []
-    if (p.monitors) { for (const h of p.monitors.values()) monitors.push(h.object) }
-    const monitoredBy: Array<Pid> = []
-    if (p.monitoredBy) {
-      for (const w of p.monitoredBy.values()) monitoredBy.push(w.watcher instanceof Pid ? w.watcher : w.watcher.pid)
-    }
     const messages = p.toArray()
     return {
       pid: p.pid,
@@ -1073,9 +538,8 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       status: p.killReason !== undefined ? "exiting" : p.waiter !== undefined ? "waiting" : "runnable",
       messageQueueLen: messages.length,
       messages,
-      links,
-      monitors,
-      monitoredBy,
+      links: links.linked(p),
+      ...monitors.monitorInfo(p),
       trapExit: p.trapExit
     }
   }
@@ -1084,18 +548,15 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   shutdownAll(): Effect.Effect<void> {
     return Effect.suspend(() => {
       const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-      for (const k of [...this.timers.keys()]) this.cancelTimerKey(k)
-      for (const p of this.table.values()) {
-        this.kill(p, shutdown)
+      this.timers.cancelAll()
+      for (const p of this.procs.byId.values()) {
+        exits.kill(p, exits.shutdown)
         if (p.fiber !== undefined) fibers.push(p.fiber)
       }
       return Effect.asVoid(Fiber.awaitAll(fibers))
     })
   }
 }
-
-/** @internal */
-export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
 
 /** @internal */
 export const make = (router: RouterShape | undefined): Effect.Effect<RuntimeImpl, never, Scope.Scope> =>

@@ -7,7 +7,6 @@ import * as Context from "effect/Context"
 import * as Fiber from "effect/Fiber"
 import type { LocalNode, Term } from "../Term.js"
 import { Atom, Bitstring, Export, Float, Fun, ImproperList, Pid, Port, Ref, TermMap, Tuple } from "../Term.js"
-import { ProcessRuntime } from "./tags.js"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
@@ -83,6 +82,15 @@ const detached: LocalNode = {
 }
 
 /**
+ * The key of the `ProcessRuntime` tag (runtime.ts). A tag is its key: this module reads
+ * the ambient runtime's node through a tag of the same key, as it cannot import
+ * runtime.ts (which imports the term classes).
+ * @internal
+ */
+export const processRuntimeKey = "@effect-otp/process/ProcessRuntime"
+const AmbientRuntime = Context.GenericTag<{ readonly localNode: LocalNode }>(processRuntimeKey)
+
+/**
  * The node of the running fiber's `ProcessRuntime` (so `${pid}` inside a process, or in
  * code given a node's services, prints as that node prints it), else `detached`.
  * @internal
@@ -90,7 +98,7 @@ const detached: LocalNode = {
 export function ambientLocalNode(): LocalNode {
   const fiber = Fiber.getCurrentFiber()
   if (fiber._tag === "None") return detached
-  const rt = Context.getOption(fiber.value.currentContext, ProcessRuntime)
+  const rt = Context.getOption(fiber.value.currentContext, AmbientRuntime)
   return rt._tag === "Some" ? rt.value.localNode : detached
 }
 

@@ -1,0 +1,191 @@
+/**
+ * Every place where the process machinery relies on effect's private shape, in one room.
+ *
+ * Each hack reads or builds something effect does not export, for speed only: each has
+ * a plain-API fallback that is correct (slower), chosen once at load time when the shape
+ * is not what we expect. `shapes` says which fast paths are in use; the test of this
+ * module (test/EffectInternals.test.ts) fails loudly when effect changes shape (a fast
+ * path falls back) and runs every fallback.
+ *
+ * - `contextGet`: reads a service by its key from `Context.unsafeMap` (one `Map` lookup;
+ *   `Context.unsafeGet` does two), falling back to `Context.getOption`.
+ * - `sameRefs`: compares two `FiberRefs` through their private `locals` map (an unchanged
+ *   FiberRef keeps its stack), falling back to identity.
+ * - `makeFixedAsync`: effect's private `Async` primitive with a fixed register function,
+ *   reusable by every fiber (nothing allocated to suspend), falling back to `Effect.async`.
+ * - `clockScheduler` / `liveScheduler`: a clock's private timer scheduler (the live clock's
+ *   `setTimeout`), falling back to `undefined` (callers then sleep on a fiber).
+ *
+ * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
+ * these hacks out when something misbehaves after an effect upgrade).
+ * @internal
+ */
+import * as ClockImpl from "effect/Clock"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Option from "effect/Option"
+
+/** every fallback forced (see the module doc) */
+const forced = typeof process !== "undefined" && process.env?.["EFFECT_OTP_EFFECT_INTERNALS"] === "off"
+
+// --- Context ------------------------------------------------------------------
+
+/** @internal */
+export const contextGetWith =
+  (useMap: boolean) => <S>(ctx: Context.Context<never>, tag: Context.Tag<any, S>): S | undefined => {
+    if (useMap) return ctx.unsafeMap.get(tag.key) as S | undefined
+    return Option.getOrUndefined(Context.getOption(ctx as Context.Context<any>, tag))
+  }
+
+const contextShapeOk = !forced && ((): boolean => {
+  const T = Context.GenericTag<{ readonly probe: true }>("@effect-otp/process/internal/effectInternals/probe")
+  const value = { probe: true } as const
+  const ctx = Context.make(T, value) as Context.Context<never>
+  return ctx.unsafeMap instanceof Map && ctx.unsafeMap.get(T.key) === value
+})()
+
+/**
+ * The service of `tag` in `ctx`, or `undefined` when it is absent.
+ * @internal
+ */
+export const contextGet: <S>(ctx: Context.Context<never>, tag: Context.Tag<any, S>) => S | undefined = contextGetWith(
+  contextShapeOk
+)
+
+// --- FiberRefs ----------------------------------------------------------------
+
+const localsOf = (refs: FiberRefs.FiberRefs): unknown => (refs as unknown as { readonly locals?: unknown }).locals
+
+/** `sameRefs` through the private `locals` maps. @internal */
+export const sameRefsByLocals = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => {
+  if (a === b) return true
+  const la = localsOf(a)
+  const lb = localsOf(b)
+  if (!(la instanceof Map) || !(lb instanceof Map) || la.size !== lb.size) return false
+  for (const [ref, stack] of la) {
+    if (lb.get(ref) !== stack) return false
+  }
+  return true
+}
+
+/** `sameRefs` with the public API only: only the same object counts. @internal */
+export const sameRefsByIdentity = (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs): boolean => a === b
+
+const fiberRefsShapeOk = !forced && ((): boolean => {
+  const refs = FiberRefs.unsafeMake(new Map([[FiberRef.currentLogLevel, [[FiberId.make(0, 0) as FiberId.Single, 1]]]]))
+  const locals = localsOf(refs)
+  if (!(locals instanceof Map) || locals.size !== 1 || !locals.has(FiberRef.currentLogLevel)) return false
+  // an unchanged FiberRef keeps its stack in a copy; a changed one does not
+  const copy = FiberRefs.updateAs(refs, {
+    fiberId: FiberId.make(1, 0) as FiberId.Single,
+    fiberRef: FiberRef.currentLogSpan,
+    value: FiberRefs.getOrDefault(refs, FiberRef.currentLogSpan)
+  })
+  const changed = FiberRefs.updateAs(refs, {
+    fiberId: FiberId.make(1, 0) as FiberId.Single,
+    fiberRef: FiberRef.currentLogLevel,
+    value: 2 as never
+  })
+  const lc = localsOf(copy)
+  return lc instanceof Map && lc.get(FiberRef.currentLogLevel) === locals.get(FiberRef.currentLogLevel) &&
+    !sameRefsByLocals(refs, changed)
+})()
+
+/**
+ * Whether two FiberRefs hold the same values: `getFiberRefs()` copies the map on every
+ * call, but an unchanged FiberRef keeps its stack. `false` only costs a recomputation.
+ * @internal
+ */
+export const sameRefs: (a: FiberRefs.FiberRefs, b: FiberRefs.FiberRefs) => boolean = fiberRefsShapeOk
+  ? sameRefsByLocals
+  : sameRefsByIdentity
+
+// --- Async --------------------------------------------------------------------
+
+/**
+ * One suspension op for a fixed register function: `Effect.async` allocates a proxy
+ * callback, an op and a closure each time it runs; effect's own `Async` primitive with a
+ * fixed register function does not, so one op serves every fiber (the register function
+ * finds its fiber's state through `Fiber.getCurrentFiber`). `undefined` when the
+ * primitive does not have the expected shape.
+ * @internal
+ */
+export const fixedAsyncOp = <A>(
+  register: (resume: (effect: Effect.Effect<A>) => void) => void
+): Effect.Effect<A> | undefined => {
+  const probe = (Effect.async<unknown>((_resume) => {}) as unknown as { commit?: () => unknown }).commit?.() as
+    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
+    | undefined
+  if (probe === undefined || probe._op !== "Async" || typeof probe.constructor !== "function") return undefined
+  const op = new probe.constructor("Async")
+  if (
+    op._op !== "Async" || !Effect.isEffect(op) || !("effect_instruction_i0" in op) || !("effect_instruction_i1" in op)
+  ) {
+    return undefined
+  }
+  op.effect_instruction_i0 = register
+  op.effect_instruction_i1 = FiberId.none
+  return op as unknown as Effect.Effect<A>
+}
+
+/**
+ * A reusable suspension for `register` (see `fixedAsyncOp`), or `Effect.async(register)`.
+ * `force: "fallback"` takes the fallback (for its test).
+ * @internal
+ */
+export const makeFixedAsync = <A>(
+  register: (resume: (effect: Effect.Effect<A>) => void) => void,
+  force?: "fallback"
+): Effect.Effect<A> =>
+  (force === undefined && !forced ? fixedAsyncOp(register) : undefined) ?? Effect.async<A>(register)
+
+// --- Clock --------------------------------------------------------------------
+
+/** A clock's private scheduler getter (effect's live `Clock` has one), if any. @internal */
+export const clockSchedulerWith =
+  (useScheduler: boolean) => (clock: Clock.Clock): Effect.Effect<Clock.ClockScheduler | undefined> => {
+    const get = useScheduler ? (clock as unknown as { readonly scheduler?: unknown }).scheduler : undefined
+    return typeof get === "function"
+      ? (get.call(clock) as Effect.Effect<Clock.ClockScheduler>)
+      : Effect.succeed(undefined)
+  }
+
+/**
+ * The live clock's scheduler (effect's default `Clock`: `setTimeout`), to recognise it;
+ * `undefined` when the live clock has no scheduler of the expected shape.
+ * @internal
+ */
+export const liveScheduler: Clock.ClockScheduler | undefined = forced ? undefined : (() => {
+  const scheduler = Effect.runSync(clockSchedulerWith(true)(ClockImpl.make()))
+  return scheduler !== undefined && typeof scheduler.unsafeSchedule === "function" ? scheduler : undefined
+})()
+
+/**
+ * The clock's own timer scheduler, when it has one (effect's live `Clock`: a `setTimeout`
+ * per timer, no fiber); `undefined` for others (the `TestClock`: callers sleep on a fiber).
+ * @internal
+ */
+export const clockScheduler: (clock: Clock.Clock) => Effect.Effect<Clock.ClockScheduler | undefined> =
+  clockSchedulerWith(liveScheduler !== undefined)
+
+// --- Report -------------------------------------------------------------------
+
+/**
+ * Which fast paths are in use (all `true` on the effect version this was written for).
+ * @internal
+ */
+export const shapes: {
+  readonly contextUnsafeMap: boolean
+  readonly fiberRefsLocals: boolean
+  readonly asyncOp: boolean
+  readonly clockScheduler: boolean
+} = {
+  contextUnsafeMap: contextShapeOk,
+  fiberRefsLocals: fiberRefsShapeOk,
+  asyncOp: !forced && fixedAsyncOp(() => {}) !== undefined,
+  clockScheduler: liveScheduler !== undefined
+}

@@ -1,0 +1,129 @@
+/**
+ * The hacks on effect's private shape (src/internal/effectInternals.ts): this file fails
+ * loudly when effect changes shape (a fast path silently falling back would only show
+ * as a slowdown), and runs every fallback, alone and under a whole process workload.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import { vi } from "vitest"
+import * as internals from "../src/internal/effectInternals.js"
+
+class Svc extends Context.Tag("test/EffectInternals/Svc")<Svc, { readonly n: number }>() {}
+
+describe("effectInternals", () => {
+  it("effect has the private shape every fast path relies on (if this fails, effect changed: see effectInternals.ts)", () => {
+    expect(internals.shapes).toEqual({
+      contextUnsafeMap: true,
+      fiberRefsLocals: true,
+      asyncOp: true,
+      clockScheduler: true
+    })
+  })
+
+  it("contextGet finds a service, or undefined, through the map and through the fallback", () => {
+    const ctx = Context.make(Svc, { n: 1 }) as Context.Context<never>
+    for (const get of [internals.contextGetWith(true), internals.contextGetWith(false)]) {
+      expect(get(ctx, Svc)?.n).toBe(1)
+      expect(get(Context.empty() as Context.Context<never>, Svc)).toBeUndefined()
+    }
+  })
+
+  it.effect("sameRefs: copies of unchanged FiberRefs are the same (locals); identity is the safe fallback", () =>
+    Effect.gen(function*() {
+      const a = yield* Effect.getFiberRefs
+      const b = yield* Effect.getFiberRefs
+      expect(a).not.toBe(b)
+      expect(internals.sameRefsByLocals(a, b)).toBe(true)
+      expect(internals.sameRefsByIdentity(a, b)).toBe(false)
+      expect(internals.sameRefsByIdentity(a, a)).toBe(true)
+      const c = yield* Effect.locally(Effect.getFiberRefs, FiberRef.currentLogLevel, LogLevel.Debug)
+      expect(internals.sameRefsByLocals(a, c)).toBe(false)
+    }))
+
+  for (const mode of ["fast", "fallback"] as const) {
+    it.effect(`makeFixedAsync (${mode}): one op suspends many fibers, each resumed with its own effect`, () =>
+      Effect.gen(function*() {
+        const resumes = new Map<number, (e: Effect.Effect<number>) => void>()
+        const op = internals.makeFixedAsync<number>((resume) => {
+          const id = Option.getOrThrow(Fiber.getCurrentFiber()).id().id
+          resumes.set(id, resume)
+        }, mode === "fallback" ? "fallback" : undefined)
+        const waiting = (k: number) => Effect.map(op, (n) => n + k)
+        const f1 = yield* Effect.fork(waiting(10))
+        const f2 = yield* Effect.fork(waiting(20))
+        yield* Effect.yieldNow()
+        yield* Effect.yieldNow()
+        expect(resumes.size).toBe(2)
+        const [r1, r2] = [resumes.get(f1.id().id)!, resumes.get(f2.id().id)!]
+        r2(Effect.succeed(2))
+        r1(Effect.succeed(1))
+        expect(yield* Fiber.join(f1)).toBe(11)
+        expect(yield* Fiber.join(f2)).toBe(22)
+        if (mode === "fast") expect(internals.fixedAsyncOp(() => {})).toBeDefined()
+      }))
+  }
+
+  it.effect("clockScheduler: the live clock's scheduler (fast); undefined with the fallback", () =>
+    Effect.gen(function*() {
+      const live = Clock.make()
+      expect(yield* internals.clockScheduler(live)).toBe(internals.liveScheduler)
+      expect(yield* internals.clockSchedulerWith(false)(live)).toBeUndefined()
+    }))
+
+  it("the process runtime works with every fallback forced (EFFECT_OTP_EFFECT_INTERNALS=off)", async () => {
+    vi.stubEnv("EFFECT_OTP_EFFECT_INTERNALS", "off")
+    vi.resetModules()
+    try {
+      const fresh = await import("../src/internal/effectInternals.js")
+      expect(fresh.shapes).toEqual({
+        contextUnsafeMap: false,
+        fiberRefsLocals: false,
+        asyncOp: false,
+        clockScheduler: false
+      })
+      const Process = await import("../src/Process.js")
+      const ProcessRuntime = await import("../src/ProcessRuntime.js")
+      const Term = await import("../src/Term.js")
+      // spawn loop (processRefs), receive that parks (park), timed receive (no clock
+      // scheduler: a race with a sleep), links and exit signals, context reads throughout
+      const result = await Effect.runPromise(
+        Process.run(Effect.gen(function*() {
+          const me = yield* Process.self
+          const pids = []
+          for (let i = 0; i < 20; i++) {
+            pids.push(
+              yield* Process.spawn(Effect.gen(function*() {
+                const m = yield* Process.receive()
+                yield* Process.send(me, Term.tuple(Term.atom("echo"), m as number))
+              }))
+            )
+          }
+          for (const [i, pid] of pids.entries()) yield* Process.send(pid, i)
+          let sum = 0
+          for (let i = 0; i < pids.length; i++) {
+            const m = (yield* Process.receive()) as InstanceType<typeof Term.Tuple>
+            sum += m.elements[1] as number
+          }
+          const timedOut = yield* Process.receive(() => true, { after: "10 millis" })
+          yield* Process.trapExit(true)
+          const child = yield* Process.spawnLink(Process.exit(Term.atom("boom")))
+          const exit = yield* Process.receive(Process.isExitMessage)
+          return { sum, timedOut: Option.isNone(timedOut), exit: exit.elements, child }
+        })).pipe(Effect.provide(ProcessRuntime.layer))
+      )
+      expect(result.sum).toBe(190)
+      expect(result.timedOut).toBe(true)
+      expect(result.exit[1]).toEqual(result.child)
+      expect(result.exit[2]).toBe(Term.atom("boom"))
+    } finally {
+      vi.unstubAllEnvs()
+      vi.resetModules()
+    }
+  })
+})
