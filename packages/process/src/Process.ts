@@ -34,6 +34,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { clockScheduler, contextGet, liveScheduler, makeFixedAsync } from "./internal/effectInternals.js"
 import * as exits from "./internal/exits.js"
+import * as handler from "./internal/handler.js"
 import * as links from "./internal/links.js"
 import * as monitors from "./internal/monitors.js"
 import * as table from "./internal/processTable.js"
@@ -333,6 +334,56 @@ export const run = <A, E, R>(
         }
       ))
   ) as any
+
+// ---------------------------------------------------------------------------
+// Handler mode
+// ---------------------------------------------------------------------------
+
+const serveExit: Effect.Effect<never> = Effect.succeed(handler.SERVE) as unknown as Effect.Effect<never>
+
+/**
+ * Hands the rest of the current process's life to `handle`, as Akka and Ergo actors run:
+ * the process's fiber ends (so `serve` must be the last thing the process does), and the
+ * process stays alive with no fiber at all while its mailbox is empty. Each message, in
+ * arrival order, is then given to `handle`:
+ *
+ * - an `Effect` that is already an `Exit` (`Effect.succeed(...)`, `Effect.void`,
+ *   `Effect.fail(...)`) is applied at once, with no fiber: a handler that decides
+ *   synchronously costs a function call per message;
+ * - any other Effect runs on a fresh fiber of the process (with `Self`, the context
+ *   of its spawner and the FiberRefs it started with; `receive` works there as in any
+ *   process); messages that arrive meanwhile wait for it.
+ *
+ * A handler that fails, or dies, ends the process with that exit's reason (as the
+ * failure of a process's fiber does); one that succeeds leaves it idle. Links, monitors,
+ * exit signals, `trap_exit` (the `{'EXIT', From, Reason}` messages go to `handle`), the
+ * registry and aliases work as for any process: an exit signal that kills an idle
+ * handler process ends it at once, one that is running its handler on a fiber through
+ * that fiber's interruption.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const serve = <R>(
+  handle: (message: unknown) => Effect.Effect<unknown, unknown, R>
+): Effect.Effect<never, never, Self | Exclude<R, Self>> =>
+  withSelf((p) => {
+    p.serving = handle as handler.Handle
+    return serveExit
+  })
+
+/**
+ * `spawn(serve(handle), options)`: a process that runs `handle` for each message and
+ * holds no fiber while idle (see `serve`).
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const spawnHandler = <R>(
+  handle: (message: unknown) => Effect.Effect<unknown, unknown, R>,
+  options?: SpawnOptions
+): Effect.Effect<Pid, RegisterError, internal.ProcessRuntime | Exclude<R, Self>> =>
+  spawn(serve(handle), options as SpawnOptions & { readonly name: string }) as any
 
 // ---------------------------------------------------------------------------
 // Identity

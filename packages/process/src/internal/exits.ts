@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, isTerm, Tuple } from "../Term.js"
 import type { Pid, Term } from "../Term.js"
+import { HState } from "./handler.js"
 import type { ProcessImpl } from "./processTable.js"
 import { samePid } from "./processTable.js"
 import type { RuntimeImpl } from "./runtime.js"
@@ -58,13 +59,15 @@ export const exitReason = (rt: RuntimeImpl, p: ProcessImpl, exit: Exit.Exit<unkn
 
 /**
  * Terminates a process with `reason`: its fiber is interrupted (finalizers run; the
- * cleanup follows when the fiber ends).
+ * cleanup follows when the fiber ends). A handler process with no fiber (idle) ends at
+ * once; one whose handler is running synchronously ends when the handler returns.
  * @internal
  */
 export const kill = (p: ProcessImpl, reason: Term): void => {
   if (p.dead || p.killReason !== undefined) return
   p.killReason = reason
-  p.fiber?.unsafeInterruptAsFork(FiberId.none)
+  if (p.fiber !== undefined) p.fiber.unsafeInterruptAsFork(FiberId.none)
+  else if (p.serving !== undefined && p.hstate !== HState.Running) p.rt.endIdle(p, Exit.void)
 }
 
 /**

@@ -5,8 +5,10 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Fiber from "effect/Fiber"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as ParseResult from "effect/ParseResult"
 import { Mailbox } from "../Mailbox.js"
 import { Atom, atoms, Pid } from "../Term.js"
@@ -67,6 +69,13 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   aliases: Set<AliasKey> | undefined = undefined
   /** keys of the timers bound to it (timers.ts: cancelled when it dies) */
   timers: Set<AliasKey> | undefined = undefined
+  /** the spawner's context (without `Self`) and the FiberRefs the process started with */
+  startContext: Context.Context<any> | undefined = undefined
+  startRefs: FiberRefs.FiberRefs | undefined = undefined
+  /** handler mode (handler.ts): what handles each message, once the process serves */
+  serving: ((message: unknown) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
+  /** handler mode: idle, drain scheduled, or draining (handler.ts `HState`) */
+  hstate = 0
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
     super()
   }
@@ -84,6 +93,8 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
       } else message = r.right
     }
     this.push(message)
+    // an idle handler process: drain its mailbox soon
+    if (this.serving !== undefined && this.fiber === undefined && this.hstate === 0) this.rt.wakeHandler(this)
   }
 }
 

@@ -10,7 +10,7 @@ import type * as Arr from "effect/Array"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -29,6 +29,7 @@ import { AliasTable } from "./aliases.js"
 import type { AliasKey } from "./aliases.js"
 import { sameRefs } from "./effectInternals.js"
 import * as exits from "./exits.js"
+import * as handler from "./handler.js"
 import * as links from "./links.js"
 import * as monitors from "./monitors.js"
 import type { MonitorKey } from "./monitors.js"
@@ -309,17 +310,55 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     context: Context.Context<any>,
     fiberRefs: FiberRefs.FiberRefs
   ): void {
-    const fiber = Runtime.runFork(
+    const refs = this.processRefs(fiberRefs)
+    p.startContext = context
+    p.startRefs = refs
+    this.startFiber(
+      p,
       Runtime.make({
         context: Context.add(context, Self, p),
-        fiberRefs: this.processRefs(fiberRefs),
+        fiberRefs: refs,
         runtimeFlags: Runtime.defaultRuntimeFlags
       }),
-      effect,
-      { immediate: false }
+      effect
     )
+  }
+
+  /** Runs a fiber of `p`: the process ends with it, unless it hands over to the handler (`SERVE`). */
+  startFiber(p: ProcessImpl, runtime: Runtime.Runtime<any>, effect: Effect.Effect<unknown, unknown, any>): void {
+    const fiber = Runtime.runFork(runtime, effect, { immediate: false })
     p.fiber = fiber
-    fiber.addObserver((exit) => this.onExit(p, exit))
+    fiber.addObserver((exit) => {
+      if (
+        p.serving !== undefined && p.killReason === undefined && Exit.isSuccess(exit) && exit.value === handler.SERVE
+      ) handler.fiberDone(p)
+      else this.onExit(p, exit)
+    })
+  }
+
+  /** A message came to an idle handler process (see handler.ts). */
+  wakeHandler(p: ProcessImpl): void {
+    handler.wake(p)
+  }
+
+  private readonly ending: Array<readonly [ProcessImpl, Exit.Exit<unknown, unknown>]> = []
+  private endingNow = false
+
+  /**
+   * A handler process with no fiber ends (killed, or its handler failed): at once, and
+   * the deaths it causes among other idle handler processes (links) in turn, not nested.
+   */
+  endIdle(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void {
+    this.ending.push([p, exit])
+    if (this.endingNow) return
+    this.endingNow = true
+    try {
+      for (let next = this.ending.shift(); next !== undefined; next = this.ending.shift()) {
+        this.onExit(next[0], next[1])
+      }
+    } finally {
+      this.endingNow = false
+    }
   }
 
   /**
@@ -351,6 +390,9 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   /** A process fiber ended: the process leaves the table and every relation fires. */
   onExit(p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void {
+    if (p.dead) return
+    p.fiber = undefined
+    p.serving = undefined
     const reason = p.killReason ?? exits.exitReason(this, p, exit)
     p.dead = true
     p.killReason = reason
@@ -535,7 +577,12 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return {
       pid: p.pid,
       registeredName: Option.fromNullable(p.name),
-      status: p.killReason !== undefined ? "exiting" : p.waiter !== undefined ? "waiting" : "runnable",
+      status: p.killReason !== undefined
+        ? "exiting"
+        : p.waiter !== undefined ||
+            (p.serving !== undefined && p.fiber === undefined && p.hstate === handler.HState.Idle)
+        ? "waiting"
+        : "runnable",
       messageQueueLen: messages.length,
       messages,
       links: links.linked(p),

@@ -1,0 +1,215 @@
+/**
+ * Handler mode (`Process.serve`, `Process.spawnHandler`): a process with no fiber while
+ * idle, whose links, monitors, exit signals, trap_exit and registry work as any process's.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import type { RuntimeImpl } from "../src/internal/runtime.js"
+import * as Process from "../src/Process.js"
+import * as ProcessRuntime from "../src/ProcessRuntime.js"
+import * as Term from "../src/Term.js"
+
+const { atom, tuple } = Term
+
+const inProcess = <A, E>(body: Effect.Effect<A, E, Process.Self | ProcessRuntime.ProcessRuntime>) =>
+  Process.run(body).pipe(Effect.provide(ProcessRuntime.layer), Logger.withMinimumLogLevel(LogLevel.None))
+
+const downReason = (ref: Term.Ref) =>
+  Effect.map(Process.receive((m) => Process.isDownMessage(m, ref)), (m) => m.elements[4])
+
+/** The process entry (to look at its fiber). */
+const entry = (pid: Term.Pid) =>
+  Effect.map(ProcessRuntime.ProcessRuntime, (rt) => (rt as unknown as RuntimeImpl).lookup(pid))
+
+/** `{From, Msg}` -> `From ! {echo, Msg}`, synchronously (an `Exit`). */
+const echoHandler = (rt: ProcessRuntime.ProcessRuntimeShape) => (m: unknown) => {
+  if (m instanceof Term.Tuple && m.elements[0] instanceof Term.Pid) {
+    rt.unsafeSend(m.elements[0], tuple(atom("echo"), m.elements[1]!))
+  }
+  return Effect.void
+}
+
+const waitForEcho = (x: Term.Term) =>
+  Process.receive((m) => m instanceof Term.Tuple && m.elements[0] === atom("echo") && m.elements[1] === x)
+
+describe("Process handler mode", () => {
+  it.effect("a synchronous handler answers in order, and an idle handler process holds no fiber", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const seen: Array<number> = []
+      const pid = yield* Process.spawnHandler((m) => {
+        if (typeof m === "number") seen.push(m)
+        return echoHandler(rt)(m)
+      })
+      for (let i = 0; i < 1000; i++) yield* Process.send(pid, i)
+      yield* Process.send(pid, tuple(me, atom("done")))
+      yield* waitForEcho(atom("done"))
+      expect(seen).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+      const p = yield* entry(pid)
+      expect(p).toBeDefined()
+      expect(p!.fiber).toBeUndefined()
+      const info = Option.getOrThrow(yield* Process.processInfo(pid))
+      expect(info.status).toBe("waiting")
+      expect(info.messageQueueLen).toBe(0)
+    })))
+
+  it.effect("thousands of idle handler processes hold no fiber between them", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const pids: Array<Term.Pid> = []
+      for (let i = 0; i < 2000; i++) pids.push(yield* Process.spawnHandler(echoHandler(rt)))
+      for (const pid of pids) yield* Process.send(pid, tuple(me, atom("hi")))
+      for (let i = 0; i < pids.length; i++) yield* waitForEcho(atom("hi"))
+      const impl = rt as unknown as RuntimeImpl
+      let withFiber = 0
+      for (const p of impl.procs.byId.values()) if (p.fiber !== undefined && p.pid !== me) withFiber++
+      expect(withFiber).toBe(0)
+      expect(impl.procs.size).toBe(2001)
+    })))
+
+  it.effect("an asynchronous handler runs on a fiber, can receive, and later messages wait their turn", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const log: Array<string> = []
+      const pid = yield* Process.spawnHandler((m) =>
+        Effect.gen(function*() {
+          if (m === atom("first")) {
+            // a selective receive inside the handler: `second` stays in the mailbox
+            const go = yield* Process.receive((x) => x === atom("go"))
+            log.push(`first:${String(go)}`)
+          } else log.push(String(m))
+          yield* Process.send(me, m)
+        })
+      )
+      yield* Process.send(pid, atom("first"))
+      yield* Process.send(pid, atom("second"))
+      const p = yield* entry(pid)
+      yield* Process.send(pid, atom("go"))
+      expect(yield* Process.receive()).toBe(atom("first"))
+      expect(yield* Process.receive()).toBe(atom("second"))
+      expect(log).toEqual(["first:go", "second"])
+      expect(p!.fiber).toBeUndefined()
+    })))
+
+  it.effect("a failing handler ends the process with its reason; links and monitors see it", () =>
+    inProcess(Effect.gen(function*() {
+      yield* Process.trapExit(true)
+      const sync = yield* Process.spawnHandler((m) => m === atom("die") ? Effect.fail(atom("boom")) : Effect.void)
+      const async = yield* Process.spawnHandler((m) =>
+        m === atom("die") ? Effect.flatMap(Effect.yieldNow(), () => Process.exit(atom("bang"))) : Effect.void
+      )
+      yield* Process.link(sync)
+      const ref = yield* Process.monitor(async)
+      yield* Process.send(sync, atom("die"))
+      yield* Process.send(async, atom("die"))
+      const exit = yield* Process.receive(Process.isExitMessage)
+      expect(exit.elements[1]).toEqual(sync)
+      expect(exit.elements[2]).toBe(atom("boom"))
+      expect(yield* downReason(ref)).toBe(atom("bang"))
+      expect(yield* Process.isAlive(sync)).toBe(false)
+      expect(yield* Process.isAlive(async)).toBe(false)
+    })))
+
+  it.effect("exit signals: an idle handler process dies at once (kill -> killed, a link's reason), or traps them", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      yield* Process.trapExit(true)
+      // killed while idle: the 'DOWN' is there as soon as exit/2 returns
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const a = yield* Process.spawnHandler(echoHandler(rt))
+      yield* Process.send(a, tuple(me, atom("a")))
+      yield* waitForEcho(atom("a"))
+      const ra = yield* Process.monitor(a)
+      expect((yield* entry(a))!.fiber).toBeUndefined()
+      yield* Process.exit(a, atom("kill"))
+      expect(yield* Process.receive((m) => Process.isDownMessage(m, ra), { after: 0 })).toSatisfy(Option.isSome)
+      // a linked process dies with `crash`: the idle handler process dies with it
+      const worker = yield* Process.spawn(Process.receive((m) => m === atom("crash")))
+      const b = yield* Process.spawnHandler(() => Effect.void)
+      const rb = yield* Process.monitor(b)
+      yield* Process.send(b, tuple(me, atom("x"))) // handled, then idle again
+      const linker = yield* Process.spawnHandler((m) =>
+        m instanceof Term.Pid ? Effect.zipRight(Process.link(m), Process.send(me, atom("linked"))) : Effect.void
+      )
+      yield* Process.send(linker, worker)
+      yield* Process.send(linker, b)
+      const rl = yield* Process.monitor(linker)
+      yield* Process.receive((m) => m === atom("linked"))
+      yield* Process.receive((m) => m === atom("linked"))
+      yield* Process.exit(worker, atom("crash"))
+      expect(yield* downReason(rl)).toBe(atom("crash"))
+      expect(yield* downReason(rb)).toBe(atom("crash"))
+      // trap_exit: exit signals come to the handler as {'EXIT', From, Reason}; kill does not
+      const got: Array<Term.Term> = []
+      const c = yield* Process.spawnHandler((m) => {
+        got.push(m as Term.Term)
+        return Process.send(me, atom("got"))
+      }, { trapExit: true })
+      yield* Process.exit(c, atom("normal"))
+      yield* Process.exit(c, atom("please"))
+      yield* Process.receive((m) => m === atom("got"))
+      yield* Process.receive((m) => m === atom("got"))
+      expect(got.map((m) => Term.format(m))).toEqual([
+        `{'EXIT',${me.toString()},normal}`,
+        `{'EXIT',${me.toString()},please}`
+      ])
+      const rc = yield* Process.monitor(c)
+      yield* Process.exit(c, atom("kill"))
+      expect(yield* downReason(rc)).toBe(atom("killed"))
+      const exits = yield* Process.receive((m) => Process.isExitMessage(m), { after: 0 })
+      expect(Option.isNone(exits)).toBe(true)
+    })))
+
+  it.effect("killed while its handler runs on a fiber: the fiber is interrupted and the process ends", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const pid = yield* Process.spawnHandler(() =>
+        Effect.zipRight(Process.send(me, atom("busy")), Process.receive((m) => m === atom("never")))
+      )
+      const ref = yield* Process.monitor(pid)
+      yield* Process.send(pid, atom("work"))
+      yield* Process.receive((m) => m === atom("busy"))
+      expect((yield* entry(pid))!.fiber).toBeDefined()
+      yield* Process.exit(pid, atom("stop_it"))
+      expect(yield* downReason(ref)).toBe(atom("stop_it"))
+    })))
+
+  it.effect("registry: a named handler process is found by name and its name goes with it", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const pid = yield* Process.spawnHandler(echoHandler(rt), { name: "echo_h" })
+      expect(yield* Process.whereis("echo_h")).toEqual(Option.some(pid))
+      yield* Process.send("echo_h", tuple(me, atom("by_name")))
+      yield* waitForEcho(atom("by_name"))
+      const ref = yield* Process.monitor("echo_h")
+      yield* Process.exit(pid, atom("kill"))
+      yield* downReason(ref)
+      expect(yield* Process.whereis("echo_h")).toEqual(Option.none())
+    })))
+
+  it.effect("a chain of 20,000 linked idle handler processes dies without deep recursion", () =>
+    inProcess(Effect.gen(function*() {
+      const n = 20_000
+      const me = yield* Process.self
+      const linkTo = (m: unknown) =>
+        m instanceof Term.Pid ? Effect.zipRight(Process.link(m), Process.send(me, atom("linked"))) : Effect.void
+      const first = yield* Process.spawnHandler(linkTo)
+      let prev = first
+      for (let i = 1; i < n; i++) {
+        const next = yield* Process.spawnHandler(linkTo)
+        yield* Process.send(prev, next)
+        prev = next
+      }
+      const ref = yield* Process.monitor(prev)
+      for (let i = 1; i < n; i++) yield* Process.receive((m) => m === atom("linked"))
+      yield* Process.exit(first, atom("kill"))
+      expect(yield* downReason(ref)).toBe(atom("killed"))
+      expect((yield* ProcessRuntime.ProcessRuntime).unsafeProcessCount()).toBe(1)
+    })))
+})
