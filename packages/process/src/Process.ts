@@ -500,20 +500,35 @@ const tagAlias = (tag: Term): Ref | undefined => {
  * @category messages
  */
 export const reply = (from: Term, value: unknown): Effect.Effect<void, never, internal.ProcessRuntime> =>
-  withRuntime((rt, self) => {
-    if (!(from instanceof Tuple) || from.elements.length !== 2) {
-      return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
-    }
-    const [to, tag] = from.elements as [Term, Term]
-    const alias = tagAlias(tag)
-    const dest: SendTarget | undefined = alias ?? (to instanceof Pid || to instanceof Atom ? to : undefined)
-    if (dest === undefined) return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
-    const sent = rt.send(toDestination(dest), new Tuple([tag, value as Term]), self?.pid)
-    // a local reply is done already (no error handler to allocate)
-    return sent === Effect.void
-      ? Effect.void
-      : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
-  })
+  withRuntime((rt, self) => replyFrom(rt, self?.pid, from, value))
+
+/**
+ * `reply` for code that holds its runtime and its own pid (a handler, see `serve`, runs
+ * with no fiber): a reply to a local caller is sent at once, and the result is then
+ * `Effect.void` itself (an `Exit`); a reply to another node is the Effect that routes it.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const replyFrom = (
+  runtime: internal.ProcessRuntimeShape,
+  self: Pid | undefined,
+  from: Term,
+  value: unknown
+): Effect.Effect<void> => {
+  if (!(from instanceof Tuple) || from.elements.length !== 2) {
+    return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
+  }
+  const [to, tag] = from.elements as [Term, Term]
+  const alias = tagAlias(tag)
+  const dest: SendTarget | undefined = alias ?? (to instanceof Pid || to instanceof Atom ? to : undefined)
+  if (dest === undefined) return Effect.logWarning(`reply: not a {Pid, Tag} from a call: ${String(from)}`)
+  const sent = (runtime as internal.RuntimeImpl).send(toDestination(dest), new Tuple([tag, value as Term]), self)
+  // a local reply is done already (no error handler to allocate)
+  return sent === Effect.void
+    ? Effect.void
+    : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
+}
 
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch

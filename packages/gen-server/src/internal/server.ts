@@ -4,11 +4,13 @@
  */
 import * as Process from "@effect-otp/process/Process"
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { EnterLoopOptions, GenServer, StartOptions } from "../GenServer.js"
@@ -87,6 +89,7 @@ class Ctx {
   readonly encodeState: ((u: unknown) => unknown) | undefined
   constructor(
     readonly def: GenServer<any, any, any, any, any, any>,
+    readonly rt: ProcessRuntimeShape,
     readonly self: T.Pid,
     readonly parent: T.Pid,
     readonly name: T.Term | undefined
@@ -120,6 +123,19 @@ class Ctx {
 }
 
 type Loop = Effect.Effect<void, unknown, any>
+
+/**
+ * `f` applied to the value of `effect`: at once when `effect` is already a success (a
+ * callback that decided synchronously), so that the whole step stays an `Exit` and the
+ * server handles the message with no fiber (see `Process.serve`).
+ */
+const andThen = <A>(
+  effect: Effect.Effect<A, unknown, any>,
+  f: (a: A) => Effect.Effect<void, unknown, any>
+): Effect.Effect<void, unknown, any> =>
+  Exit.isExit(effect) && Exit.isSuccess(effect)
+    ? f((effect as Exit.Success<A, unknown>).value)
+    : Effect.flatMap(effect, f)
 
 const exitWith = (reason: T.Term): Effect.Effect<never, Process.ProcessExit> =>
   Effect.fail(new Process.ProcessExit({ reason }))
@@ -205,7 +221,7 @@ const handleCall = (c: Ctx, fromTerm: T.Tuple, request: unknown): Effect.Effect<
   const cb = c.def.spec.handleCall
   if (cb === undefined) return terminate(c, new T.Tuple([A.badCall, request as T.Term]))
   const from = { term: fromTerm, pid: fromTerm.elements[0] as T.Pid, encode: c.encodeReply }
-  return Effect.flatMap(cb(req, from, c.state), (r: any) => {
+  return andThen(cb(req, from, c.state), (r: any) => {
     if ("stop" in r) {
       c.state = r.state
       if (!("reply" in r)) return terminate(c, toReason(r.stop))
@@ -229,7 +245,7 @@ const sendReply = (c: Ctx, from: T.Tuple, value: unknown): Effect.Effect<void, u
   if (wire instanceof CodecFailure) {
     return Effect.die(new Error(`${c.label}: the reply does not encode with the reply schema: ${wire.message}`))
   }
-  return prim.reply(from, wire)
+  return Process.replyFrom(c.rt, c.self, from, wire)
 }
 
 const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any> => {
@@ -241,7 +257,7 @@ const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any>
   }
   const cb = c.def.spec.handleCast
   if (cb === undefined) return terminate(c, new T.Tuple([A.badCast, request as T.Term]))
-  return Effect.flatMap(cb(msg, c.state), (r) => noReplyResult(c, r))
+  return andThen(cb(msg, c.state), (r) => noReplyResult(c, r))
 }
 
 const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => {
@@ -249,7 +265,7 @@ const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => 
   if (cb === undefined) {
     return Effect.logWarning(`${c.label} ${show(c.name ?? c.self)}: undefined handleInfo, got ${show(msg)}`)
   }
-  return Effect.flatMap(cb(msg, c.state), (r) => noReplyResult(c, r))
+  return andThen(cb(msg, c.state), (r) => noReplyResult(c, r))
 }
 
 const charlist = (s: string): ReadonlyArray<number> => T.charlist(s)
@@ -384,19 +400,10 @@ const isSystemOrParentExit = (c: Ctx) => (m: unknown): boolean => {
     (tag === T.atoms.EXIT && m.elements[1] instanceof T.Pid && T.equals(m.elements[1], c.parent))
 }
 
-/**
- * The servers' loop state, by process: the loop below is one Effect shared by every server (an
- * idle server holds its parked fiber and its `Ctx`, no closures of its own).
- */
-const ctxs = new WeakMap<object, Ctx>()
-
-const ctxOf = (fiber: { readonly currentContext: { readonly unsafeMap: Map<string, any> } }): Ctx =>
-  ctxs.get(fiber.currentContext.unsafeMap.get(Process.Self.key))!
-
 const receiveAny = Process.receive()
 
-const step: Loop = Effect.withFiberRuntime((fiber) => {
-  const c = ctxOf(fiber as any)
+/** One message by `receive`: while suspended (system messages only), with a timeout, or in `fiberLoop`. */
+const step = (c: Ctx): Loop => {
   c.lastMessage = undefined
   if (c.suspended) return Effect.flatMap(Process.receive(isSystemOrParentExit(c)), (m) => dispatch(c, m))
   const ms = c.timeoutMs
@@ -409,16 +416,56 @@ const step: Loop = Effect.withFiberRuntime((fiber) => {
       return dispatch(c, T.atoms.timeout)
     }
   )
-})
+}
 
-const onLoopFailure = (cause: Cause.Cause<unknown>): Loop =>
-  Effect.withFiberRuntime((fiber) => {
-    const c = ctxOf(fiber as any)
-    if (c.terminated || Cause.isInterrupted(cause)) return Effect.failCause(cause)
-    return terminate(c, causeReason(cause))
-  })
+/** A callback failed: the server terminates with that reason (an interruption passes through). */
+const onFailure = (c: Ctx, cause: Cause.Cause<unknown>): Loop =>
+  c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause))
 
-const loop: Loop = Effect.catchAllCause(Effect.forever(step), onLoopFailure)
+/** A timeout pending or suspended: the server waits in `receive` (on a fiber) for now. */
+const inReceive = (c: Ctx): boolean => c.timeoutMs !== undefined || c.suspended
+
+/** `receive` steps until neither a timeout nor a suspension is pending. */
+const receiveLoop = (c: Ctx): Loop =>
+  Effect.suspend(() => inReceive(c) ? Effect.zipRight(step(c), receiveLoop(c)) : idle(c))
+
+/** The message is handled: an idle server keeps nothing of it. */
+const idle = (c: Ctx): Effect.Effect<void> => {
+  c.lastMessage = undefined
+  return Effect.void
+}
+
+/**
+ * The server's handler (see `Process.serve`): the server holds no fiber while idle, and a
+ * message whose callbacks decide synchronously (their Effects are `Exit`s: `Effect.succeed`)
+ * is handled with no fiber at all. Otherwise the step runs on a fiber, and so do the
+ * `receive` steps of a pending timeout or a suspension (`receiveLoop`).
+ */
+const handler = (c: Ctx) => (message: unknown): Loop => {
+  const e = dispatch(c, message)
+  if (Exit.isExit(e)) {
+    if (Exit.isFailure(e)) return onFailure(c, e.cause)
+    return inReceive(c) ? Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)) : idle(c)
+  }
+  return Effect.catchAllCause(Effect.zipRight(e, receiveLoop(c)), (cause) => onFailure(c, cause))
+}
+
+/** A started server after its init: `receive` first if init set a timeout, then served with no fiber. */
+const serveLoop = (c: Ctx): Loop =>
+  inReceive(c)
+    ? Effect.zipRight(Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)), Process.serve(handler(c)))
+    : Process.serve(handler(c))
+
+/**
+ * The server loop on the process's own fiber, for enter_loop: the process is the caller's,
+ * whose fiber (its scopes and finalizers) must live as long as the server.
+ */
+const fiberLoop = (c: Ctx): Effect.Effect<never, unknown, any> =>
+  Effect.catchAllCause(Effect.forever(Effect.suspend(() => step(c))), (cause) => onFailure(c, cause)) as Effect.Effect<
+    never,
+    unknown,
+    any
+  >
 
 type Mode = "nolink" | "link" | "monitor"
 
@@ -490,24 +537,20 @@ interface Boot {
 const serverBody = (boot: Boot): Effect.Effect<void, unknown, any> =>
   Effect.flatMap(
     Effect.onInterrupt(initPhase(boot), () => Deferred.fail(boot.ack, new InitFailed({ reason: T.atoms.killed }))),
-    (started) => started ? loop : Effect.void
+    (c) => c !== undefined ? serveLoop(c) : Effect.void
   )
 
 /**
- * Makes `c` the loop state of the process and applies the action of `init`'s (or enter_loop's)
- * result (a failing `continue` terminates the server); the loop runs next.
+ * Applies the action of `init`'s (or enter_loop's) result to the loop state `c` (a failing
+ * `continue` terminates the server); the loop runs next.
  */
-const enter = (handle: Process.ProcessHandle, c: Ctx, r: unknown): Effect.Effect<void, unknown, any> => {
-  ctxs.set(handle, c)
-  return Effect.catchAllCause(
-    after(c, r),
-    (cause) => c.terminated || Cause.isInterrupted(cause) ? Effect.failCause(cause) : terminate(c, causeReason(cause))
-  )
-}
+const enter = (c: Ctx, r: unknown): Effect.Effect<void, unknown, any> =>
+  Effect.catchAllCause(after(c, r), (cause) => onFailure(c, cause))
 
-/** proc_lib's init: registers a via name, runs `init`, acks; `true` when the loop is to run. */
-const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effect<boolean, unknown, any> =>
+/** proc_lib's init: registers a via name, runs `init`, acks; the loop state when the server is to run. */
+const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effect<Ctx | undefined, unknown, any> =>
   Effect.gen(function*() {
+    const rt = yield* ProcessRuntime
     const handle = yield* Process.Self
     const self = handle.pid
     if (via !== undefined) {
@@ -515,10 +558,10 @@ const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effec
       if (!ok) {
         const other = yield* via.registry.whereis(via.name)
         yield* Deferred.fail(ack, new AlreadyStarted({ pid: Option.getOrUndefined(other) }))
-        return false
+        return undefined
       }
     }
-    const c = new Ctx(def, self, parentPid ?? self, name)
+    const c = new Ctx(def, rt, self, parentPid ?? self, name)
     const init = yield* Effect.exit(def.spec.init(args))
     const unregister = via !== undefined ? via.registry.unregister(via.name) : Effect.void
     if (init._tag === "Failure") {
@@ -532,7 +575,7 @@ const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effec
     if ("ignore" in r) {
       yield* unregister
       yield* Deferred.fail(ack, new InitIgnored())
-      return false
+      return undefined
     }
     if ("stop" in r) {
       const reason = toReason(r.stop)
@@ -541,8 +584,8 @@ const initPhase = ({ ack, args, def, name, parentPid, via }: Boot): Effect.Effec
       return yield* exitWith(reason)
     }
     yield* Deferred.succeed(ack, self)
-    yield* enter(handle, c, r)
-    return true
+    yield* enter(c, r)
+    return c
   })
 
 /**
@@ -580,10 +623,10 @@ export const enterLoop = (
       if (at === undefined || !T.equals(at, self)) return yield* exitWith(A.processNotRegistered)
       registered = atom
     }
-    const c = new Ctx(def, self, options?.parent ?? self, registered)
+    const c = new Ctx(def, yield* ProcessRuntime, self, options?.parent ?? self, registered)
     const { name: _n, parent: _p, ...action } = options ?? {}
-    yield* enter(handle, c, { ...action, state })
-    return yield* (loop as Effect.Effect<never, unknown, any>)
+    yield* enter(c, { ...action, state })
+    return yield* fiberLoop(c)
   })
 
 /**

@@ -35,7 +35,7 @@ export type Handle = (message: unknown) => Effect.Effect<unknown, unknown, any>
 export const SERVE: unique symbol = Symbol.for("@effect-otp/process/serve")
 
 /** messages handled in one drain before the others get their turn */
-const BUDGET = 256
+const BUDGET = 4096
 
 /** The handler states of a process (`ProcessImpl.hstate`): idle, drain scheduled, draining. @internal */
 export const HState = { Idle: 0, Scheduled: 1, Running: 2 } as const
