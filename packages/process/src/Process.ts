@@ -32,7 +32,7 @@ import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { clockScheduler, contextGet, liveScheduler, makeFixedAsync } from "./internal/effectInternals.js"
+import { contextGet, isLiveClock, makeFixedAsync } from "./internal/effectInternals.js"
 import * as exits from "./internal/exits.js"
 import * as handler from "./internal/handler.js"
 import * as links from "./internal/links.js"
@@ -40,6 +40,7 @@ import * as monitors from "./internal/monitors.js"
 import * as table from "./internal/processTable.js"
 import type { ProcessImpl } from "./internal/processTable.js"
 import * as internal from "./internal/runtime.js"
+import { equals } from "./internal/term.js"
 import { MAX_TIMER_MILLIS } from "./internal/timers.js"
 import type { Matcher } from "./Mailbox.js"
 import type { SendOptions, SendResult } from "./Router.js"
@@ -530,6 +531,65 @@ export const replyFrom = (
     : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
 }
 
+/** `{Tag, Reply}` whose tag is `[alias|Mref]` or `[[alias|Mref]|_]` (a gen call's reply) */
+const isReplyFor = (m: unknown, mref: Ref): m is Tuple => {
+  if (!(m instanceof Tuple) || m.elements.length !== 2) return false
+  const r = tagAlias(m.elements[0]!)
+  return r === mref || (r !== undefined && equals(r, mref))
+}
+
+/** One `callLocal` in progress. */
+class LocalCall {
+  constructor(readonly p: ProcessImpl, readonly mref: Ref) {}
+  match(m: unknown): boolean {
+    return isReplyFor(m, this.mref) || monitors.isDown(m, this.mref)
+  }
+  /** the reply or the 'DOWN' came: the monitor (and its alias) goes, with a 'DOWN' already there */
+  settle(m: unknown): Tuple {
+    if (isReplyFor(m, this.mref)) this.demonitor()
+    return m as Tuple
+  }
+  /** the time is up: the monitor goes, and a reply that came just before is still taken */
+  timedOut(): Tuple | undefined {
+    this.demonitor()
+    const p = this.p
+    const i = p.find((m) => isReplyFor(m, this.mref), 0)
+    return i >= 0 ? take(p, i) as Tuple : undefined
+  }
+  demonitor(): void {
+    const mref = this.mref
+    if (!monitors.unsafeDemonitor(this.p.rt, this.p, mref)) this.p.removeWhere((x) => monitors.isDown(x, mref))
+  }
+}
+
+/**
+ * gen:do_call's exchange with a local process (OTP 25), as one step: monitors `to` with
+ * an alias (`monitor(to, { alias: "demonitor" })`), sends it `message(mref)`, and waits
+ * for the reply `{Tag, Reply}` whose tag is `[alias|Mref]` (or `[[alias|Mref]|_]`), or
+ * for the monitor's `'DOWN'`, at most `timeoutMs` milliseconds (by the `Clock`) when
+ * given. The result is the reply, the `'DOWN'` (`noproc` for a process that was not
+ * alive), or `undefined` when the time is up; the monitor and its alias are gone either
+ * way, so a reply that comes later is dropped. `to` must be a local pid.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const callLocal = (
+  to: Pid,
+  message: (mref: Ref) => unknown,
+  timeoutMs?: number | undefined
+): Effect.Effect<Tuple | undefined, never, Self> =>
+  Effect.withFiberRuntime((fiber) => {
+    const p = selfOf(fiber)
+    const call = new LocalCall(p, monitors.unsafeMonitorLocal(p.rt, p, to, "demonitor"))
+    p.rt.lookup(to)?.deliver(message(call.mref))
+    if (timeoutMs === undefined) return Effect.map(recv(p, (m) => call.match(m), 0), (m) => call.settle(m))
+    return Effect.map(
+      recvAfterOn(p, (m) => call.match(m), timeoutMs, Context.get(fiber.currentDefaultServices, Clock.Clock)),
+      (m) => Option.isSome(m) ? call.settle(m.value) : call.timedOut()
+    )
+  })
+
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch
   p.removeAt(index)
@@ -606,24 +666,20 @@ const recvUntil = (
     return Effect.flatMap(wait, () => recvUntil(p, match, scanned, deadline, clock, live))
   })
 
-const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: number) => {
+const recvAfter = (p: ProcessImpl, match: Matcher<unknown> | undefined, ms: number) =>
+  Effect.clockWith((clock) => recvAfterOn(p, match, ms, clock))
+
+/** `receive … after ms` by `clock` */
+const recvAfterOn = (
+  p: ProcessImpl,
+  match: Matcher<unknown> | undefined,
+  ms: number,
+  clock: Clock.Clock
+): Effect.Effect<Option.Option<unknown>> => {
   const i = p.find(match, 0)
   if (i >= 0) return Effect.succeed(Option.some(take(p, i)))
   if (ms <= 0) return Effect.succeed(Option.none())
-  return Effect.clockWith((clock) =>
-    Effect.flatMap(
-      clockScheduler(clock),
-      (scheduler) =>
-        recvUntil(
-          p,
-          match,
-          -i - 1,
-          clock.unsafeCurrentTimeMillis() + ms,
-          clock,
-          scheduler !== undefined && scheduler === liveScheduler
-        )
-    )
-  )
+  return recvUntil(p, match, -i - 1, clock.unsafeCurrentTimeMillis() + ms, clock, isLiveClock(clock))
 }
 
 const receiveAny: Effect.Effect<unknown, never, Self> = withSelf((p) => recv(p, undefined, 0))

@@ -74,6 +74,9 @@ describe("effectInternals", () => {
       const live = Clock.make()
       expect(yield* internals.clockScheduler(live)).toBe(internals.liveScheduler)
       expect(yield* internals.clockSchedulerWith(false)(live)).toBeUndefined()
+      expect(internals.isLiveClock(live)).toBe(true)
+      // the TestClock (the `it.effect` default) has no live timers
+      expect(internals.isLiveClock(yield* Effect.clock)).toBe(false)
     }))
 
   it("the process runtime works with every fallback forced (EFFECT_OTP_EFFECT_INTERNALS=off)", async () => {
@@ -87,6 +90,7 @@ describe("effectInternals", () => {
         asyncOp: false,
         clockScheduler: false
       })
+      expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")
       const ProcessRuntime = await import("../src/ProcessRuntime.js")
       const Term = await import("../src/Term.js")

@@ -7,9 +7,6 @@ import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
-import * as ClockTag from "effect/Clock"
-import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -113,43 +110,21 @@ const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | Ser
     ? new NoConnection({ target })
     : new ServerExited({ target, reason })
 
-/**
- * The clock's own timer scheduler (effect's live `Clock` has one: a `setTimeout` per timer, no
- * fiber), or `undefined` for a clock without one (the `TestClock`): a call's timeout then uses
- * `receive`'s `after`, which follows any `Clock`.
- */
-const schedulers = new WeakMap<object, Clock.ClockScheduler | null>()
-const schedulerOf = (clock: Clock.Clock): Clock.ClockScheduler | undefined => {
-  let s = schedulers.get(clock)
-  if (s === undefined) {
-    const get = (clock as unknown as { readonly scheduler?: () => Effect.Effect<Clock.ClockScheduler> }).scheduler
-    s = typeof get === "function" ? Effect.runSync(get.call(clock)) : null
-    schedulers.set(clock, s)
-  }
-  return s ?? undefined
-}
-
 type CallFailure = CallTimeout | NoProc | NoConnection | ServerExited | BadRequest
 
-/** One call in progress (gen:do_call's locals). */
+/**
+ * One call in progress (gen:do_call's locals). Its functions are methods, wrapped where they
+ * are passed: a function-valued field would be a new named closure per call.
+ */
 class PendingCall {
-  expired: T.Tuple | undefined = undefined
-  cancel: (() => boolean) | undefined = undefined
   constructor(readonly target: unknown, readonly mref: T.Ref) {}
-  /** the reply, the 'DOWN', or this call's timer message */
-  readonly match = (m: unknown): boolean =>
-    m === this.expired || isReplyTo(m, this.mref) || Process.isDownMessage(m, this.mref)
-  readonly onMessage = (m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> => {
-    if (m === this.expired) return this.timedOut()
-    if (this.cancel !== undefined && !this.cancel()) {
-      // the timer fired just now: its message is in the mailbox
-      const expired = this.expired
-      return Effect.zipRight(Process.receive((x) => x === expired), this.settle(m))
-    }
-    return this.settle(m)
+  /** the reply or the 'DOWN' */
+  match(m: unknown): boolean {
+    return isReplyTo(m, this.mref) || Process.isDownMessage(m, this.mref)
   }
-  readonly onTimeout = (m: Option.Option<unknown>): Effect.Effect<unknown, CallFailure, Process.Self> =>
-    Option.isSome(m) ? this.settle(m.value) : this.timedOut()
+  onTimeout(m: Option.Option<unknown>): Effect.Effect<unknown, CallFailure, Process.Self> {
+    return Option.isSome(m) ? this.settle(m.value) : this.timedOut()
+  }
   settle(m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> {
     if (isReplyTo(m, this.mref)) return Effect.as(Process.demonitor(this.mref, { flush: true }), m.elements[1])
     return Effect.fail(downError(this.target, (m as T.Tuple).elements[4]!))
@@ -192,30 +167,36 @@ export const doCall = (
     if (local && T.equals(dest as T.Pid, self)) {
       return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
     }
-    const scheduler = timeoutMs === undefined
-      ? undefined
-      : schedulerOf(Context.get(fiber.currentDefaultServices, ClockTag.Clock))
+    if (local) {
+      // one step in the process runtime: alias monitor, send, reply or 'DOWN' or timeout
+      return Effect.flatMap(
+        Process.callLocal(
+          dest as T.Pid,
+          (mref) =>
+            new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term]),
+          timeoutMs
+        ),
+        (m): Effect.Effect<unknown, CallFailure> => {
+          if (m === undefined) return Effect.fail(new CallTimeout({ target }))
+          if (Process.isDownMessage(m)) return Effect.fail(downError(target, m.elements[4]!))
+          return Effect.succeed((m as T.Tuple).elements[1])
+        }
+      )
+    }
     return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
       const call = new PendingCall(target, mref)
       const msg = new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
-      let wait: Effect.Effect<unknown, CallFailure, Process.Self>
-      if (timeoutMs === undefined) wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
-      else if (scheduler === undefined) {
-        wait = Effect.flatMap(Process.receive(call.match, { after: Duration.millis(timeoutMs) }), call.onTimeout)
-      } else {
-        // one timer that sends this message to the caller, cancelled by the reply
-        const expired = call.expired = new T.Tuple([atoms.callTimeout, mref])
-        call.cancel = scheduler.unsafeSchedule(() => void rt.unsafeSend(self, expired), Duration.millis(timeoutMs))
-        wait = Effect.flatMap(Process.receive(call.match), call.onMessage)
-      }
-      if (local) {
-        rt.unsafeSend(dest, msg)
-        return wait
-      }
+      // `receive … after` follows any Clock; on the live one its timer is armed once and
+      // reused by call after call (no timer per call)
+      const wait: Effect.Effect<unknown, CallFailure, Process.Self> = timeoutMs === undefined
+        ? Effect.flatMap(Process.receive((m) => call.match(m)), (m) => call.settle(m))
+        : Effect.flatMap(
+          Process.receive((m) => call.match(m), { after: Duration.millis(timeoutMs) }),
+          (m) => call.onTimeout(m)
+        )
       // a request with no term form for another node: the call ends at once
       return Effect.zipRight(
         Effect.catchAll(prim.sendCall(dest, msg), (message) => {
-          call.cancel?.()
           return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
         }),
         wait
@@ -241,22 +222,27 @@ export const call = <Req, Rep>(
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
   const decodeReply = decoder(ref.protocol.reply)
   const ms = toMillis(timeout, 5000)
-  const onReply = (reply: unknown): Effect.Effect<Rep, BadRequest | BadReply> => {
-    if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
-    const value = decodeReply(reply)
-    return value instanceof CodecFailure
-      ? Effect.fail(new BadReply({ message: value.message, reply }))
-      : Effect.succeed(value as Rep)
-  }
   const target = ref.target
   return inProcess(
     target instanceof T.Pid
-      ? Effect.flatMap(doCall(target, target, atoms.genCall, wire, ms), onReply)
+      ? Effect.flatMap(doCall(target, target, atoms.genCall, wire, ms), (reply) => onReply<Rep>(decodeReply, reply))
       : Effect.flatMap(
         resolve(target),
-        (dest) => Effect.flatMap(doCall(target, dest, atoms.genCall, wire, ms), onReply)
+        (dest) =>
+          Effect.flatMap(doCall(target, dest, atoms.genCall, wire, ms), (reply) => onReply<Rep>(decodeReply, reply))
       )
   )
+}
+
+const onReply = <Rep>(
+  decodeReply: (u: unknown) => unknown,
+  reply: unknown
+): Effect.Effect<Rep, BadRequest | BadReply> => {
+  if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
+  const value = decodeReply(reply)
+  return value instanceof CodecFailure
+    ? Effect.fail(new BadReply({ message: value.message, reply }))
+    : Effect.succeed(value as Rep)
 }
 
 /** @internal */

@@ -24,6 +24,7 @@ import * as ClockImpl from "effect/Clock"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -171,6 +172,26 @@ export const liveScheduler: Clock.ClockScheduler | undefined = forced ? undefine
  */
 export const clockScheduler: (clock: Clock.Clock) => Effect.Effect<Clock.ClockScheduler | undefined> =
   clockSchedulerWith(liveScheduler !== undefined)
+
+const liveClocks = new WeakMap<Clock.Clock, boolean>()
+
+/**
+ * Whether `clock`'s timers are the live clock's own (`setTimeout`: see `Mailbox.waitTimed`),
+ * found once per clock (its scheduler getter is an `Exit` on the live clock).
+ * @internal
+ */
+export const isLiveClock = (clock: Clock.Clock): boolean => {
+  let live = liveClocks.get(clock)
+  if (live === undefined) {
+    const get = liveScheduler === undefined
+      ? undefined
+      : (clock as unknown as { readonly scheduler?: unknown }).scheduler
+    const s = typeof get === "function" ? get.call(clock) as Effect.Effect<Clock.ClockScheduler> : undefined
+    live = s !== undefined && Exit.isExit(s) && Exit.isSuccess(s) && s.value === liveScheduler
+    liveClocks.set(clock, live)
+  }
+  return live
+}
 
 // --- Report -------------------------------------------------------------------
 

@@ -67,23 +67,29 @@ export const monitor = (
   const ref = rt.unsafeMakeRef()
   const key = rt.monitorKey(ref)
   if (alias !== undefined && !p.dead) rt.aliases.add(p, rt.aliasKey(ref)!, alias)
-  let local: ProcessImpl | undefined
-  let object: Pid | Tuple
-  let watchObject: Pid | Atom
   if (target instanceof Pid) {
-    object = target
-    watchObject = target
-    if (!rt.isLocal(target)) return monitorRemote(rt, p, ref, key, target, object, alias)
-    local = rt.lookup(target)
-  } else {
-    const name = target instanceof Atom ? target : target.name
-    if (!(target instanceof Atom) && target.node !== rt.node) {
-      return monitorRemote(rt, p, ref, key, target, new Tuple([target.name, target.node]), alias)
-    }
-    object = new Tuple([name, rt.node])
-    watchObject = name
-    local = rt.procs.whereis(name)
+    if (!rt.isLocal(target)) return monitorRemote(rt, p, ref, key, target, target, alias)
+    monitorLocal(rt, p, ref, key, rt.lookup(target), target, target, alias)
+    return Effect.succeed(ref)
   }
+  const name = target instanceof Atom ? target : target.name
+  if (!(target instanceof Atom) && target.node !== rt.node) {
+    return monitorRemote(rt, p, ref, key, target, new Tuple([target.name, target.node]), alias)
+  }
+  monitorLocal(rt, p, ref, key, rt.procs.whereis(name), new Tuple([name, rt.node]), name, alias)
+  return Effect.succeed(ref)
+}
+
+const monitorLocal = (
+  rt: RuntimeImpl,
+  p: ProcessImpl,
+  ref: Ref,
+  key: MonitorKey,
+  local: ProcessImpl | undefined,
+  object: Pid | Tuple,
+  watchObject: Pid | Atom,
+  alias: AliasMode | undefined
+): void => {
   if (local === undefined || local.dead) {
     // the monitor is triggered at once: a `demonitor`/`reply_demonitor` alias goes with it
     if (alias !== undefined && alias !== "explicit_unalias") rt.aliases.remove(p, rt.aliasKey(ref))
@@ -92,7 +98,14 @@ export const monitor = (
     ;(p.monitors ??= new Map()).set(key, { ref, target: local, object, alias })
     ;(local.monitoredBy ??= new Map()).set(key, { ref, watcher: p, object: watchObject })
   }
-  return Effect.succeed(ref)
+}
+
+/** `monitor(pid, { alias })` of a local pid, synchronously: the ref. @internal */
+export const unsafeMonitorLocal = (rt: RuntimeImpl, p: ProcessImpl, target: Pid, alias: AliasMode): Ref => {
+  const ref = rt.unsafeMakeRef()
+  if (!p.dead) rt.aliases.add(p, rt.aliasKey(ref)!, alias)
+  monitorLocal(rt, p, ref, rt.monitorKey(ref), rt.lookup(target), target, target, alias)
+  return ref
 }
 
 const monitorRemote = (
@@ -155,13 +168,18 @@ export const demonitor = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref, flush: bool
   return Effect.as(effect, held !== undefined)
 }
 
-/** Removes the monitor `ref` of `p` on both sides, sending the `DEMONITOR` for a remote one. @internal */
-export const unsafeDemonitor = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref): void => {
+/**
+ * Removes the monitor `ref` of `p` on both sides, sending the `DEMONITOR` for a remote
+ * one; `true` if it was active.
+ * @internal
+ */
+export const unsafeDemonitor = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref): boolean => {
   const key = rt.monitorKey(ref)
   const held = dropHeld(rt, p, key)
-  if (held === undefined) return
+  if (held === undefined) return false
   const signal = unwatch(p, held, key)
   if (signal !== undefined) rt.enqueue(signal)
+  return true
 }
 
 /** A `MONITOR_P` from another node: `DOWN{noproc}` for an unknown target. @internal */
