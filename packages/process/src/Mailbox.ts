@@ -194,7 +194,6 @@ export class Mailbox {
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
       this.timer = undefined
-      this.timerAt = Infinity
     }
   }
 
@@ -217,12 +216,12 @@ export class Mailbox {
     return this.waitEffect
   }
 
-  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds */
-  private timerAt = Infinity
+  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds (when `timer` is set) */
+  private timerAt = 0
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private readonly onTimer = (): void => {
+  /** @internal the armed timer fired (`onTimer`) */
+  timerFired(): void {
     this.timer = undefined
-    this.timerAt = Infinity
     const w = this.waiter
     if (w !== undefined) {
       this.waiter = undefined
@@ -245,7 +244,8 @@ export class Mailbox {
     if (this.timer === undefined || this.timerAt > deadline) {
       if (this.timer !== undefined) clearTimeout(this.timer)
       this.timerAt = deadline
-      this.timer = setTimeout(this.onTimer, deadline - now)
+      // the mailbox as the timer's argument: no closure per mailbox
+      this.timer = setTimeout(onTimer, deadline - now, this)
     } else {
       ;(this.timer as { ref?: () => unknown }).ref?.()
     }
@@ -260,6 +260,8 @@ export class Mailbox {
     if (this.timer !== undefined) (this.timer as { unref?: () => unknown }).unref?.()
   }
 }
+
+const onTimer = (mailbox: Mailbox): void => mailbox.timerFired()
 
 /**
  * An empty mailbox.
