@@ -55,9 +55,13 @@
  * Not here: the older `format_status/2` (only the map form), `hibernate` (accepted, no
  * effect), debug options.
  *
- * Performance: an idle server is a parked process fiber (about 2 kB, see `Process`) plus its
- * loop state; every server shares one loop Effect. A call costs an alias monitor, two messages
- * and two fiber wake-ups; its timeout is one timer of the clock's scheduler (no fiber).
+ * Performance: a server started with `start`/`startLink`/`startMonitor` runs in the process's
+ * handler mode (`Process.serve`): an idle server holds no fiber (about 700 B: the process entry
+ * and its loop state), and a message whose callbacks return `Effect.succeed(...)` is handled
+ * with no fiber at all; other callbacks, a pending timeout and a suspension run on a fiber of
+ * the server as before. `enterLoop` keeps the loop on the caller's own fiber. A local call is one
+ * step of the process runtime (`Process.callLocal`: alias monitor, request, reply or 'DOWN'),
+ * one wake-up of the caller, and no timer of its own (`receive … after` reuses an armed one).
  *
  * @since 0.1.0
  */
