@@ -344,8 +344,9 @@ const serveExit: Effect.Effect<never> = Effect.succeed(handler.SERVE) as unknown
 
 /**
  * Hands the rest of the current process's life to `handle`, as Akka and Ergo actors run:
- * the process's fiber ends (so `serve` must be the last thing the process does), and the
- * process stays alive with no fiber at all while its mailbox is empty. Each message, in
+ * the process's fiber ends (so `serve` must be the last thing the process does, and the
+ * finalizers of scopes around it run then, not when the process ends), and the process
+ * stays alive with no fiber at all while its mailbox is empty. Each message, in
  * arrival order, is then given to `handle`:
  *
  * - an `Effect` that is already an `Exit` (`Effect.succeed(...)`, `Effect.void`,

@@ -36,11 +36,12 @@ const forced = typeof process !== "undefined" && process.env?.["EFFECT_OTP_EFFEC
 // --- Context ------------------------------------------------------------------
 
 /** @internal */
-export const contextGetWith =
-  (useMap: boolean) => <S>(ctx: Context.Context<never>, tag: Context.Tag<any, S>): S | undefined => {
-    if (useMap) return ctx.unsafeMap.get(tag.key) as S | undefined
-    return Option.getOrUndefined(Context.getOption(ctx as Context.Context<any>, tag))
-  }
+export const contextGetWith = (
+  useMap: boolean
+): <S>(ctx: Context.Context<never>, tag: Context.Tag<any, S>) => S | undefined =>
+  useMap
+    ? (ctx, tag) => ctx.unsafeMap.get(tag.key)
+    : (ctx, tag) => Option.getOrUndefined(Context.getOption(ctx as Context.Context<any>, tag))
 
 const contextShapeOk = !forced && ((): boolean => {
   const T = Context.GenericTag<{ readonly probe: true }>("@effect-otp/process/internal/effectInternals/probe")
