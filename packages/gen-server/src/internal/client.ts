@@ -7,6 +7,7 @@ import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -47,7 +48,7 @@ export const inProcess = <A, E>(
   effect: Effect.Effect<A, E, Process.Self | ProcessRuntime>
 ): Effect.Effect<A, E, ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) =>
-    fiber.currentContext.unsafeMap.has(Process.Self.key)
+    Option.isSome(Context.getOption(fiber.currentContext, Process.Self))
       ? effect as Effect.Effect<A, E, ProcessRuntime>
       : Effect.flatMap(Effect.orDie(Process.run(Effect.either(effect))), (r) => r)
   )
@@ -159,9 +160,9 @@ export const doCall = (
   timeoutMs: number | undefined
 ): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
-    const services = fiber.currentContext.unsafeMap
-    const self = (services.get(Process.Self.key) as Process.ProcessHandle).pid
-    const rt = services.get(ProcessRuntime.key) as ProcessRuntimeShape
+    const services = fiber.currentContext as Context.Context<Process.Self | ProcessRuntime>
+    const self = Context.unsafeGet(services, Process.Self).pid
+    const rt: ProcessRuntimeShape = Context.unsafeGet(services, ProcessRuntime)
     const local = dest instanceof T.Pid && rt.isLocal(dest)
     // gen:do_call: a process calling itself exits with calling_self
     if (local && T.equals(dest as T.Pid, self)) {
@@ -251,7 +252,10 @@ export const send = (target: Target, message: unknown): Effect.Effect<void, neve
   if (target instanceof T.Pid) {
     // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
     return Effect.withFiberRuntime((fiber) => {
-      const rt = fiber.currentContext.unsafeMap.get(ProcessRuntime.key) as ProcessRuntimeShape
+      const rt: ProcessRuntimeShape = Context.unsafeGet(
+        fiber.currentContext as Context.Context<ProcessRuntime>,
+        ProcessRuntime
+      )
       if (!rt.isLocal(target)) return Effect.ignore(Process.send(target, message))
       rt.unsafeSend(target, message)
       return Effect.void
