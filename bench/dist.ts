@@ -31,7 +31,7 @@ const pong = Atom.make("pong")
 const warm = Atom.make("warm")
 
 const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ hidden: true, name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 const echo = Effect.forever(Effect.flatMap(Process.receive(), (m) =>
   m instanceof Tuple && m.elements.length === 2

@@ -108,7 +108,7 @@ const local = (kase: string, n: number) =>
   }).pipe(Effect.provide(ProcessRuntime.layer))
 
 const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ hidden: true, name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 const server = (name: string, cookie: string) =>
   Effect.gen(function*() {

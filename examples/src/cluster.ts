@@ -13,6 +13,7 @@ import * as DistNode from "@effect-otp/dist/DistNode"
 import * as Epmd from "@effect-otp/dist/Epmd"
 import type * as NetKernel from "@effect-otp/dist/NetKernel"
 import type * as Rpc from "@effect-otp/dist/Rpc"
+import * as GlobalRegistry from "@effect-otp/global/GlobalRegistry"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
@@ -79,6 +80,7 @@ export const localNode = (
     hidden: false,
     epmdPort: options.epmdPort ?? config.epmdPort
   }).pipe(
+    Layer.provide(GlobalRegistry.layer()),
     Layer.provideMerge(ProcessRuntime.layer),
     Layer.mapError((e) => new ExampleError({ detail: `cannot start node ${name}: ${e.message}` }))
   )

@@ -5,8 +5,11 @@
  * - part 1: two TypeScript nodes, `alice` and `bob`, each its own Node.js process
  *   (`node.ts`), talking the Erlang distribution protocol: ping, `nodes()`, a registered
  *   echo, `send_work` against a remote pid, with a timeout;
- * - part 2: when `erl` is installed, a real Erlang node `carol` joins: ping and echo both
- *   ways, `send_work` against an Erlang pid and from Erlang against a TypeScript pid;
+ * - part 2: when `erl` is installed, a real Erlang node `carol` joins: she dials alice only,
+ *   and OTP's `global` (which the TS nodes run, as visible nodes do) connects her to bob:
+ *   the chapter's fully connected mesh forms by itself; `global:register_name` names work
+ *   across it both ways; then echo both ways, `send_work` against an Erlang pid and from
+ *   Erlang against a TypeScript pid;
  * - part 3: the chapter's `dist_kv` across the cluster: the TypeScript one (`distKv.ts`) on
  *   alice and bob, the chapter's Erlang module (`examples/erlang/dist_kv.erl`) on carol.
  *
@@ -435,9 +438,35 @@ const program = Effect.gen(function*() {
     yield* part("Part 2: a real Erlang node, carol (erl -sname carol), joins")
     print(`%% started ${c.node} (OS pid ${c.child.pid}): erl with an echo and a worker, and a tiny erl_eval shell`)
     yield* c.step(`net_adm:ping(${q(alice.node)}).`, `net_adm:ping(${q(alice.node)}).`)
-    yield* bob.step(`net_adm:ping(${q(c.node)}).`, j({ op: "ping", node: c.node }))
-    yield* alice.step(`nodes().`, j({ op: "nodes" }))
-    yield* c.step(`lists:sort(nodes()).`, `lists:sort(nodes()).`)
+    print(`%% carol only dialled alice; global connects her to bob too (the transitive mesh, connect_all):`)
+    yield* c.step(`global:sync().`, `global:sync().`)
+    yield* c.step(
+      `lists:sort(nodes()).`,
+      `(fun W(0) -> lists:sort(nodes()); W(N) -> case nodes() of [_, _] -> lists:sort(nodes()); _ -> ` +
+        `timer:sleep(10), W(N - 1) end end)(500).`
+    )
+    yield* bob.step(`nodes().   %% bob never dialled carol`, j({ op: "nodes", min: 2 }))
+    yield* alice.step(`nodes().`, j({ op: "nodes", min: 2 }))
+    print(`%% global names across the mesh: register on one node, use them from the others`)
+    yield* c.step(
+      `global:sync(), global:register_name(carol_worker, whereis(worker)).`,
+      `global:sync(), global:register_name(carol_worker, whereis(worker)).`
+    )
+    yield* bob.step(
+      `global:register_name(bob_echo, whereis(echo)).`,
+      j({ op: "global_register", name: "bob_echo", registered: "echo" })
+    )
+    yield* alice.step(
+      `global:send(carol_worker, {work, self(), {square, 5}}).`,
+      j({ op: "global_send", name: "carol_worker", msg: ["work", { self: true }, ["square", 5]] })
+    )
+    yield* alice.step(`flush().`, j({ op: "flush" }))
+    yield* c.step(
+      `global:send(bob_echo, {self(), "hello via global"}).`,
+      `global:send(bob_echo, {self(), "hello via global"}).`
+    )
+    yield* c.step(`flush().`, `flush().`)
+    yield* c.step(`lists:sort(global:registered_names()).`, `lists:sort(global:registered_names()).`)
     yield* alice.step(
       `{echo, ${q(c.node)}} ! {self(), "hello from alice!"}.`,
       j({ op: "send", to: { name: "echo", node: c.node }, msg: [{ self: true }, { str: "hello from alice!" }] })

@@ -31,6 +31,7 @@
  */
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import * as GlobalRegistry from "@effect-otp/global/GlobalRegistry"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
@@ -60,7 +61,7 @@ export type JsonTarget = { readonly name: string; readonly node: string } | Json
 /** A command line. */
 export type Command =
   | { readonly op: "ping"; readonly node: string }
-  | { readonly op: "nodes" }
+  | { readonly op: "nodes"; readonly min?: number }
   | { readonly op: "register_echo" }
   | { readonly op: "register_worker" }
   | { readonly op: "send"; readonly to: JsonTarget; readonly msg: JsonTerm }
@@ -76,6 +77,10 @@ export type Command =
   | { readonly op: "dist_kv_start" }
   | { readonly op: "dist_kv_put"; readonly key: JsonTerm; readonly value: JsonTerm }
   | { readonly op: "dist_kv_get"; readonly key: JsonTerm; readonly until?: JsonTerm }
+  | { readonly op: "global_sync" }
+  | { readonly op: "global_register"; readonly name: string; readonly registered: string }
+  | { readonly op: "global_whereis"; readonly name: string }
+  | { readonly op: "global_send"; readonly name: string; readonly msg: JsonTerm }
   | { readonly op: "halt" }
 
 const out = (line: string): void => {
@@ -107,15 +112,26 @@ const shell = (commands: Queue.Queue<string>) =>
 
     const execute = (
       cmd: Command
-    ): Effect.Effect<boolean, unknown, NetKernel.NetKernel | ProcessRuntime.ProcessRuntime | Process.Self> =>
+    ): Effect.Effect<
+      boolean,
+      unknown,
+      NetKernel.NetKernel | ProcessRuntime.ProcessRuntime | GlobalRegistry.GlobalRegistry | Process.Self
+    > =>
       Effect.gen(function*() {
         switch (cmd.op) {
           case "ping":
             out(yield* NetKernel.ping(cmd.node))
             break
-          case "nodes":
-            out(format(yield* NetKernel.nodes()))
+          case "nodes": {
+            // with `min`, waits (up to 5 s) until global's transitive connects have happened
+            let ns = yield* NetKernel.nodes()
+            for (let i = 0; i < 500 && ns.length < (cmd.min ?? 0); i++) {
+              yield* Effect.sleep("10 millis")
+              ns = yield* NetKernel.nodes()
+            }
+            out(format([...ns].sort((x, y) => x.name < y.name ? -1 : 1)))
             break
+          }
           case "register_echo":
             // register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end end))
             yield* Process.spawn(
@@ -175,6 +191,25 @@ const shell = (commands: Queue.Queue<string>) =>
             out(format(cmd.until === undefined ? yield* get : yield* eventually(get, toTerm(cmd.until))))
             break
           }
+          case "global_sync":
+            yield* GlobalRegistry.sync
+            out("ok")
+            break
+          case "global_register": {
+            // global:register_name(Name, whereis(Registered))
+            const pid = yield* Process.whereis(cmd.registered)
+            if (Option.isNone(pid)) throw new Error(`no process is registered as ${cmd.registered}`)
+            out((yield* GlobalRegistry.registerName(cmd.name, pid.value)) ? "yes" : "no")
+            break
+          }
+          case "global_whereis":
+            out(
+              Option.match(yield* GlobalRegistry.whereisName(cmd.name), { onNone: () => "undefined", onSome: format })
+            )
+            break
+          case "global_send":
+            out(format(yield* GlobalRegistry.send(cmd.name, toTerm(cmd.msg))))
+            break
           case "halt":
             return false
         }
@@ -205,7 +240,9 @@ const main = (name: string, cookie: string, epmdPort: number | undefined) =>
     })
     rl.on("close", () => Queue.unsafeOffer(commands, JSON.stringify({ op: "halt" })))
 
-    const node = DistNode.layerDefault({ name, cookie, hidden: false, epmdPort }).pipe(
+    // visible (the default), with OTP's global: the mesh forms by itself, global names work across it
+    const node = DistNode.layerDefault({ name, cookie, epmdPort }).pipe(
+      Layer.provideMerge(GlobalRegistry.layer()),
       Layer.provideMerge(ProcessRuntime.layer)
     )
     yield* Effect.gen(function*() {

@@ -25,6 +25,7 @@ import * as DistNode from "@effect-otp/dist/DistNode"
 import * as Module from "@effect-otp/dist/Module"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Rpc from "@effect-otp/dist/Rpc"
+import * as GlobalRegistry from "@effect-otp/global/GlobalRegistry"
 import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import { atom, Tuple, tuple } from "@effect-otp/process/Term"
@@ -77,6 +78,7 @@ const main = (name: string, cookie: string, epmdPort: number, join: ReadonlyArra
     Effect.provide(
       Layer.mergeAll(Rpc.layerPublish(chapter), Rpc.layerPublish(DistKv.module)).pipe(
         Layer.provideMerge(DistNode.layerDefault({ name, cookie, epmdPort, hidden: false })),
+        Layer.provideMerge(GlobalRegistry.layer()),
         Layer.provideMerge(ProcessRuntime.layer)
       )
     ),

@@ -71,9 +71,25 @@ describe("npm run demo", () => {
         expect(out).toMatch(
           new RegExp(`\\(carol${suffix}@[^)]+\\)1> net_adm:ping\\('alice${suffix}@[^']+'\\)\\.\\npong\\n`)
         )
+        // carol dialled alice only: global connected her to bob (the transitive mesh)
+        expect(out).toMatch(new RegExp(`\\(carol${suffix}@[^)]+\\)\\d+> global:sync\\(\\)\\.\\nok\\n`))
         expect(out).toMatch(
-          new RegExp(`\\(bob${suffix}@[^)]+\\)\\d+> net_adm:ping\\('carol${suffix}@[^']+'\\)\\.\\npong\\n`)
+          new RegExp(
+            `\\(carol${suffix}@[^)]+\\)\\d+> lists:sort\\(nodes\\(\\)\\)\\.\\n\\['?alice${suffix}@[^,]+,'?bob${suffix}@[^\\]]+\\]\\n`
+          )
         )
+        expect(out).toMatch(
+          new RegExp(
+            `\\(bob${suffix}@[^)]+\\)\\d+> nodes\\(\\)\\. .*\\n\\['?alice${suffix}@[^,]+,'?carol${suffix}@[^\\]]+\\]\\n`
+          )
+        )
+        expect(out).not.toMatch(/net_adm:ping\('carol/)
+        // global names across the mesh, both ways
+        expect(out).toMatch(/global:register_name\(carol_worker, whereis\(worker\)\)\.\nyes\n/)
+        expect(out).toMatch(/global:register_name\(bob_echo, whereis\(echo\)\)\.\nyes\n/)
+        expect(out).toContain("Shell got {result,25}")
+        expect(out).toContain(`Shell got {echo,"hello via global"}`)
+        expect(out).toMatch(/lists:sort\(global:registered_names\(\)\)\.\n\[bob_echo,carol_worker\]\n/)
         expect(out).toContain(`Shell got {echo,"hello from carol!"}`)
         expect(out).toMatch(/send_work\(Carol, \{square, 12\}\)\.\n144\n/)
         expect(out).toMatch(/send_work\(Carol, \{sleep, 1500\}, 1000\)\.\n\{error,timeout\}\n/)

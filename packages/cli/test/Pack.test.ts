@@ -86,7 +86,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 const [name, cookie, peer] = process.argv.slice(2)
-const node = DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+const node = DistNode.layerDefault({ hidden: true, name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 Effect.gen(function*() {
   const self = (yield* NetKernel.node).name
   const target = peer + self.slice(self.indexOf("@"))

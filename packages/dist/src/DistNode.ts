@@ -5,32 +5,47 @@
  * `Router` that carries signals to other nodes.
  *
  * ```ts
- * // TCP, EPMD (embedded when none runs) and rpc: what `erl -sname alice` gives
- * const Node = DistNode.layerDefault({ name: "alice", cookie: "secret" }).pipe(
+ * // TCP, EPMD (embedded when none runs) and rpc: what `erl -sname alice -hidden` gives
+ * const Node = DistNode.layerDefault({ name: "alice", cookie: "secret", hidden: true }).pipe(
  *   Layer.provideMerge(ProcessRuntime.layer)
  * )
- * // the parts, for another carrier or EPMD
+ * // the parts, for another carrier or EPMD; visible, with OTP's global (see below)
  * const TlsNode = DistNode.layer({ name: "alice", cookie: "secret" }).pipe(
  *   Layer.provide(Layer.merge(Transport.layerTls(tlsOptions), Epmd.layerAuto())),
+ *   Layer.provideMerge(GlobalRegistry.layer()),
  *   Layer.provideMerge(ProcessRuntime.layer)
  * )
  * ```
  *
- * The node is **hidden by default** (OTP's `global`, `rex` and `pg` only watch visible nodes,
- * and a visible node that does not answer `global`'s protocol makes erl's `global:sync()` hang;
- * see docs/failure-model.md). For a visible node pass `hidden: false` and add
- * `GlobalRegistry.layer()` from `@effect-otp/global`.
+ * The node is **visible by default**, as `erl` nodes are. A visible node must take part in
+ * OTP's `global` (erl's `global:sync()` waits for every visible node's
+ * `global_name_server`), so `layer` and `layerDefault` then require a `NameServer`:
+ * `GlobalRegistry.layer()` from `@effect-otp/global` provides it, and the node starts it
+ * as it comes up, as `erl` starts `global`:
+ *
+ * ```ts
+ * const Node = DistNode.layerDefault({ name: "alice", cookie: "secret" }).pipe(
+ *   Layer.provideMerge(GlobalRegistry.layer()),
+ *   Layer.provideMerge(ProcessRuntime.layer)
+ * )
+ * ```
+ *
+ * `hidden: true` makes a hidden node (`erl -hidden`), which needs no `NameServer`
+ * (`global` ignores hidden nodes); one given in the context is started all the same.
  *
  * @since 0.1.0
  */
 import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import { Atom } from "@effect-otp/process/Term"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Cookie from "./Cookie.js"
 import * as Epmd from "./Epmd.js"
 import * as HostResolver from "./HostResolver.js"
@@ -47,7 +62,7 @@ import * as Transport from "./Transport.js"
  * @category errors
  */
 export class DistNodeError extends Data.TaggedError("DistNodeError")<{
-  readonly reason: "BadNodeName" | "Cookie" | "Listen" | "NameInUse" | "Epmd"
+  readonly reason: "BadNodeName" | "Cookie" | "Listen" | "NameInUse" | "Epmd" | "NameServer"
   readonly detail: string
   readonly cause?: unknown
 }> {
@@ -67,7 +82,10 @@ export interface Options {
   readonly longNames?: boolean | undefined
   /** The cookie (as `-setcookie`); else `~/.erlang.cookie`, created when missing. */
   readonly cookie?: Redacted.Redacted<string> | string | undefined
-  /** Hidden node (default `true`, see the module doc). */
+  /**
+   * Hidden node (`erl -hidden`). Default `false`: the node is visible, and needs a
+   * `NameServer` (see the module doc).
+   */
   readonly hidden?: boolean | undefined
   /** EPMD port (default `ERL_EPMD_PORT` or 4369). */
   readonly epmdPort?: number | undefined
@@ -76,11 +94,9 @@ export interface Options {
   /** `net_setuptime`, per handshake step (default 7 s). */
   readonly setupTime?: Duration.DurationInput | undefined
   /**
-   * `-connect_all` (default `true`, as in OTP). In OTP the transitive mesh (connecting to
-   * the nodes our peers know) is built by `global`; this node has no `global` yet, so it
-   * never connects to nodes it was not asked to reach, which is what `connect_all false`
-   * gives for the mesh. The value is kept (see `NetKernel.connectAll`) for when `global`
-   * exists; passing `false` documents the intent today.
+   * `-connect_all` (default `true`, as in OTP). The transitive mesh (connecting to the
+   * nodes our peers know) is built by `global` (the `NameServer`), which reads it from
+   * `NetKernel.connectAll`: `false` keeps `global` local, as `erl -connect_all false` does.
    */
   readonly connectAll?: boolean | undefined
   /** `net_kernel:allow/1` from the start: handshakes from other nodes get `not_allowed`. */
@@ -173,7 +189,7 @@ const make = (options: Options) =>
       name: node,
       creation: registration.creation,
       cookie,
-      hidden: options.hidden !== false,
+      hidden: options.hidden === true,
       tickTime: Duration.decode(options.netTicktime ?? Duration.seconds(60)),
       setupTime: Duration.decode(options.setupTime ?? Duration.seconds(7)),
       allow: options.allow,
@@ -191,12 +207,56 @@ const make = (options: Options) =>
       maxAtoms: options.maxAtoms
     }, { runtime, transport, epmd: epmd as Epmd.EpmdService, listener })
     yield* Effect.logDebug(`node ${name} up on port ${listener.port}, creation ${registration.creation}`)
+    // a visible node runs OTP's global (as erl starts it); a hidden one runs it when given one
+    const nameServer = yield* Effect.serviceOption(NameServer)
+    if (Option.isSome(nameServer)) {
+      yield* nameServer.value.start.pipe(Effect.provideService(NetKernel, kernel))
+    } else if (options.hidden !== true) {
+      return yield* new DistNodeError({
+        reason: "NameServer",
+        detail: `the visible node ${name} needs a NameServer (GlobalRegistry.layer() from @effect-otp/global), ` +
+          "or pass hidden: true"
+      })
+    }
     return kernel
   })
 
 /**
+ * OTP's `global` name server of a node: what a **visible** node must run, because every
+ * Erlang node connected to it waits in `global:sync()` until our `global_name_server`
+ * has finished `global`'s connect protocol with it. `GlobalRegistry.layer()` from
+ * `@effect-otp/global` provides it; `DistNode.layer` starts it in the node's scope, once
+ * the node is up (the `NetKernel` and `ProcessRuntime` are the node's).
+ *
+ * It is a hook, not a part of `dist`, because `global` is built on `dist` and
+ * `gen-server`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NameServerShape {
+  readonly start: Effect.Effect<void, never, NetKernel | ProcessRuntime | Scope.Scope>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class NameServer extends Context.Tag("@effect-otp/dist/DistNode/NameServer")<NameServer, NameServerShape>() {}
+
+/**
+ * What a node with these options requires besides its parts: a `NameServer`, unless it
+ * is hidden (`hidden: true`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NameServerFor<O extends Options> = O extends { readonly hidden: true } ? never : NameServer
+
+/**
  * The node: requires a `ProcessRuntime`, the `Transport` it listens and connects with, and
- * the `Epmd` client it registers with; provides `NetKernel`. `layerDefault` provides TCP
+ * the `Epmd` client it registers with, and, unless `hidden: true`, a `NameServer` (OTP's
+ * `global`, which it starts); provides `NetKernel`. `layerDefault` provides TCP
  * and `Epmd.layerAuto`, and serves rpc.
  * A `HostResolver` replaces the host name and resolver (`os.hostname()` and `dns.lookup`,
  * with erl's loopback fallback for this machine's own name).
@@ -204,23 +264,23 @@ const make = (options: Options) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options: Options
-): Layer.Layer<NetKernel, DistNodeError, ProcessRuntime | Transport.Transport | Epmd.Epmd> =>
+export const layer = <const O extends Options>(
+  options: O
+): Layer.Layer<NetKernel, DistNodeError, ProcessRuntime | Transport.Transport | Epmd.Epmd | NameServerFor<O>> =>
   Layer.scoped(NetKernel, make(options))
 
 /**
  * The node as `erl -sname` starts one: `layer` over TCP (`Transport.layerTcp`), registered
  * with `Epmd.layerAuto` (the EPMD on `options.epmdPort`, embedded in this process when none
  * runs), and serving rpc (`Rpc.layer`: erl always runs `rex`, so `rpc:call` and `erpc:call`
- * to this node work). Requires only a `ProcessRuntime`.
+ * to this node work). Requires a `ProcessRuntime` and, unless `hidden: true`, a `NameServer`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerDefault = (
-  options: Options
-): Layer.Layer<NetKernel | Rpc.Rpc, DistNodeError, ProcessRuntime> =>
+export const layerDefault = <const O extends Options>(
+  options: O
+): Layer.Layer<NetKernel | Rpc.Rpc, DistNodeError, ProcessRuntime | NameServerFor<O>> =>
   Rpc.layer.pipe(
     Layer.provideMerge(layer(options)),
     Layer.provide(Layer.merge(

@@ -60,7 +60,9 @@ export interface Options {
   readonly setupTime?: Duration.DurationInput | undefined
   /**
    * Hidden nodes. Default `false`: the nodes are visible to each other, as `erl` nodes
-   * are (`DistNode` hides a TS node by default only because of OTP's `global`).
+   * are. They run no OTP `global` (`DistNode.NameServer`) of their own: only the
+   * cluster's nodes can connect to them, so no Erlang node waits for one;
+   * `GlobalRegistry.layerOnNode()` from `@effect-otp/global` adds it to a node.
    */
   readonly hidden?: boolean | undefined
 }

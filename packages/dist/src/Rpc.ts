@@ -27,11 +27,12 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as internal from "./internal/rpc/rpc.js"
 import type * as Module from "./Module.js"
 import { NetKernel } from "./NetKernel.js"
@@ -70,9 +71,15 @@ export interface RpcShape extends internal.RpcImpl {}
  */
 export class Rpc extends Context.Tag("@effect-otp/dist/Rpc")<Rpc, RpcShape>() {}
 
+/** The server of each node and how many `layer`s use it: a node has one SPAWN_REQUEST server. */
+const served = new WeakMap<object, { readonly rpc: RpcShape; users: number; readonly scope: Scope.CloseableScope }>()
+
 /**
  * Serves remote spawn and rpc on this node (needs `DistNode.layer`'s `NetKernel`;
- * `DistNode.layerDefault` includes it).
+ * `DistNode.layerDefault` includes it). A node has one server: building this layer again
+ * for the same node (e.g. `global`'s name server, which publishes the module `global`,
+ * and the application's own `Rpc.layer`) shares it, so modules published through either
+ * are served; it stops when the last of them is released.
  *
  * @since 0.1.0
  * @category layers
@@ -81,7 +88,27 @@ export const layer: Layer.Layer<Rpc, never, NetKernel | ProcessRuntime> = Layer.
   Rpc,
   Effect.flatMap(
     Effect.all([NetKernel, ProcessRuntime]),
-    ([kernel, runtime]) => internal.make(kernel, runtime)
+    ([kernel, runtime]) =>
+      Effect.gen(function*() {
+        const release = Effect.suspend(() => {
+          const shared = served.get(kernel)
+          if (shared === undefined || --shared.users > 0) return Effect.void
+          served.delete(kernel)
+          return Scope.close(shared.scope, Exit.void)
+        })
+        const shared = served.get(kernel)
+        if (shared !== undefined) {
+          shared.users += 1
+          yield* Effect.addFinalizer(() => release)
+          return shared.rpc
+        }
+        // built outside an uninterruptible region: its fibers must stay interruptible
+        const scope = yield* Scope.make()
+        const rpc: RpcShape = yield* Scope.extend(internal.make(kernel, runtime), scope)
+        served.set(kernel, { rpc, users: 1, scope })
+        yield* Effect.addFinalizer(() => release)
+        return rpc
+      })
   )
 )
 

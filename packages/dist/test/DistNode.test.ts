@@ -28,7 +28,7 @@ describe("DistNode.layer", () => {
         const epmd = Layer.succeedContext(Context.pick(Epmd.Epmd)(yield* Layer.build(Epmd.layerServer({ port: 0 }))))
         const node = (name: string) =>
           Layer.build(
-            DistNode.layer({ name, cookie: "c" }).pipe(
+            DistNode.layer({ hidden: true, name, cookie: "c" }).pipe(
               Layer.provide(Layer.merge(epmd, Transport.layerTcp)),
               Layer.provideMerge(ProcessRuntime.layer)
             )

@@ -65,6 +65,7 @@ const victimLayer = (name: string, cookie: string, logs: Logs, setupMs = SETUP_M
   DistNode.layerDefault({
     name,
     cookie,
+    hidden: true,
     setupTime: `${setupMs} millis`,
     maxPendingHandshakes: MAX_PENDING,
     // every abuser here comes from 127.0.0.1: one address may take all the slots
@@ -181,7 +182,9 @@ describe("pre-auth abuse", () => {
         expect(yield* TestServices.provideLive(fdsBackTo(fds0))).toBeLessThanOrEqual(fds0 + 2)
         // the node still accepts a real peer
         const ctxPeer = yield* Layer.build(
-          DistNode.layerDefault({ name: uniqueName("p"), cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+          DistNode.layerDefault({ hidden: true, name: uniqueName("p"), cookie }).pipe(
+            Layer.provideMerge(ProcessRuntime.layer)
+          )
         )
         expect(yield* NetKernel.ping(`${v}@${host}`).pipe(Effect.provide(ctxPeer))).toBe("pong")
       }),

@@ -26,7 +26,7 @@ import { host, printed } from "./helpers/tsnode.js"
 const BOUND_MS = 1000
 
 const nodeLayer = (name: string, cookie: string) =>
-  DistNode.layerDefault({ name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ hidden: true, name, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
 
 interface Seen {
   readonly what: string

@@ -33,7 +33,7 @@ const SLACK_MS = 300
 
 const nodeLayer = (name: string, cookie: string, tickSeconds: number, epmd?: Epmd.EpmdService) => {
   const parts = Layer.merge(Transport.layerTcp, epmd === undefined ? Epmd.layerAuto() : Layer.succeed(Epmd.Epmd, epmd))
-  return DistNode.layer({ name, cookie, netTicktime: `${tickSeconds} seconds` }).pipe(
+  return DistNode.layer({ hidden: true, name, cookie, netTicktime: `${tickSeconds} seconds` }).pipe(
     Layer.provide(parts),
     Layer.provideMerge(ProcessRuntime.layer)
   )

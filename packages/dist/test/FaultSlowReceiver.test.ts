@@ -57,6 +57,7 @@ describe.skipIf(!erlAvailable())("slow receiver", () => {
           DistNode.layerDefault({
             name: uniqueName("ts"),
             cookie,
+            hidden: true,
             maxMailboxBacklog: BACKLOG,
             maxInboundBytes: INBOUND
           }).pipe(

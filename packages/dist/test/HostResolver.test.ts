@@ -87,7 +87,10 @@ describe("HostResolver in the node", () => {
         )
         const node = (name: string) =>
           Layer.build(
-            DistNode.layer({ name, cookie: "c" }).pipe(Layer.provide(env), Layer.provideMerge(ProcessRuntime.layer))
+            DistNode.layer({ hidden: true, name, cookie: "c" }).pipe(
+              Layer.provide(env),
+              Layer.provideMerge(ProcessRuntime.layer)
+            )
           )
         const [a, b] = [uniqueName("a"), uniqueName("b")]
         const ctxA = yield* node(a)

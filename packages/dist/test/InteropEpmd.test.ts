@@ -1,6 +1,6 @@
 /**
  * Both epmd paths with real `erl`: the system `epmd` on 4369, and our embedded epmd on a
- * free port (started explicitly with `Epmd.layerServer`, or by `DistNode.layerDefault({ epmdPort })`
+ * free port (started explicitly with `Epmd.layerServer`, or by `DistNode.layerDefault({ hidden: true, epmdPort })`
  * when nothing listens there) with `erl` registered on it through `ERL_EPMD_PORT`; ping
  * both ways through each.
  */
@@ -79,7 +79,7 @@ describe.skipIf(!available)("Interop with real erl: epmd", () => {
   )
 
   it.scopedLive(
-    "DistNode.layerDefault({ epmdPort }) starts an embedded epmd when nothing listens; erl uses it",
+    "DistNode.layerDefault({ hidden: true, epmdPort }) starts an embedded epmd when nothing listens; erl uses it",
     () =>
       Effect.gen(function*() {
         const cookie = uniqueName("c")

@@ -12,7 +12,7 @@ import { charsText, formatIo } from "../src/internal/rpc/ioFormat.js"
 import * as Module from "../src/Module.js"
 import * as Rpc from "../src/Rpc.js"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { escapeRegExp, host, printedNode } from "./helpers/tsnode.js"
+import { escapeRegExp, host, printedNode, withoutGlobal } from "./helpers/tsnode.js"
 
 const calc = Module.make("calc", {
   add: Module.fn(
@@ -44,7 +44,9 @@ const calc = Module.make("calc", {
 
 const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
   Rpc.layerPublish(calc).pipe(
-    Layer.provideMerge(DistNode.layerDefault({ name, cookie, ...extra })),
+    Layer.provideMerge(
+      DistNode.layerDefault({ hidden: true, name, cookie, ...extra }).pipe(Layer.provide(withoutGlobal))
+    ),
     Layer.provideMerge(ProcessRuntime.layer)
   )
 
@@ -313,7 +315,7 @@ describe("Rpc between TS nodes", () => {
       const b = uniqueName("tb")
       yield* Layer.build(nodeLayer(a, cookie))
       const ctxB = yield* Layer.build(
-        DistNode.layerDefault({ name: b, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+        DistNode.layerDefault({ hidden: true, name: b, cookie }).pipe(Layer.provideMerge(ProcessRuntime.layer))
       )
       const A = `${a}@${host}`
       const result = yield* Effect.gen(function*() {

@@ -170,7 +170,7 @@ const tlsOptions = (files: CertFiles | undefined, ca: string, extra: Partial<Tra
 
 /** Builds a TS node over TLS for the current scope (with its logs collected into `logs`). */
 const buildTls = (name: string, cookie: string, options: Transport.TlsOptions, logs?: Array<string>) => {
-  const layer = DistNode.layer({ name, cookie }).pipe(
+  const layer = DistNode.layer({ hidden: true, name, cookie }).pipe(
     Layer.provide(Layer.merge(Transport.layerTls(options), Epmd.layerAuto())),
     Layer.provideMerge(ProcessRuntime.layer)
   )
@@ -270,7 +270,7 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
         const c = uniqueName("tc")
         const mk = (name: string) =>
           Layer.build(
-            DistNode.layer({ name, cookie }).pipe(
+            DistNode.layer({ hidden: true, name, cookie }).pipe(
               Layer.provide(Layer.merge(SslDistConf.layerTransport(file), Epmd.layerAuto())),
               Layer.provideMerge(ProcessRuntime.layer)
             )

@@ -21,7 +21,7 @@ import { collectLogs, echoRoundTrip, expectCleanErlLog, host, nodeLayer, startPe
 /** A TS node whose TLS transport comes from an ssl_dist_optfile. */
 const buildTlsNode = (name: string, cookie: string, optfile: string, logs?: Array<string>) =>
   Layer.build(
-    DistNode.layer({ name, cookie }).pipe(
+    DistNode.layer({ hidden: true, name, cookie }).pipe(
       Layer.provide(Layer.merge(SslDistConf.layerTransport(optfile), Epmd.layerAuto())),
       Layer.provideMerge(ProcessRuntime.layer)
     )

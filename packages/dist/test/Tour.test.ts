@@ -64,7 +64,7 @@ describe("README tour", () => {
         })
         const bobNode = `${bob}@${host}`
         // --- tour: distribution ---
-        const Alice = DistNode.layerDefault({ name: uniqueName("alice"), cookie }).pipe(
+        const Alice = DistNode.layerDefault({ hidden: true, name: uniqueName("alice"), cookie }).pipe(
           Layer.provideMerge(ProcessRuntime.layer)
         )
         const program = Effect.gen(function*() {

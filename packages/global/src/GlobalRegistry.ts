@@ -4,17 +4,25 @@
  * `global:register_name/2` on an Erlang node resolve here and names registered here
  * resolve there (`global:whereis_name/1`, `global:send/2`, `gen_server:call({global, N}, …)`).
  *
- * `global` only takes part with **visible** nodes: run the `DistNode` with
- * `hidden: false`.
+ * A visible `DistNode` requires OTP's `global` (`DistNode.NameServer`): `layer()` provides
+ * it, and the node starts it as it comes up, as `erl` starts `global`:
  *
- * The layer also publishes the module `global` (`resolve_it/4`, which erl's resolver
- * calls on the node of a conflicting pid) on the node's `Rpc` (`DistNode.layerDefault`
- * has one); when the context has no `Rpc` it builds one. Provide `Rpc.layer` *before* this layer, not after: a node has one
- * SPAWN_REQUEST server, and a later `Rpc.layer` would replace the one that serves
- * `global`.
+ * ```ts
+ * const Node = DistNode.layerDefault({ name: "alice", cookie: "secret" }).pipe(
+ *   Layer.provideMerge(GlobalRegistry.layer()),
+ *   Layer.provideMerge(ProcessRuntime.layer)
+ * )
+ * ```
+ *
+ * `layerOnNode()` joins a node that is already up (e.g. a `MemoryCluster` node).
+ *
+ * The name server also publishes the module `global` (`resolve_it/4`, which erl's resolver
+ * calls on the node of a conflicting pid) on the node's `Rpc` (a node has one rpc server:
+ * it is shared with `Rpc.layer` and `DistNode.layerDefault`).
  *
  * @since 0.1.0
  */
+import * as DistNode from "@effect-otp/dist/DistNode"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Rpc from "@effect-otp/dist/Rpc"
 import * as GenServer from "@effect-otp/gen-server/GenServer"
@@ -27,7 +35,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { globalModule } from "./internal/resolve.js"
+import type * as Scope from "effect/Scope"
+import { globalModule, userTag } from "./internal/resolve.js"
 import * as internal from "./internal/server.js"
 
 /**
@@ -73,16 +82,74 @@ export class LockAborted extends Data.TaggedError("LockAborted")<{ readonly reso
 const toName = (name: Name): T.Term => typeof name === "string" ? T.atom(name) : name
 
 /**
+ * How a name conflict is resolved when two partitions that both registered the name
+ * heal (the resolve method of `global:register_name/3`). It runs on the node of the
+ * pid registered with it, called by the smaller of the two connecting nodes:
+ * - `"randomExitName"` (the default, `global:random_exit_name/3`): the pid on the smaller
+ *   node keeps the name, the other is killed;
+ * - `"randomNotifyName"` (`global:random_notify_name/3`): the pid on the smaller node keeps
+ *   the name, the other gets `{global_name_conflict, Name}`;
+ * - `"notifyAllName"` (`global:notify_all_name/3`): nobody keeps it, both get
+ *   `{global_name_conflict, Name, OtherPid}`;
+ * - a function: the pid it returns keeps the name (`Option.none()`: nobody). It is kept on
+ *   this node; the other nodes hold the term `{effect_otp_resolve, Node, Id}`, which calls
+ *   back here;
+ * - any other term, e.g. an Erlang fun received from an Erlang node: kept byte for byte
+ *   and run on the BEAM node that created it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResolveMethod =
+  | "randomExitName"
+  | "randomNotifyName"
+  | "notifyAllName"
+  | ResolveFn
+  | T.Term
+
+/**
+ * A resolve function: given the name and the two pids, the one that keeps the name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResolveFn = (
+  name: T.Term,
+  pid1: T.Pid,
+  pid2: T.Pid
+) => Effect.Effect<Option.Option<T.Pid>, never, ProcessRuntime>
+
+const standardMethod = (f: string): T.Term => new T.Export(T.atom("global"), T.atom(f), 3)
+
+/** The term a registration carries for `method`; a function is kept in this node's table. */
+const methodTerm = (st: internal.State, method: ResolveMethod | undefined): Effect.Effect<T.Term> =>
+  Effect.sync(() => {
+    if (method === undefined || method === "randomExitName") return internal.randomExitName
+    if (method === "randomNotifyName") return standardMethod("random_notify_name")
+    if (method === "notifyAllName") return standardMethod("notify_all_name")
+    if (typeof method === "function") {
+      const id = st.resolvers.size === 0 ? 1 : Math.max(...st.resolvers.keys()) + 1
+      st.resolvers.set(id, method)
+      return T.tuple(userTag, st.node, id)
+    }
+    return method as T.Term
+  })
+
+/**
  * The service.
  *
  * @since 0.1.0
  * @category models
  */
 export interface GlobalRegistryShape {
-  /** `global:register_name/2`: `true` if registered, `false` if the name or the pid already has one. */
-  readonly registerName: (name: Name, pid: T.Pid) => Effect.Effect<boolean>
-  /** `global:re_register_name/2`: registers, replacing any holder of the name. */
-  readonly reRegisterName: (name: Name, pid: T.Pid) => Effect.Effect<void>
+  /**
+   * `global:register_name/2,3`: `true` if registered, `false` if the name or the pid
+   * already has one. `method` resolves a conflict after a partition heals (default
+   * `"randomExitName"`).
+   */
+  readonly registerName: (name: Name, pid: T.Pid, method?: ResolveMethod | undefined) => Effect.Effect<boolean>
+  /** `global:re_register_name/2,3`: registers, replacing any holder of the name. */
+  readonly reRegisterName: (name: Name, pid: T.Pid, method?: ResolveMethod | undefined) => Effect.Effect<void>
   /** `global:unregister_name/1`. */
   readonly unregisterName: (name: Name) => Effect.Effect<void>
   /** `global:whereis_name/1` (a local lookup, as in OTP). */
@@ -136,72 +203,101 @@ export interface Options {
   readonly connectAll?: boolean | undefined
 }
 
+/** The name server once its node has started it. */
+interface Running {
+  readonly st: internal.State
+  readonly registrar: T.Pid
+  readonly context: Context.Context<ProcessRuntime | NetKernel.NetKernel>
+}
+
 const make = (options: Options | undefined) =>
-  Effect.gen(function*() {
-    const kernel = yield* NetKernel.NetKernel
-    const node = kernel.node
-    const st = internal.makeState(node, options?.connectAll ?? kernel.connectAll)
-    const locker = yield* Process.spawnScoped(internal.lockerLoop(st))
-    const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
-    st.lockerPid = locker
-    st.registrarPid = registrar
-    // global:resolve_it/4 through rpc, on the node's Rpc (or one of our own when it has none)
-    const rpc = yield* Effect.serviceOption(Rpc.Rpc)
-    const rpcContext = Option.isSome(rpc)
-      ? Context.make(Rpc.Rpc, rpc.value)
-      : yield* Layer.build(Rpc.layer)
-    yield* Rpc.publish(globalModule).pipe(Effect.provide(rpcContext))
-    const server = yield* Process.spawn(internal.serverLoop(st), { name: "global_name_server" }).pipe(Effect.orDie)
-    yield* Effect.addFinalizer(() => Process.exit(server, T.atom("kill")))
+  Effect.sync(() => {
+    let running: Running | undefined
 
-    const onRegistrar = <A>(run: (nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<unknown>()
-        yield* Process.send(registrar, { _tag: "RegistrarJob", run, done }).pipe(Effect.orDie)
-        return (yield* Deferred.await(done)) as A
-      })
+    /** `DistNode.NameServer.start`: the server, its locker and registrar, in the node's scope. */
+    const start: Effect.Effect<void, never, NetKernel.NetKernel | ProcessRuntime | Scope.Scope> = Effect.gen(
+      function*() {
+        if (running !== undefined) return yield* Effect.dieMessage("GlobalRegistry: one name server per node")
+        const kernel = yield* NetKernel.NetKernel
+        const st = internal.makeState(kernel.node, options?.connectAll ?? kernel.connectAll)
+        const locker = yield* Process.spawnScoped(internal.lockerLoop(st))
+        const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
+        st.lockerPid = locker
+        st.registrarPid = registrar
+        // global:resolve_it/4 through rpc, on the node's one rpc server
+        const rpc = yield* Layer.build(Rpc.layer)
+        st.rpc = Context.get(rpc, Rpc.Rpc)
+        yield* Rpc.publish(globalModule(st)).pipe(Effect.provide(rpc))
+        const server = yield* Process.spawn(internal.serverLoop(st), { name: "global_name_server" }).pipe(
+          Effect.orDie
+        )
+        yield* Effect.addFinalizer(() => Process.exit(server, T.atom("kill")))
+        running = { st, registrar, context: yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>() }
+        yield* Effect.addFinalizer(() => Effect.sync(() => (running = undefined)))
+      }
+    )
 
-    const registerName = (name: Name, pid: T.Pid) =>
-      onRegistrar((nodes) =>
+    /** Runs `f` on the running name server, with its node's services. */
+    const use = <A, E>(f: (r: Running) => Effect.Effect<A, E, any>): Effect.Effect<A, E, never> =>
+      Effect.suspend(() =>
+        running === undefined
+          ? Effect.dieMessage("GlobalRegistry: not running (no DistNode started it; see GlobalRegistry.layer)")
+          : (Effect.provide(f(running), running.context) as Effect.Effect<A, E, never>)
+      )
+
+    const onRegistrar = <A>(run: (st: internal.State, nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
+      use((r) =>
+        Effect.gen(function*() {
+          const done = yield* Deferred.make<unknown>()
+          const job: internal.RegistrarJob = (nodes) => run(r.st, nodes)
+          yield* Process.send(r.registrar, { _tag: "RegistrarJob", run: job, done }).pipe(Effect.orDie)
+          return (yield* Deferred.await(done)) as A
+        })
+      )
+
+    const registerName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
+      onRegistrar((st, nodes) =>
         Effect.gen(function*() {
           const n = toName(name)
           if (internal.whereName(st, n) !== undefined) return false
           if (st.names.some((e) => T.equals(e.pid, pid))) return false
-          yield* internal.registerOn(st, nodes, n, pid, internal.randomExitName)
+          yield* internal.registerOn(st, nodes, n, pid, yield* methodTerm(st, method))
           return true
         })
       )
 
-    const reRegisterName = (name: Name, pid: T.Pid) =>
-      Effect.asVoid(onRegistrar((nodes) => internal.registerOn(st, nodes, toName(name), pid, internal.randomExitName)))
+    const reRegisterName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
+      Effect.asVoid(onRegistrar((st, nodes) =>
+        Effect.flatMap(methodTerm(st, method), (m) => internal.registerOn(st, nodes, toName(name), pid, m))
+      ))
 
     const unregisterName = (name: Name) =>
-      Effect.asVoid(onRegistrar((nodes) => internal.unregisterOn(st, nodes, toName(name))))
+      Effect.asVoid(onRegistrar((st, nodes) =>
+        internal.unregisterOn(st, nodes, toName(name))
+      ))
 
     const whereisName = (name: Name) =>
-      Effect.sync(() => Option.fromNullable(internal.whereName(st, toName(name))?.pid))
+      use(({ st }) => Effect.sync(() => Option.fromNullable(internal.whereName(st, toName(name))?.pid)))
 
-    const sync = Effect.gen(function*() {
-      const visible = yield* NetKernel.nodes("visible")
-      const waiting = new Set(visible.filter((n) => !st.synced.has(n)))
-      if (waiting.size === 0) return
-      const done = yield* Deferred.make<void>()
-      st.syncWaiters.add({ nodes: waiting, done })
-      yield* Deferred.await(done)
-    })
+    const sync = use(({ st }) =>
+      Effect.gen(function*() {
+        const visible = yield* NetKernel.nodes("visible")
+        const waiting = new Set(visible.filter((n) => !st.synced.has(n)))
+        if (waiting.size === 0) return
+        const done = yield* Deferred.make<void>()
+        st.syncWaiters.add({ nodes: waiting, done })
+        yield* Deferred.await(done)
+      })
+    )
 
-    const provide = <A, E>(eff: Effect.Effect<A, E, any>) => eff as Effect.Effect<A, E, never>
-    const ctx = yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>()
-    const withCtx = <A, E>(eff: Effect.Effect<A, E, any>) => provide(Effect.provide(eff, ctx))
-
-    const lockNodes = (nodes: ReadonlyArray<T.Atom> | undefined) =>
+    const lockNodes = (node: T.Atom, nodes: ReadonlyArray<T.Atom> | undefined) =>
       nodes === undefined
         ? Effect.map(NetKernel.nodes("visible"), (ns) => [node, ...ns])
         : Effect.succeed(nodes)
 
     const viaRegistry: GenServer.ViaRegistry = {
-      register: (name, pid) => withCtx(registerName(name, pid)),
-      unregister: (name) => withCtx(unregisterName(name)),
+      register: (name, pid) => registerName(name, pid),
+      unregister: (name) => unregisterName(name),
       whereis: whereisName,
       send: (name, message) =>
         Effect.flatMap(
@@ -210,61 +306,94 @@ const make = (options: Options | undefined) =>
         )
     }
 
-    return GlobalRegistry.of({
+    const service = GlobalRegistry.of({
       setLock: (id, nodes, retries) =>
-        withCtx(Effect.flatMap(lockNodes(nodes), (ns) =>
-          internal.setLockFrom(st, T.tuple(id[0], id[1]), ns, retries ?? Infinity))),
+        use(({ st }) =>
+          Effect.flatMap(lockNodes(st.node, nodes), (ns) =>
+            internal.setLockFrom(st, T.tuple(id[0], id[1]), ns, retries ?? Infinity))
+        ),
       delLock: (id, nodes) =>
-        withCtx(Effect.flatMap(lockNodes(nodes), (ns) =>
-          internal.delLockFrom(st, T.tuple(id[0], id[1]), ns))),
-      via: (name) =>
-        GenServer.via(viaRegistry, toName(name)),
-      registerName: (name, pid) => withCtx(registerName(name, pid)),
-      reRegisterName: (name, pid) => withCtx(reRegisterName(name, pid)),
-      unregisterName: (name) => withCtx(unregisterName(name)),
+        use(({ st }) =>
+          Effect.flatMap(lockNodes(st.node, nodes), (ns) =>
+            internal.delLockFrom(st, T.tuple(id[0], id[1]), ns))
+        ),
+      via: (name) => GenServer.via(viaRegistry, toName(name)),
+      registerName,
+      reRegisterName,
+      unregisterName,
       whereisName,
-      registeredNames: Effect.sync(() => st.names.map((e) => e.name)),
+      registeredNames: use(({ st }) => Effect.sync(() => st.names.map((e) => e.name))),
       send: (name, message) =>
-        withCtx(Effect.gen(function*() {
-          const e = internal.whereName(st, toName(name))
-          if (e === undefined) return yield* new GlobalNotRegistered({ name: toName(name) })
-          yield* Effect.ignore(Process.send(e.pid, message))
-          return e.pid
-        })),
-      sync: withCtx(sync),
-      knownNodes: Effect.sync(() => [...st.known.keys()])
+        use(({ st }) =>
+          Effect.gen(function*() {
+            const e = internal.whereName(st, toName(name))
+            if (e === undefined) return yield* new GlobalNotRegistered({ name: toName(name) })
+            yield* Effect.ignore(Process.send(e.pid, message))
+            return e.pid
+          })
+        ),
+      sync,
+      knownNodes: use(({ st }) => Effect.sync(() => [...st.known.keys()]))
     })
+    return { service, start }
   })
 
 /**
- * Runs `global_name_server` (with its locker and registrar) on this node. Needs a
- * `DistNode` (visible, for `global` to see it) and its `ProcessRuntime`.
+ * OTP's `global` for the node that requires it: provides the `GlobalRegistry` service and
+ * the `DistNode.NameServer` a visible `DistNode` starts as it comes up (the
+ * `global_name_server` with its locker and registrar).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options?: Options
+): Layer.Layer<GlobalRegistry | DistNode.NameServer> =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ service, start }) =>
+      Context.make(GlobalRegistry, service).pipe(Context.add(DistNode.NameServer, DistNode.NameServer.of({ start }))))
+  )
+
+/**
+ * Joins `global` on a node that is already up (one built without `layer()`, such as a
+ * `MemoryCluster` node): starts the name server now, for the layer's lifetime.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerOnNode = (
+  options?: Options
 ): Layer.Layer<GlobalRegistry, never, NetKernel.NetKernel | ProcessRuntime> =>
-  Layer.scoped(GlobalRegistry, make(options))
+  Layer.scoped(
+    GlobalRegistry,
+    Effect.flatMap(make(options), ({ service, start }) => Effect.as(start, service))
+  )
 
 /**
- * `global:register_name/2`.
+ * `global:register_name/2,3`.
  *
  * @since 0.1.0
  * @category names
  */
-export const registerName = (name: Name, pid: T.Pid): Effect.Effect<boolean, never, GlobalRegistry> =>
-  Effect.flatMap(GlobalRegistry, (g) => g.registerName(name, pid))
+export const registerName = (
+  name: Name,
+  pid: T.Pid,
+  method?: ResolveMethod
+): Effect.Effect<boolean, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.registerName(name, pid, method))
 
 /**
- * `global:re_register_name/2`.
+ * `global:re_register_name/2,3`.
  *
  * @since 0.1.0
  * @category names
  */
-export const reRegisterName = (name: Name, pid: T.Pid): Effect.Effect<void, never, GlobalRegistry> =>
-  Effect.flatMap(GlobalRegistry, (g) => g.reRegisterName(name, pid))
+export const reRegisterName = (
+  name: Name,
+  pid: T.Pid,
+  method?: ResolveMethod
+): Effect.Effect<void, never, GlobalRegistry> =>
+  Effect.flatMap(GlobalRegistry, (g) => g.reRegisterName(name, pid, method))
 
 /**
  * `global:unregister_name/1`.

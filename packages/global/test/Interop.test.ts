@@ -22,8 +22,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { erlAvailable, runErl, startErlScoped, uniqueName } from "../../dist/test/helpers/erl.js"
-import { collectLogs, nodeLayer, printed } from "../../dist/test/helpers/tsnode.js"
+import { collectLogs, printed } from "../../dist/test/helpers/tsnode.js"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
+import { globalNode } from "./helpers.js"
 
 const lines = (out: string): Record<string, string> =>
   Object.fromEntries(
@@ -69,10 +70,7 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
       const cookie = uniqueName("c")
       const logs: Array<string> = []
       const ctx = yield* Layer.build(
-        GlobalRegistry.layer().pipe(
-          Layer.provideMerge(nodeLayer(uniqueName("ts"), cookie, { hidden: false })),
-          Layer.provide(collectLogs(logs))
-        )
+        globalNode(uniqueName("ts"), cookie).pipe(Layer.provide(collectLogs(logs)))
       )
       const body = Effect.gen(function*() {
         const rt = yield* ProcessRuntime
@@ -139,7 +137,7 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const ctx = yield* Layer.build(
-        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("alice"), cookie, { hidden: false })))
+        globalNode(uniqueName("alice"), cookie)
       )
       const body = Effect.gen(function*() {
         const rt = yield* ProcessRuntime
@@ -222,7 +220,7 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const ctx = yield* Layer.build(
-        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("ts"), cookie, { hidden: false })))
+        globalNode(uniqueName("ts"), cookie)
       )
       const rounds = 25
       const body = Effect.gen(function*() {
@@ -291,7 +289,7 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
       Effect.gen(function*() {
         const cookie = uniqueName("c")
         const ctx = yield* Layer.build(
-          GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName(prefix), cookie, { hidden: false })))
+          globalNode(uniqueName(prefix), cookie)
         )
         const body = Effect.gen(function*() {
           const rt = yield* ProcessRuntime
@@ -373,7 +371,7 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const ctx = yield* Layer.build(
-        GlobalRegistry.layer().pipe(Layer.provideMerge(nodeLayer(uniqueName("m"), cookie, { hidden: false })))
+        globalNode(uniqueName("m"), cookie)
       )
       const body = Effect.gen(function*() {
         const rt = yield* ProcessRuntime

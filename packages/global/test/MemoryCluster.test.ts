@@ -25,7 +25,7 @@ describe("global on MemoryCluster", () => {
       const on = (name: string) =>
         Effect.gen(function*() {
           const n = cluster.node(name)
-          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(n.context))
+          const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
           return Context.merge(n.context, g)
         })
       const a = yield* on("a")
@@ -95,7 +95,7 @@ describe("global on MemoryCluster", () => {
       const on = (name: string) =>
         Effect.gen(function*() {
           const n = cluster.node(name)
-          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(n.context))
+          const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
           return Context.merge(n.context, g)
         })
       const [a, b] = [yield* on("a"), yield* on("b")]

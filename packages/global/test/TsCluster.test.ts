@@ -12,11 +12,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { uniqueName } from "../../dist/test/helpers/erl.js"
-import { cluster } from "../../dist/test/helpers/tsnode.js"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
+import { globalCluster } from "./helpers.js"
 
 const waitDown = (pid: T.Pid) =>
   Process.run(Effect.gen(function*() {
@@ -36,13 +35,11 @@ const flushServer = Process.run(Effect.gen(function*() {
 describe("global between TS nodes", () => {
   it.scopedLive("two nodes join, names spread both ways, a dead pid's name goes, a third node meshes in, a dropped link isolates its ends", () =>
     Effect.gen(function*() {
-      const node = yield* cluster
+      const node = yield* globalCluster
       const cookie = uniqueName("c")
       const start = (name: string) =>
         Effect.gen(function*() {
-          const ctx = yield* node(uniqueName(name), cookie, { hidden: false })
-          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(ctx))
-          return Context.merge(ctx, g)
+          return yield* node(uniqueName(name), cookie)
         })
       const a = yield* start("a")
       const b = yield* start("b")
@@ -115,13 +112,11 @@ describe("global between TS nodes", () => {
 
   it.scopedLive("connectAll false: global stays local, as erl -connect_all false; explicit locks still reach the peer", () =>
     Effect.gen(function*() {
-      const node = yield* cluster
+      const node = yield* globalCluster
       const cookie = uniqueName("c")
       const start = (name: string) =>
         Effect.gen(function*() {
-          const ctx = yield* node(uniqueName(name), cookie, { hidden: false, connectAll: false })
-          const g = yield* Layer.build(GlobalRegistry.layer()).pipe(Effect.provide(ctx))
-          return Context.merge(ctx, g)
+          return yield* node(uniqueName(name), cookie, { connectAll: false })
         })
       const a = yield* start("a")
       const b = yield* start("b")

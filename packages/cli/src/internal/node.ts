@@ -88,8 +88,8 @@ export const startNode = async (options: NodeOptions): Promise<RunningNode> => {
   // OTP's global runs on every node, as in erl: a visible shell takes part in global's
   // protocol (global:sync() on erl nodes returns, the transitive mesh forms)
   const managed = ManagedRuntime.make(
-    GlobalRegistry.layer().pipe(
-      Layer.provideMerge(dist),
+    dist.pipe(
+      Layer.provideMerge(GlobalRegistry.layer()),
       Layer.provideMerge(ProcessRuntime.layer),
       Layer.provideMerge(logToStderr)
     )

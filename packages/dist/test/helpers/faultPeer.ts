@@ -39,8 +39,11 @@ const keeper = Effect.forever(
       : Effect.void)
 )
 
+// visible, without OTP's global (dist cannot depend on it; these peers' erl never calls global:sync())
+const withoutGlobal = Layer.succeed(DistNode.NameServer, { start: Effect.void })
+
 const layer = Rpc.layerPublish(fault).pipe(
-  Layer.provideMerge(DistNode.layerDefault({ name, cookie, hidden: false })),
+  Layer.provideMerge(DistNode.layerDefault({ name, cookie, hidden: false }).pipe(Layer.provide(withoutGlobal))),
   Layer.provideMerge(ProcessRuntime.layer)
 )
 

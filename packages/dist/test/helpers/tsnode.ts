@@ -39,9 +39,27 @@ export const printedNode = (alive: string): string => format(Atom.make(`${alive}
 /** `text` as a literal inside a `RegExp` (a host name may hold `.` or `-`). */
 export const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-/** A TS node: the default DistNode (TCP, `Epmd.layerAuto`, rpc) over its own ProcessRuntime (both in the output). */
+/**
+ * The name server of dist's own test nodes: none. A visible node requires OTP's `global`
+ * (`DistNode.NameServer`, from `@effect-otp/global`, which dist cannot depend on); these
+ * tests check the distribution layer alone, so their visible nodes start nothing (erl's
+ * `global:sync()` would block against them; no test here calls it). Not for use outside
+ * dist's tests: `packages/global/test` runs the real one.
+ */
+export const withoutGlobal: Layer.Layer<DistNode.NameServer> = Layer.succeed(DistNode.NameServer, {
+  start: Effect.void
+})
+
+/**
+ * A TS node: the default DistNode (TCP, `Epmd.layerAuto`, rpc) over its own ProcessRuntime
+ * (both in the output). Hidden unless `extra.hidden` is `false` (dist's tests were
+ * written for the old hidden default; a visible one gets `withoutGlobal`).
+ */
 export const nodeLayer = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>
-  DistNode.layerDefault({ name, cookie, ...extra }).pipe(Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layerDefault({ name, cookie, hidden: true, ...extra }).pipe(
+    Layer.provide(withoutGlobal),
+    Layer.provideMerge(ProcessRuntime.layer)
+  )
 
 /** A TS node on the given carrier and EPMD (`parts`, also in the output), over its own ProcessRuntime. */
 export const nodeLayerWith = <ROut, E>(
@@ -50,7 +68,11 @@ export const nodeLayerWith = <ROut, E>(
   parts: Layer.Layer<ROut, E>,
   extra: Partial<DistNode.Options> = {}
 ) =>
-  DistNode.layer({ name, cookie, ...extra }).pipe(Layer.provideMerge(parts), Layer.provideMerge(ProcessRuntime.layer))
+  DistNode.layer({ name, cookie, hidden: true, ...extra }).pipe(
+    Layer.provide(withoutGlobal),
+    Layer.provideMerge(parts),
+    Layer.provideMerge(ProcessRuntime.layer)
+  )
 
 /** Build a TS node for the current scope; provide the result to run code "on" that node. */
 export const buildNode = (name: string, cookie: string, extra: Partial<DistNode.Options> = {}) =>

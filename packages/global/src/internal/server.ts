@@ -5,6 +5,7 @@
  * @internal
  */
 import * as NetKernel from "@effect-otp/dist/NetKernel"
+import type { RpcShape } from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
 import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
@@ -12,7 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import { resolveIt } from "./resolve.js"
+import { type ResolveFn, resolveIt, resolveOn } from "./resolve.js"
 
 type Atom = T.Atom
 type Term = T.Term
@@ -123,6 +124,10 @@ export interface State {
   tagCounter: bigint
   lockerPid?: T.Pid
   registrarPid?: T.Pid
+  /** The node's rpc server: `resolve_it` calls to other nodes. */
+  rpc?: RpcShape
+  /** The TS resolve functions of our registrations, by the id in their `{effect_otp_resolve, Node, Id}` term. */
+  readonly resolvers: Map<number, ResolveFn>
 }
 
 export const makeState = (node: Atom, connectAll: boolean): State => ({
@@ -140,7 +145,8 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
   lostSeen: new Map(),
   xCreation: (1n << 59n) + (BigInt(Math.floor(Math.random() * 2 ** 30)) << 32n) + BigInt(Date.now() % 2 ** 31),
   globalLockDownedLast: false,
-  tagCounter: -576460752303423488n
+  tagCounter: -576460752303423488n,
+  resolvers: new Map()
 })
 
 // ---------------------------------------------------------------------------------- helpers
@@ -441,8 +447,12 @@ const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
       }
       if (T.equals(mine.pid, hisPid)) continue
       if (T.compare(st.node, peer) > 0) continue // the smaller node resolves
-      // resolve_it(Method2, Name, HisPid, Pid2) with our entry's method (the standard ones)
-      const result = yield* Effect.either(resolveIt(mine.method, name, hisPid, mine.pid))
+      // rpc:call(node(Pid2), global, resolve_it, [Method2, Name, HisPid, Pid2]) with our entry's method
+      const result = yield* Effect.either(
+        mine.pid.node === st.node
+          ? resolveIt(st, mine.method, name, hisPid, mine.pid, false)
+          : resolveOn(st, mine.pid.node, [mine.method, name, hisPid, mine.pid])
+      )
       yield* Effect.logInfo(
         `global: name conflict ${T.format(name)} resolved to ${
           result._tag === "Right" ? T.format(result.right) : "badrpc"

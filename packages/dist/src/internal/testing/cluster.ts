@@ -52,6 +52,8 @@ export const make = (
       return found
     }
 
+    const noNameServer = Layer.succeed(DistNode.NameServer, { start: Effect.void })
+
     const start = (
       name: string | Atom,
       nodeOptions: NodeOptions = {}
@@ -74,7 +76,12 @@ export const make = (
           hidden: options.hidden ?? false,
           ...nodeOptions,
           name: full
-        }).pipe(Layer.provideMerge(ProcessRuntime.layer), Layer.provide(Layer.succeedContext(services)))
+        }).pipe(
+          // no OTP global of its own (see `Options.hidden`): only the cluster's own nodes can connect here
+          Layer.provide(noNameServer),
+          Layer.provideMerge(ProcessRuntime.layer),
+          Layer.provide(Layer.succeedContext(services))
+        )
         const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
         const context = yield* Layer.buildWithScope(layer, scope).pipe(
           Effect.tapErrorCause(() => Scope.close(scope, Exit.void))
