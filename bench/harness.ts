@@ -108,7 +108,7 @@ export const erlAvailable = (): boolean => spawnSync("erl", ["-version"], { stdi
 /** Compiles the Erlang benchmark modules into a temp dir; returns that dir. */
 export const compileErlang = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-bench-"))
-  for (const f of ["bench_local.erl", "bench_dist.erl", "bench_etf.erl", "bench_gen_server.erl"]) {
+  for (const f of ["bench_local.erl", "bench_dist.erl", "bench_etf.erl", "bench_gen_server.erl", "bench_global.erl"]) {
     const r = spawnSync("erlc", ["-o", dir, path.join(benchDir, "erlang", f)], { encoding: "utf8" })
     if (r.status !== 0) throw new Error(`erlc ${f} failed: ${r.stderr}`)
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server|startup]`
+ * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server|startup|global]`
  *
  * Runs every workload in a fresh OS process, our figure beside Erlang/OTP's measured in
  * the same run (when `erl` is installed), median (min–max) over the runs.
@@ -610,6 +610,80 @@ const genServer = async (): Promise<void> => {
   )
 }
 
+// ---------------------------------------------------------------------------------- global (issue 12 §5)
+
+/** 3 nodes of one kind: two idle peers (own OS processes) and the measuring one, which connects to both. */
+const globalRun = (kind: "ts" | "erl", n: number) => async (): Promise<Result | undefined> => {
+  const cookie = `c_${rand()}`
+  const peerNames = [`gp_${rand()}`, `gq_${rand()}`]
+  const peers = await Promise.all(peerNames.map((name) =>
+    kind === "ts"
+      ? start("node", [...nodeArgs, "bench/global.ts", "peer", name, cookie], /peer ready/)
+      : start(
+        "erl",
+        ["-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_global", "peer"],
+        /peer ready/
+      )
+  ))
+  try {
+    const nodes = peerNames.map((p) => `${p}@${os.hostname()}`)
+    const me = `gm_${rand()}`
+    const out = kind === "ts"
+      ? await run("node", [...nodeArgs, "bench/global.ts", "main", me, cookie, ...nodes, String(n)], {
+        timeoutMs: 600_000
+      })
+      : await run(
+        "erl",
+        [
+          "-sname",
+          me,
+          "-setcookie",
+          cookie,
+          "-noshell",
+          "-pa",
+          erlDir!,
+          "-run",
+          "bench_global",
+          "main",
+          ...nodes,
+          String(n)
+        ],
+        { timeoutMs: 600_000 }
+      )
+    return parseResult(out, "global_reg")
+  } finally {
+    for (const p of peers) p.stop()
+  }
+}
+
+const global = async (): Promise<void> => {
+  const n = quick ? 200 : 1000
+  log(`global: register_name + whereis_name, 3 nodes`)
+  const ts = await repeat("ts global_reg", globalRun("ts", n))
+  const erl = hasErl ? await repeat("erl global_reg", globalRun("erl", n)) : []
+  printTable(
+    `global (issue 12), 3 nodes each (TS: 3 TS nodes; Erlang: 3 erl nodes), ${runs} run(s), median (min–max)`,
+    [
+      atLeast({
+        workload: `global:register_name, ${n} names, each on all 3 nodes`,
+        unit: "reg/s",
+        ours: pick(ts, "register_per_s"),
+        erlang: pick(erl, "register_per_s"),
+        higherIsBetter: true,
+        target: "ratio >= 1.0"
+      }, 1),
+      atLeast({
+        workload: `global:whereis_name (a local lookup), ${n} names x 100`,
+        unit: "op/s",
+        ours: pick(ts, "whereis_per_s"),
+        erlang: pick(erl, "whereis_per_s"),
+        higherIsBetter: true,
+        target: "ratio >= 1.0"
+      }, 1)
+    ]
+  )
+}
+
 const main = async () => {
   const t0 = Date.now()
   console.log(
@@ -622,6 +696,7 @@ const main = async () => {
   if (only === undefined || only === "etf") await etf()
   if (only === undefined || only === "gen-server") await genServer()
   if (only === undefined || only === "startup") await startup()
+  if (only === undefined || only === "global") await global()
   console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 }
 

@@ -237,12 +237,14 @@ const make = (options: Options | undefined) =>
       }
     )
 
+    const notRunning = Effect.dieMessage(
+      "GlobalRegistry: not running (no DistNode started it; see GlobalRegistry.layer)"
+    )
+
     /** Runs `f` on the running name server, with its node's services. */
     const use = <A, E>(f: (r: Running) => Effect.Effect<A, E, any>): Effect.Effect<A, E, never> =>
       Effect.suspend(() =>
-        running === undefined
-          ? Effect.dieMessage("GlobalRegistry: not running (no DistNode started it; see GlobalRegistry.layer)")
-          : (Effect.provide(f(running), running.context) as Effect.Effect<A, E, never>)
+        running === undefined ? notRunning : (Effect.provide(f(running), running.context) as Effect.Effect<A, E, never>)
       )
 
     const onRegistrar = <A>(run: (st: internal.State, nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
@@ -260,24 +262,29 @@ const make = (options: Options | undefined) =>
         Effect.gen(function*() {
           const n = toName(name)
           if (internal.whereName(st, n) !== undefined) return false
-          if (st.names.some((e) => T.equals(e.pid, pid))) return false
+          for (const e of st.names.values()) if (T.equals(e.pid, pid)) return false
           yield* internal.registerOn(st, nodes, n, pid, yield* methodTerm(st, method))
           return true
         })
       )
 
     const reRegisterName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
-      Effect.asVoid(onRegistrar((st, nodes) =>
-        Effect.flatMap(methodTerm(st, method), (m) => internal.registerOn(st, nodes, toName(name), pid, m))
-      ))
+      Effect.asVoid(
+        onRegistrar((st, nodes) =>
+          Effect.flatMap(methodTerm(st, method), (m) => internal.registerOn(st, nodes, toName(name), pid, m))
+        )
+      )
 
     const unregisterName = (name: Name) =>
-      Effect.asVoid(onRegistrar((st, nodes) =>
-        internal.unregisterOn(st, nodes, toName(name))
-      ))
+      Effect.asVoid(onRegistrar((st, nodes) => internal.unregisterOn(st, nodes, toName(name))))
 
+    // a local lookup, as in OTP: no process, no services
     const whereisName = (name: Name) =>
-      use(({ st }) => Effect.sync(() => Option.fromNullable(internal.whereName(st, toName(name))?.pid)))
+      Effect.suspend(() =>
+        running === undefined
+          ? notRunning
+          : Effect.succeed(Option.fromNullable(internal.whereName(running.st, toName(name))?.pid))
+      )
 
     const sync = use(({ st }) =>
       Effect.gen(function*() {
@@ -322,7 +329,7 @@ const make = (options: Options | undefined) =>
       reRegisterName,
       unregisterName,
       whereisName,
-      registeredNames: use(({ st }) => Effect.sync(() => st.names.map((e) => e.name))),
+      registeredNames: use(({ st }) => Effect.sync(() => [...st.names.values()].map((e) => e.name))),
       send: (name, message) =>
         use(({ st }) =>
           Effect.gen(function*() {

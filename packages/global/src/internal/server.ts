@@ -4,6 +4,7 @@
  * `global.erl` (OTP 25.2.3: kernel/src/global.erl; the connect protocol, locks, names and partitions).
  * @internal
  */
+import * as Etf from "@effect-otp/dist/Etf"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import type { RpcShape } from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
@@ -104,7 +105,8 @@ interface SyncWaiter {
 export interface State {
   readonly node: Atom
   readonly connectAll: boolean
-  readonly names: Array<NameEntry>
+  /** `global_names`, by `nameKey` (in registration order). */
+  readonly names: Map<string, NameEntry>
   readonly locks: Array<LockEntry>
   /** `known`: node => vsn. */
   readonly known: Map<Atom, number>
@@ -133,7 +135,7 @@ export interface State {
 export const makeState = (node: Atom, connectAll: boolean): State => ({
   node,
   connectAll,
-  names: [],
+  names: new Map(),
   locks: [],
   known: new Map(),
   pending: new Map(),
@@ -155,7 +157,23 @@ const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t 
 const el = (t: T.Tuple, i: number): Term => t.elements[i]!
 const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
 
-export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.find((n) => T.equals(n.name, name))
+/**
+ * The key of a name in `names`, one per term (as `=:=`): atoms, integers and tuples of
+ * them spelt out (each part delimits itself), any other term by its external format.
+ */
+export const nameKey = (name: Term): string => {
+  if (name instanceof T.Atom) return `a${name.name.length}:${name.name}`
+  if (typeof name === "number" && Number.isInteger(name)) return `i${name};`
+  if (name instanceof T.Tuple) {
+    let key = `{${name.elements.length}:`
+    for (const e of name.elements) key += nameKey(e)
+    return key
+  }
+  const ext = Buffer.from(Etf.encode(name)).toString("latin1")
+  return `e${ext.length}:${ext}`
+}
+
+export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.get(nameKey(name))
 
 const cast = (st: State, node: Atom, msg: Term) => Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
 
@@ -251,17 +269,18 @@ const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
 
 const deleteName = (st: State, name: Term) =>
   Effect.gen(function*() {
-    const i = st.names.findIndex((n) => T.equals(n.name, name))
-    if (i < 0) return
-    const [old] = st.names.splice(i, 1)
-    yield* Process.demonitor(old!.mon, { flush: true })
+    const key = nameKey(name)
+    const old = st.names.get(key)
+    if (old === undefined) return
+    st.names.delete(key)
+    yield* Process.demonitor(old.mon, { flush: true })
   })
 
 const insertName = (st: State, name: Term, pid: T.Pid, method: Term) =>
   Effect.gen(function*() {
     yield* deleteName(st, name)
     const mon = yield* Process.monitor(pid)
-    st.names.push({ name, pid, method, mon })
+    st.names.set(nameKey(name), { name, pid, method, mon })
   })
 
 /** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
@@ -308,8 +327,12 @@ const delLock = (st: State, id: Term, from: T.Pid) =>
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
 const handleDown = (st: State, ref: T.Ref) =>
   Effect.sync(() => {
-    const n = st.names.findIndex((e) => T.equals(e.mon, ref))
-    if (n >= 0) st.names.splice(n, 1)
+    for (const [key, e] of st.names) {
+      if (T.equals(e.mon, ref)) {
+        st.names.delete(key)
+        break
+      }
+    }
     for (let i = st.locks.length - 1; i >= 0; i--) {
       const lock = st.locks[i]!
       const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
@@ -560,7 +583,7 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
       if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
       s.lockId = el(msg, 3)
       s.lockIsSet = true
-      const names = st.names.map((n) => T.tuple(n.name, n.pid, n.method))
+      const names = [...st.names.values()].map((n) => T.tuple(n.name, n.pid, n.method))
       yield* cast(st, node, T.tuple(A.exchange, st.node, names, [], s.hisTag ?? []))
       return yield* tryExchange(st, node, s)
     }
