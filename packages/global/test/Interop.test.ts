@@ -422,4 +422,44 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
       })
       yield* Effect.provide(body, ctx)
     }))
+
+  /**
+   * OTP 26+ `gen_server:multi_call` tags its calls `[[alias|Alias]|MonRef]` and takes the
+   * reply through the alias. Only OTP 25 is installed, so erl crafts those calls by hand:
+   * From's pid is another (dummy) process, so the reply only arrives if our server sends
+   * it to the alias, as OTP 26's `gen:reply` does.
+   */
+  it.scopedLive("OTP 26 multi_call reply tag [[alias|A]|MonRef]: set_lock/del_lock answered through the alias", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const ctx = yield* Layer.build(globalNode(uniqueName("ts"), cookie))
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const erl = yield* startErlScoped({
+          args: ["-sname", uniqueName("e"), "-setcookie", cookie],
+          eval: `N = '${rt.node.name}', S = {global_name_server, N},
+            true = net_kernel:connect_node(N), ok = global:sync(),
+            Dummy = spawn(fun() -> receive _ -> ok end end),
+            Call = fun(Req) ->
+              Mref = erlang:monitor(process, S),
+              Alias = alias(),
+              Tag = [[alias|Alias]|Mref],
+              erlang:send(S, {'$gen_call', {Dummy, Tag}, Req}, [noconnect]),
+              receive {Tag, R} -> unalias(Alias), erlang:demonitor(Mref, [flush]), R
+              after 5000 -> timeout end
+            end,
+            io:format("set=~p~n", [Call({set_lock, {otp26_res, req1}})]),
+            io:format("other=~p~n", [Call({set_lock, {otp26_res, req2}})]),
+            io:format("del=~p~n", [Call({del_lock, {otp26_res, req1}})]),
+            io:format("again=~p~n", [Call({set_lock, {otp26_res, req2}})]),
+            io:format("done~n"),
+            receive stop -> ok end.`,
+          ready: "done"
+        })
+        const r = lines(yield* Effect.promise(() => erl.waitFor("done")))
+        // the lock is held by Dummy (From's pid), refused to another requester, freed by del_lock
+        expect([r.set, r.other, r.del, r.again]).toEqual(["true", "false", "true", "true"])
+      })
+      yield* Effect.provide(body, ctx)
+    }))
 })
