@@ -462,4 +462,64 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
       })
       yield* Effect.provide(body, ctx)
     }))
+
+  /**
+   * A real `cancel_connect` restart. erl suspends its `global_name_server`, connects (our
+   * `init_connect` waits in its mailbox), drops the connection and connects again (we
+   * start a new session with a new tag), then resumes it. Its `global_name_server` now
+   * answers our first `init_connect` with an `init_connect_ack` carrying our old tag: we
+   * send `cancel_connect` (erl's server receives it) and restart the connect (OTP's
+   * `restart_connect`). Two erl nodes do the same here, and there too erl's side of that
+   * session never finishes (checked by hand with OTP 25: `global:sync()` hangs until the
+   * next connection); after a reconnect `global:sync()` returns on both and names resolve.
+   */
+  it.scopedLive("a stale init_connect_ack from a real erl makes us cancel_connect and restart; the next connection syncs", () =>
+    Effect.gen(function*() {
+      const cookie = uniqueName("c")
+      const logs: Array<string> = []
+      const ctx = yield* Layer.build(globalNode(uniqueName("ts"), cookie).pipe(Layer.provide(collectLogs(logs))))
+      const body = Effect.gen(function*() {
+        const rt = yield* ProcessRuntime
+        const erl = yield* startErlScoped({
+          args: ["-sname", uniqueName("e"), "-setcookie", cookie],
+          eval: `N = '${rt.node.name}', G = whereis(global_name_server),
+            InitConnects = fun() ->
+              {messages, Ms} = process_info(G, messages),
+              length([x || {'$gen_cast', {init_connect, _, Node, _}} <- Ms, Node =:= N])
+            end,
+            WaitFor = fun W(K, 0) -> exit({no_init_connect, K}); W(K, I) ->
+              case InitConnects() >= K of true -> ok; false -> timer:sleep(5), W(K, I - 1) end end,
+            ok = sys:suspend(G),
+            true = net_kernel:connect_node(N),
+            WaitFor(1, 2000),
+            true = erlang:disconnect_node(N),
+            true = net_kernel:connect_node(N),
+            WaitFor(2, 2000),
+            erlang:trace(G, true, ['receive']),
+            ok = sys:resume(G),
+            receive {trace, G, 'receive', {cancel_connect, N, _}} -> io:format("cancel_connect=received~n")
+            after 10000 -> io:format("cancel_connect=none~n") end,
+            erlang:trace(G, false, ['receive']),
+            %% as between two erl nodes in this scenario, this session is stuck on erl's side
+            %% (its resolver waits for good): the next connection joins
+            true = erlang:disconnect_node(N),
+            true = net_kernel:connect_node(N),
+            Self = self(),
+            spawn(fun() -> Self ! {synced, global:sync()} end),
+            receive {synced, R} -> io:format("sync=~p~n", [R]) after 20000 -> io:format("sync=timeout~n") end,
+            yes = global:register_name(after_restart, self()),
+            io:format("done~n"),
+            receive stop -> ok end.`,
+          ready: "done",
+          timeoutMs: 40_000
+        })
+        const r = lines(yield* Effect.promise(() => erl.waitFor("done")))
+        expect(r.cancel_connect).toBe("received")
+        expect(r.sync).toBe("ok")
+        yield* GlobalRegistry.sync
+        expect(Option.isSome(yield* GlobalRegistry.whereisName("after_restart"))).toBe(true)
+        expect(logs.some((l) => l.includes("init_connect_ack with stale tags") && l.includes("restarting"))).toBe(true)
+      })
+      yield* Effect.provide(body, ctx)
+    }))
 })
