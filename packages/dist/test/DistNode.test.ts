@@ -45,4 +45,45 @@ describe("DistNode.layer", () => {
       }),
     30_000
   )
+
+  it.scopedLive(
+    "a visible node (the default) starts its NameServer, a hidden one needs none; one missing fails typed",
+    () =>
+      Effect.gen(function*() {
+        const epmd = Layer.succeedContext(Context.pick(Epmd.Epmd)(yield* Layer.build(Epmd.layerServer({ port: 0 }))))
+        const parts = Layer.merge(epmd, Transport.layerTcp)
+        let started: string | undefined
+        const nameServer = Layer.succeed(DistNode.NameServer, {
+          start: Effect.map(NetKernel.node, (n) => {
+            started = n.name
+          })
+        })
+        const visible = yield* Layer.build(
+          DistNode.layer({ name: uniqueName("v"), cookie: "c" }).pipe(
+            Layer.provide(Layer.merge(parts, nameServer)),
+            Layer.provideMerge(ProcessRuntime.layer)
+          )
+        )
+        expect(started).toBe((yield* NetKernel.node.pipe(Effect.provide(visible))).name)
+        // the type requires a NameServer for a visible node; at run time its absence is a typed error
+        const options: DistNode.Options = { name: uniqueName("v"), cookie: "c" }
+        const missing = failure(
+          yield* Effect.exit(Layer.build(
+            (DistNode.layer(options as DistNode.Options & { hidden: true })).pipe(
+              Layer.provide(parts),
+              Layer.provideMerge(ProcessRuntime.layer)
+            )
+          ))
+        )
+        expect(missing.reason).toBe("NameServer")
+        const hidden = yield* Layer.build(
+          DistNode.layer({ name: uniqueName("h"), cookie: "c", hidden: true }).pipe(
+            Layer.provide(parts),
+            Layer.provideMerge(ProcessRuntime.layer)
+          )
+        )
+        expect(yield* NetKernel.nodes("visible").pipe(Effect.provide(hidden))).toEqual([])
+      }),
+    30_000
+  )
 })
