@@ -77,7 +77,7 @@ describe("Shell (distributed): the chapter's two terminals", () => {
       await erl.ready()
       expect(await erl.eval(`net_adm:ping('${bob}@${HOST}').`)).toBe("pong")
       expect(await erl.eval("nodes().")).toBe(`[${printedNode(bob)}]`) // visible
-      // without a global participant on bob this never returns (docs/failure-model.md, "Hidden by default")
+      // without a global participant on bob this never returns (docs/failure-model.md, "Visible by default, with `global`")
       expect(await erl.eval("global:sync().")).toBe("ok")
       // registered under the global lock on bob as well (bob answers set_lock/register/del_lock)
       expect(await erl.eval("global:register_name(erl_shell, self()).")).toBe("yes")

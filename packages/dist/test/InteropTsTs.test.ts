@@ -31,7 +31,7 @@ const relay = Process.spawn(
 )
 
 describe("Interop TS <-> TS in one process", () => {
-  it.scopedLive("ping both ways, nodes() on both sides (hidden by default), echo", () =>
+  it.scopedLive("ping both ways, nodes() on both sides (hidden, as the test helper makes them), echo", () =>
     Effect.gen(function*() {
       const node = yield* cluster
       const cookie = uniqueName("c")

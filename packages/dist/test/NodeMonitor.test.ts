@@ -125,7 +125,7 @@ describe.skipIf(!erlAvailable())("node monitoring (real erl)", () => {
       Effect.gen(function*() {
         const cookie = uniqueName("c")
         const a = yield* startIdle(cookie)
-        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie)) // hidden by default
+        const ctx = yield* Layer.build(nodeLayer(uniqueName("ts"), cookie)) // hidden (the test helper's default)
         const out = yield* Process.run(Effect.gen(function*() {
           const visibleOnly = yield* spawnSubscribed(NetKernel.monitorNodes())
           yield* NetKernel.monitorNodes({ hidden: true })
