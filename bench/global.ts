@@ -66,6 +66,8 @@ if ((role !== "peer" && role !== "main") || name === undefined || cookie === und
   console.error("usage: global.ts peer <name> <cookie> | main <name> <cookie> <peer1> <peer2> <N>")
   process.exit(2)
 }
+// a peer stops on SIGTERM through exit, so that `--cpu-prof` can write its profile
+process.on("SIGTERM", () => process.exit(0))
 const program = role === "peer"
   ? Effect.zipRight(Effect.sync(() => console.log("peer ready")), Effect.never)
   : main(rest.slice(0, 2), Number(rest[2]))

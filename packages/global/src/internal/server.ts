@@ -62,7 +62,8 @@ const A = {
   cancel: a("cancel"),
   noFun: a("no_fun"),
   hisTheLocker: a("his_the_locker"),
-  lockIsSet: a("lock_is_set")
+  lockIsSet: a("lock_is_set"),
+  exchangeOps: a("exchange_ops")
 } as const
 
 /** `fun global:random_exit_name/3`, the method our registrations carry. */
@@ -91,6 +92,8 @@ interface Session {
   lockId?: Term
   lockIsSet: boolean
   hisNames?: ReadonlyArray<Term>
+  /** Our resolver runs (or ran) `exchange_names` for this session. */
+  resolving?: boolean
   myOps?: ReadonlyArray<Term>
   hisResolved?: ReadonlyArray<Term>
   hisKnown?: ReadonlyArray<Term>
@@ -493,14 +496,34 @@ const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
     return { ops, resolved }
   })
 
+/**
+ * Both the lock and the peer's names are in: the resolver (OTP's per-session resolver
+ * process) runs `exchange_names` beside the server, which keeps serving (a resolve method
+ * may call other nodes, and they may call us), and casts `exchange_ops` to it.
+ */
 const tryExchange = (st: State, peer: Atom, s: Session) =>
   Effect.gen(function*() {
-    if (!s.lockIsSet || s.hisNames === undefined || s.myOps !== undefined) return
-    const { ops, resolved } = yield* exchangeNames(st, peer, s.hisNames)
-    s.myOps = ops
+    if (!s.lockIsSet || s.hisNames === undefined || s.resolving) return
+    s.resolving = true
+    const hisNames = s.hisNames
+    yield* Effect.forkDaemon(Effect.gen(function*() {
+      const { ops, resolved } = yield* exchangeNames(st, peer, hisNames)
+      yield* Effect.ignore(
+        Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.exchangeOps, peer, s.myTag, ops, resolved)))
+      )
+    }))
+  })
+
+/** `{exchange_ops, Node, Tag, Ops, Resolved}` from our resolver: send `resolved`, apply if the peer's is in. */
+const exchangeOps = (st: State, msg: T.Tuple) =>
+  Effect.gen(function*() {
+    const [, peer, tag, ops, resolved] = msg.elements as [Term, Term, Term, Term, Term]
+    const s = peer instanceof T.Atom ? st.sessions.get(peer) : undefined
+    if (s === undefined || !T.equals(tag, s.myTag) || s.myOps !== undefined) return
+    s.myOps = list(ops)
     const knownVsn = [...st.known].filter(([n]) => n !== peer).map(([n, v]) => T.tuple(n, v))
-    yield* cast(st, peer, T.tuple(A.resolved, st.node, resolved, knownVsn, A.unused, [], s.hisTag!))
-    yield* tryResolved(st, peer, s)
+    yield* cast(st, peer as Atom, T.tuple(A.resolved, st.node, list(resolved), knownVsn, A.unused, [], s.hisTag!))
+    yield* tryResolved(st, peer as Atom, s)
   })
 
 /** `resolved/5`: both our ops and the peer's `resolved` are in. */
@@ -620,6 +643,7 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
       }
       return yield* syncOthers(st, added)
     }
+    if (T.isTagged(msg, A.exchangeOps, 5)) return yield* exchangeOps(st, msg)
     if (T.isTagged(msg, A.inSync, 3)) {
       const node = el(msg, 1)
       if (!(node instanceof T.Atom)) return
