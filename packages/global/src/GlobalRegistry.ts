@@ -237,9 +237,8 @@ const make = (options: Options | undefined) =>
       }
     )
 
-    const notRunning = Effect.dieMessage(
-      "GlobalRegistry: not running (no DistNode started it; see GlobalRegistry.layer)"
-    )
+    const notRunningMessage = "GlobalRegistry: not running (no DistNode started it; see GlobalRegistry.layer)"
+    const notRunning = Effect.dieMessage(notRunningMessage)
 
     /** Runs `f` on the running name server, with its node's services. */
     const use = <A, E>(f: (r: Running) => Effect.Effect<A, E, any>): Effect.Effect<A, E, never> =>
@@ -280,11 +279,10 @@ const make = (options: Options | undefined) =>
 
     // a local lookup, as in OTP: no process, no services
     const whereisName = (name: Name) =>
-      Effect.suspend(() =>
-        running === undefined
-          ? notRunning
-          : Effect.succeed(Option.fromNullable(internal.whereName(running.st, toName(name))?.pid))
-      )
+      Effect.sync(() => {
+        if (running === undefined) throw new Error(notRunningMessage)
+        return Option.fromNullable(internal.whereName(running.st, toName(name))?.pid)
+      })
 
     const sync = use(({ st }) =>
       Effect.gen(function*() {

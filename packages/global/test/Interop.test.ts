@@ -65,7 +65,7 @@ receive stop -> ok end.
 `
 
 describe.skipIf(!erlAvailable())("global with real erl", () => {
-  it.scopedLive("names both ways, global:sync() returns, junk is logged and ignored", () =>
+  it.scopedLive("names both ways, global:sync() returns against a default (visible) TS node, junk is logged and ignored", () =>
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const logs: Array<string> = []
@@ -100,16 +100,16 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
           yield* Process.receive((m) => Process.isDownMessage(m, ref))
         }))
         // TS → erl
-        const echo = yield* Process.spawn(Effect.forever(Effect.flatMap(Process.receive(), (m) =>
-          m instanceof T.Tuple && m.elements.length === 2
-            ? Effect.ignore(Process.send(m.elements[0] as Process.Target, T.tuple(T.atom("ts_echo"), m.elements[1]!)))
-            : Effect.void)))
+        const echo = yield* Process.spawn(
+          Effect.forever(Effect.flatMap(Process.receive(), (m) =>
+            m instanceof T.Tuple && m.elements.length === 2
+              ? Effect.ignore(Process.send(m.elements[0] as Process.Target, T.tuple(T.atom("ts_echo"), m.elements[1]!)))
+              : Effect.void))
+        )
         expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(true)
         expect(yield* GlobalRegistry.registerName("ts_name", echo)).toBe(false)
         yield* Process.send(T.tuple(T.atom("ctl"), erlNode), T.atom("go"))
-        yield* Effect.promise(() =>
-          erl.waitFor("done")
-        )
+        yield* Effect.promise(() => erl.waitFor("done"))
         const r = lines(erl.stdout())
         expect(r.known).toBe("true")
         expect(r.whereis).toBe("true")
