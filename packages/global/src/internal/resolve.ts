@@ -89,7 +89,11 @@ const standard = (kind: Standard, name: T.Term, pid1: T.Pid, pid2: T.Pid) =>
 const undef = () => Effect.fail(new Module.ErlangError({ reason: T.atom("undef") }))
 
 /** `global:resolve_it(Method, Name, Pid1, Pid2)` on `node` through rpc (an rpc failure is the caller's `badrpc`). */
-export const resolveOn = (st: State, node: T.Atom, args: readonly [T.Term, T.Term, T.Term, T.Term]) =>
+export const resolveOn = (
+  st: State,
+  node: T.Atom,
+  args: readonly [T.Term, T.Term, T.Term, T.Term]
+): Effect.Effect<T.Term, Module.ErlangError, ProcessRuntime> =>
   st.rpc === undefined ? undef() : Rpc.call(node, global, resolveIt_, args).pipe(
     Effect.provideService(Rpc.Rpc, st.rpc),
     Effect.mapError((e) => new Module.ErlangError({ reason: T.tuple(T.atom("badrpc"), T.atom(e.reason)) }))
