@@ -58,8 +58,8 @@ export class OutboundWriter {
   private writing = false
   /** writes started by `flushNow` and not yet complete */
   private inflight = 0
-  /** a frame went out through `writeDirect` in this microtask round */
-  private directThisTick = false
+  /** a direct write is queued as a microtask: frames queued before it runs go in its write */
+  private directPending = false
   /** the carrier's write from the caller's stack, if it has one */
   private readonly directWrite: Carrier["unsafeWritev"]
   private wakeWriter: (() => void) | undefined = undefined
@@ -102,9 +102,7 @@ export class OutboundWriter {
     this.out.buf = new Uint8Array(16)
     this.out.pos = 0
     this.out.base = 0
-    const w = this.wakeWriter
-    this.wakeWriter = undefined
-    if (w !== undefined) w()
+    this.wake()
     this.wakeBusy()
   }
 
@@ -224,24 +222,37 @@ export class OutboundWriter {
     // under way (then the writer fiber takes the rest when it is done).
     if (!this.writing && this.inflight === 0) {
       if (this.unflushed >= FLUSH_AT) this.flushNow()
-      else if (
-        this.directWrite !== undefined && !this.directThisTick && this.wakeWriter !== undefined && this.writeDirect()
-      ) return
+      else if (this.directPending) return
+      else if (this.directWrite !== undefined && this.wakeWriter !== undefined) {
+        this.directPending = true
+        queueMicrotask(this.flushDirect)
+        return
+      }
     }
+    this.wake()
+  }
+
+  private wake(): void {
     const w = this.wakeWriter
     this.wakeWriter = undefined
     if (w !== undefined) w()
   }
 
   /**
-   * The first frame queued while the writer is idle goes out at once, from the sender's
-   * stack (one write, no hop through the writer fiber: what a ping-pong waits for);
-   * frames queued after it in the same microtask round are batched by the writer.
+   * The first frame queued while the writer is idle goes out at the end of the sender's
+   * synchronous step (a microtask, no hop through the writer fiber: what a ping-pong waits
+   * for), together with every frame queued in that step: a call's DEMONITOR_P, the next
+   * call's MONITOR_P and its request are one write, and the peer wakes once.
    */
+  private readonly flushDirect = (): void => {
+    this.directPending = false
+    if (this.closed) return
+    if (this.writing || this.inflight > 0 || this.wakeWriter === undefined || !this.writeDirect()) this.wake()
+  }
+
+  /** Writes what is queued from the current stack; false when the writer fiber must do it. */
   private writeDirect(): boolean {
     if (this.carrier.isClosed()) return false
-    this.directThisTick = true
-    queueMicrotask(this.endDirectTick)
     const batch = this.takeBatch()
     if (batch === undefined) return true
     let more: boolean | undefined
@@ -260,10 +271,6 @@ export class OutboundWriter {
     // the socket holds bytes it could not write yet: the writer waits for "drain" on its next write
     return true
   }
-  private readonly endDirectTick = (): void => {
-    this.directThisTick = false
-  }
-
   /** Takes everything queued (as chunks), or undefined when nothing is. */
   private takeBatch(): Array<Uint8Array> | undefined {
     this.seal()
