@@ -8,6 +8,7 @@ import { Atom, equals, map as termMap, type Pid, type Term, TermMap, Tuple, tupl
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as PubSub from "effect/PubSub"
+import type { MonitorNodesOptions } from "../NetKernel.js"
 
 export interface NodeEvent {
   readonly _tag: "nodeup" | "nodedown"
@@ -22,13 +23,7 @@ export interface NodeEvent {
  * `net_kernel:monitor_nodes(true, Options)`: which nodes are reported and what the info
  * of each message holds. `hidden` is the list form's `{node_type, all}`.
  */
-export interface SubscribeOptions {
-  readonly hidden?: boolean | undefined
-  readonly nodedownReason?: boolean | undefined
-  readonly connectionId?: boolean | undefined
-  readonly nodeType?: "visible" | "hidden" | "all" | undefined
-  readonly format?: "list" | "map" | undefined
-}
+export type SubscribeOptions = MonitorNodesOptions
 
 /** A subscription, as OTP keeps it: which nodes, and which info items. */
 interface Subscription {
