@@ -15,7 +15,7 @@ import * as Queue from "effect/Queue"
 import * as MemoryCluster from "../src/MemoryCluster.js"
 import * as NetKernel from "../src/NetKernel.js"
 import { erlAvailable, startErlScoped, uniqueName } from "./helpers/erl.js"
-import { host, nodeLayer, printedNode } from "./helpers/tsnode.js"
+import { host, nodeLayer, printed, printedNode } from "./helpers/tsnode.js"
 
 const { atom, format } = Term
 
@@ -35,9 +35,9 @@ const subscriptions: ReadonlyArray<readonly [string, string, NetKernel.MonitorNo
   ["list_cid", "[connection_id]", undefined]
 ]
 
-/** Node names and connection ids out, so both sides' views compare. */
+/** Node names (as erl prints them: quoted when the host has a `-`) and connection ids out, so both sides' views compare. */
 const normalize = (text: string, node: string) =>
-  text.split(node).join("N").replace(/connection_id(,| => )\d+/g, "connection_id$1ID")
+  text.split(printed(node)).join("N").replace(/connection_id(,| => )\d+/g, "connection_id$1ID")
 
 /** A process subscribed with `options` (erl's `text` as a term if none); every message it gets goes to the queue, formatted. */
 const subscriber = (text: string, options: NetKernel.MonitorNodesOptions | undefined, queue: Queue.Queue<string>) =>
