@@ -145,18 +145,17 @@ export const validate = (flags: Flags, options?: { readonly home?: string }): Ef
       : Option.isSome(flags.name)
       ? Option.some({ input: flags.name.value, mode: "long" as const, flag: "--name" })
       : Option.none()
+    const common = {
+      hidden: flags.hidden,
+      netTicktime: flags.netTicktime,
+      epmdPort: flags.epmdPort,
+      noshell: flags.noshell,
+      eval: flags.eval,
+      connectAll
+    }
     if (Option.isNone(requested)) {
       // erl accepts --setcookie and --hidden on a non-distributed node and ignores them; so do we
-      return {
-        name: Option.none(),
-        hidden: flags.hidden,
-        netTicktime: flags.netTicktime,
-        epmdPort: flags.epmdPort,
-        noshell: flags.noshell,
-        eval: flags.eval,
-        connectAll,
-        tls: Option.none()
-      }
+      return { ...common, name: Option.none(), tls: Option.none() }
     }
     const { flag, input, mode } = requested.value
     const parsed = NodeName.parse(input, { mode })
@@ -173,16 +172,7 @@ export const validate = (flags: Flags, options?: { readonly home?: string }): Ef
     const tls = Option.isSome(flags.sslDistOptfile)
       ? Option.some(yield* loadTls(flags.sslDistOptfile.value))
       : Option.none()
-    return {
-      name: Option.some({ node: parsed.right, mode, cookie }),
-      hidden: flags.hidden,
-      netTicktime: flags.netTicktime,
-      epmdPort: flags.epmdPort,
-      noshell: flags.noshell,
-      eval: flags.eval,
-      connectAll,
-      tls
-    }
+    return { ...common, name: Option.some({ node: parsed.right, mode, cookie }), tls }
   })
 
 const parseConnectAll = (value: Option.Option<string>): Effect.Effect<boolean, UsageError> => {
