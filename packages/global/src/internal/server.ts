@@ -240,13 +240,14 @@ export const multiCall = (
     return { replies, bad }
   })
 
-/** `lock_nodes_safely` / `set_lock_known`: `[Boss]`, then the rest; `true` when all said `true`. */
-const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+/**
+ * Sets `lockId` on each group of nodes in turn (one multi_call per group); on the first refusal
+ * the locks taken so far are deleted and the answer is `false`.
+ */
+const lockInSteps = (st: State, lockId: Term, steps: ReadonlyArray<ReadonlyArray<Atom>>) =>
   Effect.gen(function*() {
-    const boss = maxAtom(nodes)
-    const rest = nodes.filter((n) => n !== boss)
     const locked: Array<Atom> = []
-    for (const step of [[boss], rest]) {
+    for (const step of steps) {
       if (step.length === 0) continue
       const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
       for (const [n, r] of replies) if (r === T.atoms.true) locked.push(n)
@@ -256,6 +257,13 @@ const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
       }
     }
     return true
+  })
+
+/** `lock_nodes_safely` / `set_lock_known`: `[Boss]`, then the rest; `true` when all said `true`. */
+const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
+  Effect.suspend(() => {
+    const boss = maxAtom(nodes)
+    return lockInSteps(st, lockId, [[boss], nodes.filter((n) => n !== boss)])
   })
 
 /** `del_lock` on every node but the boss, then on the boss. */
@@ -752,25 +760,13 @@ const lockIdWith = (self: T.Pid, his: T.Pid): Term => T.tuple(A.global, [self, h
  * then the rest of `known`; on a refusal the locks taken so far are deleted.
  */
 const lockNodesSafely = (st: State, lockId: Term, extra: ReadonlyArray<Atom>) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const first = [maxAtom([st.node, ...knownList(st)])]
-    const steps = [
+    return lockInSteps(st, lockId, [
       first,
       [st.node, ...extra].filter((n) => !first.includes(n)),
       knownList(st).filter((n) => !first.includes(n))
-    ]
-    const soFar: Array<Atom> = []
-    for (const step of steps) {
-      if (step.length > 0) {
-        const { replies } = yield* multiCall(st, step, T.tuple(A.setLock, lockId))
-        for (const [n, r] of replies) if (r === T.atoms.true) soFar.push(n)
-        if (step.some((n) => replies.get(n) !== T.atoms.true)) {
-          yield* unlockNodes(st, lockId, soFar)
-          return false
-        }
-      }
-    }
-    return true
+    ])
   })
 
 const sendLockSet = (st: State, ok: boolean, him: Him) =>
