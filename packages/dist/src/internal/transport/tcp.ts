@@ -10,6 +10,36 @@ import type { Address, Carrier, Listener, ListenOptions, Transport } from "../..
 import { AcceptQueue, BaseCarrier, type DefectReporter, defectText, guarded, reporterOf } from "./carrier.js"
 import { CarrierClosed, TransportError } from "./error.js"
 
+/** A dialled socket reads straight into slabs of this size ... */
+const READ_SLAB = 256 * 1024
+/** ... and each read gets at least this much room (a fresh slab when less is left). */
+const READ_ROOM = 64 * 1024
+
+/**
+ * Where a dialled socket reads (`net.connect`'s `onread`): the unused tail of a slab. Each
+ * read's bytes stay where they were read, and the next read goes after them, so a chunk
+ * is a view the reader may keep (as the frames and large binaries cut from it are); a slab
+ * is dropped for a fresh one once less than `READ_ROOM` is left. Instead of the stream
+ * path's 64 KiB allocation, shrink and `Buffer` per read, and its `push`/`emit`/`nextTick`.
+ */
+class ReadSlab {
+  private buf = Buffer.allocUnsafeSlow(READ_SLAB)
+  private at = 0
+  /** The room for the next read (node's `onread.buffer` generator). */
+  readonly room = (): Uint8Array => {
+    if (this.buf.length - this.at < READ_ROOM) {
+      this.buf = Buffer.allocUnsafeSlow(READ_SLAB)
+      this.at = 0
+    }
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.at, this.buf.length - this.at)
+  }
+  /** The `n` bytes just read into `room` (which is the last `room()`), as a chunk that stays valid. */
+  take(room: Uint8Array, n: number): Uint8Array {
+    this.at += n
+    return room.subarray(0, n)
+  }
+}
+
 /** Batches up to this size are copied into one buffer; larger ones use cork/uncork ... */
 const CONCAT_LIMIT = 256 * 1024
 /** ... when their chunks are this small on average. */
@@ -20,17 +50,29 @@ export class TcpCarrier extends BaseCarrier {
   readonly framing: 2 | 4 = 2
   private error: unknown = undefined
 
-  constructor(private readonly socket: net.Socket, report?: DefectReporter) {
+  /** The socket's `onread` callback, for a socket dialled with `slab` (see `connect`). */
+  readonly onRead: (n: number, room: Uint8Array) => void
+
+  /**
+   * `slab`: the socket was dialled with `onread` reading into it (its bytes come through
+   * `onRead`); without it, through "data" events.
+   */
+  constructor(private readonly socket: net.Socket, report?: DefectReporter, slab?: ReadSlab) {
     super()
     if (report !== undefined) this.report = report
     socket.setNoDelay(true)
     this.remoteAddress = socket.remoteAddress !== undefined && socket.remotePort !== undefined
       ? { host: socket.remoteAddress, port: socket.remotePort }
       : undefined
-    socket.on(
-      "data",
-      this.guard("data", (buf: Buffer) => this.deliver(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))
-    )
+    this.onRead = slab === undefined
+      ? () => {}
+      : this.guard("read", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
+    if (slab === undefined) {
+      socket.on(
+        "data",
+        this.guard("data", (buf: Buffer) => this.deliver(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)))
+      )
+    }
     socket.on("drain", this.guard("drain", () => this.drained()))
     socket.on("error", (err) => {
       this.error = err
@@ -102,7 +144,22 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
     // interruptible: the returned canceler destroys a socket that is still connecting
     Effect.interruptible(Effect.flatMap(Effect.runtime<never>(), (runtime) =>
       Effect.async<TcpCarrier, TransportError>((resume) => {
-        const socket = net.connect({ host: address.ip ?? address.host, port: address.port, noDelay: true })
+        // nothing is read before "connect", so the carrier exists before the first onRead
+        let carrier: TcpCarrier | undefined
+        const slab = new ReadSlab()
+        const socket = net.connect({
+          host: address.ip ?? address.host,
+          port: address.port,
+          noDelay: true,
+          onread: {
+            buffer: slab.room,
+            callback: (n, room) => {
+              if (carrier !== undefined) carrier.onRead(n, room)
+              else socket.destroy()
+              return true
+            }
+          }
+        })
         const onError = (cause: Error) => {
           socket.destroy()
           resume(Effect.fail(
@@ -112,7 +169,8 @@ const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope
         socket.once("error", onError)
         socket.once("connect", () => {
           socket.off("error", onError)
-          resume(Effect.succeed(new TcpCarrier(socket, reporterOf(runtime, "TcpTransport"))))
+          carrier = new TcpCarrier(socket, reporterOf(runtime, "TcpTransport"), slab)
+          resume(Effect.succeed(carrier))
         })
         return Effect.sync(() => socket.destroy())
       }))),
