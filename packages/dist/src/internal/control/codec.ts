@@ -350,7 +350,8 @@ export const fromTerms = (
     return termsError(frame, "Malformed", "the control message is not a non-empty tuple")
   }
   const op = control.elements[0]
-  // the sends, checked as the generic path below would (same result, fewer steps)
+  // the sends and a call's monitors, checked as the generic path below would (same result,
+  // fewer steps, and one object shape per message)
   if (message !== undefined) {
     const e = control.elements
     if (op === 6 && e.length === 4 && e[1] instanceof Pid && e[3] instanceof Atom) {
@@ -361,6 +362,23 @@ export const fromTerms = (
     }
     if (op === 22 && e.length === 3 && e[1] instanceof Pid && e[2] instanceof Pid) {
       return Either.right({ control: { _tag: "SendSender", from: e[1], to: e[2] }, message })
+    }
+    // a gen call's reply
+    if (op === 33 && e.length === 3 && e[1] instanceof Pid && e[2] instanceof Ref) {
+      return Either.right({ control: { _tag: "AliasSend", from: e[1], alias: e[2] }, message })
+    }
+  } else {
+    // a gen call's monitor and demonitor
+    const e = control.elements
+    if ((op === 19 || op === 20) && e.length === 4 && e[1] instanceof Pid && e[3] instanceof Ref) {
+      const to = e[2]
+      if (to instanceof Pid || to instanceof Atom) {
+        return Either.right({
+          control: op === 19
+            ? { _tag: "MonitorP", from: e[1], to, ref: e[3] }
+            : { _tag: "DemonitorP", from: e[1], to, ref: e[3] }
+        })
+      }
     }
   }
   const spec = typeof op === "number" ? byOp[op] : undefined
