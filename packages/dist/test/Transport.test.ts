@@ -79,6 +79,42 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         expect(got).toEqual([9, 9])
       }).pipe(Effect.provide(layer)))
 
+    it.scoped("the dialling end's chunks stay whole after later reads (kept without copying, across pauses)", () =>
+      Effect.gen(function*() {
+        const { client, server } = yield* connected
+        // several slabs' worth, in writes of many sizes, each byte numbered mod 251
+        const sizes = [1, 7, 300, 4096, 65536, 70000, 128 * 1024, 3, 200_000, 17]
+        let total = 0
+        for (let i = 0; i < 8; i++) for (const s of sizes) total += s
+        const kept: Array<Uint8Array> = []
+        let got = 0
+        client.unsafeOnData((c) => {
+          kept.push(c)
+          got += c.length
+        })
+        let at = 0
+        for (let i = 0; i < 8; i++) {
+          for (const s of sizes) {
+            const b = new Uint8Array(s)
+            for (let k = 0; k < s; k++) b[k] = (at + k) % 251
+            at += s
+            yield* server.write(b)
+          }
+          if (i === 3) {
+            client.pause()
+            yield* server.write(new Uint8Array(0))
+            client.resume()
+          }
+        }
+        yield* until(() => got === total)
+        let n = 0
+        let bad = -1
+        for (const c of kept) {
+          for (let k = 0; k < c.length; k++, n++) if (bad < 0 && c[k] !== n % 251) bad = n
+        }
+        expect([n, bad]).toEqual([total, -1])
+      }).pipe(Effect.provide(layer)))
+
     it.scoped("closing one end: the other sees `peer`, reads fail with Closed, writes fail", () =>
       Effect.gen(function*() {
         const { client, server } = yield* connected

@@ -11,7 +11,7 @@ import { AcceptQueue, BaseCarrier, type DefectReporter, defectText, guarded, rep
 import { CarrierClosed, TransportError } from "./error.js"
 
 /** A dialled socket reads straight into slabs of this size ... */
-const READ_SLAB = 256 * 1024
+const READ_SLAB = 128 * 1024
 /** ... and each read gets at least this much room (a fresh slab when less is left). */
 const READ_ROOM = 64 * 1024
 
@@ -19,8 +19,10 @@ const READ_ROOM = 64 * 1024
  * Where a dialled socket reads (`net.connect`'s `onread`): the unused tail of a slab. Each
  * read's bytes stay where they were read, and the next read goes after them, so a chunk
  * is a view the reader may keep (as the frames and large binaries cut from it are); a slab
- * is dropped for a fresh one once less than `READ_ROOM` is left. Instead of the stream
- * path's 64 KiB allocation, shrink and `Buffer` per read, and its `push`/`emit`/`nextTick`.
+ * is dropped for a fresh one once less than `READ_ROOM` is left (a view still held keeps
+ * its slab alive: at most 2x for a shared binary, which is at least 64 KiB). Instead of the
+ * stream path's 64 KiB allocation, shrink and `Buffer` per read, and its `push`/`emit`/`nextTick`.
+ * Only dialled sockets: node 20's `net.Server` takes no `onread` for accepted ones.
  */
 class ReadSlab {
   private buf = Buffer.allocUnsafeSlow(READ_SLAB)
