@@ -561,6 +561,63 @@ class LocalCall {
     const mref = this.mref
     if (!monitors.unsafeDemonitor(this.p.rt, this.p, mref)) this.p.removeWhere((x) => monitors.isDown(x, mref))
   }
+  /** waits for the reply or the 'DOWN' (at most `timeoutMs` by the `Clock`) */
+  wait(timeoutMs: number | undefined): Effect.Effect<Tuple | undefined> {
+    const p = this.p
+    if (timeoutMs === undefined) return Effect.map(recv(p, (m) => this.match(m), 0), (m) => this.settle(m))
+    return Effect.clockWith((clock) =>
+      Effect.map(
+        recvAfterOn(p, (m) => this.match(m), timeoutMs, clock),
+        (m) => Option.isSome(m) ? this.settle(m.value) : this.timedOut()
+      )
+    )
+  }
+}
+
+/** `p` can handle a message at once, on the caller's stack: an idle handler process (see `serve`). */
+const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>
+  p !== undefined && p.serving !== undefined && p.fiber === undefined && p.hstate === handler.HState.Idle &&
+  p.killReason === undefined
+
+/** the index of the first reply to `mref` at or after `start`, or a negative number */
+const findReply = (p: ProcessImpl, mref: Ref, start: number): number =>
+  p.size > start ? p.find((m) => isReplyFor(m, mref), start) : -1
+
+/** the call from `p` (see `unsafeCallLocal`) */
+const callFrom = (
+  p: ProcessImpl,
+  to: Pid,
+  message: (mref: Ref) => unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<Tuple | undefined> => {
+  const rt = p.rt
+  const t = rt.lookup(to)
+  if (!isIdleHandler(t) || p.dead) {
+    const call = new LocalCall(p, monitors.unsafeMonitorLocal(rt, p, to, "demonitor"))
+    t?.deliver(message(call.mref))
+    return call.wait(timeoutMs)
+  }
+  // An idle handler process handles the request now (`deliverNow`). Until it has, only
+  // the alias is in place (nothing else runs meanwhile, so nothing can see that the
+  // monitor is not): a reply, or the server's end, settles the call at once.
+  const mref = rt.unsafeMakeRef()
+  const k = rt.aliasKey(mref)!
+  rt.aliases.addBrief(p, k, "demonitor")
+  const scanned = p.size
+  t.deliverNow(message(mref))
+  const i = findReply(p, mref, scanned)
+  if (i >= 0) {
+    rt.aliases.dropBrief(k)
+    return Effect.succeed(take(p, i) as Tuple)
+  }
+  if (t.dead) {
+    rt.aliases.dropBrief(k)
+    return Effect.succeed(monitors.downMessage(mref, to, t.killReason!))
+  }
+  // the server is still at it (its handler runs on a fiber): the monitor proper, then wait
+  rt.aliases.keep(p, k)
+  monitors.monitorLocal(rt, p, mref, rt.monitorKey(mref), t, to, to, "demonitor")
+  return new LocalCall(p, mref).wait(timeoutMs)
 }
 
 /**
@@ -572,6 +629,10 @@ class LocalCall {
  * alive), or `undefined` when the time is up; the monitor and its alias are gone either
  * way, so a reply that comes later is dropped. `to` must be a local pid.
  *
+ * An idle handler process (see `serve`) handles the request at once, on the caller's
+ * stack (the caller would only wait for it): when its handler decides synchronously,
+ * the call is over with no task scheduled and no parking.
+ *
  * @since 0.1.0
  * @category messages
  */
@@ -580,16 +641,24 @@ export const callLocal = (
   message: (mref: Ref) => unknown,
   timeoutMs?: number | undefined
 ): Effect.Effect<Tuple | undefined, never, Self> =>
-  Effect.withFiberRuntime((fiber) => {
-    const p = selfOf(fiber)
-    const call = new LocalCall(p, monitors.unsafeMonitorLocal(p.rt, p, to, "demonitor"))
-    p.rt.lookup(to)?.deliver(message(call.mref))
-    if (timeoutMs === undefined) return Effect.map(recv(p, (m) => call.match(m), 0), (m) => call.settle(m))
-    return Effect.map(
-      recvAfterOn(p, (m) => call.match(m), timeoutMs, Context.get(fiber.currentDefaultServices, Clock.Clock)),
-      (m) => Option.isSome(m) ? call.settle(m.value) : call.timedOut()
-    )
-  })
+  Effect.withFiberRuntime((fiber) => callFrom(selfOf(fiber), to, message, timeoutMs))
+
+/**
+ * `callLocal` for code that holds the calling process's handle (the `Self` service of
+ * the fiber it runs on), in one step of that fiber: the Effect it returns waits for the
+ * result, and is an `Exit` (`Effect.succeed(result)`) when the result came at once (an
+ * idle handler process answered synchronously, or `to` is not alive). Must be run by
+ * the fiber of `self`, right away.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const unsafeCallLocal = (
+  self: ProcessHandle,
+  to: Pid,
+  message: (mref: Ref) => unknown,
+  timeoutMs?: number | undefined
+): Effect.Effect<Tuple | undefined> => callFrom(self as ProcessImpl, to, message, timeoutMs)
 
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch

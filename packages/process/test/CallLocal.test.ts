@@ -2,6 +2,7 @@
  * `Process.callLocal` (gen:do_call's exchange in one step) and `Process.replyFrom`.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -72,5 +73,59 @@ describe("Process.callLocal", () => {
       const rt = yield* ProcessRuntime.ProcessRuntime
       yield* Process.replyFrom(rt, pid, from!, atom("late"))
       expect(Option.isNone(yield* Process.receive(() => true, { after: 0 }))).toBe(true)
+    })))
+
+  it.effect("an idle handler answers at once: its alias is gone after, so a second reply is dropped", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const pid = yield* server(rt)
+      let mref: Term.Ref | undefined
+      const r = yield* Process.callLocal(pid, (ref) => {
+        mref = ref
+        return request(me, atom("hi"))(ref)
+      })
+      expect(Term.format((r as Term.Tuple).elements[1] as Term.Term)).toBe("{ok,hi}")
+      yield* Process.send(mref!, atom("late"))
+      expect(Option.isNone(yield* Process.receive(() => true, { after: 0 }))).toBe(true)
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
+    })))
+
+  it.effect("a handler that answers from a fiber: the monitor is in place while the call waits", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const go = atom("go")
+      const started = yield* Deferred.make<void>()
+      // answers after a `go` message (its handler runs on a fiber, and receives there)
+      const pid = yield* Process.spawnHandler((m) => {
+        const [, from, req] = (m as Term.Tuple).elements
+        return Effect.zipRight(
+          Deferred.succeed(started, undefined),
+          Effect.flatMap(
+            Process.receive((x) => x === go),
+            () => Process.replyFrom(rt, undefined, from!, tuple(atom("ok"), req!))
+          )
+        )
+      })
+      const fiber = yield* Effect.fork(Process.callLocal(pid, request(me, atom("later"))))
+      // the call waits: the server is monitored (by pid) and knows its watcher
+      yield* Deferred.await(started)
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([pid])
+      expect(Option.getOrThrow(yield* Process.processInfo(pid)).monitoredBy).toEqual([me])
+      yield* Process.send(pid, go)
+      const r = yield* Fiber.join(fiber)
+      expect(Term.format((r as Term.Tuple).elements[1] as Term.Term)).toBe("{ok,later}")
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
+      expect(Option.getOrThrow(yield* Process.processInfo(pid)).monitoredBy).toEqual([])
+    })))
+
+  it.effect("a handler that dies on its fiber during the call: the 'DOWN' with its reason", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const pid = yield* Process.spawnHandler(() => Effect.flatMap(Effect.yieldNow(), () => Effect.fail(atom("boom"))))
+      const r = yield* Process.callLocal(pid, request(me, atom("x")))
+      expect(Process.isDownMessage(r) && r.elements[4]).toBe(atom("boom"))
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
     })))
 })

@@ -40,6 +40,26 @@ export class AliasTable {
     ;(p.aliases ??= new Set()).add(k)
   }
 
+  /**
+   * An alias of `p` for one synchronous step of `p`'s own fiber (a call answered at once:
+   * see `Process.unsafeCallLocal`): `p` cannot die meanwhile, so `p.aliases` does not
+   * list it (nothing allocated there). `keep` turns it into an ordinary alias,
+   * `dropBrief` removes it.
+   */
+  addBrief(p: ProcessImpl, k: AliasKey, mode: AliasMode): void {
+    this.byKey.set(k, { p, mode })
+  }
+
+  /** A brief alias (`addBrief`) of `p` stays: an ordinary alias from now on, if it is still active. */
+  keep(p: ProcessImpl, k: AliasKey): void {
+    if (this.byKey.get(k)?.p === p) (p.aliases ??= new Set()).add(k)
+  }
+
+  /** Removes a brief alias (`addBrief`). */
+  dropBrief(k: AliasKey): void {
+    this.byKey.delete(k)
+  }
+
   /** Deactivates alias `k` of `p`; `true` if it was active. */
   remove(p: ProcessImpl, k: AliasKey | undefined): boolean {
     if (k === undefined) return false

@@ -46,6 +46,17 @@ export const wake = (p: ProcessImpl): void => {
   processScheduler.scheduleTask(() => drain(p), 0)
 }
 
+/**
+ * A caller that is about to wait for the answer delivered a message to idle handler
+ * process `p`: `p` handles it now, on the caller's stack, instead of in a task of its own
+ * (a direct hand-off: the caller would only park until that task ran).
+ * @internal
+ */
+export const drainNow = (p: ProcessImpl): void => {
+  p.hstate = HState.Scheduled
+  drain(p)
+}
+
 /** Handles the waiting messages (see the module doc). */
 const drain = (p: ProcessImpl): void => {
   if (p.dead || p.fiber !== undefined || p.hstate !== HState.Scheduled) return

@@ -35,7 +35,8 @@ export interface Watch {
   readonly object: Pid | Atom
 }
 
-const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
+/** `{'DOWN', Ref, process, Object, Reason}` @internal */
+export const downMessage = (ref: Ref, object: Term, reason: Term): Tuple =>
   new Tuple([atoms.DOWN, ref, atoms.process, object, reason])
 
 /**
@@ -80,7 +81,12 @@ export const monitor = (
   return Effect.succeed(ref)
 }
 
-const monitorLocal = (
+/**
+ * A monitor of `p` on local process `local` (by pid or name: `object` and `watchObject`
+ * are what the `'DOWN'` names); a dead or missing one gives the `'DOWN'` with `noproc`.
+ * @internal
+ */
+export const monitorLocal = (
   rt: RuntimeImpl,
   p: ProcessImpl,
   ref: Ref,

@@ -81,7 +81,23 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   }
   /** Delivers a message (decoding it when the process declared a schema). */
   deliver(message: unknown): void {
-    if (this.dead) return
+    // an idle handler process: drain its mailbox soon
+    if (this.accept(message) && this.serving !== undefined && this.fiber === undefined && this.hstate === 0) {
+      this.rt.wakeHandler(this)
+    }
+  }
+  /**
+   * `deliver` from a caller that waits for the answer next (a call): an idle handler
+   * process handles the message at once, on the caller's stack (`handler.drainNow`).
+   */
+  deliverNow(message: unknown): void {
+    if (this.accept(message) && this.serving !== undefined && this.fiber === undefined && this.hstate === 0) {
+      this.rt.drainHandlerNow(this)
+    }
+  }
+  /** Decodes (when the process declared a schema) and queues a message; `false` when it is dropped. */
+  private accept(message: unknown): boolean {
+    if (this.dead) return false
     if (this.decode !== undefined) {
       const r = this.decode(message)
       if (Either.isLeft(r)) {
@@ -89,12 +105,11 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
           `process ${this.pid.toString()}: ${this.keepUndecodable ? "kept" : "dropped"} a message that does not ` +
             `match its schema: ${ParseResult.TreeFormatter.formatErrorSync(r.left)}`
         )
-        if (!this.keepUndecodable) return
+        if (!this.keepUndecodable) return false
       } else message = r.right
     }
     this.push(message)
-    // an idle handler process: drain its mailbox soon
-    if (this.serving !== undefined && this.fiber === undefined && this.hstate === 0) this.rt.wakeHandler(this)
+    return true
   }
 }
 

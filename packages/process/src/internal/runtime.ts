@@ -340,6 +340,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   wakeHandler(p: ProcessImpl): void {
     handler.wake(p)
   }
+  /** A call's request came to an idle handler process: it handles it now (see handler.ts). */
+  drainHandlerNow(p: ProcessImpl): void {
+    handler.drainNow(p)
+  }
 
   private readonly ending: Array<readonly [ProcessImpl, Exit.Exit<unknown, unknown>]> = []
   private endingNow = false
