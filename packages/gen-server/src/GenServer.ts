@@ -59,9 +59,12 @@
  * handler mode (`Process.serve`): an idle server holds no fiber (about 700 B: the process entry
  * and its loop state), and a message whose callbacks return `Effect.succeed(...)` is handled
  * with no fiber at all; other callbacks, a pending timeout and a suspension run on a fiber of
- * the server as before. `enterLoop` keeps the loop on the caller's own fiber. A local call is one
- * step of the process runtime (`Process.callLocal`: alias monitor, request, reply or 'DOWN'),
- * one wake-up of the caller, and no timer of its own (`receive … after` reuses an armed one).
+ * the server as before. `enterLoop` keeps the loop on the caller's own fiber. A local call (to a
+ * pid or a local name, from a process) is one step of the caller's fiber (`Process.unsafeCallLocal`:
+ * alias monitor, request, reply or 'DOWN'): an idle server handles the request at once, on the
+ * caller's stack, so a callback that decides synchronously answers the call within that step
+ * (no task, no wake-up, no timer); otherwise the caller waits with the monitor in place, with no
+ * timer of its own (`receive … after` reuses an armed one).
  *
  * @since 0.1.0
  */
@@ -708,7 +711,9 @@ export const call: {
   >
   (target: Target, request: Term, timeout?: Timeout): Effect.Effect<Term, CallError, ProcessRuntime>
 } = (ref: ServerRef<any, any, any> | Target, request: unknown, timeout?: Timeout): any =>
-  client.call(ref instanceof types.ServerRef ? ref : new types.ServerRef(ref, raw), request, timeout)
+  ref instanceof types.ServerRef
+    ? client.call(ref.target, ref.protocol, request, timeout)
+    : client.call(ref, raw, request as Term, timeout)
 
 /**
  * Sends a cast (`{'$gen_cast', Request}`), as `gen_server:cast/2`: never fails (a missing

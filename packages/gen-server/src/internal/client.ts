@@ -10,6 +10,7 @@ import * as T from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
@@ -64,12 +65,33 @@ const asRemoteName = (t: T.Tuple): RemoteName | undefined => {
 }
 
 /**
- * Where a call goes (gen:do_call's target resolution): a local name must be registered (else
- * `noproc`), `{Name, Node}` on another node needs a live local node (else `noconnection`).
+ * Where a call goes (gen:do_call's target resolution), when it is known at once: a local
+ * name must be registered (else `noproc`), `{Name, Node}` on another node needs a live local
+ * node (else `noconnection`); `undefined` for a via name (its registry answers in an Effect).
  */
+const resolveNow = (rt: ProcessRuntimeShape, target: Target): Dest | NoProc | NoConnection | undefined => {
+  if (target instanceof T.Pid) return target
+  if (target instanceof Via) return undefined
+  let name: T.Atom
+  if (typeof target === "string") name = T.Atom.make(target)
+  else if (target instanceof T.Atom) name = target
+  else {
+    const rn = target instanceof RemoteName ? target : asRemoteName(target)
+    if (rn === undefined) throw new TypeError(`not a gen_server target: ${String(target)}`)
+    if (rn.node !== rt.node) return rt.node === T.atoms.nonode ? new NoConnection({ target }) : rn
+    name = rn.name
+  }
+  return rt.unsafeWhereis(name) ?? new NoProc({ target })
+}
+
+const resolved = (
+  r: Dest | NoProc | NoConnection
+): Effect.Effect<Dest, NoProc | NoConnection> =>
+  r instanceof NoProc || r instanceof NoConnection ? Effect.fail(r) : Effect.succeed(r)
+
+/** Where a call goes (`resolveNow`, or a via registry's `whereis`). */
 export const resolve = (target: Target): Effect.Effect<Dest, NoProc | NoConnection, ProcessRuntime> =>
   Effect.flatMap(ProcessRuntime, (rt): Effect.Effect<Dest, NoProc | NoConnection, ProcessRuntime> => {
-    if (target instanceof T.Pid) return Effect.succeed(target)
     if (target instanceof Via) {
       return Effect.flatMap(
         target.registry.whereis(target.name),
@@ -79,19 +101,11 @@ export const resolve = (target: Target): Effect.Effect<Dest, NoProc | NoConnecti
         })
       )
     }
-    let name: T.Atom
-    if (typeof target === "string") name = T.Atom.make(target)
-    else if (target instanceof T.Atom) name = target
-    else {
-      const rn = target instanceof RemoteName ? target : asRemoteName(target)
-      if (rn === undefined) return Effect.die(new TypeError(`not a gen_server target: ${String(target)}`))
-      if (rn.node !== rt.node) {
-        return rt.node === T.atoms.nonode ? Effect.fail(new NoConnection({ target })) : Effect.succeed(rn)
-      }
-      name = rn.name
+    try {
+      return resolved(resolveNow(rt, target)!)
+    } catch (e) {
+      return Effect.die(e)
     }
-    const pid = rt.unsafeWhereis(name)
-    return pid === undefined ? Effect.fail(new NoProc({ target })) : Effect.succeed(pid)
   })
 
 const sameRef = (a: unknown, b: T.Ref): boolean => a === b || (a instanceof T.Ref && T.equals(a, b))
@@ -146,6 +160,61 @@ class PendingCall {
   }
 }
 
+/** `{Label, {Self, [alias|Mref]}, Request}` */
+const callMessage = (label: T.Atom, self: T.Pid, mref: T.Ref, request: unknown): T.Tuple =>
+  new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
+
+/** What a local call's exchange ended with (`Process.unsafeCallLocal`): the reply, or the error. */
+const localResult = (target: unknown, m: T.Tuple | undefined): Effect.Effect<unknown, CallFailure> => {
+  if (m === undefined) return Effect.fail(new CallTimeout({ target }))
+  const e = m.elements
+  return e.length === 5 && Process.isDownMessage(m) ? Effect.fail(downError(target, e[4]!)) : Effect.succeed(e[1])
+}
+
+/**
+ * `doCall` in the current step of the fiber of process `self` (the Effect to run next): a
+ * local call is done already when its server answered at once (the Effect is then an `Exit`).
+ */
+const doCallIn = (
+  self: Process.ProcessHandle,
+  rt: ProcessRuntimeShape,
+  target: unknown,
+  dest: Dest,
+  label: T.Atom,
+  request: unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> => {
+  const me = self.pid
+  if (dest instanceof T.Pid && rt.isLocal(dest)) {
+    // gen:do_call: a process calling itself exits with calling_self
+    if (T.equals(dest, me)) return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    // one step in the process runtime: alias monitor, send, reply or 'DOWN' or timeout
+    const r = Process.unsafeCallLocal(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
+    return Exit.isExit(r) && Exit.isSuccess(r)
+      ? localResult(target, r.value as T.Tuple | undefined)
+      : Effect.flatMap(r, (m) => localResult(target, m))
+  }
+  return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
+    const call = new PendingCall(target, mref)
+    const msg = callMessage(label, me, mref, request)
+    // `receive … after` follows any Clock; on the live one its timer is armed once and
+    // reused by call after call (no timer per call)
+    const wait: Effect.Effect<unknown, CallFailure, Process.Self> = timeoutMs === undefined
+      ? Effect.flatMap(Process.receive((m) => call.match(m)), (m) => call.settle(m))
+      : Effect.flatMap(
+        Process.receive((m) => call.match(m), { after: Duration.millis(timeoutMs) }),
+        (m) => call.onTimeout(m)
+      )
+    // a request with no term form for another node: the call ends at once
+    return Effect.zipRight(
+      Effect.catchAll(prim.sendCall(dest, msg), (message) => {
+        return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
+      }),
+      wait
+    )
+  })
+}
+
 /**
  * gen:do_call: an alias monitor, `{Label, {self(), [alias|Mref]}, Request}` sent with
  * `noconnect`, then the reply or the 'DOWN'; on timeout the monitor (and so the alias) is
@@ -161,48 +230,15 @@ export const doCall = (
 ): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> =>
   Effect.withFiberRuntime((fiber) => {
     const services = fiber.currentContext as Context.Context<Process.Self | ProcessRuntime>
-    const self = Context.unsafeGet(services, Process.Self).pid
-    const rt: ProcessRuntimeShape = Context.unsafeGet(services, ProcessRuntime)
-    const local = dest instanceof T.Pid && rt.isLocal(dest)
-    // gen:do_call: a process calling itself exits with calling_self
-    if (local && T.equals(dest as T.Pid, self)) {
-      return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
-    }
-    if (local) {
-      // one step in the process runtime: alias monitor, send, reply or 'DOWN' or timeout
-      return Effect.flatMap(
-        Process.callLocal(
-          dest as T.Pid,
-          (mref) =>
-            new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term]),
-          timeoutMs
-        ),
-        (m): Effect.Effect<unknown, CallFailure> => {
-          if (m === undefined) return Effect.fail(new CallTimeout({ target }))
-          if (Process.isDownMessage(m)) return Effect.fail(downError(target, m.elements[4]!))
-          return Effect.succeed((m as T.Tuple).elements[1])
-        }
-      )
-    }
-    return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
-      const call = new PendingCall(target, mref)
-      const msg = new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
-      // `receive … after` follows any Clock; on the live one its timer is armed once and
-      // reused by call after call (no timer per call)
-      const wait: Effect.Effect<unknown, CallFailure, Process.Self> = timeoutMs === undefined
-        ? Effect.flatMap(Process.receive((m) => call.match(m)), (m) => call.settle(m))
-        : Effect.flatMap(
-          Process.receive((m) => call.match(m), { after: Duration.millis(timeoutMs) }),
-          (m) => call.onTimeout(m)
-        )
-      // a request with no term form for another node: the call ends at once
-      return Effect.zipRight(
-        Effect.catchAll(prim.sendCall(dest, msg), (message) => {
-          return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
-        }),
-        wait
-      )
-    })
+    return doCallIn(
+      Context.unsafeGet(services, Process.Self),
+      Context.unsafeGet(services, ProcessRuntime),
+      target,
+      dest,
+      label,
+      request,
+      timeoutMs
+    )
   })
 
 const isBadRequestReply = (u: unknown): u is T.Tuple =>
@@ -213,26 +249,39 @@ const textOf = (u: unknown): string => {
   return t ?? String(u)
 }
 
-/** @internal */
+/**
+ * gen_server:call. In a process, with a target known at once (a pid, a local name), the
+ * whole call is one step of the caller's fiber, and it is over in that step when the
+ * server answers at once (a local idle server whose callback decides synchronously).
+ * @internal
+ */
 export const call = <Req, Rep>(
-  ref: ServerRef<Req, Rep, any>,
+  target: Target,
+  protocol: Protocol<Req, Rep, any>,
   request: Req,
   timeout: Timeout | undefined
 ): Effect.Effect<Rep, CallTimeout | NoProc | NoConnection | ServerExited | BadRequest | BadReply, ProcessRuntime> => {
-  const wire = encoder(ref.protocol.request)(request)
+  const wire = encoder(protocol.request)(request)
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
-  const decodeReply = decoder(ref.protocol.reply)
+  const decodeReply = decoder(protocol.reply)
   const ms = toMillis(timeout, 5000)
-  const target = ref.target
-  return inProcess(
-    target instanceof T.Pid
-      ? Effect.flatMap(doCall(target, target, atoms.genCall, wire, ms), (reply) => onReply<Rep>(decodeReply, reply))
-      : Effect.flatMap(
-        resolve(target),
-        (dest) =>
-          Effect.flatMap(doCall(target, dest, atoms.genCall, wire, ms), (reply) => onReply<Rep>(decodeReply, reply))
-      )
-  )
+  const replied = (reply: unknown) => onReply<Rep>(decodeReply, reply)
+  return Effect.withFiberRuntime((fiber) => {
+    const services = fiber.currentContext as Context.Context<ProcessRuntime>
+    const self = Context.getOption(services, Process.Self)
+    const rt = Context.unsafeGet(services, ProcessRuntime)
+    const dest = resolveNow(rt, target)
+    if (Option.isNone(self) || dest === undefined) {
+      return inProcess(Effect.flatMap(
+        Effect.flatMap(resolve(target), (dest) => doCall(target, dest, atoms.genCall, wire, ms)),
+        replied
+      ))
+    }
+    if (dest instanceof NoProc || dest instanceof NoConnection) return Effect.fail(dest)
+    const r = doCallIn(self.value, rt, target, dest, atoms.genCall, wire, ms)
+    if (!Exit.isExit(r)) return Effect.flatMap(r, replied) as Effect.Effect<Rep, CallFailure | BadReply, ProcessRuntime>
+    return Exit.isSuccess(r) ? replied(r.value) : r as Exit.Exit<never, CallFailure>
+  })
 }
 
 const onReply = <Rep>(
