@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type { Codec } from "./codec.js"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
 import type { Protocol, ServerRef, Target } from "./types.js"
@@ -164,16 +165,26 @@ class PendingCall {
 const callMessage = (label: T.Atom, self: T.Pid, mref: T.Ref, request: unknown): T.Tuple =>
   new T.Tuple([label, new T.Tuple([self, new T.ImproperList([atoms.alias], mref)]), request as T.Term])
 
-/** What a local call's exchange ended with (`Process.unsafeCallLocal`): the reply, or the error. */
-const localResult = (target: unknown, m: T.Tuple | undefined): Effect.Effect<unknown, CallFailure> => {
+/**
+ * What a call ended with: the reply (decoded by `decodeReply`, with gen_server's
+ * `$gen_bad_request` answer as `BadRequest`, when given), or the error of a local call's
+ * `'DOWN'` or timeout (`Process.unsafeCallLocal`'s result).
+ */
+const settled = (
+  target: unknown,
+  m: T.Tuple | undefined,
+  decodeReply: Codec | undefined
+): Effect.Effect<unknown, CallFailure | BadReply> => {
   if (m === undefined) return Effect.fail(new CallTimeout({ target }))
   const e = m.elements
-  return e.length === 5 && Process.isDownMessage(m) ? Effect.fail(downError(target, e[4]!)) : Effect.succeed(e[1])
+  if (e.length === 5 && Process.isDownMessage(m)) return Effect.fail(downError(target, e[4]!))
+  return decodeReply === undefined ? Effect.succeed(e[1]) : onReply(decodeReply, e[1])
 }
 
 /**
- * `doCall` in the current step of the fiber of process `self` (the Effect to run next): a
- * local call is done already when its server answered at once (the Effect is then an `Exit`).
+ * `doCall` in the current step of the fiber of process `self` (the Effect to run next),
+ * with the reply decoded by `decodeReply` when given: a local call is done already when its
+ * server answered at once (the Effect is then an `Exit`).
  */
 const doCallIn = (
   self: Process.ProcessHandle,
@@ -182,17 +193,20 @@ const doCallIn = (
   dest: Dest,
   label: T.Atom,
   request: unknown,
-  timeoutMs: number | undefined
-): Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime> => {
+  timeoutMs: number | undefined,
+  decodeReply: Codec | undefined
+): Effect.Effect<unknown, CallFailure | BadReply, Process.Self | ProcessRuntime> => {
   const me = self.pid
   if (dest instanceof T.Pid && rt.isLocal(dest)) {
     // gen:do_call: a process calling itself exits with calling_self
-    if (T.equals(dest, me)) return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    if (dest.id === me.id && T.equals(dest, me)) {
+      return Effect.die(new Process.ProcessExit({ reason: atoms.callingSelf }))
+    }
     // one step in the process runtime: alias monitor, send, reply or 'DOWN' or timeout
     const r = Process.unsafeCallLocal(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
     return Exit.isExit(r) && Exit.isSuccess(r)
-      ? localResult(target, r.value as T.Tuple | undefined)
-      : Effect.flatMap(r, (m) => localResult(target, m))
+      ? settled(target, r.value as T.Tuple | undefined, decodeReply)
+      : Effect.flatMap(r, (m) => settled(target, m, decodeReply))
   }
   return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
     const call = new PendingCall(target, mref)
@@ -210,7 +224,7 @@ const doCallIn = (
       Effect.catchAll(prim.sendCall(dest, msg), (message) => {
         return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
       }),
-      wait
+      decodeReply === undefined ? wait : Effect.flatMap(wait, (reply) => onReply(decodeReply, reply))
     )
   })
 }
@@ -237,8 +251,9 @@ export const doCall = (
       dest,
       label,
       request,
-      timeoutMs
-    )
+      timeoutMs,
+      undefined
+    ) as Effect.Effect<unknown, CallFailure, Process.Self | ProcessRuntime>
   })
 
 const isBadRequestReply = (u: unknown): u is T.Tuple =>
@@ -265,29 +280,38 @@ export const call = <Req, Rep>(
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
   const decodeReply = decoder(protocol.reply)
   const ms = toMillis(timeout, 5000)
-  const replied = (reply: unknown) => onReply<Rep>(decodeReply, reply)
-  return Effect.withFiberRuntime((fiber) => {
+  return Effect.withFiberRuntime<unknown, CallFailure | BadReply, ProcessRuntime>((fiber) => {
     const services = fiber.currentContext as Context.Context<ProcessRuntime>
     const self = Context.getOption(services, Process.Self)
     const rt = Context.unsafeGet(services, ProcessRuntime)
     const dest = resolveNow(rt, target)
     if (Option.isNone(self) || dest === undefined) {
       return inProcess(Effect.flatMap(
-        Effect.flatMap(resolve(target), (dest) => doCall(target, dest, atoms.genCall, wire, ms)),
-        replied
+        resolve(target),
+        (dest) =>
+          Effect.withFiberRuntime((fiber) =>
+            doCallIn(
+              Context.unsafeGet(fiber.currentContext as Context.Context<Process.Self>, Process.Self),
+              rt,
+              target,
+              dest,
+              atoms.genCall,
+              wire,
+              ms,
+              decodeReply
+            )
+          )
       ))
     }
     if (dest instanceof NoProc || dest instanceof NoConnection) return Effect.fail(dest)
-    const r = doCallIn(self.value, rt, target, dest, atoms.genCall, wire, ms)
-    if (!Exit.isExit(r)) return Effect.flatMap(r, replied) as Effect.Effect<Rep, CallFailure | BadReply, ProcessRuntime>
-    return Exit.isSuccess(r) ? replied(r.value) : r as Exit.Exit<never, CallFailure>
-  })
+    return doCallIn(self.value, rt, target, dest, atoms.genCall, wire, ms, decodeReply) as Effect.Effect<
+      unknown,
+      CallFailure | BadReply
+    >
+  }) as Effect.Effect<Rep, CallFailure | BadReply, ProcessRuntime>
 }
 
-const onReply = <Rep>(
-  decodeReply: (u: unknown) => unknown,
-  reply: unknown
-): Effect.Effect<Rep, BadRequest | BadReply> => {
+const onReply = <Rep>(decodeReply: Codec, reply: unknown): Effect.Effect<Rep, BadRequest | BadReply> => {
   if (isBadRequestReply(reply)) return Effect.fail(new BadRequest({ message: textOf(reply.elements[1]) }))
   const value = decodeReply(reply)
   return value instanceof CodecFailure

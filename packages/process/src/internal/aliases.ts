@@ -34,6 +34,16 @@ const unaliased = (p: ProcessImpl, k: AliasKey): void => {
 /** @internal */
 export class AliasTable {
   private readonly byKey = new Map<AliasKey, AliasEntry>()
+  /**
+   * The brief alias (`addBrief`), outside `byKey`: one at a time (a handler that answers a
+   * call at once cannot make a call of its own), so a call answered at once touches no map.
+   */
+  private briefKey: AliasKey = -1
+  private readonly brief: { p: ProcessImpl | undefined; mode: AliasMode } = { p: undefined, mode: "demonitor" }
+
+  private entry(k: AliasKey): AliasEntry | undefined {
+    return k === this.briefKey ? this.brief as AliasEntry : this.byKey.get(k)
+  }
 
   add(p: ProcessImpl, k: AliasKey, mode: AliasMode): void {
     this.byKey.set(k, { p, mode })
@@ -47,32 +57,47 @@ export class AliasTable {
    * `dropBrief` removes it.
    */
   addBrief(p: ProcessImpl, k: AliasKey, mode: AliasMode): void {
-    this.byKey.set(k, { p, mode })
+    if (this.briefKey !== -1) {
+      this.byKey.set(k, { p, mode })
+      return
+    }
+    this.briefKey = k
+    this.brief.p = p
+    this.brief.mode = mode
   }
 
   /** A brief alias (`addBrief`) of `p` stays: an ordinary alias from now on, if it is still active. */
   keep(p: ProcessImpl, k: AliasKey): void {
-    if (this.byKey.get(k)?.p === p) (p.aliases ??= new Set()).add(k)
+    if (k === this.briefKey) {
+      this.dropBrief(k)
+      this.add(p, k, this.brief.mode)
+    } else if (this.byKey.get(k)?.p === p) (p.aliases ??= new Set()).add(k)
   }
 
   /** Removes a brief alias (`addBrief`). */
   dropBrief(k: AliasKey): void {
-    this.byKey.delete(k)
+    if (k !== this.briefKey) {
+      this.byKey.delete(k)
+      return
+    }
+    this.briefKey = -1
+    this.brief.p = undefined
   }
 
   /** Deactivates alias `k` of `p`; `true` if it was active. */
   remove(p: ProcessImpl, k: AliasKey | undefined): boolean {
     if (k === undefined) return false
-    const e = this.byKey.get(k)
+    const e = this.entry(k)
     if (e === undefined || e.p !== p) return false
-    this.byKey.delete(k)
+    if (k === this.briefKey) this.dropBrief(k)
+    else this.byKey.delete(k)
     unaliased(p, k)
     return true
   }
 
   /** The process alias `k` belongs to, while it is active. */
   owner(k: AliasKey | undefined): ProcessImpl | undefined {
-    return k === undefined ? undefined : this.byKey.get(k)?.p
+    return k === undefined ? undefined : this.entry(k)?.p
   }
 
   /**
@@ -81,17 +106,23 @@ export class AliasTable {
    * `reply_demonitor` alias is deactivated by it.
    */
   receive(k: AliasKey): AliasEntry | undefined {
-    const e = this.byKey.get(k)
+    const e = this.entry(k)
     if (e === undefined) return undefined
     if (e.mode === "reply" || e.mode === "reply_demonitor") {
+      const p = e.p
+      if (k === this.briefKey) {
+        this.dropBrief(k)
+        return { p, mode: e.mode }
+      }
       this.byKey.delete(k)
-      unaliased(e.p, k)
+      unaliased(p, k)
     }
     return e
   }
 
   /** A process died: its aliases end with it. */
   onDeath(p: ProcessImpl): void {
+    if (this.brief.p === p) this.dropBrief(this.briefKey)
     if (p.aliases === undefined) return
     for (const k of p.aliases) this.byKey.delete(k)
     p.aliases = undefined
