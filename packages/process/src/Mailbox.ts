@@ -147,7 +147,8 @@ export class Mailbox {
       items[abs] = undefined
       this.head++
       if (this.head === items.length) {
-        items.length = 0
+        // emptied: the next message gets a fresh one-slot array (cheaper than `length = 0`)
+        this.items = undefined
         this.head = 0
       } else if (this.head > 1024 && this.head * 2 > items.length) {
         this.items = items.slice(this.head)
