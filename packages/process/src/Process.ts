@@ -32,7 +32,13 @@ import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { contextGet, isLiveClock, makeFixedAsync } from "./internal/effectInternals.js"
+import {
+  contextGet,
+  currentFiber,
+  isLiveClock,
+  isSuccessExit as fastIsSuccessExit,
+  makeFixedAsync
+} from "./internal/effectInternals.js"
 import * as exits from "./internal/exits.js"
 import * as handler from "./internal/handler.js"
 import * as links from "./internal/links.js"
@@ -375,6 +381,16 @@ export const serve = <R>(
   })
 
 /**
+ * Whether an Effect is already a success `Exit` (`Effect.succeed(…)`, `Effect.void`): what
+ * a handler (see `serve`) returns to be done with a message at once. One prototype check
+ * for those, the public `Exit` test for anything else.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const isSuccessExit: (u: unknown) => u is Exit.Success<unknown, unknown> = fastIsSuccessExit
+
+/**
  * `spawn(serve(handle), options)`: a process that runs `handle` for each message and
  * holds no fiber while idle (see `serve`).
  *
@@ -439,6 +455,20 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
     }
     return rt.send(dest, message, selfIn(ctx)?.pid)
   })
+
+/**
+ * The `ProcessRuntime` of the fiber running now, or `undefined` (no fiber runs, or it has
+ * none): for synchronous code inside a fiber (an `Effect.sync` body, a `serve` handler)
+ * that sends with `unsafeSend`, or to pick a one-step Effect for a destination that is
+ * local when the Effect is built (which must still hold when it runs).
+ *
+ * @since 0.1.0
+ * @category runtime
+ */
+export const unsafeCurrentRuntime = (): internal.ProcessRuntimeShape | undefined => {
+  const fiber = currentFiber()
+  return fiber === undefined ? undefined : contextGet(fiber.currentContext, internal.ProcessRuntime)
+}
 
 /**
  * The options of `sendWith` (`erlang:send/3`'s): `noconnect` does not connect to a node

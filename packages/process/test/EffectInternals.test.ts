@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
@@ -22,9 +23,27 @@ describe("effectInternals", () => {
       contextUnsafeMap: true,
       fiberRefsLocals: true,
       asyncOp: true,
-      clockScheduler: true
+      clockScheduler: true,
+      currentFiberSlot: true,
+      successProto: true
     })
   })
+
+  it("isSuccessExit: success exits only, by prototype and by the public test", () => {
+    const yes = [Effect.succeed(1), Effect.void, Exit.succeed("x")]
+    const no = [Effect.fail(1), Effect.die(1), Exit.fail(1), Effect.sync(() => 1), Effect.never, 1, null, undefined, {}]
+    for (const u of yes) expect([internals.isSuccessExit(u), internals.isSuccessExitByApi(u)]).toEqual([true, true])
+    for (const u of no) expect([internals.isSuccessExit(u), internals.isSuccessExitByApi(u)]).toEqual([false, false])
+  })
+
+  it.effect("currentFiber: the running fiber, through the slot and through the fallback; none outside", () =>
+    Effect.gen(function*() {
+      const me = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(fiber))
+      const seen = yield* Effect.sync(() => [internals.currentFiberBySlot(), internals.currentFiberByApi()])
+      expect(seen).toEqual([me, me])
+      const child = yield* Effect.fork(Effect.sync(() => internals.currentFiber()))
+      expect(yield* Fiber.join(child)).toBe(child)
+    }))
 
   it("contextGet finds a service, or undefined, through the map and through the fallback", () => {
     const ctx = Context.make(Svc, { n: 1 }) as Context.Context<never>
@@ -88,7 +107,9 @@ describe("effectInternals", () => {
         contextUnsafeMap: false,
         fiberRefsLocals: false,
         asyncOp: false,
-        clockScheduler: false
+        clockScheduler: false,
+        currentFiberSlot: false,
+        successProto: false
       })
       expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")

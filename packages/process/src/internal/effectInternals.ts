@@ -15,6 +15,10 @@
  *   reusable by every fiber (nothing allocated to suspend), falling back to `Effect.async`.
  * - `clockScheduler` / `liveScheduler`: a clock's private timer scheduler (the live clock's
  *   `setTimeout`), falling back to `undefined` (callers then sleep on a fiber).
+ * - `isSuccessExit`: a success `Exit` recognised by its prototype (that of `Effect.succeed`'s
+ *   values), falling back to `Exit.isExit` + `Exit.isSuccess` for anything else.
+ * - `currentFiber`: the fiber running now, read from the global slot effect keeps it in
+ *   (no `Option` per read), falling back to `Fiber.getCurrentFiber`.
  *
  * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
  * these hacks out when something misbehaves after an effect upgrade).
@@ -25,6 +29,7 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -194,6 +199,56 @@ export const isLiveClock = (clock: Clock.Clock): boolean => {
   return live
 }
 
+// --- Success exits ----------------------------------------------------------------
+
+/** the prototype of `Effect.succeed`'s values, when no other kind of Effect shares it */
+const successProto: object | undefined = forced ? undefined : (() => {
+  const proto = Object.getPrototypeOf(Effect.succeed(0))
+  const others = [Effect.fail(0), Effect.die(0), Effect.sync(() => 0), Effect.suspend(() => Effect.void)]
+  const ok = Exit.isExit(Effect.succeed(0)) && Object.getPrototypeOf(Effect.void) === proto &&
+    others.every((e) => Object.getPrototypeOf(e) !== proto)
+  return ok ? proto : undefined
+})()
+
+/** `isSuccessExit` with the public API only. @internal */
+export const isSuccessExitByApi = (u: unknown): u is Exit.Success<unknown, unknown> =>
+  Exit.isExit(u) && Exit.isSuccess(u)
+
+/**
+ * Whether `u` is a success `Exit` (`Effect.succeed(…)`, `Effect.void`): one prototype
+ * check for those (the usual result of a handler), the public test for anything else.
+ * @internal
+ */
+export const isSuccessExit = (u: unknown): u is Exit.Success<unknown, unknown> =>
+  (successProto !== undefined && typeof u === "object" && u !== null && Object.getPrototypeOf(u) === successProto) ||
+  isSuccessExitByApi(u)
+
+// --- Current fiber --------------------------------------------------------------
+
+/** where effect keeps the fiber that is running (`Fiber.getCurrentFiber` reads it) */
+const currentFiberSlot = "effect/FiberCurrent"
+
+/** `currentFiber` through the global slot. @internal */
+export const currentFiberBySlot = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
+  (globalThis as Record<string, unknown>)[currentFiberSlot] as Fiber.RuntimeFiber<unknown, unknown> | undefined
+
+/** `currentFiber` with the public API (an `Option` per read). @internal */
+export const currentFiberByApi = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
+  Option.getOrUndefined(Fiber.getCurrentFiber())
+
+const fiberSlotOk = !forced && ((): boolean => {
+  const seen = Effect.runSync(Effect.sync(() => [currentFiberBySlot(), currentFiberByApi()] as const))
+  return seen[0] !== undefined && seen[0] === seen[1]
+})()
+
+/**
+ * The fiber running now (inside an `Effect.sync` body, a `serve` handler…), or `undefined`.
+ * @internal
+ */
+export const currentFiber: () => Fiber.RuntimeFiber<unknown, unknown> | undefined = fiberSlotOk
+  ? currentFiberBySlot
+  : currentFiberByApi
+
 // --- Report -------------------------------------------------------------------
 
 /**
@@ -205,9 +260,13 @@ export const shapes: {
   readonly fiberRefsLocals: boolean
   readonly asyncOp: boolean
   readonly clockScheduler: boolean
+  readonly currentFiberSlot: boolean
+  readonly successProto: boolean
 } = {
   contextUnsafeMap: contextShapeOk,
   fiberRefsLocals: fiberRefsShapeOk,
   asyncOp: !forced && fixedAsyncOp(() => {}) !== undefined,
-  clockScheduler: liveScheduler !== undefined
+  clockScheduler: liveScheduler !== undefined,
+  currentFiberSlot: fiberSlotOk,
+  successProto: successProto !== undefined
 }

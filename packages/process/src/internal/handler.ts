@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import type { ProcessImpl } from "./processTable.js"
+import { isSuccessExit } from "./effectInternals.js"
 import { Self } from "./processTable.js"
 import { processScheduler } from "./scheduler.js"
 
@@ -71,8 +72,8 @@ const drain = (p: ProcessImpl): void => {
     } catch (e) {
       effect = Exit.die(e)
     }
+    if (isSuccessExit(effect)) continue
     if (Exit.isExit(effect)) {
-      if (Exit.isSuccess(effect)) continue
       p.hstate = HState.Idle
       return p.rt.endIdle(p, effect)
     }
