@@ -726,7 +726,9 @@ export const cast: {
   <Cast>(ref: ServerRef<any, any, Cast>, request: Cast): Effect.Effect<void, BadRequest, ProcessRuntime>
   (target: Target, request: Term): Effect.Effect<void, BadRequest, ProcessRuntime>
 } = (ref: ServerRef<any, any, any> | Target, request: unknown): any =>
-  client.cast(ref instanceof types.ServerRef ? ref : new types.ServerRef(ref, raw), request)
+  ref instanceof types.ServerRef
+    ? client.cast(ref.target, ref.protocol.cast, request)
+    : client.cast(ref, raw.cast, request as Term)
 
 /**
  * Answers a call later (after `handleCall` returned no reply), as `gen_server:reply/2`.

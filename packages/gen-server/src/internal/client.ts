@@ -12,10 +12,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 import type { Codec } from "./codec.js"
 import { CodecFailure, decoder, encoder } from "./codec.js"
 import * as prim from "./prim.js"
-import type { Protocol, ServerRef, Target } from "./types.js"
+import type { Protocol, Target } from "./types.js"
 import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, SysError, Via } from "./types.js"
 
 /** @internal */
@@ -323,6 +324,15 @@ const onReply = <Rep>(decodeReply: Codec, reply: unknown): Effect.Effect<Rep, Ba
 export const send = (target: Target, message: unknown): Effect.Effect<void, never, ProcessRuntime> => {
   if (target instanceof Via) return target.registry.send(target.name, message)
   if (target instanceof T.Pid) {
+    // Built in a fiber whose runtime has the pid (the usual cast): one synchronous step that
+    // pushes the message. Were it run by a fiber of another runtime (another node in this
+    // JavaScript process), that runtime's `unsafeSend` routes it (a cast never fails).
+    const built = Process.unsafeCurrentRuntime()
+    if (built !== undefined && built.isLocal(target)) {
+      return Effect.sync(() => {
+        ;(Process.unsafeCurrentRuntime() ?? built).unsafeSend(target, message)
+      })
+    }
     // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
     return Effect.withFiberRuntime((fiber) => {
       const rt: ProcessRuntimeShape = Context.unsafeGet(
@@ -337,14 +347,15 @@ export const send = (target: Target, message: unknown): Effect.Effect<void, neve
   return Effect.ignore(Process.send(target, message))
 }
 
-/** @internal */
+/** @internal gen_server:cast: `{'$gen_cast', Request}`, the request encoded by `schema` */
 export const cast = <Cast>(
-  ref: ServerRef<any, any, Cast>,
+  target: Target,
+  schema: Schema.Schema<Cast, any, never>,
   request: Cast
 ): Effect.Effect<void, BadRequest, ProcessRuntime> => {
-  const wire = encoder(ref.protocol.cast)(request)
+  const wire = encoder(schema)(request)
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
-  return send(ref.target, new T.Tuple([atoms.genCast, wire as T.Term]))
+  return send(target, new T.Tuple([atoms.genCast, wire as T.Term]))
 }
 
 /** @internal */

@@ -133,7 +133,7 @@ const andThen = <A>(
   effect: Effect.Effect<A, unknown, any>,
   f: (a: A) => Effect.Effect<void, unknown, any>
 ): Effect.Effect<void, unknown, any> =>
-  Exit.isExit(effect) && Exit.isSuccess(effect)
+  Process.isSuccessExit(effect)
     ? f((effect as Exit.Success<A, unknown>).value)
     : Effect.flatMap(effect, f)
 
@@ -443,10 +443,10 @@ const idle = (c: Ctx): Effect.Effect<void> => {
  */
 const handler = (c: Ctx) => (message: unknown): Loop => {
   const e = dispatch(c, message)
-  if (Exit.isExit(e)) {
-    if (Exit.isFailure(e)) return onFailure(c, e.cause)
+  if (Process.isSuccessExit(e)) {
     return inReceive(c) ? Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)) : idle(c)
   }
+  if (Exit.isExit(e)) return onFailure(c, (e as Exit.Failure<unknown, unknown>).cause)
   return Effect.catchAllCause(Effect.zipRight(e, receiveLoop(c)), (cause) => onFailure(c, cause))
 }
 
