@@ -125,17 +125,13 @@ class Ctx {
 type Loop = Effect.Effect<void, unknown, any>
 
 /**
- * `f` applied to the value of `effect`: at once when `effect` is already a success (a
- * callback that decided synchronously), so that the whole step stays an `Exit` and the
- * server handles the message with no fiber (see `Process.serve`).
+ * A no-reply callback's result (`handleCast`, `handleInfo`, `handleContinue`) applied: at once
+ * when the callback's Effect is already a success (it decided synchronously), so that the
+ * whole step stays an `Exit` and the server handles the message with no fiber (see
+ * `Process.serve`). No closure is made on that path.
  */
-const andThen = <A>(
-  effect: Effect.Effect<A, unknown, any>,
-  f: (a: A) => Effect.Effect<void, unknown, any>
-): Effect.Effect<void, unknown, any> =>
-  Process.isSuccessExit(effect)
-    ? f((effect as Exit.Success<A, unknown>).value)
-    : Effect.flatMap(effect, f)
+const noReply = (c: Ctx, effect: Effect.Effect<any, unknown, any>): Effect.Effect<void, unknown, any> =>
+  Process.isSuccessExit(effect) ? noReplyResult(c, effect.value) : Effect.flatMap(effect, (r) => noReplyResult(c, r))
 
 const exitWith = (reason: T.Term): Effect.Effect<never, Process.ProcessExit> =>
   Effect.fail(new Process.ProcessExit({ reason }))
@@ -221,23 +217,28 @@ const handleCall = (c: Ctx, fromTerm: T.Tuple, request: unknown): Effect.Effect<
   const cb = c.def.spec.handleCall
   if (cb === undefined) return terminate(c, new T.Tuple([A.badCall, request as T.Term]))
   const from = { term: fromTerm, pid: fromTerm.elements[0] as T.Pid, encode: c.encodeReply }
-  return andThen(cb(req, from, c.state), (r: any) => {
-    if ("stop" in r) {
-      c.state = r.state
-      if (!("reply" in r)) return terminate(c, toReason(r.stop))
-      return Effect.onExit(
-        terminate(c, toReason(r.stop)),
-        () => Effect.catchAllCause(sendReply(c, fromTerm, r.reply), () => Effect.void)
-      )
-    }
-    if ("reply" in r) {
-      // the state and action first (synchronous); a `continue` still runs after the reply
-      const next = after(c, r)
-      const sent = sendReply(c, fromTerm, r.reply)
-      return next === Effect.void ? sent : Effect.zipRight(sent, next)
-    }
-    return after(c, r)
-  })
+  const e = cb(req, from, c.state)
+  // at once when the callback decided synchronously (see `noReply`)
+  return Process.isSuccessExit(e) ? callResult(c, fromTerm, e.value) : Effect.flatMap(e, (r) => callResult(c, fromTerm, r))
+}
+
+/** `handleCall`'s result applied: the reply sent (or not), the state and action taken. */
+const callResult = (c: Ctx, fromTerm: T.Tuple, r: any): Effect.Effect<void, unknown, any> => {
+  if ("stop" in r) {
+    c.state = r.state
+    if (!("reply" in r)) return terminate(c, toReason(r.stop))
+    return Effect.onExit(
+      terminate(c, toReason(r.stop)),
+      () => Effect.catchAllCause(sendReply(c, fromTerm, r.reply), () => Effect.void)
+    )
+  }
+  if ("reply" in r) {
+    // the state and action first (synchronous); a `continue` still runs after the reply
+    const next = after(c, r)
+    const sent = sendReply(c, fromTerm, r.reply)
+    return next === Effect.void ? sent : Effect.zipRight(sent, next)
+  }
+  return after(c, r)
 }
 
 const sendReply = (c: Ctx, from: T.Tuple, value: unknown): Effect.Effect<void, unknown, any> => {
@@ -257,7 +258,7 @@ const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any>
   }
   const cb = c.def.spec.handleCast
   if (cb === undefined) return terminate(c, new T.Tuple([A.badCast, request as T.Term]))
-  return andThen(cb(msg, c.state), (r) => noReplyResult(c, r))
+  return noReply(c, cb(msg, c.state))
 }
 
 const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => {
@@ -265,7 +266,7 @@ const handleInfo = (c: Ctx, msg: unknown): Effect.Effect<void, unknown, any> => 
   if (cb === undefined) {
     return Effect.logWarning(`${c.label} ${show(c.name ?? c.self)}: undefined handleInfo, got ${show(msg)}`)
   }
-  return andThen(cb(msg, c.state), (r) => noReplyResult(c, r))
+  return noReply(c, cb(msg, c.state))
 }
 
 const charlist = (s: string): ReadonlyArray<number> => T.charlist(s)
