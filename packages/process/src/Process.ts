@@ -609,9 +609,20 @@ const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>
   p !== undefined && p.serving !== undefined && p.fiber === undefined && p.hstate === handler.HState.Idle &&
   p.killReason === undefined
 
+/** the ref `isWantedReply` looks for, while `findReply` runs (no closure per call) */
+let wantedRef: Ref | undefined
+const isWantedReply = (m: unknown): boolean => isReplyFor(m, wantedRef!)
+
 /** the index of the first reply to `mref` at or after `start`, or a negative number */
-const findReply = (p: ProcessImpl, mref: Ref, start: number): number =>
-  p.size > start ? p.find((m) => isReplyFor(m, mref), start) : -1
+const findReply = (p: ProcessImpl, mref: Ref, start: number): number => {
+  if (p.size <= start) return -1
+  wantedRef = mref
+  try {
+    return p.find(isWantedReply, start)
+  } finally {
+    wantedRef = undefined
+  }
+}
 
 /** the call from `p` (see `unsafeCallLocal`) */
 const callFrom = (

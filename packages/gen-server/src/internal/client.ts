@@ -265,6 +265,8 @@ const textOf = (u: unknown): string => {
   return t ?? String(u)
 }
 
+const noSelf = (): undefined => undefined
+
 /**
  * gen_server:call. In a process, with a target known at once (a pid, a local name), the
  * whole call is one step of the caller's fiber, and it is over in that step when the
@@ -283,10 +285,10 @@ export const call = <Req, Rep>(
   const ms = toMillis(timeout, 5000)
   return Effect.withFiberRuntime<unknown, CallFailure | BadReply, ProcessRuntime>((fiber) => {
     const services = fiber.currentContext as Context.Context<ProcessRuntime>
-    const self = Context.getOption(services, Process.Self)
+    const self = Context.getOrElse(services, Process.Self, noSelf)
     const rt = Context.unsafeGet(services, ProcessRuntime)
     const dest = resolveNow(rt, target)
-    if (Option.isNone(self) || dest === undefined) {
+    if (self === undefined || dest === undefined) {
       return inProcess(Effect.flatMap(
         resolve(target),
         (dest) =>
@@ -305,7 +307,7 @@ export const call = <Req, Rep>(
       ))
     }
     if (dest instanceof NoProc || dest instanceof NoConnection) return Effect.fail(dest)
-    return doCallIn(self.value, rt, target, dest, atoms.genCall, wire, ms, decodeReply) as Effect.Effect<
+    return doCallIn(self, rt, target, dest, atoms.genCall, wire, ms, decodeReply) as Effect.Effect<
       unknown,
       CallFailure | BadReply
     >
