@@ -120,6 +120,26 @@ describe("GenServer", () => {
       expect(again._tag === "AlreadyStarted" && T.equals(again.pid!, server.pid)).toBe(true)
     })))
 
+  it.effect("a cast arrives, in order, however its Effect was built: here, outside any fiber, run by another process", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Counter, { start: 0 })
+      // built outside any fiber (no runtime to tell that the pid is local: the general path)
+      const builtOutside = yield* Effect.async<Effect.Effect<void, GenServer.BadRequest, ProcessRuntime.ProcessRuntime>>(
+        (resume) => {
+          setImmediate(() => resume(Effect.succeed(GenServer.cast(server.pid, 100))))
+        }
+      )
+      // built here (the pid is local: one synchronous step), run by this process and by another
+      const builtHere = GenServer.cast(server.pid, 10)
+      yield* builtHere
+      yield* builtOutside
+      const other = yield* spawnCall(Effect.zipRight(builtHere, GenServer.call(server.pid, T.atom("get"))))
+      expect(yield* Deferred.await(other)).toBe(120)
+      // a cast is asynchronous, but this process's casts arrive before its next call
+      yield* GenServer.cast(server.pid, 1)
+      expect(yield* GenServer.call(server, "get")).toBe(121)
+    })))
+
   it.effect("works from outside a process too", () =>
     Effect.gen(function*() {
       const server = yield* GenServer.start(Counter, { start: 1 })
