@@ -124,7 +124,9 @@ describe("GenServer", () => {
     inProcess(Effect.gen(function*() {
       const server = yield* GenServer.start(Counter, { start: 0 })
       // built outside any fiber (no runtime to tell that the pid is local: the general path)
-      const builtOutside = yield* Effect.async<Effect.Effect<void, GenServer.BadRequest, ProcessRuntime.ProcessRuntime>>(
+      const builtOutside = yield* Effect.async<
+        Effect.Effect<void, GenServer.BadRequest, ProcessRuntime.ProcessRuntime>
+      >(
         (resume) => {
           setImmediate(() => resume(Effect.succeed(GenServer.cast(server.pid, 100))))
         }

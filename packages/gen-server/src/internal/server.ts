@@ -219,7 +219,9 @@ const handleCall = (c: Ctx, fromTerm: T.Tuple, request: unknown): Effect.Effect<
   const from = { term: fromTerm, pid: fromTerm.elements[0] as T.Pid, encode: c.encodeReply }
   const e = cb(req, from, c.state)
   // at once when the callback decided synchronously (see `noReply`)
-  return Process.isSuccessExit(e) ? callResult(c, fromTerm, e.value) : Effect.flatMap(e, (r) => callResult(c, fromTerm, r))
+  return Process.isSuccessExit(e)
+    ? callResult(c, fromTerm, e.value)
+    : Effect.flatMap(e, (r) => callResult(c, fromTerm, r))
 }
 
 /** `handleCall`'s result applied: the reply sent (or not), the state and action taken. */
