@@ -220,6 +220,7 @@ export const isSuccessExitByApi = (u: unknown): u is Exit.Success<unknown, unkno
  * @internal
  */
 export const isSuccessExit = (u: unknown): u is Exit.Success<unknown, unknown> =>
+  u === Effect.void ||
   (successProto !== undefined && typeof u === "object" && u !== null && Object.getPrototypeOf(u) === successProto) ||
   isSuccessExitByApi(u)
 
