@@ -464,22 +464,17 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
     }))
 
   /**
-   * A real `cancel_connect` restart. erl suspends its `global_name_server`, connects (our
-   * `init_connect` waits in its mailbox), drops the connection and connects again (we
-   * start a new session with a new tag), then resumes it. Its `global_name_server` now
-   * answers our first `init_connect` with an `init_connect_ack` carrying our old tag: we
-   * send `cancel_connect` (erl's server receives it) and restart the connect (OTP's
-   * `restart_connect`). Two erl nodes do the same here, and there too erl's side of that
-   * session never finishes (checked by hand with OTP 25: `global:sync()` hangs until the
-   * next connection); after a reconnect `global:sync()` returns on both and names resolve.
-   *
-   * SKIPPED, a known bug (issue 12): in about one run in four to eight, our side livelocks. Each
-   * stale `init_connect_ack` makes us cancel and restart, the restart's own `init_connect` is
-   * answered after erl has moved on, and the restarts never stop, even after the reconnect, so
-   * `global:sync()` on erl times out. Seen in CI's second pass and reproduced by running this
-   * test three at a time. It stays skipped until the restart rule is fixed, instead of turning CI red.
+   * Stale `init_connect_ack`s after a reconnect. erl suspends its `global_name_server`,
+   * connects (our `init_connect` waits in its mailbox), drops the connection and connects
+   * again (we start a new session with a new tag), then resumes it. Its server then runs
+   * both sessions back to back: we get two `init_connect`s and an `init_connect_ack` for our
+   * old tag. OTP 25 restarts on that ack, and so does the peer on the answer: two erl nodes
+   * in this very scenario loop for good (thousands of `cancel_connect`s a second and
+   * `global:sync()` never returns; checked with OTP 25.2.3). We ignore the stale ack and only
+   * answer the peer's newest tag once it has acked ours, so erl gets no `cancel_connect`
+   * and no second `init_connect` from us, and its `global:sync()` returns on this connection.
    */
-  it.scopedLive.skip("a stale init_connect_ack from a real erl makes us cancel_connect and restart; the next connection syncs", () =>
+  it.scopedLive("stale init_connect_acks after a reconnect are ignored: no cancel_connect/restart loop, global:sync() returns", () =>
     Effect.gen(function*() {
       const cookie = uniqueName("c")
       const logs: Array<string> = []
@@ -503,28 +498,33 @@ describe.skipIf(!erlAvailable())("global with real erl", () => {
             WaitFor(2, 2000),
             erlang:trace(G, true, ['receive']),
             ok = sys:resume(G),
-            receive {trace, G, 'receive', {cancel_connect, N, _}} -> io:format("cancel_connect=received~n")
-            after 10000 -> io:format("cancel_connect=none~n") end,
-            erlang:trace(G, false, ['receive']),
-            %% as between two erl nodes in this scenario, this session is stuck on erl's side
-            %% (its resolver waits for good): the next connection joins
-            true = erlang:disconnect_node(N),
-            true = net_kernel:connect_node(N),
             Self = self(),
             spawn(fun() -> Self ! {synced, global:sync()} end),
-            receive {synced, R} -> io:format("sync=~p~n", [R]) after 20000 -> io:format("sync=timeout~n") end,
-            yes = global:register_name(after_restart, self()),
+            Count = fun C(Cancels, Inits) -> receive
+                {trace, G, 'receive', {cancel_connect, N, _}} -> C(Cancels + 1, Inits);
+                {trace, G, 'receive', {'$gen_cast', {init_connect, _, N, _}}} -> C(Cancels, Inits + 1);
+                {trace, G, 'receive', _} -> C(Cancels, Inits);
+                {synced, R} -> {R, Cancels, Inits}
+              after 20000 -> {timeout, Cancels, Inits} end end,
+            {Sync, Cancels, Inits} = Count(0, 0),
+            erlang:trace(G, false, ['receive']),
+            io:format("sync=~p~ncancels=~p~ninits=~p~n", [Sync, Cancels, Inits]),
+            yes = global:register_name(after_stale, self()),
             io:format("done~n"),
             receive stop -> ok end.`,
           ready: "done",
           timeoutMs: 40_000
         })
         const r = lines(yield* Effect.promise(() => erl.waitFor("done")))
-        expect(r.cancel_connect).toBe("received")
         expect(r.sync).toBe("ok")
+        // after the two init_connects queued while it was suspended, erl got no cancel_connect
+        // and no further init_connect from us: we never restarted
+        expect(r.cancels).toBe("0")
+        expect(r.inits).toBe("0")
+        expect(logs.some((l) => l.includes("stale init_connect_ack"))).toBe(true)
+        expect(logs.some((l) => l.includes("restarting the connect"))).toBe(false)
         yield* GlobalRegistry.sync
-        expect(Option.isSome(yield* GlobalRegistry.whereisName("after_restart"))).toBe(true)
-        expect(logs.some((l) => l.includes("init_connect_ack with stale tags") && l.includes("restarting"))).toBe(true)
+        expect(Option.isSome(yield* GlobalRegistry.whereisName("after_stale"))).toBe(true)
       })
       yield* Effect.provide(body, ctx)
     }))

@@ -97,6 +97,10 @@ interface Session {
   myOps?: ReadonlyArray<Term>
   hisResolved?: ReadonlyArray<Term>
   hisKnown?: ReadonlyArray<Term>
+  /** The peer's tag in its `init_connect_ack` for our current `init_connect` (it has our tag). */
+  peerAcked?: Term
+  /** We owe the peer an `init_connect_ack` for `hisTag`, sent once its own ack shows it has our tag. */
+  ackOwed?: boolean
 }
 
 interface SyncWaiter {
@@ -399,14 +403,73 @@ const nodeup = (st: State, node: Atom) =>
     }
   })
 
-/** `restart_connect`: drop the session (and the locker's), and connect again with a new tag if still up. */
+/**
+ * `restart_connect`: drop the session (and the locker's), and connect again with a new tag if
+ * still up. As OTP's `cancel_locker`, a session the peer had answered (`pending`) gets a
+ * `cancel_connect` with its tag first.
+ */
 const restartConnect = (st: State, node: Atom, s: Session) =>
   Effect.gen(function*() {
+    if ((st.pending.get(node) ?? 0) >= VSN && s.hisTag !== undefined) {
+      yield* plain(st, node, T.tuple(A.cancelConnect, st.node, s.hisTag))
+    }
     st.sessions.delete(node)
     st.pending.delete(node)
     yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
     const up = yield* NetKernel.nodes("visible")
     if (up.includes(node)) yield* nodeup(st, node)
+  })
+
+/** Our `init_connect_ack` for the peer's current tag (it has shown it has ours). */
+const sendAck = (st: State, node: Atom, s: Session) => {
+  s.ackOwed = false
+  return plain(st, node, T.tuple(A.initConnectAck, st.node, s.hisTag ?? [], s.myTag))
+}
+
+/** The peer's new session replaces its old one in ours: the locker and the exchange start again. */
+const supersede = (st: State, node: Atom, s: Session) =>
+  Effect.gen(function*() {
+    yield* Effect.logDebug(`global: ${node.name} restarted its connect session: following its new tag`)
+    yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    s.lockIsSet = false
+    s.ackOwed = false
+    delete s.lockId
+    delete s.hisNames
+    delete s.resolving
+    delete s.myOps
+    delete s.hisResolved
+    delete s.hisKnown
+    delete s.peerAcked
+  })
+
+/**
+ * `{init_connect_ack, Node, HisMyTag, HisHisTag}`: the peer's view of this session.
+ *
+ * OTP 25 cancels and restarts on any mismatch. On one connection (messages in order) a
+ * mismatch can only be an ack for an init_connect of ours that a restart has since replaced
+ * (our newer init_connect follows it), or an ack with no session here. Restarting on those
+ * gives the peer a stale ack in turn, which restarts it, and so on: two OTP 25.2.3 nodes loop
+ * like this forever (thousands of cancel_connects a second, `global:sync()` hangs) after a
+ * reconnect while `global_name_server` was busy. So those acks are ignored; a real mismatch
+ * (our current tag, another tag of the peer's) still cancels and restarts as in OTP.
+ *
+ * Our own ack waits for the peer's: an ack to an init_connect the peer has already replaced
+ * makes an OTP peer restart, so we only answer the tag the peer shows it is using.
+ */
+const initConnectAck = (st: State, node: Atom, hisMyTag: Term, hisHisTag: Term) =>
+  Effect.gen(function*() {
+    const s = st.sessions.get(node)
+    if (s === undefined || T.compare(hisMyTag, s.myTag) < 0) {
+      return yield* Effect.logInfo(`global: stale init_connect_ack from ${node.name} ignored (an older session's)`)
+    }
+    if (T.equals(hisMyTag, s.myTag) && s.hisTag !== undefined && T.equals(hisHisTag, s.hisTag)) {
+      s.peerAcked = hisHisTag
+      if (s.ackOwed) yield* sendAck(st, node, s)
+      return
+    }
+    yield* Effect.logInfo(`global: init_connect_ack out of sync from ${node.name}: restarting the connect`)
+    yield* plain(st, node, T.tuple(A.cancelConnect, st.node, hisHisTag))
+    yield* restartConnect(st, node, s)
   })
 
 const nodedown = (st: State, node: Atom) =>
@@ -593,12 +656,23 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
         return
       }
       const [hisVsn, hisTag] = vsn instanceof T.Tuple ? [Number(el(vsn, 0)), el(vsn, 1)] : [Number(vsn), undefined]
+      if (st.pending.has(node)) {
+        // A second init_connect in this session: the peer restarted its session before it saw
+        // our init_connect (had it seen it, its restart would have sent us cancel_connect for our
+        // tag first, and we would have restarted too). Our init_connect is still on its way to its
+        // new session, so the new tag supersedes the old one. OTP cancels both sessions and starts
+        // over here; with a peer that does the same, that feeds the restart loop (see supersede).
+        yield* supersede(st, node, s)
+      }
       s.hisVsn = Math.min(hisVsn, VSN)
       s.hisTag = hisTag
       s.hisLocker = el(init, 3) as T.Pid
       st.pending.set(node, s.hisVsn)
       yield* toLocker(st, T.tuple(A.hisTheLocker, s.hisLocker, T.tuple(s.hisVsn, []), hisTag ?? [], s.myTag))
-      if (s.hisVsn >= 8) yield* plain(st, node, T.tuple(A.initConnectAck, st.node, hisTag ?? [], s.myTag))
+      if (s.hisVsn >= 8) {
+        if (s.peerAcked !== undefined && T.equals(s.peerAcked, hisTag ?? [])) yield* sendAck(st, node, s)
+        else s.ackOwed = true
+      }
       return
     }
     if (T.isTagged(msg, A.lockSet) && (msg.elements.length === 5 || msg.elements.length === 4)) {
@@ -714,13 +788,7 @@ const dispatch = (st: State, msg: Term) =>
     if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* netNodedown(st, el(msg, 1) as Atom)
     if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
     if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
-      // both tags must be this session's; otherwise tell the peer and start over
-      const node = el(msg, 1) as Atom
-      const s = st.sessions.get(node)
-      if (s === undefined || (T.equals(el(msg, 2), s.myTag) && T.equals(el(msg, 3), s.hisTag ?? []))) return
-      yield* Effect.logInfo(`global: init_connect_ack with stale tags from ${node.name}: restarting the connect`)
-      yield* plain(st, node, T.tuple(A.cancelConnect, st.node, el(msg, 3)))
-      return yield* restartConnect(st, node, s)
+      return yield* initConnectAck(st, el(msg, 1) as Atom, el(msg, 2), el(msg, 3))
     }
     if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
       const node = el(msg, 1) as Atom
