@@ -33,6 +33,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -203,6 +204,14 @@ export interface Options {
   readonly connectAll?: boolean | undefined
 }
 
+/** The service with the synchronous name lookup behind `whereisName`. */
+interface ServiceImpl extends GlobalRegistryShape {
+  readonly whereSync: (name: Name) => T.Pid | undefined
+}
+
+/** The context key of `GlobalRegistry`, read once (the tag class is a proxy: slow to use as an Effect). */
+const registryKey: string = GlobalRegistry.key
+
 /** The name server once its node has started it. */
 interface Running {
   readonly st: internal.State
@@ -277,12 +286,12 @@ const make = (options: Options | undefined) =>
     const unregisterName = (name: Name) =>
       Effect.asVoid(onRegistrar((st, nodes) => internal.unregisterOn(st, nodes, toName(name))))
 
-    // a local lookup, as in OTP: no process, no services
-    const whereisName = (name: Name) =>
-      Effect.sync(() => {
-        if (running === undefined) throw new Error(notRunningMessage)
-        return Option.fromNullable(internal.whereName(running.st, toName(name))?.pid)
-      })
+    // a local lookup, as in OTP's ets:lookup: no process, no services, no Effect
+    const whereSync = (name: Name): T.Pid | undefined => {
+      if (running === undefined) throw new Error(notRunningMessage)
+      return internal.whereName(running.st, toName(name))?.pid
+    }
+    const whereisName = (name: Name) => Effect.sync(() => Option.fromNullable(whereSync(name)))
 
     const sync = use(({ st }) =>
       Effect.gen(function*() {
@@ -311,7 +320,7 @@ const make = (options: Options | undefined) =>
         )
     }
 
-    const service = GlobalRegistry.of({
+    const service: ServiceImpl = {
       setLock: (id, nodes, retries) =>
         use(({ st }) =>
           Effect.flatMap(lockNodes(st.node, nodes), (ns) =>
@@ -338,8 +347,9 @@ const make = (options: Options | undefined) =>
           })
         ),
       sync,
-      knownNodes: use(({ st }) => Effect.sync(() => [...st.known.keys()]))
-    })
+      knownNodes: use(({ st }) => Effect.sync(() => [...st.known.keys()])),
+      whereSync
+    }
     return { service, start }
   })
 
@@ -416,7 +426,14 @@ export const unregisterName = (name: Name): Effect.Effect<void, never, GlobalReg
  * @category names
  */
 export const whereisName = (name: Name): Effect.Effect<Option.Option<T.Pid>, never, GlobalRegistry> =>
-  Effect.flatMap(GlobalRegistry, (g) => g.whereisName(name))
+  Effect.withFiberRuntime((fiber) => {
+    // one step: the service straight from the fiber's context, then a table lookup
+    const g = fiber.currentContext.unsafeMap.get(registryKey) as GlobalRegistryShape | undefined
+    if (g === undefined) return Effect.dieMessage("GlobalRegistry: not in the context")
+    return "whereSync" in g
+      ? Exit.succeed(Option.fromNullable((g as ServiceImpl).whereSync(name)))
+      : g.whereisName(name)
+  })
 
 /**
  * `global:registered_names/0`.

@@ -4,7 +4,6 @@
  * `global.erl` (OTP 25.2.3: kernel/src/global.erl; the connect protocol, locks, names and partitions).
  * @internal
  */
-import * as Etf from "@effect-otp/dist/Etf"
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import type { RpcShape } from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
@@ -14,12 +13,14 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import { type NameEntry, NameTable } from "./names.js"
 import { type ResolveFn, resolveIt, resolveOn } from "./resolve.js"
 
 type Atom = T.Atom
 type Term = T.Term
 /** What the machinery runs with: a process on a node. */
 type InProcess = Process.Self | ProcessRuntime
+export type { NameEntry }
 type MultiCallResult = { readonly replies: Map<Atom, Term>; readonly bad: Array<Atom> }
 
 /** The protocol version we speak. */
@@ -69,14 +70,6 @@ const A = {
 /** `fun global:random_exit_name/3`, the method our registrations carry. */
 export const randomExitName: Term = new T.Export(A.global, a("random_exit_name"), 3)
 
-/** A registered name as `global_names` holds it. */
-export interface NameEntry {
-  readonly name: Term
-  readonly pid: T.Pid
-  readonly method: Term
-  readonly mon: T.Ref
-}
-
 interface LockEntry {
   readonly resource: Term
   readonly reqId: Term
@@ -112,8 +105,8 @@ interface SyncWaiter {
 export interface State {
   readonly node: Atom
   readonly connectAll: boolean
-  /** `global_names`, by `nameKey` (in registration order). */
-  readonly names: Map<string, NameEntry>
+  /** `global_names`. */
+  readonly names: NameTable
   readonly locks: Array<LockEntry>
   /** `known`: node => vsn. */
   readonly known: Map<Atom, number>
@@ -142,7 +135,7 @@ export interface State {
 export const makeState = (node: Atom, connectAll: boolean): State => ({
   node,
   connectAll,
-  names: new Map(),
+  names: new NameTable(),
   locks: [],
   known: new Map(),
   pending: new Map(),
@@ -164,23 +157,7 @@ const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t 
 const el = (t: T.Tuple, i: number): Term => t.elements[i]!
 const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
 
-/**
- * The key of a name in `names`, one per term (as `=:=`): atoms, integers and tuples of
- * them spelt out (each part delimits itself), any other term by its external format.
- */
-export const nameKey = (name: Term): string => {
-  if (name instanceof T.Atom) return `a${name.name.length}:${name.name}`
-  if (typeof name === "number" && Number.isInteger(name)) return `i${name};`
-  if (name instanceof T.Tuple) {
-    let key = `{${name.elements.length}:`
-    for (const e of name.elements) key += nameKey(e)
-    return key
-  }
-  const ext = Buffer.from(Etf.encode(name)).toString("latin1")
-  return `e${ext.length}:${ext}`
-}
-
-export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.get(nameKey(name))
+export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.get(name)
 
 const cast = (st: State, node: Atom, msg: Term) => Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCast, msg)))
 
@@ -284,10 +261,8 @@ const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
 
 const deleteName = (st: State, name: Term) =>
   Effect.gen(function*() {
-    const key = nameKey(name)
-    const old = st.names.get(key)
+    const old = st.names.delete(name)
     if (old === undefined) return
-    st.names.delete(key)
     yield* Process.demonitor(old.mon, { flush: true })
   })
 
@@ -295,7 +270,7 @@ const insertName = (st: State, name: Term, pid: T.Pid, method: Term) =>
   Effect.gen(function*() {
     yield* deleteName(st, name)
     const mon = yield* Process.monitor(pid)
-    st.names.set(nameKey(name), { name, pid, method, mon })
+    st.names.add({ name, pid, method, mon })
   })
 
 /** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
@@ -342,9 +317,9 @@ const delLock = (st: State, id: Term, from: T.Pid) =>
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
 const handleDown = (st: State, ref: T.Ref) =>
   Effect.sync(() => {
-    for (const [key, e] of st.names) {
+    for (const e of st.names.values()) {
       if (T.equals(e.mon, ref)) {
-        st.names.delete(key)
+        st.names.delete(e.name)
         break
       }
     }

@@ -1,0 +1,114 @@
+/**
+ * `global_names`: the registered names, found by a structural hash of the name and `=:=`
+ * on a match, as `ets:lookup` on a set table finds them: no encoding and no key string
+ * per lookup (`whereis_name` is a local read on the hot path of every `{global, Name}`
+ * call). The hash is seeded per process, so that nobody can send names that collide.
+ * @internal
+ */
+import * as Etf from "@effect-otp/dist/Etf"
+import * as T from "@effect-otp/process/Term"
+
+/** A registered name as `global_names` holds it. */
+export interface NameEntry {
+  readonly name: T.Term
+  readonly pid: T.Pid
+  readonly method: T.Term
+  readonly mon: T.Ref
+}
+
+const SEED = crypto.getRandomValues(new Int32Array(1))[0]!
+
+/** One murmur3 step. */
+const mix = (h: number, k: number): number => {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  h ^= Math.imul(k, 0x1b873593)
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
+}
+
+const mixText = (h: number, s: string): number => {
+  for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i))
+  return mix(h, s.length)
+}
+
+/** Atoms are interned and never freed: each is hashed once. */
+const atomHashes = new Map<T.Atom, number>()
+
+const atomHash = (a: T.Atom): number => {
+  let h = atomHashes.get(a)
+  if (h === undefined) {
+    h = mixText(mix(SEED, 3), a.name)
+    atomHashes.set(a, h)
+  }
+  return h
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+const intHash = (v: number): number =>
+  (v | 0) === v ? mix(mix(SEED, 1), v) : mix(mix(mix(SEED, 1), v % 4294967296 | 0), Math.floor(v / 4294967296) | 0)
+
+/** A hash of `t` that equal (`=:=`) terms share; atoms, integers, tuples, lists and pids need no encoding. */
+export const hashName = (t: T.Term): number => {
+  if (typeof t === "number" && Number.isInteger(t)) return intHash(t)
+  if (typeof t === "bigint" && t >= -MAX_SAFE && t <= MAX_SAFE) return intHash(Number(t))
+  if (t instanceof T.Atom) return atomHash(t)
+  if (t instanceof T.Tuple || Array.isArray(t)) {
+    const e: ReadonlyArray<T.Term> = t instanceof T.Tuple ? t.elements : t
+    let h = mix(SEED, t instanceof T.Tuple ? 8 : 6)
+    for (let i = 0; i < e.length; i++) h = mix(h, hashName(e[i]!))
+    return mix(h, e.length)
+  }
+  if (t instanceof T.Pid) return mix(mix(mix(mix(atomHash(t.node), t.id), t.serial), t.creation), 10)
+  // any other term (floats, binaries, refs, maps, funs...) by its external format
+  const bytes = Etf.encode(t)
+  let h = mix(SEED, 0)
+  for (let i = 0; i < bytes.length; i++) h = mix(h, bytes[i]!)
+  return mix(h, bytes.length)
+}
+
+/** The names, by `hashName`; a bucket holds the rare names whose hashes collide. */
+export class NameTable {
+  private readonly buckets = new Map<number, NameEntry | Array<NameEntry>>()
+
+  get(name: T.Term): NameEntry | undefined {
+    const b = this.buckets.get(hashName(name))
+    if (b === undefined) return undefined
+    if (!Array.isArray(b)) return b.name === name || T.equals(b.name, name) ? b : undefined
+    return b.find((e) => T.equals(e.name, name))
+  }
+
+  /** Adds `entry`, which must not be in the table (delete the name first). */
+  add(entry: NameEntry): void {
+    const h = hashName(entry.name)
+    const b = this.buckets.get(h)
+    if (b === undefined) this.buckets.set(h, entry)
+    else if (Array.isArray(b)) b.push(entry)
+    else this.buckets.set(h, [b, entry])
+  }
+
+  /** Removes the entry of `name`; returns it. */
+  delete(name: T.Term): NameEntry | undefined {
+    const h = hashName(name)
+    const b = this.buckets.get(h)
+    if (b === undefined) return undefined
+    if (!Array.isArray(b)) {
+      if (!T.equals(b.name, name)) return undefined
+      this.buckets.delete(h)
+      return b
+    }
+    const i = b.findIndex((e) => T.equals(e.name, name))
+    if (i < 0) return undefined
+    const [e] = b.splice(i, 1)
+    if (b.length === 1) this.buckets.set(h, b[0]!)
+    return e
+  }
+
+  *values(): IterableIterator<NameEntry> {
+    for (const b of this.buckets.values()) {
+      if (Array.isArray(b)) yield* b
+      else yield b
+    }
+  }
+}
