@@ -126,6 +126,8 @@ export interface State {
   tagCounter: bigint
   lockerPid?: T.Pid
   registrarPid?: T.Pid
+  /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `multiCall`). */
+  readonly registrarMonitors: Map<Atom, T.Ref>
   /** The node's rpc server: `resolve_it` calls to other nodes. */
   rpc?: RpcShape
   /** The TS resolve functions of our registrations, by the id in their `{effect_otp_resolve, Node, Id}` term. */
@@ -148,6 +150,7 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
   xCreation: (1n << 59n) + (BigInt(Math.floor(Math.random() * 2 ** 30)) << 32n) + BigInt(Date.now() % 2 ** 31),
   globalLockDownedLast: false,
   tagCounter: -576460752303423488n,
+  registrarMonitors: new Map(),
   resolvers: new Map()
 })
 
@@ -184,6 +187,11 @@ const syncDone = (st: State, node: Atom) =>
  * `gen_server:multi_call(Nodes, global_name_server, Req, infinity)` from the calling
  * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
  * {Self, {Ref, N}}, Req}`, take `{{Ref, N}, Reply}` or the DOWN (the node is then bad).
+ *
+ * The registrar keeps its monitors of the name servers from one call to the next
+ * (`registrarMonitors`; a DOWN drops one) and tags each call with a new ref: the same
+ * messages and replies, without a MONITOR_P/DEMONITOR_P pair per node and call, each of
+ * which wakes the other node once more.
  */
 export const multiCall = (
   st: State,
@@ -192,10 +200,17 @@ export const multiCall = (
 ): Effect.Effect<MultiCallResult, never, InProcess> =>
   Effect.gen(function*() {
     const self = yield* Process.self
+    const kept = st.registrarPid !== undefined && T.equals(self, st.registrarPid) ? st.registrarMonitors : undefined
     const pending = new Map<Atom, { readonly mon: T.Ref; readonly tag: T.Tuple }>()
-    for (const node of nodes) {
-      const mon = yield* Process.monitor(gnsAt(st, node))
-      const tag = T.tuple(mon, node)
+    // other nodes first: their requests are on the wire before our own server takes its turn
+    const order = nodes.includes(st.node) ? [...nodes.filter((n) => n !== st.node), st.node] : nodes
+    for (const node of order) {
+      let mon = kept?.get(node)
+      if (mon === undefined) {
+        mon = yield* Process.monitor(gnsAt(st, node))
+        kept?.set(node, mon)
+      }
+      const tag = T.tuple(kept === undefined ? mon : yield* Process.makeRef, node)
       pending.set(node, { mon, tag })
       yield* Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, tag), req)))
     }
@@ -212,9 +227,11 @@ export const multiCall = (
       })
       const p = pending.get(got[0])!
       pending.delete(got[0])
-      if (got[1] === undefined) bad.push(got[0])
-      else {
-        yield* Process.demonitor(p.mon, { flush: true })
+      if (got[1] === undefined) {
+        kept?.delete(got[0])
+        bad.push(got[0])
+      } else {
+        if (kept === undefined) yield* Process.demonitor(p.mon, { flush: true })
         replies.set(got[0], got[1])
       }
     }
@@ -968,6 +985,13 @@ export const registrarLoop = (st: State) =>
   Effect.gen(function*() {
     while (true) {
       const msg = yield* Process.receive()
+      if (Process.isDownMessage(msg)) {
+        // a name server we keep a monitor of went away between two jobs
+        for (const [n, ref] of st.registrarMonitors) {
+          if (Process.isDownMessage(msg, ref)) st.registrarMonitors.delete(n)
+        }
+        continue
+      }
       const job = msg as {
         readonly _tag: "RegistrarJob"
         readonly run: RegistrarJob
