@@ -49,8 +49,9 @@ import * as internal from "./internal/runtime.js"
 import { equals } from "./internal/term.js"
 import { MAX_TIMER_MILLIS } from "./internal/timers.js"
 import type { Matcher } from "./Mailbox.js"
+import { RouteError } from "./Router.js"
 import type { SendOptions, SendResult } from "./Router.js"
-import { RemoteName } from "./Signal.js"
+import { Message as MessageSignal, Monitor as MonitorSignal, RemoteName } from "./Signal.js"
 import type { Destination } from "./Signal.js"
 import { Atom, atoms, ImproperList, Pid, Ref, Tuple } from "./Term.js"
 import type { Term } from "./Term.js"
@@ -700,6 +701,105 @@ export const unsafeCallLocal = (
   message: (mref: Ref) => unknown,
   timeoutMs?: number | undefined
 ): Effect.Effect<Tuple | undefined> => callFrom(self as ProcessImpl, to, message, timeoutMs)
+
+/** `{ noconnect: true }`, gen:do_call's send option */
+const noconnect: SendOptions = { noconnect: true }
+
+/**
+ * the call from `p` to another node's process (see `unsafeCallRemote`) when the router
+ * cannot write at once: the same exchange, in Effects
+ */
+const callRemoteRouted = (
+  p: ProcessImpl,
+  to: Pid | RemoteName,
+  message: (mref: Ref) => unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<Tuple | undefined, internal.SendError> =>
+  Effect.flatMap(monitors.monitor(p.rt, p, to, "demonitor"), (mref) => {
+    const call = new LocalCall(p, mref)
+    return Effect.zipRight(
+      Effect.catchAll(
+        p.rt.sendWith(to, message(mref), p.pid, noconnect),
+        (e): Effect.Effect<void, internal.SendError> => {
+          if (e.reason !== "NotEncodable") return Effect.void
+          call.demonitor()
+          return Effect.fail(e)
+        }
+      ),
+      call.wait(timeoutMs)
+    )
+  })
+
+/** the call from `p` to another node's process (see `unsafeCallRemote`) */
+const callRemote = (
+  p: ProcessImpl,
+  to: Pid | RemoteName,
+  message: (mref: Ref) => unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<Tuple | undefined, internal.SendError> => {
+  const rt = p.rt
+  const now = rt.router.unsafeRoute
+  if (now === undefined || p.dead) return callRemoteRouted(p, to, message, timeoutMs)
+  // MONITOR_P then the request, written at once on the up connection (one batch, so one
+  // write): the monitor is held from the same step, so nothing can see it missing
+  const mref = rt.unsafeMakeRef()
+  const watched = now(new MonitorSignal({ from: p.pid, to, ref: mref }))
+  if (watched === false) return callRemoteRouted(p, to, message, timeoutMs)
+  const key = rt.aliasKey(mref)!
+  const object = to instanceof Pid ? to : new Tuple([to.name, to.node])
+  rt.aliases.add(p, key, "demonitor")
+  ;(p.monitors ??= new Map()).set(key, { ref: mref, target: to, object, alias: "demonitor" })
+  rt.remoteRelated.add(p)
+  const call = new LocalCall(p, mref)
+  if (watched !== undefined) {
+    // as `monitor`: a monitor that cannot be routed is a 'DOWN' with `noconnection`
+    if (monitors.dropHeld(rt, p, key) !== undefined) p.deliver(monitors.downMessage(mref, object, atoms.noconnection))
+    return call.wait(timeoutMs)
+  }
+  const request = message(mref)
+  const sent = now(new MessageSignal({ from: p.pid, to, message: request }))
+  if (sent === false) {
+    return Effect.zipRight(
+      Effect.catchAll(
+        rt.sendWith(to, request, p.pid, noconnect),
+        (e): Effect.Effect<void, internal.SendError> => {
+          if (e.reason !== "NotEncodable") return Effect.void
+          call.demonitor()
+          return Effect.fail(e)
+        }
+      ),
+      call.wait(timeoutMs)
+    )
+  }
+  if (sent instanceof RouteError) {
+    call.demonitor()
+    if (sent.reason === "NotEncodable") {
+      return Effect.fail(new internal.SendError({ reason: "NotEncodable", to, detail: sent.detail }))
+    }
+  }
+  return call.wait(timeoutMs)
+}
+
+/**
+ * `unsafeCallLocal` to another node's process (a pid, or `{Name, Node}`), as gen:do_call
+ * does it (OTP 25): `monitor(to, { alias: "demonitor" })` (MONITOR_P), the request
+ * `message(mref)` sent with `noconnect`, then the reply to the alias (ALIAS_SEND) or the
+ * monitor's `'DOWN'` (`noconnection`, `noproc`, the server's exit reason), at most
+ * `timeoutMs` milliseconds (by the `Clock`) when given; `undefined` when the time is up.
+ * The monitor and its alias are gone either way (DEMONITOR_P), so a later reply is
+ * dropped. On an up connection the monitor and the request are written at once, in this
+ * step; the only failure is a request with no term form (the monitor is then removed).
+ * Must be run by the fiber of `self`, right away.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const unsafeCallRemote = (
+  self: ProcessHandle,
+  to: Pid | RemoteName,
+  message: (mref: Ref) => unknown,
+  timeoutMs?: number | undefined
+): Effect.Effect<Tuple | undefined, internal.SendError> => callRemote(self as ProcessImpl, to, message, timeoutMs)
 
 const take = (p: ProcessImpl, index: number): unknown => {
   const v = p.lastMatch

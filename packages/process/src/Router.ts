@@ -94,6 +94,15 @@ export interface RouterShape {
       options: SendOptions
     ) => Effect.Effect<SendResult, RouteError>)
     | undefined
+  /**
+   * Optional synchronous fast path of `route`: a signal for a node whose connection is up
+   * (and not busy) is written at once, and the answer is `undefined`, or the `RouteError`
+   * of a signal that could not be encoded (nothing written); `false` when the signal is not
+   * taken (no up connection, older signals pending, or a busy one): the caller uses
+   * `route`. A `Message` taken here went out as `route` (or `routeSendWith`, `noconnect`
+   * or not: the connection is up) would have sent it.
+   */
+  readonly unsafeRoute?: ((signal: Signal) => RouteError | false | undefined) | undefined
 }
 
 /**

@@ -166,7 +166,15 @@ export const makeRouter = (deps: RoutingDeps): RouterShape => {
       : Effect.succeed("ok" as const)
   }
 
-  return { route, routeSend, routeSendWith }
+  /** `route` at once on an up connection that is not busy, else not taken (`false`). */
+  const unsafeRoute = (signal: Sig.Signal): RouteError | false | undefined => {
+    const node = Sig.targetNode(signal)
+    if (node === undefined || node === thisNode) return false
+    const conn = ready(node)
+    return conn === undefined || conn.isBusy() ? false : write(signal, conn)
+  }
+
+  return { route, routeSend, routeSendWith, unsafeRoute }
 }
 
 // ---------------------------------------------------------------------------

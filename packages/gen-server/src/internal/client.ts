@@ -112,14 +112,6 @@ export const resolve = (target: Target): Effect.Effect<Dest, NoProc | NoConnecti
 
 const sameRef = (a: unknown, b: T.Ref): boolean => a === b || (a instanceof T.Ref && T.equals(a, b))
 
-/** `{[alias|Mref], Reply}` */
-const isReplyTo = (m: unknown, mref: T.Ref): m is T.Tuple => {
-  if (!(m instanceof T.Tuple) || m.elements.length !== 2) return false
-  const tag = m.elements[0]
-  return tag instanceof T.ImproperList && tag.elements.length === 1 && tag.elements[0] === atoms.alias &&
-    sameRef(tag.tail, mref)
-}
-
 const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | ServerExited =>
   reason === T.atoms.noproc
     ? new NoProc({ target })
@@ -128,39 +120,6 @@ const downError = (target: unknown, reason: T.Term): NoProc | NoConnection | Ser
     : new ServerExited({ target, reason })
 
 type CallFailure = CallTimeout | NoProc | NoConnection | ServerExited | BadRequest
-
-/**
- * One call in progress (gen:do_call's locals). Its functions are methods, wrapped where they
- * are passed: a function-valued field would be a new named closure per call.
- */
-class PendingCall {
-  constructor(readonly target: unknown, readonly mref: T.Ref) {}
-  /** the reply or the 'DOWN' */
-  match(m: unknown): boolean {
-    return isReplyTo(m, this.mref) || Process.isDownMessage(m, this.mref)
-  }
-  onTimeout(m: Option.Option<unknown>): Effect.Effect<unknown, CallFailure, Process.Self> {
-    return Option.isSome(m) ? this.settle(m.value) : this.timedOut()
-  }
-  settle(m: unknown): Effect.Effect<unknown, CallFailure, Process.Self> {
-    if (isReplyTo(m, this.mref)) return Effect.as(Process.demonitor(this.mref, { flush: true }), m.elements[1])
-    return Effect.fail(downError(this.target, (m as T.Tuple).elements[4]!))
-  }
-  /** demonitor (the alias goes with it), then take a reply that arrived just before */
-  timedOut(): Effect.Effect<unknown, CallFailure, Process.Self> {
-    const mref = this.mref
-    return Effect.zipRight(
-      Process.demonitor(mref, { flush: true }),
-      Effect.flatMap(
-        Process.receive((m) => isReplyTo(m, mref), { after: 0 }),
-        (m) =>
-          Option.isSome(m)
-            ? Effect.succeed((m.value as T.Tuple).elements[1])
-            : Effect.fail(new CallTimeout({ target: this.target }))
-      )
-    )
-  }
-}
 
 /** `{Label, {Self, [alias|Mref]}, Request}` */
 const callMessage = (label: T.Atom, self: T.Pid, mref: T.Ref, request: unknown): T.Tuple =>
@@ -209,24 +168,12 @@ const doCallIn = (
       ? settled(target, r.value as T.Tuple | undefined, decodeReply)
       : Effect.flatMap(r, (m) => settled(target, m, decodeReply))
   }
-  return Effect.flatMap(prim.aliasMonitor(dest), (mref) => {
-    const call = new PendingCall(target, mref)
-    const msg = callMessage(label, me, mref, request)
-    // `receive … after` follows any Clock; on the live one its timer is armed once and
-    // reused by call after call (no timer per call)
-    const wait: Effect.Effect<unknown, CallFailure, Process.Self> = timeoutMs === undefined
-      ? Effect.flatMap(Process.receive((m) => call.match(m)), (m) => call.settle(m))
-      : Effect.flatMap(
-        Process.receive((m) => call.match(m), { after: Duration.millis(timeoutMs) }),
-        (m) => call.onTimeout(m)
-      )
-    // a request with no term form for another node: the call ends at once
-    return Effect.zipRight(
-      Effect.catchAll(prim.sendCall(dest, msg), (message) => {
-        return Effect.zipRight(Process.demonitor(mref, { flush: true }), Effect.fail(new BadRequest({ message })))
-      }),
-      decodeReply === undefined ? wait : Effect.flatMap(wait, (reply) => onReply(decodeReply, reply))
-    )
+  // one step too: MONITOR_P and the request written at once, then the reply or the 'DOWN'
+  // (a request with no term form for another node ends the call at once)
+  const r = Process.unsafeCallRemote(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
+  return Effect.matchEffect(r, {
+    onFailure: (e) => Effect.fail(new BadRequest({ message: e.message })),
+    onSuccess: (m) => settled(target, m, decodeReply)
   })
 }
 

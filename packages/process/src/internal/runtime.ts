@@ -246,6 +246,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
    * later signal to the unlinker.
    */
   enqueue(signal: Sig.Signal): void {
+    if (!this.pumping) {
+      // written at once on an up connection (errors ignored, as below)
+      const now = this.router.unsafeRoute
+      if (now !== undefined && now(signal) !== false) return
+    }
     this.outbox.push(signal)
     if (this.pumping) return
     this.pumping = true
