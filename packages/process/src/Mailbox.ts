@@ -242,6 +242,16 @@ export class Mailbox {
    * @internal
    */
   waitTimed(scanned: number, deadline: number, now: number): Effect.Effect<void> {
+    this.armTimer(deadline, now)
+    return this.wait(scanned)
+  }
+
+  /**
+   * `waitTimed`'s timer alone: the parked receiver (`waiter`) is woken at `deadline` at
+   * the latest (the timer armed, or reused when it fires no later).
+   * @internal
+   */
+  armTimer(deadline: number, now: number): void {
     if (this.timer === undefined || this.timerAt > deadline) {
       if (this.timer !== undefined) clearTimeout(this.timer)
       this.timerAt = deadline
@@ -250,7 +260,6 @@ export class Mailbox {
     } else {
       ;(this.timer as { ref?: () => unknown }).ref?.()
     }
-    return this.wait(scanned)
   }
 
   /**

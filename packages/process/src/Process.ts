@@ -23,6 +23,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -570,8 +571,11 @@ const isReplyFor = (m: unknown, mref: Ref): m is Tuple => {
   return r === mref || (r !== undefined && equals(r, mref))
 }
 
-/** One `callLocal` in progress. */
+/** One `callLocal` (or `unsafeCallRemote`) in progress. */
 class LocalCall {
+  /** when the time is up (the live clock's milliseconds; `callWait`) */
+  deadline = Infinity
+  clock: Clock.Clock | undefined = undefined
   constructor(readonly p: ProcessImpl, readonly mref: Ref) {}
   match(m: unknown): boolean {
     return isReplyFor(m, this.mref) || monitors.isDown(m, this.mref)
@@ -605,6 +609,81 @@ class LocalCall {
   }
 }
 
+/** the ref `isCallAnswer` looks for, while `findAnswer` runs (no closure per call) */
+let answerRef: Ref | undefined
+const isCallAnswer = (m: unknown): boolean => isReplyFor(m, answerRef!) || monitors.isDown(m, answerRef)
+
+/** the index of the first reply to `mref` or `'DOWN'` of it at or after `start`, or a negative number */
+const findAnswer = (p: ProcessImpl, mref: Ref, start: number): number => {
+  answerRef = mref
+  try {
+    return p.find(isCallAnswer, start)
+  } finally {
+    answerRef = undefined
+  }
+}
+
+/**
+ * Waits for the answer to `call` (its reply or `'DOWN'`, at most `timeoutMs` by the
+ * `Clock`). On the live clock, or with no timeout, with nothing allocated per wait: the
+ * call is kept on its process (`pendingCall`), the process parks on the one `callPark`,
+ * the wake-up (`callRescan`) looks at the new messages only, with one matcher for every
+ * call, and the deadline is the mailbox's armed timer (see `Mailbox.waitTimed`). Other
+ * clocks (the `TestClock`) wait as `receive … after` does.
+ */
+const callWait = (p: ProcessImpl, call: LocalCall, timeoutMs: number | undefined): Effect.Effect<Tuple | undefined> => {
+  if (timeoutMs !== undefined) {
+    const fiber = currentFiber()
+    if (fiber === undefined) return call.wait(timeoutMs)
+    const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+    if (!isLiveClock(clock) || timeoutMs > MAX_TIMER_MILLIS) return call.wait(timeoutMs)
+    call.clock = clock
+    call.deadline = clock.unsafeCurrentTimeMillis() + timeoutMs
+  }
+  return callStep(p, call, 0)
+}
+
+/** `callWait`'s look at the messages from `start` on: the answer, the time up, or park */
+const callStep = (p: ProcessImpl, call: LocalCall, start: number): Effect.Effect<Tuple | undefined> => {
+  const i = findAnswer(p, call.mref, start)
+  const clock = call.clock
+  if (i >= 0) {
+    p.pendingCall = undefined
+    if (clock !== undefined) p.releaseTimer()
+    return Effect.succeed(call.settle(take(p, i)))
+  }
+  if (clock !== undefined) {
+    const now = clock.unsafeCurrentTimeMillis()
+    if (now >= call.deadline) {
+      p.pendingCall = undefined
+      p.releaseTimer()
+      return Effect.succeed(call.timedOut())
+    }
+    p.armTimer(call.deadline, now)
+  }
+  p.pendingCall = call
+  p.waitFrom = -i - 1
+  return callPark
+}
+
+const callRescan: Effect.Effect<Tuple | undefined> = Effect.withFiberRuntime((fiber) => {
+  const p = selfOf(fiber)
+  return callStep(p, p.pendingCall as LocalCall, p.waitFrom)
+})
+
+// runs in the parking fiber, right after `callStep` returned `callPark`
+const callParkRegister = (resume: (effect: Effect.Effect<Tuple | undefined>) => void): void => {
+  const p = selfOf(Option.getOrThrow(Fiber.getCurrentFiber()))
+  if (p.size > p.waitFrom) resume(callRescan)
+  else {
+    p.wake = callRescan
+    p.waiter = resume
+  }
+}
+
+/** the one suspension of every call waiting for its answer (see `park`) */
+const callPark: Effect.Effect<Tuple | undefined> = makeFixedAsync(callParkRegister)
+
 /** `p` can handle a message at once, on the caller's stack: an idle handler process (see `serve`). */
 const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>
   p !== undefined && p.serving !== undefined && p.fiber === undefined && p.hstate === handler.HState.Idle &&
@@ -637,7 +716,7 @@ const callFrom = (
   if (!isIdleHandler(t) || p.dead) {
     const call = new LocalCall(p, monitors.unsafeMonitorLocal(rt, p, to, "demonitor"))
     t?.deliver(message(call.mref))
-    return call.wait(timeoutMs)
+    return callWait(p, call, timeoutMs)
   }
   // An idle handler process handles the request now (`deliverNow`). Until it has, only
   // the alias is in place (nothing else runs meanwhile, so nothing can see that the
@@ -659,7 +738,7 @@ const callFrom = (
   // the server is still at it (its handler runs on a fiber): the monitor proper, then wait
   rt.aliases.keep(p, k)
   monitors.monitorLocal(rt, p, mref, rt.monitorKey(mref), t, to, to, "demonitor")
-  return new LocalCall(p, mref).wait(timeoutMs)
+  return callWait(p, new LocalCall(p, mref), timeoutMs)
 }
 
 /**
@@ -726,7 +805,7 @@ const callRemoteRouted = (
           return Effect.fail(e)
         }
       ),
-      call.wait(timeoutMs)
+      Effect.suspend(() => callWait(p, call, timeoutMs))
     )
   })
 
@@ -754,7 +833,7 @@ const callRemote = (
   if (watched !== undefined) {
     // as `monitor`: a monitor that cannot be routed is a 'DOWN' with `noconnection`
     if (monitors.dropHeld(rt, p, key) !== undefined) p.deliver(monitors.downMessage(mref, object, atoms.noconnection))
-    return call.wait(timeoutMs)
+    return callWait(p, call, timeoutMs)
   }
   const request = message(mref)
   const sent = now(new MessageSignal({ from: p.pid, to, message: request }))
@@ -768,7 +847,7 @@ const callRemote = (
           return Effect.fail(e)
         }
       ),
-      call.wait(timeoutMs)
+      Effect.suspend(() => callWait(p, call, timeoutMs))
     )
   }
   if (sent instanceof RouteError) {
@@ -777,7 +856,7 @@ const callRemote = (
       return Effect.fail(new internal.SendError({ reason: "NotEncodable", to, detail: sent.detail }))
     }
   }
-  return call.wait(timeoutMs)
+  return callWait(p, call, timeoutMs)
 }
 
 /**

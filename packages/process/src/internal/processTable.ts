@@ -76,6 +76,8 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   serving: ((message: unknown) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
   /** handler mode: idle, drain scheduled, or draining (handler.ts `HState`) */
   hstate = 0
+  /** the call this process waits for the answer of (Process.ts `callWait`) */
+  pendingCall: unknown = undefined
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
     super()
   }
