@@ -171,11 +171,11 @@ const doCallIn = (
   // one step too: MONITOR_P and the request written at once, then the reply or the 'DOWN'
   // (a request with no term form for another node ends the call at once)
   const r = Process.unsafeCallRemote(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
-  return Effect.matchEffect(r, {
-    onFailure: (e) => Effect.fail(new BadRequest({ message: e.message })),
-    onSuccess: (m) => settled(target, m, decodeReply)
-  })
+  return Effect.flatMap(Effect.mapError(r, toBadRequest), (m) => settled(target, m, decodeReply))
 }
+
+/** a request with no term form for another node (no closure per call, see `doCallIn`) */
+const toBadRequest = (e: { readonly message: string }): BadRequest => new BadRequest({ message: e.message })
 
 /**
  * gen:do_call: an alias monitor, `{Label, {self(), [alias|Mref]}, Request}` sent with
