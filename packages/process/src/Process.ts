@@ -636,7 +636,9 @@ const callWait = (p: ProcessImpl, call: LocalCall, timeoutMs: number | undefined
     const fiber = currentFiber()
     if (fiber === undefined) return call.wait(timeoutMs)
     const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-    if (!isLiveClock(clock) || timeoutMs > MAX_TIMER_MILLIS) return call.wait(timeoutMs)
+    if (!isLiveClock(clock) || timeoutMs > MAX_TIMER_MILLIS) {
+      return Effect.onInterrupt(call.wait(timeoutMs), () => Effect.sync(() => call.demonitor()))
+    }
     call.clock = clock
     call.deadline = clock.unsafeCurrentTimeMillis() + timeoutMs
   }
@@ -681,8 +683,26 @@ const callParkRegister = (resume: (effect: Effect.Effect<Tuple | undefined>) => 
   }
 }
 
+/**
+ * A wait that is interrupted (an `Effect.timeout` around the call, say) ends the call: its
+ * monitor and alias go, so a reply that comes later is dropped, as after a timeout.
+ */
+const abandonCall: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
+  const p = selfOf(fiber)
+  const call = p.pendingCall as LocalCall | undefined
+  if (call !== undefined) {
+    p.pendingCall = undefined
+    if (call.clock !== undefined) p.releaseTimer()
+    call.demonitor()
+  }
+  return Effect.void
+})
+
 /** the one suspension of every call waiting for its answer (see `park`) */
-const callPark: Effect.Effect<Tuple | undefined> = makeFixedAsync(callParkRegister)
+const callPark: Effect.Effect<Tuple | undefined> = Effect.onInterrupt(
+  makeFixedAsync(callParkRegister),
+  () => abandonCall
+)
 
 /** `p` can handle a message at once, on the caller's stack: an idle handler process (see `serve`). */
 const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>

@@ -128,4 +128,36 @@ describe("Process.callLocal", () => {
       expect(Process.isDownMessage(r) && r.elements[4]).toBe(atom("boom"))
       expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
     })))
+
+  // Erlang cannot interrupt a call; Effect can (`Effect.timeout` around it, a fiber interrupted):
+  // the interrupted call's monitor and alias go, so a reply that comes later is dropped.
+  const interrupted = (timeoutMs: number | undefined) =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const go = atom("go")
+      const started = yield* Deferred.make<void>()
+      const pid = yield* Process.spawn(Effect.gen(function*() {
+        const m = yield* Process.receive()
+        const [, from, req] = (m as Term.Tuple).elements
+        yield* Deferred.succeed(started, undefined)
+        yield* Process.receive((x) => x === go)
+        yield* Process.replyFrom(rt, undefined, from!, tuple(atom("ok"), req!))
+        yield* Process.send(me, atom("done"))
+      }))
+      const fiber = yield* Effect.fork(Process.callLocal(pid, request(me, atom("late")), timeoutMs))
+      yield* Deferred.await(started)
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([pid])
+      yield* Fiber.interrupt(fiber)
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
+      expect(Option.getOrThrow(yield* Process.processInfo(pid)).monitoredBy).toEqual([])
+      // the server replies, then says `done`: from one sender, in order, so a reply that
+      // got through would come first
+      yield* Process.send(pid, go)
+      expect(yield* Process.receive()).toBe(atom("done"))
+    }))
+
+  it.effect("an interrupted call leaves no monitor or alias: a late reply is dropped", () => interrupted(undefined))
+  it.effect("... with a timeout on the TestClock", () => interrupted(60_000))
+  it.live("... with a timeout on the live clock", () => interrupted(60_000))
 })
