@@ -5,20 +5,30 @@
  * that it does not slow the tests down. The typecheck's output is printed when both are
  * done; the exit code is the typecheck's if it failed, else vitest's.
  *
+ * The typecheck also emits each package's `build/esm` and `build/dts`, which is what
+ * `npm run build` compiles: packages/cli/test/Pack.test.ts waits for it to end (the file
+ * named by `EFFECT_OTP_TYPECHECK_EXIT` appears, holding tsc's exit code) and then runs
+ * `npm run build`, whose `tsc -b` finds everything up to date, instead of compiling the
+ * same sources a second time (and into the same files) while the typecheck runs.
+ *
  *     node scripts/test.mjs [vitest arguments...]
  */
 import { spawn } from "node:child_process"
-import { setPriority } from "node:os"
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { setPriority, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const bin = (name) => join(root, "node_modules", ".bin", name)
 
+/** The typecheck's CPU priority (nice): below the tests', which wait on it only in Pack.test. */
+const PRIORITY = 10
+
 const children = new Set()
-const run = (file, args, stdio, priority = 0) =>
+const run = (file, args, stdio, priority = 0, env = process.env) =>
   new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: root, stdio })
+    const child = spawn(file, args, { cwd: root, stdio, env })
     children.add(child)
     if (priority !== 0 && child.pid !== undefined) {
       try {
@@ -52,12 +62,22 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   })
 }
 
+/** Where the typecheck's exit code is written when it ends (see above). */
+const statusDir = mkdtempSync(join(tmpdir(), "effect-otp-typecheck-"))
+const statusFile = join(statusDir, "exit")
+process.on("exit", () => rmSync(statusDir, { recursive: true, force: true }))
+
 const started = performance.now()
-const typecheckDone = run(bin("tsc"), ["-b", "tsconfig.json"], ["ignore", "pipe", "pipe"], 10).then((r) => ({
-  ...r,
-  seconds: (performance.now() - started) / 1000
-}))
-const tests = await run(bin("vitest"), ["run", ...process.argv.slice(2)], "inherit")
+const typecheckDone = run(bin("tsc"), ["-b", "tsconfig.json"], ["ignore", "pipe", "pipe"], PRIORITY).then((r) => {
+  // atomically: the file appears complete
+  writeFileSync(`${statusFile}.tmp`, String(r.code))
+  renameSync(`${statusFile}.tmp`, statusFile)
+  return { ...r, seconds: (performance.now() - started) / 1000 }
+})
+const tests = await run(bin("vitest"), ["run", ...process.argv.slice(2)], "inherit", 0, {
+  ...process.env,
+  EFFECT_OTP_TYPECHECK_EXIT: statusFile
+})
 const check = await typecheckDone
 
 process.stdout.write(

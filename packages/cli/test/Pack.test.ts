@@ -99,6 +99,21 @@ Effect.gen(function*() {
 })
 `
 
+/**
+ * Under `npm test` (scripts/test.mjs), its typecheck (`tsc -b`) runs beside the tests and emits what
+ * `npm run build` compiles, into the same files: waits until it has ended (the file named by
+ * `EFFECT_OTP_TYPECHECK_EXIT` appears), so that the build finds its `tsc -b` up to date instead of
+ * compiling everything a second time at once. Without that variable (vitest run directly) there is
+ * nothing to wait for and the build compiles what is not up to date itself.
+ */
+const typecheckEnded = Effect.suspend(() => {
+  const file = process.env.EFFECT_OTP_TYPECHECK_EXIT
+  return file === undefined ? Effect.void : Effect.sync(() => fs.existsSync(file)).pipe(
+    Effect.repeat({ until: (exists) => exists, schedule: Schedule.spaced("100 millis") }),
+    Effect.asVoid
+  )
+})
+
 /** Probes EPMD until `name` is registered there (fails if the node exits first). */
 const registered = (name: string, node: { readonly output: () => string; readonly exited: Promise<number | null> }) =>
   Effect.raceFirst(
@@ -122,6 +137,7 @@ describe("packed packages", () => {
         const app = path.join(dir, "app")
         fs.mkdirSync(tarballs)
         fs.mkdirSync(app)
+        yield* typecheckEnded
         yield* exec("npm", ["run", "build"], REPO, 600_000)
         // the five `npm pack` at once (each is mostly npm starting up)
         yield* Effect.forEach(PACKAGES, (p) => {
