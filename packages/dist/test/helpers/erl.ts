@@ -17,6 +17,7 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { erlProbe } from "./erlProbe.js"
 
 let available: boolean | undefined
 
@@ -26,13 +27,10 @@ let available: boolean | undefined
  */
 export const erlAvailable = (): boolean => {
   if (available === undefined) {
-    const r = spawnSync("erl", ["-noshell", "-eval", "io:format(\"ok~n\"), halt()."], {
-      encoding: "utf8",
-      timeout: 30_000
-    })
-    available = r.status === 0 && r.stdout.includes("ok")
+    const probe = erlProbe()
+    available = probe.ok
     if (!available) {
-      const why = r.error?.message ?? r.stderr ?? `exit ${r.status}`
+      const why = probe.why
       if (process.env.CI) throw new Error(`erl is required under CI but does not run: ${why}`)
 
       console.warn(
