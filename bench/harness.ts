@@ -99,6 +99,8 @@ export const start = (cmd: string, args: ReadonlyArray<string>, ready: RegExp, o
     child.stderr.on("data", onData)
     child.on("close", (code) => {
       clearTimeout(timer)
+      // gone: nothing to kill at exit (and no listener piling up over many runs)
+      process.removeListener("exit", stop)
       reject(new Error(`${cmd} exited ${code} before ready:\n${out}`))
     })
   })
