@@ -61,7 +61,19 @@ export const hashName = (t: T.Term): number => {
     return mix(h, e.length)
   }
   if (t instanceof T.Pid) return mix(mix(mix(mix(atomHash(t.node), t.id), t.serial), t.creation), 10)
-  // any other term (floats, binaries, refs, maps, funs...) by its external format
+  if (t instanceof T.TermMap) {
+    // maps are equal whatever the order of their entries: an order-free sum of the entries' hashes
+    let sum = 0
+    for (const [k, v] of t.entries) sum = (sum + mix(mix(SEED, hashName(k)), hashName(v))) | 0
+    return mix(mix(mix(SEED, 7), sum), t.entries.length)
+  }
+  if (t instanceof T.ImproperList) {
+    let h = mix(SEED, 5)
+    for (let i = 0; i < t.elements.length; i++) h = mix(h, hashName(t.elements[i]!))
+    return mix(mix(h, hashName(t.tail)), t.elements.length)
+  }
+  // any other term (floats, binaries, refs, funs...) by its external format, which is canonical
+  // for them (a map's is not: its entries come in the order they were built in)
   const bytes = Etf.encode(t)
   let h = mix(SEED, 0)
   for (let i = 0; i < bytes.length; i++) h = mix(h, bytes[i]!)
