@@ -9,39 +9,24 @@ import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Process from "@effect-otp/process/Process"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
+import { globalOn, withTime as withTimeSteps } from "./helpers.js"
+
+/** `withTime` with at most 200 steps of 100 ms */
+const withTime = <X, E>(eff: Effect.Effect<X, E>) => withTimeSteps(eff, 200)
 
 describe("global on MemoryCluster", () => {
   it.scoped("partition and heal: the smaller node's pid keeps the name, the other is killed", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a", "b"])
-      const on = (name: string) =>
-        Effect.gen(function*() {
-          const n = cluster.node(name)
-          const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
-          return Context.merge(n.context, g)
-        })
+      const on = (name: string) => globalOn(cluster, name)
       const a = yield* on("a")
       const b = yield* on("b")
       const bn = cluster.node("b").name
-      /** Runs `eff` while the clock moves on in steps, so lockers and ticks fire. */
-      const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
-        Effect.gen(function*() {
-          const f = yield* Effect.fork(eff)
-          for (let i = 0; i < 200; i++) {
-            const done = yield* Fiber.poll(f)
-            if (Option.isSome(done)) break
-            yield* TestClock.adjust("100 millis")
-          }
-          return yield* Fiber.join(f)
-        })
 
       yield* NetKernel.connect(bn).pipe(Effect.provide(a))
       yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
@@ -92,23 +77,9 @@ describe("global on MemoryCluster", () => {
   it.scoped("a node killed while it holds the global lock: the others' registrations go on (noconnection frees it)", () =>
     Effect.gen(function*() {
       const cluster = yield* MemoryCluster.make(["a", "b", "c"])
-      const on = (name: string) =>
-        Effect.gen(function*() {
-          const n = cluster.node(name)
-          const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
-          return Context.merge(n.context, g)
-        })
+      const on = (name: string) => globalOn(cluster, name)
       const [a, b] = [yield* on("a"), yield* on("b")]
       yield* on("c")
-      const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
-        Effect.gen(function*() {
-          const f = yield* Effect.fork(eff)
-          for (let i = 0; i < 200; i++) {
-            if (Option.isSome(yield* Fiber.poll(f))) break
-            yield* TestClock.adjust("100 millis")
-          }
-          return yield* Fiber.join(f)
-        })
       const [bn, cn] = [cluster.node("b").name, cluster.node("c").name]
       yield* NetKernel.connect(bn).pipe(Effect.provide(a))
       yield* NetKernel.connect(cn).pipe(Effect.provide(a))

@@ -14,25 +14,19 @@ import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Process from "@effect-otp/process/Process"
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
+import { globalOn, withTime } from "./helpers.js"
 
-/** Runs `eff` while the clock moves on in steps, so lockers, ticks and retries fire. */
-const withTime = <X, E>(eff: Effect.Effect<X, E>) =>
-  Effect.gen(function*() {
-    const f = yield* Effect.fork(eff)
-    for (let i = 0; i < 300; i++) {
-      if (Option.isSome(yield* Fiber.poll(f))) break
-      yield* TestClock.adjust("100 millis")
-    }
-    return yield* Fiber.join(f)
-  })
+/** `dup` registered for `pid` on `ctx` (with `method`), as the clock moves on: it must succeed. */
+const registerDup = (ctx: Context.Context<any>, pid: T.Pid, method?: GlobalRegistry.ResolveMethod) =>
+  Effect.map(
+    withTime(GlobalRegistry.registerName("dup", pid, method).pipe(Effect.provide(ctx))),
+    (ok) => expect(ok).toBe(true)
+  )
 
 const waitExit = (pid: T.Pid) =>
   Process.run(Effect.gen(function*() {
@@ -52,12 +46,7 @@ const scenario = (
 ) =>
   Effect.gen(function*() {
     const cluster = yield* MemoryCluster.make(withC ? ["a", "b", "c"] : ["a", "b"])
-    const on = (name: string) =>
-      Effect.gen(function*() {
-        const n = cluster.node(name)
-        const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
-        return Context.merge(n.context, g)
-      })
+    const on = (name: string) => globalOn(cluster, name)
     const a = yield* on("a")
     const b = yield* on("b")
     const c = withC ? yield* on("c") : undefined
@@ -91,9 +80,8 @@ describe("resolve methods (MemoryCluster, TestClock)", () => {
         Effect.gen(function*() {
           const mine = yield* recorder(gotA).pipe(Effect.provide(a))
           const his = yield* recorder(gotB).pipe(Effect.provide(b))
-          expect(yield* withTime(GlobalRegistry.registerName("dup", mine, "randomNotifyName").pipe(Effect.provide(a))))
-            .toBe(true)
-          expect(yield* withTime(GlobalRegistry.registerName("dup", his).pipe(Effect.provide(b)))).toBe(true)
+          yield* registerDup(a, mine, "randomNotifyName")
+          yield* registerDup(b, his)
           return { mine, his }
         }) as Effect.Effect<{ mine: T.Pid; his: T.Pid }>
       )
@@ -113,10 +101,8 @@ describe("resolve methods (MemoryCluster, TestClock)", () => {
         Effect.gen(function*() {
           const mine = yield* recorder(gotA).pipe(Effect.provide(a))
           const his = yield* recorder(gotB).pipe(Effect.provide(b))
-          expect(yield* withTime(GlobalRegistry.registerName("dup", mine, "notifyAllName").pipe(Effect.provide(a))))
-            .toBe(true)
-          expect(yield* withTime(GlobalRegistry.registerName("dup", his, "notifyAllName").pipe(Effect.provide(b))))
-            .toBe(true)
+          yield* registerDup(a, mine, "notifyAllName")
+          yield* registerDup(b, his, "notifyAllName")
           return { mine, his }
         }) as Effect.Effect<{ mine: T.Pid; his: T.Pid }>
       )
@@ -141,9 +127,8 @@ describe("resolve methods (MemoryCluster, TestClock)", () => {
               calls.push([name, p1, p2])
               return Option.some(T.compare(p1.node, p2.node) > 0 ? p1 : p2)
             })
-          expect(yield* withTime(GlobalRegistry.registerName("dup", mine, keepLarger).pipe(Effect.provide(a))))
-            .toBe(true)
-          expect(yield* withTime(GlobalRegistry.registerName("dup", his).pipe(Effect.provide(b)))).toBe(true)
+          yield* registerDup(a, mine, keepLarger)
+          yield* registerDup(b, his)
           return { mine, his }
         }) as Effect.Effect<{ mine: T.Pid; his: T.Pid }>
       )
@@ -170,9 +155,8 @@ describe("resolve methods (MemoryCluster, TestClock)", () => {
               yield* Process.exit(lose, T.atom("kill"))
               return Option.some(keep)
             }).pipe(Effect.provide(c!)) as Effect.Effect<Option.Option<T.Pid>>
-          expect(yield* withTime(GlobalRegistry.registerName("dup", mine, keepOnC).pipe(Effect.provide(c!))))
-            .toBe(true)
-          expect(yield* withTime(GlobalRegistry.registerName("dup", his).pipe(Effect.provide(b)))).toBe(true)
+          yield* registerDup(c!, mine, keepOnC)
+          yield* registerDup(b, his)
           return { mine, his }
         }) as Effect.Effect<{ mine: T.Pid; his: T.Pid }>, true)
       yield* withTime(waitExit(his).pipe(Effect.provide(b)))

@@ -4,11 +4,15 @@
  */
 import * as DistNode from "@effect-otp/dist/DistNode"
 import * as Epmd from "@effect-otp/dist/Epmd"
+import type * as MemoryCluster from "@effect-otp/dist/MemoryCluster"
 import * as Transport from "@effect-otp/dist/Transport"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
 
 /** A default node (`DistNode.layerDefault`, visible) running `global`, over its own ProcessRuntime. */
@@ -31,3 +35,25 @@ export const globalCluster = Effect.gen(function*() {
       )
     )
 })
+
+/** Node `name` of an in-memory cluster, running `global` (`GlobalRegistry.layerOnNode()`) in the scope. */
+export const globalOn = (cluster: MemoryCluster.MemoryClusterShape, name: string) =>
+  Effect.gen(function*() {
+    const n = cluster.node(name)
+    const g = yield* Layer.build(GlobalRegistry.layerOnNode()).pipe(Effect.provide(n.context))
+    return Context.merge(n.context, g)
+  })
+
+/**
+ * Runs `eff` while the `TestClock` moves on in steps of 100 ms (at most `steps` of them), so
+ * that lockers, ticks and retries fire.
+ */
+export const withTime = <X, E>(eff: Effect.Effect<X, E>, steps = 300) =>
+  Effect.gen(function*() {
+    const f = yield* Effect.fork(eff)
+    for (let i = 0; i < steps; i++) {
+      if (Option.isSome(yield* Fiber.poll(f))) break
+      yield* TestClock.adjust("100 millis")
+    }
+    return yield* Fiber.join(f)
+  })
