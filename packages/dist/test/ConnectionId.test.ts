@@ -165,6 +165,15 @@ describe.skipIf(!erlAvailable())("connection ids (real erl)", () => {
   )
 })
 
+/** A process that puts every message it gets, printed, on `events`. */
+const recorder = Effect.gen(function*() {
+  const events = yield* Queue.unbounded<string>()
+  const pid = yield* Process.spawn(
+    Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(events, format(m as Term.Term))))
+  )
+  return { events, pid }
+})
+
 describe("monitor_nodes options as erl writes them", () => {
   it("map and list forms, and erl's errors for bad ones", () => {
     const t = TermLiteral.unsafeParse
@@ -189,12 +198,7 @@ describe("monitor_nodes options as erl writes them", () => {
       const cluster = yield* MemoryCluster.make(["a", "b"])
       const a = cluster.node("a")
       const b = cluster.node("b")
-      const events = yield* Queue.unbounded<string>()
-      const pid = yield* a.provide(
-        Process.spawn(
-          Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(events, format(m as Term.Term))))
-        )
-      )
+      const { events, pid } = yield* a.provide(recorder)
       a.kernel.subscribeNodes(pid)
       const off = a.kernel.subscribeNodes(pid)
       a.kernel.subscribeNodes(pid, { connectionId: true })
@@ -233,12 +237,7 @@ describe("monitor_nodes options as erl writes them", () => {
       const cluster = yield* MemoryCluster.make(["a", "b"])
       const a = cluster.node("a")
       const b = cluster.node("b")
-      const events = yield* Queue.unbounded<string>()
-      const pid = yield* a.provide(
-        Process.spawn(
-          Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(events, format(m as Term.Term))))
-        )
-      )
+      const { events, pid } = yield* a.provide(recorder)
       a.kernel.subscribeNodes(pid, { format: "map", connectionId: true })
       yield* a.provide(NetKernel.monitorNode(pid, b.name))
       yield* a.provide(NetKernel.monitorNode(pid, b.name, false))
