@@ -709,21 +709,6 @@ const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>
   p !== undefined && p.serving !== undefined && p.fiber === undefined && p.hstate === handler.HState.Idle &&
   p.killReason === undefined
 
-/** the ref `isWantedReply` looks for, while `findReply` runs (no closure per call) */
-let wantedRef: Ref | undefined
-const isWantedReply = (m: unknown): boolean => isReplyFor(m, wantedRef!)
-
-/** the index of the first reply to `mref` at or after `start`, or a negative number */
-const findReply = (p: ProcessImpl, mref: Ref, start: number): number => {
-  if (p.size <= start) return -1
-  wantedRef = mref
-  try {
-    return p.find(isWantedReply, start)
-  } finally {
-    wantedRef = undefined
-  }
-}
-
 /** the call from `p` (see `unsafeCallLocal`) */
 const callFrom = (
   p: ProcessImpl,
@@ -746,7 +731,8 @@ const callFrom = (
   rt.aliases.addBrief(p, k, "demonitor")
   const scanned = p.size
   t.deliverNow(message(mref))
-  const i = findReply(p, mref, scanned)
+  // (no 'DOWN' of `mref` can be there: it monitors nothing yet)
+  const i = findAnswer(p, mref, scanned)
   if (i >= 0) {
     rt.aliases.dropBrief(k)
     return Effect.succeed(take(p, i) as Tuple)
