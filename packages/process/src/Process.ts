@@ -800,20 +800,32 @@ const callRemoteRouted = (
   message: (mref: Ref) => unknown,
   timeoutMs: number | undefined
 ): Effect.Effect<Tuple | undefined, internal.SendError> =>
-  Effect.flatMap(monitors.monitor(p.rt, p, to, "demonitor"), (mref) => {
-    const call = new LocalCall(p, mref)
-    return Effect.zipRight(
-      Effect.catchAll(
-        p.rt.sendWith(to, message(mref), p.pid, noconnect),
-        (e): Effect.Effect<void, internal.SendError> => {
-          if (e.reason !== "NotEncodable") return Effect.void
-          call.demonitor()
-          return Effect.fail(e)
-        }
-      ),
-      Effect.suspend(() => callWait(p, call, timeoutMs))
-    )
-  })
+  Effect.flatMap(
+    monitors.monitor(p.rt, p, to, "demonitor"),
+    (mref) => sendThenWait(new LocalCall(p, mref), to, message(mref), timeoutMs)
+  )
+
+/**
+ * `call`'s request sent through the router (`noconnect`), then its answer waited for; a
+ * request with no term form removes the call's monitor and fails.
+ */
+const sendThenWait = (
+  call: LocalCall,
+  to: Pid | RemoteName,
+  request: unknown,
+  timeoutMs: number | undefined
+): Effect.Effect<Tuple | undefined, internal.SendError> =>
+  Effect.zipRight(
+    Effect.catchAll(
+      call.p.rt.sendWith(to, request, call.p.pid, noconnect),
+      (e): Effect.Effect<void, internal.SendError> => {
+        if (e.reason !== "NotEncodable") return Effect.void
+        call.demonitor()
+        return Effect.fail(e)
+      }
+    ),
+    Effect.suspend(() => callWait(call.p, call, timeoutMs))
+  )
 
 /** the call from `p` to another node's process (see `unsafeCallRemote`) */
 const callRemote = (
@@ -833,29 +845,16 @@ const callRemote = (
   const key = rt.aliasKey(mref)!
   const object = to instanceof Pid ? to : new Tuple([to.name, to.node])
   rt.aliases.add(p, key, "demonitor")
-  ;(p.monitors ??= new Map()).set(key, { ref: mref, target: to, object, alias: "demonitor" })
-  rt.remoteRelated.add(p)
+  monitors.holdRemote(rt, p, mref, key, to, object, "demonitor")
   const call = new LocalCall(p, mref)
   if (watched !== undefined) {
     // as `monitor`: a monitor that cannot be routed is a 'DOWN' with `noconnection`
-    if (monitors.dropHeld(rt, p, key) !== undefined) p.deliver(monitors.downMessage(mref, object, atoms.noconnection))
+    monitors.unrouted(rt, p, mref, key, object)
     return callWait(p, call, timeoutMs)
   }
   const request = message(mref)
   const sent = now(new MessageSignal({ from: p.pid, to, message: request }))
-  if (sent === false) {
-    return Effect.zipRight(
-      Effect.catchAll(
-        rt.sendWith(to, request, p.pid, noconnect),
-        (e): Effect.Effect<void, internal.SendError> => {
-          if (e.reason !== "NotEncodable") return Effect.void
-          call.demonitor()
-          return Effect.fail(e)
-        }
-      ),
-      Effect.suspend(() => callWait(p, call, timeoutMs))
-    )
-  }
+  if (sent === false) return sendThenWait(call, to, request, timeoutMs)
   if (sent instanceof RouteError) {
     call.demonitor()
     if (sent.reason === "NotEncodable") {

@@ -123,15 +123,33 @@ const monitorRemote = (
   object: Pid | Tuple,
   alias: AliasMode | undefined
 ): Effect.Effect<Ref> => {
-  ;(p.monitors ??= new Map()).set(key, { ref, target, object, alias })
-  rt.remoteRelated.add(p)
+  holdRemote(rt, p, ref, key, target, object, alias)
   return Effect.as(
-    Effect.catchAll(rt.router.route(new Sig.Monitor({ from: p.pid, to: target, ref })), () =>
-      Effect.sync(() => {
-        if (dropHeld(rt, p, key) !== undefined) p.deliver(downMessage(ref, object, atoms.noconnection))
-      })),
+    Effect.catchAll(
+      rt.router.route(new Sig.Monitor({ from: p.pid, to: target, ref })),
+      () => Effect.sync(() => unrouted(rt, p, ref, key, object))
+    ),
     ref
   )
+}
+
+/** `p` holds monitor `ref` of a process on another node (before its MONITOR_P is routed). @internal */
+export const holdRemote = (
+  rt: RuntimeImpl,
+  p: ProcessImpl,
+  ref: Ref,
+  key: MonitorKey,
+  target: Pid | Sig.RemoteName,
+  object: Pid | Tuple,
+  alias: AliasMode | undefined
+): void => {
+  ;(p.monitors ??= new Map()).set(key, { ref, target, object, alias })
+  rt.remoteRelated.add(p)
+}
+
+/** The MONITOR_P of a held remote monitor could not be routed: the `'DOWN'` with `noconnection`. @internal */
+export const unrouted = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref, key: MonitorKey, object: Pid | Tuple): void => {
+  if (dropHeld(rt, p, key) !== undefined) p.deliver(downMessage(ref, object, atoms.noconnection))
 }
 
 /**
