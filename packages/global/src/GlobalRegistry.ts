@@ -269,8 +269,7 @@ const make = (options: Options | undefined) =>
       onRegistrar((st, nodes) =>
         Effect.gen(function*() {
           const n = toName(name)
-          if (internal.whereName(st, n) !== undefined) return false
-          for (const e of st.names.values()) if (T.equals(e.pid, pid)) return false
+          if (internal.whereName(st, n) !== undefined || st.names.hasPid(pid)) return false
           yield* internal.registerOn(st, nodes, n, pid, yield* methodTerm(st, method))
           return true
         })

@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
-import { globalOn, withTime as withTimeSteps } from "./helpers.js"
+import { flushServer, globalOn, waitDown, withTime as withTimeSteps } from "./helpers.js"
 
 /** `withTime` with at most 200 steps of 100 ms */
 const withTime = <X, E>(eff: Effect.Effect<X, E>) => withTimeSteps(eff, 200)
@@ -100,5 +100,39 @@ describe("global on MemoryCluster", () => {
       const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
       expect(yield* withTime(GlobalRegistry.registerName("after_kill", pb).pipe(Effect.provide(b)))).toBe(true)
       expect(yield* GlobalRegistry.whereisName("after_kill").pipe(Effect.provide(b))).toEqual(Option.some(pb))
+    }))
+
+  it.scoped("a pid with a name gets no other (register_name: false) on any node, until its names are gone", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b"])
+      const a = yield* globalOn(cluster, "a")
+      const b = yield* globalOn(cluster, "b")
+      yield* NetKernel.connect(cluster.node("b").name).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      const register = (ctx: typeof a, name: string, pid: T.Pid) =>
+        withTime(GlobalRegistry.registerName(name, pid).pipe(Effect.provide(ctx)))
+      const where = (ctx: typeof a, name: string) => GlobalRegistry.whereisName(name).pipe(Effect.provide(ctx))
+      const pa = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      const pk = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      expect(yield* register(a, "one", pa)).toBe(true)
+      expect(yield* register(a, "kept", pk)).toBe(true)
+      expect(yield* register(a, "two", pa)).toBe(false)
+      expect(yield* register(b, "two", pa)).toBe(false)
+      // re_register_name gives it a second name; dropping one leaves the other
+      yield* withTime(GlobalRegistry.reRegisterName("two", pa).pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.unregisterName("one").pipe(Effect.provide(b)))
+      expect(yield* register(b, "three", pa)).toBe(false)
+      // its death takes both names everywhere (each node's own monitor), and only its
+      yield* Process.exit(pa, T.atom("kill")).pipe(Effect.provide(a))
+      for (const ctx of [a, b]) {
+        yield* withTime(Effect.zipRight(waitDown(pa), flushServer).pipe(Effect.provide(ctx)))
+        expect(yield* where(ctx, "two")).toEqual(Option.none())
+        expect(yield* where(ctx, "one")).toEqual(Option.none())
+        expect(yield* where(ctx, "kept")).toEqual(Option.some(pk))
+      }
+      const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
+      expect(yield* register(b, "three", pb)).toBe(true)
+      expect(yield* register(a, "four", pk)).toBe(false)
     }))
 })

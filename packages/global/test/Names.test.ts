@@ -62,6 +62,29 @@ describe("global_names", () => {
     expect(table.get(T.tuple(T.atom("n"), 1n))?.pid).toBe(pid)
   })
 
+  it("the pid and monitor indexes follow the names: a pid with two names, a DOWN's ref built anew", () => {
+    const table = new NameTable()
+    const other = new T.Pid(node, 2, 0, 1)
+    const monA = new T.Ref(node, 1, [7, 0, 0])
+    const monB = new T.Ref(node, 1, [8, 1, 0])
+    const monC = new T.Ref(node, 1, [9, 0, 0])
+    table.add({ name: T.atom("a"), pid, method: T.atom("m"), mon: monA })
+    table.add({ name: T.atom("b"), pid, method: T.atom("m"), mon: monB })
+    table.add({ name: T.atom("c"), pid: other, method: T.atom("m"), mon: monC })
+    expect(table.hasPid(new T.Pid(node, 1, 0, 1))).toBe(true)
+    expect(table.hasPid(new T.Pid(node, 1, 0, 2))).toBe(false)
+    expect(table.delete(T.atom("a"))?.mon).toBe(monA)
+    // still named b
+    expect(table.hasPid(pid)).toBe(true)
+    expect(table.deleteByMonitor(new T.Ref(node, 1, [7]))).toBeUndefined()
+    // the DOWN's ref is another object, with its high zero word dropped
+    expect(table.deleteByMonitor(new T.Ref(node, 1, [8, 1]))?.name).toBe(T.atom("b"))
+    expect(table.hasPid(pid)).toBe(false)
+    expect(table.get(T.atom("b"))).toBeUndefined()
+    expect([...table.values()].map((e) => e.name)).toEqual([T.atom("c")])
+    expect(table.hasPid(other)).toBe(true)
+  })
+
   it.prop("a name is found by any term =:= to it, and its hash is the same", [arbTerm], ([t]) => {
     const u = rebuilt(t)
     expect(T.equals(t, u)).toBe(true)

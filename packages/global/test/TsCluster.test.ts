@@ -15,22 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { uniqueName } from "../../dist/test/helpers/erl.js"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
-import { globalCluster } from "./helpers.js"
-
-const waitDown = (pid: T.Pid) =>
-  Process.run(Effect.gen(function*() {
-    const ref = yield* Process.monitor(pid)
-    yield* Process.receive((m) => Process.isDownMessage(m, ref))
-  }))
-
-/** A round trip through the local global_name_server: everything queued before it has been handled. */
-const flushServer = Process.run(Effect.gen(function*() {
-  const self = yield* Process.self
-  const tag = yield* Process.makeRef
-  const req = T.tuple(T.atom("del_lock"), T.tuple(T.atom("nothing"), T.atom("nobody")))
-  yield* Process.send(T.atom("global_name_server"), T.tuple(T.atom("$gen_call"), T.tuple(self, tag), req))
-  yield* Process.receive((m) => m instanceof T.Tuple && m.elements.length === 2 && T.equals(m.elements[0]!, tag))
-}))
+import { flushServer, globalCluster, waitDown } from "./helpers.js"
 
 describe("global between TS nodes", () => {
   it.scopedLive("two nodes join, names spread both ways, a dead pid's name goes, a third node meshes in, a dropped link isolates its ends", () =>

@@ -6,7 +6,9 @@ import * as DistNode from "@effect-otp/dist/DistNode"
 import * as Epmd from "@effect-otp/dist/Epmd"
 import type * as MemoryCluster from "@effect-otp/dist/MemoryCluster"
 import * as Transport from "@effect-otp/dist/Transport"
+import * as Process from "@effect-otp/process/Process"
 import * as ProcessRuntime from "@effect-otp/process/ProcessRuntime"
+import * as T from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -57,3 +59,19 @@ export const withTime = <X, E>(eff: Effect.Effect<X, E>, steps = 300) =>
     }
     return yield* Fiber.join(f)
   })
+
+/** Waits until `pid` is gone (a monitor's DOWN, from a process of the provided node). */
+export const waitDown = (pid: T.Pid) =>
+  Process.run(Effect.gen(function*() {
+    const ref = yield* Process.monitor(pid)
+    yield* Process.receive((m) => Process.isDownMessage(m, ref))
+  }))
+
+/** A round trip through the local global_name_server: everything queued before it has been handled. */
+export const flushServer = Process.run(Effect.gen(function*() {
+  const self = yield* Process.self
+  const tag = yield* Process.makeRef
+  const req = T.tuple(T.atom("del_lock"), T.tuple(T.atom("nothing"), T.atom("nobody")))
+  yield* Process.send(T.atom("global_name_server"), T.tuple(T.atom("$gen_call"), T.tuple(self, tag), req))
+  yield* Process.receive((m) => m instanceof T.Tuple && m.elements.length === 2 && T.equals(m.elements[0]!, tag))
+}))

@@ -80,15 +80,38 @@ export const hashName = (t: T.Term): number => {
   return mix(h, bytes.length)
 }
 
-/** The names, by `hashName`; a bucket holds the rare names whose hashes collide. */
+/** A monitor ref's key: its words without the high zero words (`=:=` refs share it). */
+const refKey = (r: T.Ref): string => {
+  let n = r.ids.length
+  while (n > 1 && r.ids[n - 1] === 0) n--
+  let k = `${r.node.name}/${r.creation}`
+  for (let i = 0; i < n; i++) k += `.${r.ids[i]}`
+  return k
+}
+
+/**
+ * The names, by `hashName`; a bucket holds the rare names whose hashes collide. Two
+ * indexes beside it, as OTP's `global_pid_names` and `global_names_ext`: the names of
+ * each pid (`hasPid`: does a pid already have a name, on every `register_name`) and the
+ * name of each monitor (`deleteByMonitor`: a `'DOWN'`), so that neither scans the table.
+ */
 export class NameTable {
   private readonly buckets = new Map<number, NameEntry | Array<NameEntry>>()
+  /** pid hash => the entries of the pids with that hash */
+  private readonly pids = new Map<number, Array<NameEntry>>()
+  private readonly monitors = new Map<string, NameEntry>()
 
   get(name: T.Term): NameEntry | undefined {
     const b = this.buckets.get(hashName(name))
     if (b === undefined) return undefined
     if (!Array.isArray(b)) return b.name === name || T.equals(b.name, name) ? b : undefined
     return b.find((e) => T.equals(e.name, name))
+  }
+
+  /** Whether `pid` holds a name. */
+  hasPid(pid: T.Pid): boolean {
+    const es = this.pids.get(hashName(pid))
+    return es !== undefined && es.some((e) => T.equals(e.pid, pid))
   }
 
   /** Adds `entry`, which must not be in the table (delete the name first). */
@@ -98,6 +121,11 @@ export class NameTable {
     if (b === undefined) this.buckets.set(h, entry)
     else if (Array.isArray(b)) b.push(entry)
     else this.buckets.set(h, [b, entry])
+    const ph = hashName(entry.pid)
+    const es = this.pids.get(ph)
+    if (es === undefined) this.pids.set(ph, [entry])
+    else es.push(entry)
+    this.monitors.set(refKey(entry.mon), entry)
   }
 
   /** Removes the entry of `name`; returns it. */
@@ -105,16 +133,37 @@ export class NameTable {
     const h = hashName(name)
     const b = this.buckets.get(h)
     if (b === undefined) return undefined
+    let e: NameEntry | undefined
     if (!Array.isArray(b)) {
       if (!T.equals(b.name, name)) return undefined
       this.buckets.delete(h)
-      return b
+      e = b
+    } else {
+      const i = b.findIndex((x) => T.equals(x.name, name))
+      if (i < 0) return undefined
+      e = b.splice(i, 1)[0]!
+      if (b.length === 1) this.buckets.set(h, b[0]!)
     }
-    const i = b.findIndex((e) => T.equals(e.name, name))
-    if (i < 0) return undefined
-    const [e] = b.splice(i, 1)
-    if (b.length === 1) this.buckets.set(h, b[0]!)
+    this.unindex(e)
     return e
+  }
+
+  /** Removes the entry whose monitor is `mon` (its pid went down); returns it. */
+  deleteByMonitor(mon: T.Ref): NameEntry | undefined {
+    const e = this.monitors.get(refKey(mon))
+    return e === undefined ? undefined : this.delete(e.name)
+  }
+
+  private unindex(e: NameEntry): void {
+    const ph = hashName(e.pid)
+    const es = this.pids.get(ph)
+    if (es !== undefined) {
+      const i = es.indexOf(e)
+      if (i >= 0) es.splice(i, 1)
+      if (es.length === 0) this.pids.delete(ph)
+    }
+    const k = refKey(e.mon)
+    if (this.monitors.get(k) === e) this.monitors.delete(k)
   }
 
   *values(): IterableIterator<NameEntry> {

@@ -334,12 +334,7 @@ const delLock = (st: State, id: Term, from: T.Pid) =>
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
 const handleDown = (st: State, ref: T.Ref) =>
   Effect.sync(() => {
-    for (const e of st.names.values()) {
-      if (T.equals(e.mon, ref)) {
-        st.names.delete(e.name)
-        break
-      }
-    }
+    st.names.deleteByMonitor(ref)
     for (let i = st.locks.length - 1; i >= 0; i--) {
       const lock = st.locks[i]!
       const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
