@@ -128,6 +128,8 @@ export interface State {
   registrarPid?: T.Pid
   /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `multiCall`). */
   readonly registrarMonitors: Map<Atom, T.Ref>
+  /** `{global_name_server, N}` by node (built once). */
+  readonly gnsTargets: Map<Atom, T.Tuple>
   /** The node's rpc server: `resolve_it` calls to other nodes. */
   rpc?: RpcShape
   /** The TS resolve functions of our registrations, by the id in their `{effect_otp_resolve, Node, Id}` term. */
@@ -151,6 +153,7 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
   globalLockDownedLast: false,
   tagCounter: -576460752303423488n,
   registrarMonitors: new Map(),
+  gnsTargets: new Map(),
   resolvers: new Map()
 })
 
@@ -158,7 +161,15 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
 
 const list = (t: Term | undefined): ReadonlyArray<Term> => Array.isArray(t) ? t : []
 const el = (t: T.Tuple, i: number): Term => t.elements[i]!
-const gnsAt = (st: State, node: Atom): Process.Target => node === st.node ? A.gns : T.tuple(A.gns, node)
+const gnsAt = (st: State, node: Atom): Process.Target => {
+  if (node === st.node) return A.gns
+  let t = st.gnsTargets.get(node)
+  if (t === undefined) {
+    t = T.tuple(A.gns, node)
+    st.gnsTargets.set(node, t)
+  }
+  return t
+}
 
 export const whereName = (st: State, name: Term): NameEntry | undefined => st.names.get(name)
 
@@ -186,12 +197,12 @@ const syncDone = (st: State, node: Atom) =>
 /**
  * `gen_server:multi_call(Nodes, global_name_server, Req, infinity)` from the calling
  * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
- * {Self, {Ref, N}}, Req}`, take `{{Ref, N}, Reply}` or the DOWN (the node is then bad).
+ * {Self, {Tag, N}}, Req}` (one `Tag` ref per call), take `{{Tag, N}, Reply}` or the DOWN
+ * (the node is then bad).
  *
  * The registrar keeps its monitors of the name servers from one call to the next
- * (`registrarMonitors`; a DOWN drops one) and tags each call with a new ref: the same
- * messages and replies, without a MONITOR_P/DEMONITOR_P pair per node and call, each of
- * which wakes the other node once more.
+ * (`registrarMonitors`; a DOWN drops one): the same messages and replies, without a
+ * MONITOR_P/DEMONITOR_P pair per node and call, each of which wakes the other node once more.
  */
 export const multiCall = (
   st: State,
@@ -200,42 +211,78 @@ export const multiCall = (
 ): Effect.Effect<MultiCallResult, never, InProcess> =>
   Effect.gen(function*() {
     const self = yield* Process.self
-    const kept = st.registrarPid !== undefined && T.equals(self, st.registrarPid) ? st.registrarMonitors : undefined
-    const pending = new Map<Atom, { readonly mon: T.Ref; readonly tag: T.Tuple }>()
+    const kept = st.registrarPid !== undefined && self === st.registrarPid ? st.registrarMonitors : undefined
+    const tag = yield* Process.makeRef
+    /** node => its monitor, while its answer is due */
+    const pending = new Map<Atom, T.Ref>()
     // other nodes first: their requests are on the wire before our own server takes its turn
-    const order = nodes.includes(st.node) ? [...nodes.filter((n) => n !== st.node), st.node] : nodes
-    for (const node of order) {
-      let mon = kept?.get(node)
-      if (mon === undefined) {
-        mon = yield* Process.monitor(gnsAt(st, node))
-        kept?.set(node, mon)
-      }
-      const tag = T.tuple(kept === undefined ? mon : yield* Process.makeRef, node)
-      pending.set(node, { mon, tag })
-      yield* Effect.ignore(Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, tag), req)))
+    let local = false
+    for (const node of nodes) {
+      if (node === st.node) local = true
+      else yield* callOne(st, node, kept, tag, self, req, pending)
     }
+    if (local) yield* callOne(st, st.node, kept, tag, self, req, pending)
     const replies = new Map<Atom, Term>()
     const bad: Array<Atom> = []
+    const isAnswer = (m: unknown): m is T.Tuple => {
+      if (!(m instanceof T.Tuple)) return false
+      const e = m.elements
+      if (e.length === 2) {
+        const t = e[0]
+        return t instanceof T.Tuple && t.elements.length === 2 && pending.has(t.elements[1] as Atom) &&
+          T.equals(t.elements[0]!, tag)
+      }
+      if (e.length !== 5 || e[0] !== A.down || !(e[1] instanceof T.Ref)) return false
+      for (const mon of pending.values()) if (T.equals(mon, e[1])) return true
+      return false
+    }
     while (pending.size > 0) {
-      const got = yield* Process.receive((m): Option.Option<readonly [Atom, Term | undefined]> => {
-        if (!(m instanceof T.Tuple)) return Option.none()
-        for (const [node, p] of pending) {
-          if (m.elements.length === 2 && T.equals(el(m, 0), p.tag)) return Option.some([node, el(m, 1)])
-          if (Process.isDownMessage(m, p.mon)) return Option.some([node, undefined])
-        }
-        return Option.none()
-      })
-      const p = pending.get(got[0])!
-      pending.delete(got[0])
-      if (got[1] === undefined) {
-        kept?.delete(got[0])
-        bad.push(got[0])
+      const m = yield* Process.receive(isAnswer)
+      if (m.elements.length === 2) {
+        const node = (el(m, 0) as T.Tuple).elements[1] as Atom
+        const mon = pending.get(node)!
+        pending.delete(node)
+        if (kept === undefined) yield* Process.demonitor(mon, { flush: true })
+        replies.set(node, el(m, 1))
       } else {
-        if (kept === undefined) yield* Process.demonitor(p.mon, { flush: true })
-        replies.set(got[0], got[1])
+        for (const [node, mon] of pending) {
+          if (!T.equals(mon, el(m, 1))) continue
+          pending.delete(node)
+          kept?.delete(node)
+          bad.push(node)
+          break
+        }
       }
     }
     return { replies, bad }
+  })
+
+/** One node's part of `multiCall`: its monitor (kept, or a new one) and the request. */
+const callOne = (
+  st: State,
+  node: Atom,
+  kept: Map<Atom, T.Ref> | undefined,
+  tag: T.Ref,
+  self: T.Pid,
+  req: Term,
+  pending: Map<Atom, T.Ref>
+) =>
+  Effect.suspend(() => {
+    const mon = kept?.get(node)
+    const send = Effect.ignore(
+      Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, T.tuple(tag, node)), req))
+    )
+    if (mon !== undefined) {
+      pending.set(node, mon)
+      return send
+    }
+    return Effect.zipRight(
+      Effect.map(Process.monitor(gnsAt(st, node)), (m) => {
+        kept?.set(node, m)
+        pending.set(node, m)
+      }),
+      send
+    )
   })
 
 /**
