@@ -12,6 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
 import * as GlobalRegistry from "../src/GlobalRegistry.js"
 import { flushServer, globalOn, waitDown, withTime as withTimeSteps } from "./helpers.js"
@@ -134,5 +135,57 @@ describe("global on MemoryCluster", () => {
       const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
       expect(yield* register(b, "three", pb)).toBe(true)
       expect(yield* register(a, "four", pk)).toBe(false)
+    }))
+
+  it.scoped("in_sync cancels our connect session with its sender: the locker no longer tries to lock with it", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b"])
+      const a = yield* globalOn(cluster, "a")
+      const [an, bn] = [cluster.node("a").name, cluster.node("b").name]
+      // b runs no global: a stand-in global_name_server there plays b's part by hand
+      const got = yield* Queue.unbounded<T.Tuple>()
+      const fake = yield* Process.spawn(
+        Effect.forever(Effect.flatMap(Process.receive(), (m) => Queue.offer(got, m as T.Tuple))),
+        { name: "global_name_server" }
+      ).pipe(Effect.provide(cluster.node("b").context))
+      const toA = (msg: T.Term) =>
+        Process.send(T.tuple(T.atom("global_name_server"), an), msg).pipe(
+          Effect.provide(cluster.node("b").context),
+          Effect.orDie
+        )
+      const next = (pred: (m: T.Tuple) => boolean) =>
+        Effect.gen(function*() {
+          while (true) {
+            const m = yield* Queue.take(got)
+            if (pred(m)) return m
+          }
+        })
+      const isCast = (tag: string) => (m: T.Tuple) =>
+        T.isTagged(m, "$gen_cast", 2) && T.isTagged(m.elements[1], tag)
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      const init = (yield* withTime(next(isCast("init_connect")))).elements[1] as T.Tuple
+      const aTag = (init.elements[1] as T.Tuple).elements[1]!
+      const bTag = -576460752303423000n
+      // b's side of the session: its init_connect (b's "locker" is the stand-in), then its ack
+      yield* toA(T.tuple(
+        T.atom("$gen_cast"),
+        T.tuple(
+          T.atom("init_connect"),
+          T.tuple(8, bTag),
+          bn,
+          T.tuple(T.atom("locker"), T.atom("no_longer_a_pid"), T.map([]), fake)
+        )
+      ))
+      yield* toA(T.tuple(T.atom("init_connect_ack"), bn, aTag, bTag))
+      // a's ack: it has b's init_connect, and its locker has b as a peer to lock with
+      yield* withTime(next((m) => T.isTagged(m, "init_connect_ack", 4)))
+      // b is in sync with a through another node: a drops the session, so its locker never
+      // calls set_lock on b (it would within 200 ms: no node is known yet)
+      yield* toA(T.tuple(T.atom("$gen_cast"), T.tuple(T.atom("in_sync"), bn, T.atoms.true)))
+      const call = yield* withTime(
+        Effect.timeoutOption(next((m) => T.isTagged(m, "$gen_call", 3)), "5 seconds")
+      )
+      expect(Option.map(call, T.format)).toEqual(Option.none())
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
     }))
 })

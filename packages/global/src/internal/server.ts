@@ -11,6 +11,7 @@ import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import { type NameEntry, NameTable } from "./names.js"
@@ -85,8 +86,8 @@ interface Session {
   lockId?: Term
   lockIsSet: boolean
   hisNames?: ReadonlyArray<Term>
-  /** Our resolver runs (or ran) `exchange_names` for this session. */
-  resolving?: boolean
+  /** Our resolver (OTP's per-session resolver process), once it runs `exchange_names` for this session. */
+  resolver?: Fiber.RuntimeFiber<void>
   myOps?: ReadonlyArray<Term>
   hisResolved?: ReadonlyArray<Term>
   hisKnown?: ReadonlyArray<Term>
@@ -438,6 +439,18 @@ const nodeup = (st: State, node: Atom) =>
   })
 
 /**
+ * OTP's `cancel_locker` (with no fun) for session `s`: the locker drops the peer (and its lock
+ * with it, if it holds one for this session) and the session's resolver is killed.
+ */
+const cancelLocker = (st: State, node: Atom, s: Session) =>
+  Effect.suspend(() => {
+    const resolver = s.resolver
+    delete s.resolver
+    const cancel = toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    return resolver === undefined ? cancel : Effect.zipRight(Fiber.interruptFork(resolver), cancel)
+  })
+
+/**
  * `restart_connect`: drop the session (and the locker's), and connect again with a new tag if
  * still up. As OTP's `cancel_locker`, a session the peer had answered (`pending`) gets a
  * `cancel_connect` with its tag first.
@@ -449,7 +462,7 @@ const restartConnect = (st: State, node: Atom, s: Session) =>
     }
     st.sessions.delete(node)
     st.pending.delete(node)
-    yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    yield* cancelLocker(st, node, s)
     const up = yield* NetKernel.nodes("visible")
     if (up.includes(node)) yield* nodeup(st, node)
   })
@@ -464,12 +477,11 @@ const sendAck = (st: State, node: Atom, s: Session) => {
 const supersede = (st: State, node: Atom, s: Session) =>
   Effect.gen(function*() {
     yield* Effect.logDebug(`global: ${node.name} restarted its connect session: following its new tag`)
-    yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    yield* cancelLocker(st, node, s)
     s.lockIsSet = false
     s.ackOwed = false
     delete s.lockId
     delete s.hisNames
-    delete s.resolving
     delete s.myOps
     delete s.hisResolved
     delete s.hisKnown
@@ -514,7 +526,7 @@ const nodedown = (st: State, node: Atom) =>
     st.preConnect.delete(node)
     const s = st.sessions.get(node)
     st.sessions.delete(node)
-    if (s !== undefined) yield* toLocker(st, T.tuple(A.cancel, node, s.myTag, A.noFun))
+    if (s !== undefined) yield* cancelLocker(st, node, s)
     yield* syncDone(st, node)
   })
 
@@ -608,10 +620,9 @@ const exchangeNames = (st: State, peer: Atom, hisNames: ReadonlyArray<Term>) =>
  */
 const tryExchange = (st: State, peer: Atom, s: Session) =>
   Effect.gen(function*() {
-    if (!s.lockIsSet || s.hisNames === undefined || s.resolving) return
-    s.resolving = true
+    if (!s.lockIsSet || s.hisNames === undefined || s.resolver !== undefined) return
     const hisNames = s.hisNames
-    yield* Effect.forkDaemon(Effect.gen(function*() {
+    s.resolver = yield* Effect.forkDaemon(Effect.gen(function*() {
       const { ops, resolved } = yield* exchangeNames(st, peer, hisNames)
       yield* Effect.ignore(
         Process.send(A.gns, T.tuple(A.genCast, T.tuple(A.exchangeOps, peer, s.myTag, ops, resolved)))
@@ -761,10 +772,19 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
     }
     if (T.isTagged(msg, A.exchangeOps, 5)) return yield* exchangeOps(st, msg)
     if (T.isTagged(msg, A.inSync, 3)) {
+      // the peer is in sync with us through a third node (its sync_others): as OTP 25, our own
+      // connect session with it, if any, is cancelled (the locker drops it, its resolver is
+      // killed, its state goes: reset_node_state); `pending` goes first, so no cancel_connect
       const node = el(msg, 1)
       if (!(node instanceof T.Atom)) return
       st.synced.add(node)
       st.pending.delete(node)
+      const s = st.sessions.get(node)
+      if (s !== undefined) {
+        st.sessions.delete(node)
+        yield* cancelLocker(st, node, s)
+      }
+      st.preConnect.delete(node)
       return yield* syncDone(st, node)
     }
     yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
