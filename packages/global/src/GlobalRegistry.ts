@@ -27,7 +27,7 @@ import * as NetKernel from "@effect-otp/dist/NetKernel"
 import * as Rpc from "@effect-otp/dist/Rpc"
 import * as GenServer from "@effect-otp/gen-server/GenServer"
 import * as Process from "@effect-otp/process/Process"
-import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -216,6 +216,7 @@ const registryKey: string = GlobalRegistry.key
 interface Running {
   readonly st: internal.State
   readonly registrar: T.Pid
+  readonly runtime: ProcessRuntimeShape
   readonly context: Context.Context<ProcessRuntime | NetKernel.NetKernel>
 }
 
@@ -241,7 +242,8 @@ const make = (options: Options | undefined) =>
           Effect.orDie
         )
         yield* Effect.addFinalizer(() => Process.exit(server, T.atom("kill")))
-        running = { st, registrar, context: yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>() }
+        const context = yield* Effect.context<ProcessRuntime | NetKernel.NetKernel>()
+        running = { st, registrar, runtime: Context.get(context, ProcessRuntime), context }
         yield* Effect.addFinalizer(() => Effect.sync(() => (running = undefined)))
       }
     )
@@ -255,15 +257,24 @@ const make = (options: Options | undefined) =>
         running === undefined ? notRunning : (Effect.provide(f(running), running.context) as Effect.Effect<A, E, never>)
       )
 
+    /**
+     * Runs `run` on the registrar (under `{global, Registrar}` on every known node) and waits
+     * for its result: the job goes straight into the registrar's mailbox and the registrar
+     * resumes the caller, whatever the caller's context.
+     */
     const onRegistrar = <A>(run: (st: internal.State, nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
-      use((r) =>
-        Effect.gen(function*() {
-          const done = yield* Deferred.make<unknown>()
-          const job: internal.RegistrarJob = (nodes) => run(r.st, nodes)
-          yield* Process.send(r.registrar, { _tag: "RegistrarJob", run: job, done }).pipe(Effect.orDie)
-          return (yield* Deferred.await(done)) as A
+      Effect.suspend(() => {
+        const r = running
+        if (r === undefined) return notRunning
+        return Effect.async<A>((resume) => {
+          const job: internal.RegistrarJob = {
+            _tag: "RegistrarJob",
+            run: (nodes) => run(r.st, nodes),
+            done: resume as (result: Effect.Effect<unknown>) => void
+          }
+          if (!r.runtime.unsafeSend(r.registrar, job)) resume(notRunning)
         })
-      )
+      })
 
     const registerName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
       onRegistrar((st, nodes) =>

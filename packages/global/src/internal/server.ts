@@ -11,6 +11,7 @@ import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -1017,14 +1018,21 @@ export const lockerLoop = (st: State): Effect.Effect<never, never, InProcess> =>
 
 // ---------------------------------------------------------------------------------- registrar
 
-/** A job for the registrar, run under `{global, RegistrarPid}` on every known node. */
-export type RegistrarJob = (nodes: ReadonlyArray<Atom>) => Effect.Effect<unknown, never, any>
+/**
+ * A job for the registrar, run under `{global, RegistrarPid}` on every known node; `done`
+ * gets its result.
+ */
+export interface RegistrarJob {
+  readonly _tag: "RegistrarJob"
+  readonly run: (nodes: ReadonlyArray<Atom>) => Effect.Effect<unknown, never, any>
+  readonly done: (result: Effect.Effect<unknown>) => void
+}
 
 /**
  * `trans_all_known`: lock `{global, Self}` on the boss, then on every known node (and
  * check `known` did not grow), run the job, unlock; on failure back off and retry.
  */
-export const transAllKnown = (st: State, job: RegistrarJob) =>
+export const transAllKnown = (st: State, job: RegistrarJob["run"]) =>
   Effect.gen(function*() {
     const self = yield* Process.self
     const id = T.tuple(A.global, self)
@@ -1042,7 +1050,7 @@ export const transAllKnown = (st: State, job: RegistrarJob) =>
     }
   })
 
-/** The registrar loop: `{job, Deferred}` messages, one at a time. */
+/** The registrar loop: `RegistrarJob` messages, one at a time. */
 export const registrarLoop = (st: State) =>
   Effect.gen(function*() {
     while (true) {
@@ -1054,14 +1062,9 @@ export const registrarLoop = (st: State) =>
         }
         continue
       }
-      const job = msg as {
-        readonly _tag: "RegistrarJob"
-        readonly run: RegistrarJob
-        readonly done: Deferred.Deferred<unknown>
-      }
+      const job = msg as RegistrarJob
       if (typeof msg !== "object" || msg === null || job._tag !== "RegistrarJob") continue
-      const result = yield* transAllKnown(st, job.run)
-      yield* Deferred.succeed(job.done, result)
+      job.done(Exit.succeed(yield* transAllKnown(st, job.run)))
     }
   })
 
