@@ -80,13 +80,36 @@ export const hashName = (t: T.Term): number => {
   return mix(h, bytes.length)
 }
 
-/** A monitor ref's key: its words without the high zero words (`=:=` refs share it). */
-const refKey = (r: T.Ref): string => {
+/** A hash of a monitor ref that `=:=` refs share (high zero words do not count). */
+const refHash = (r: T.Ref): number => {
   let n = r.ids.length
   while (n > 1 && r.ids[n - 1] === 0) n--
-  let k = `${r.node.name}/${r.creation}`
-  for (let i = 0; i < n; i++) k += `.${r.ids[i]}`
-  return k
+  let h = mix(atomHash(r.node), r.creation)
+  for (let i = 0; i < n; i++) h = mix(h, r.ids[i]!)
+  return mix(h, n)
+}
+
+/** Entries by a hash of one of their fields; a bucket holds the entries that share the hash. */
+class Index {
+  private readonly buckets = new Map<number, Array<NameEntry>>()
+
+  add(h: number, e: NameEntry): void {
+    const b = this.buckets.get(h)
+    if (b === undefined) this.buckets.set(h, [e])
+    else b.push(e)
+  }
+
+  remove(h: number, e: NameEntry): void {
+    const b = this.buckets.get(h)
+    if (b === undefined) return
+    const i = b.indexOf(e)
+    if (i >= 0) b.splice(i, 1)
+    if (b.length === 0) this.buckets.delete(h)
+  }
+
+  find(h: number, f: (e: NameEntry) => boolean): NameEntry | undefined {
+    return this.buckets.get(h)?.find(f)
+  }
 }
 
 /**
@@ -97,9 +120,8 @@ const refKey = (r: T.Ref): string => {
  */
 export class NameTable {
   private readonly buckets = new Map<number, NameEntry | Array<NameEntry>>()
-  /** pid hash => the entries of the pids with that hash */
-  private readonly pids = new Map<number, Array<NameEntry>>()
-  private readonly monitors = new Map<string, NameEntry>()
+  private readonly pids = new Index()
+  private readonly monitors = new Index()
 
   get(name: T.Term): NameEntry | undefined {
     const b = this.buckets.get(hashName(name))
@@ -110,8 +132,7 @@ export class NameTable {
 
   /** Whether `pid` holds a name. */
   hasPid(pid: T.Pid): boolean {
-    const es = this.pids.get(hashName(pid))
-    return es !== undefined && es.some((e) => T.equals(e.pid, pid))
+    return this.pids.find(hashName(pid), (e) => T.equals(e.pid, pid)) !== undefined
   }
 
   /** Adds `entry`, which must not be in the table (delete the name first). */
@@ -121,11 +142,8 @@ export class NameTable {
     if (b === undefined) this.buckets.set(h, entry)
     else if (Array.isArray(b)) b.push(entry)
     else this.buckets.set(h, [b, entry])
-    const ph = hashName(entry.pid)
-    const es = this.pids.get(ph)
-    if (es === undefined) this.pids.set(ph, [entry])
-    else es.push(entry)
-    this.monitors.set(refKey(entry.mon), entry)
+    this.pids.add(hashName(entry.pid), entry)
+    this.monitors.add(refHash(entry.mon), entry)
   }
 
   /** Removes the entry of `name`; returns it. */
@@ -150,20 +168,13 @@ export class NameTable {
 
   /** Removes the entry whose monitor is `mon` (its pid went down); returns it. */
   deleteByMonitor(mon: T.Ref): NameEntry | undefined {
-    const e = this.monitors.get(refKey(mon))
+    const e = this.monitors.find(refHash(mon), (x) => T.equals(x.mon, mon))
     return e === undefined ? undefined : this.delete(e.name)
   }
 
   private unindex(e: NameEntry): void {
-    const ph = hashName(e.pid)
-    const es = this.pids.get(ph)
-    if (es !== undefined) {
-      const i = es.indexOf(e)
-      if (i >= 0) es.splice(i, 1)
-      if (es.length === 0) this.pids.delete(ph)
-    }
-    const k = refKey(e.mon)
-    if (this.monitors.get(k) === e) this.monitors.delete(k)
+    this.pids.remove(hashName(e.pid), e)
+    this.monitors.remove(refHash(e.mon), e)
   }
 
   *values(): IterableIterator<NameEntry> {

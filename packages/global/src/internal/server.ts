@@ -325,19 +325,19 @@ const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
 
 // ---------------------------------------------------------------------------------- names and locks
 
-const deleteName = (st: State, name: Term) =>
-  Effect.gen(function*() {
-    const old = st.names.delete(name)
-    if (old === undefined) return
-    yield* Process.demonitor(old.mon, { flush: true })
-  })
+// The calls a registration makes on every node (`set_lock`, `register`, `del_lock`) are
+// built from plain combinators, not generators: they run several times per register_name.
 
-const insertName = (st: State, name: Term, pid: T.Pid, method: Term) =>
-  Effect.gen(function*() {
-    yield* deleteName(st, name)
-    const mon = yield* Process.monitor(pid)
-    st.names.add({ name, pid, method, mon })
-  })
+const deleteName = (st: State, name: Term): Effect.Effect<void, never, InProcess> => {
+  const old = st.names.delete(name)
+  return old === undefined ? Effect.void : Process.demonitor(old.mon, { flush: true })
+}
+
+const insertName = (st: State, name: Term, pid: T.Pid, method: Term): Effect.Effect<void, never, InProcess> =>
+  Effect.zipRight(
+    deleteName(st, name),
+    Effect.map(Process.monitor(pid), (mon) => st.names.add({ name, pid, method, mon }))
+  )
 
 /** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
 const lockStillSet = (st: State, from: T.Pid): boolean => {
@@ -346,39 +346,39 @@ const lockStillSet = (st: State, from: T.Pid): boolean => {
   return g.holders.some((h) => T.equals(h.pid, from))
 }
 
-const setLock = (st: State, id: Term, from: T.Pid) =>
-  Effect.gen(function*() {
-    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return false
-    const [resource, reqId] = id.elements as [Term, Term]
-    const lock = st.locks.find((l) => T.equals(l.resource, resource))
-    if (lock === undefined) {
-      const mon = yield* Process.monitor(from)
+const setLock = (st: State, id: Term, from: T.Pid): Effect.Effect<boolean, never, InProcess> => {
+  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return Effect.succeed(false)
+  const [resource, reqId] = id.elements as [Term, Term]
+  const lock = st.locks.find((l) => T.equals(l.resource, resource))
+  if (lock === undefined) {
+    return Effect.map(Process.monitor(from), (mon) => {
       st.locks.push({ resource, reqId, holders: [{ pid: from, mon }] })
       return true
-    }
-    if (!T.equals(lock.reqId, reqId)) return false
-    if (!lock.holders.some((h) => T.equals(h.pid, from))) {
-      lock.holders.push({ pid: from, mon: yield* Process.monitor(from) })
-    }
+    })
+  }
+  if (!T.equals(lock.reqId, reqId)) return Effect.succeed(false)
+  if (lock.holders.some((h) => T.equals(h.pid, from))) return Effect.succeed(true)
+  return Effect.map(Process.monitor(from), (mon) => {
+    lock.holders.push({ pid: from, mon })
     return true
   })
+}
 
-const delLock = (st: State, id: Term, from: T.Pid) =>
-  Effect.gen(function*() {
-    if (!(id instanceof T.Tuple) || id.elements.length !== 2) return
-    const [resource, reqId] = id.elements as [Term, Term]
-    const i = st.locks.findIndex((l) => T.equals(l.resource, resource) && T.equals(l.reqId, reqId))
-    if (i < 0) return
-    const lock = st.locks[i]!
-    const h = lock.holders.findIndex((x) => T.equals(x.pid, from))
-    if (h < 0) return
-    const [held] = lock.holders.splice(h, 1)
-    yield* Process.demonitor(held!.mon, { flush: true })
-    if (lock.holders.length === 0) {
-      st.locks.splice(i, 1)
-      if (resource === A.global) st.globalLockDownedLast = false
-    }
-  })
+const delLock = (st: State, id: Term, from: T.Pid): Effect.Effect<void, never, InProcess> => {
+  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return Effect.void
+  const [resource, reqId] = id.elements as [Term, Term]
+  const i = st.locks.findIndex((l) => T.equals(l.resource, resource) && T.equals(l.reqId, reqId))
+  if (i < 0) return Effect.void
+  const lock = st.locks[i]!
+  const h = lock.holders.findIndex((x) => T.equals(x.pid, from))
+  if (h < 0) return Effect.void
+  const [held] = lock.holders.splice(h, 1)
+  if (lock.holders.length === 0) {
+    st.locks.splice(i, 1)
+    if (resource === A.global) st.globalLockDownedLast = false
+  }
+  return Process.demonitor(held!.mon, { flush: true })
+}
 
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
 const handleDown = (st: State, ref: T.Ref) =>
@@ -792,32 +792,27 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
   })
 
 /** The calls (`{'$gen_call', {Pid, Tag}, Req}`). */
-const handleCall = (st: State, from: T.Tuple, req: Term) =>
-  Effect.gen(function*() {
-    const fromPid = el(from, 0)
-    if (!(fromPid instanceof T.Pid)) return yield* Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
-    if (T.isTagged(req, A.setLock, 2)) {
-      return yield* Process.reply(from, T.boolean(yield* setLock(st, el(req, 1), fromPid)))
-    }
-    if (T.isTagged(req, A.delLock, 2)) {
-      yield* delLock(st, el(req, 1), fromPid)
-      return yield* Process.reply(from, T.atoms.true)
-    }
-    if (
-      (T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid
-    ) {
-      yield* insertName(st, el(req, 1), el(req, 2) as T.Pid, el(req, 3))
-      if (!lockStillSet(st, fromPid)) {
-        yield* deleteName(st, el(req, 1))
-      }
-      return yield* Process.reply(from, A.yes)
-    }
-    if (T.isTagged(req, A.unregister, 2)) {
-      yield* deleteName(st, el(req, 1))
-      return yield* Process.reply(from, A.ok)
-    }
-    yield* Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
-  })
+const handleCall = (st: State, from: T.Tuple, req: Term): Effect.Effect<void, never, InProcess> => {
+  const fromPid = el(from, 0)
+  if (!(fromPid instanceof T.Pid)) return Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
+  if (T.isTagged(req, A.setLock, 2)) {
+    return Effect.flatMap(setLock(st, el(req, 1), fromPid), (ok) => Process.reply(from, T.boolean(ok)))
+  }
+  if (T.isTagged(req, A.delLock, 2)) {
+    return Effect.zipRight(delLock(st, el(req, 1), fromPid), Process.reply(from, T.atoms.true))
+  }
+  if ((T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid) {
+    const name = el(req, 1)
+    return insertName(st, name, el(req, 2) as T.Pid, el(req, 3)).pipe(
+      Effect.zipRight(Effect.suspend(() => lockStillSet(st, fromPid) ? Effect.void : deleteName(st, name))),
+      Effect.zipRight(Process.reply(from, A.yes))
+    )
+  }
+  if (T.isTagged(req, A.unregister, 2)) {
+    return Effect.zipRight(deleteName(st, el(req, 1)), Process.reply(from, A.ok))
+  }
+  return Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
+}
 
 /** The `global_name_server` loop. */
 export const serverLoop = (st: State) =>
@@ -826,44 +821,47 @@ export const serverLoop = (st: State) =>
     for (const n of yield* NetKernel.nodes("visible")) yield* nodeup(st, n)
     while (true) {
       const msg = (yield* Process.receive()) as Term
-      yield* dispatch(st, msg).pipe(
+      yield* Effect.suspend(() => dispatch(st, msg)).pipe(
         Effect.catchAllDefect((d) => Effect.logError(`global_name_server: ${String(d)} on ${T.format(msg)}`))
       )
     }
   })
 
-const dispatch = (st: State, msg: Term) =>
-  Effect.gen(function*() {
-    if (T.isTagged(msg, A.genCast, 2)) return yield* handleCast(st, el(msg, 1))
-    if (T.isTagged(msg, A.genCall, 3)) {
-      const from = el(msg, 1)
-      if (from instanceof T.Tuple && from.elements.length === 2) return yield* handleCall(st, from, el(msg, 2))
-    }
-    if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return yield* nodeup(st, el(msg, 1) as Atom)
-    if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return yield* netNodedown(st, el(msg, 1) as Atom)
-    if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return yield* handleDown(st, el(msg, 1) as T.Ref)
-    if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
-      return yield* initConnectAck(st, el(msg, 1) as Atom, el(msg, 2), el(msg, 3))
-    }
-    if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
-      const node = el(msg, 1) as Atom
+/** One message to the server (a plain function: the calls of a registration need no generator). */
+const dispatch = (st: State, msg: Term): Effect.Effect<void, never, any> => {
+  if (T.isTagged(msg, A.genCall, 3)) {
+    const from = el(msg, 1)
+    if (from instanceof T.Tuple && from.elements.length === 2) return handleCall(st, from, el(msg, 2))
+  }
+  if (T.isTagged(msg, A.genCast, 2)) return handleCast(st, el(msg, 1))
+  if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return nodeup(st, el(msg, 1) as Atom)
+  if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return netNodedown(st, el(msg, 1) as Atom)
+  if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return handleDown(st, el(msg, 1) as T.Ref)
+  if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
+    return initConnectAck(st, el(msg, 1) as Atom, el(msg, 2), el(msg, 3))
+  }
+  if (T.isTagged(msg, A.removeConnection, 2) && el(msg, 1) instanceof T.Atom) {
+    const node = el(msg, 1) as Atom
+    return Effect.gen(function*() {
       yield* Effect.logInfo(`global: ${node.name} asks us to drop the connection to it (remove_connection)`)
       st.removing.add(node)
       yield* nodedown(st, node)
       const had = yield* Effect.flatMap(NetKernel.NetKernel, (k) => k.disconnect(node))
       if (!had) st.removing.delete(node)
-      return
-    }
-    if (T.isTagged(msg, A.lostConnection, 5)) return yield* lostConnection(st, msg)
-    if (T.isTagged(msg, A.cancelConnect, 3) && el(msg, 1) instanceof T.Atom) {
-      const node = el(msg, 1) as Atom
-      const s = st.sessions.get(node)
-      if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return
-      yield* Effect.logInfo(`global: ${node.name} cancelled our connect: restarting it`)
-      return yield* restartConnect(st, node, s)
-    }
-    yield* Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
-  })
+    })
+  }
+  if (T.isTagged(msg, A.lostConnection, 5)) return lostConnection(st, msg)
+  if (T.isTagged(msg, A.cancelConnect, 3) && el(msg, 1) instanceof T.Atom) {
+    const node = el(msg, 1) as Atom
+    const s = st.sessions.get(node)
+    if (s === undefined || !T.equals(el(msg, 2), s.myTag)) return Effect.void
+    return Effect.zipRight(
+      Effect.logInfo(`global: ${node.name} cancelled our connect: restarting it`),
+      restartConnect(st, node, s)
+    )
+  }
+  return Effect.logWarning(`global_name_server: unexpected message ${T.format(msg)}`)
+}
 
 // ---------------------------------------------------------------------------------- locker
 
