@@ -206,7 +206,7 @@ export interface Options {
 
 /** The service with the synchronous name lookup behind `whereisName`. */
 interface ServiceImpl extends GlobalRegistryShape {
-  readonly whereSync: (name: Name) => T.Pid | undefined
+  readonly whereSync: (name: Name) => Option.Option<T.Pid>
 }
 
 /** The context key of `GlobalRegistry`, read once (the tag class is a proxy: slow to use as an Effect). */
@@ -297,11 +297,11 @@ const make = (options: Options | undefined) =>
       Effect.asVoid(onRegistrar((st, nodes) => internal.unregisterOn(st, nodes, toName(name))))
 
     // a local lookup, as in OTP's ets:lookup: no process, no services, no Effect
-    const whereSync = (name: Name): T.Pid | undefined => {
+    const whereSync = (name: Name): Option.Option<T.Pid> => {
       if (running === undefined) throw new Error(notRunningMessage)
-      return internal.whereName(running.st, toName(name))?.pid
+      return internal.whereName(running.st, toName(name))?.found ?? Option.none()
     }
-    const whereisName = (name: Name) => Effect.sync(() => Option.fromNullable(whereSync(name)))
+    const whereisName = (name: Name) => Effect.sync(() => whereSync(name))
 
     const sync = use(({ st }) =>
       Effect.gen(function*() {
@@ -441,7 +441,7 @@ export const whereisName = (name: Name): Effect.Effect<Option.Option<T.Pid>, nev
     const g = fiber.currentContext.unsafeMap.get(registryKey) as GlobalRegistryShape | undefined
     if (g === undefined) return Effect.dieMessage("GlobalRegistry: not in the context")
     return "whereSync" in g
-      ? Exit.succeed(Option.fromNullable((g as ServiceImpl).whereSync(name)))
+      ? Exit.succeed((g as ServiceImpl).whereSync(name))
       : g.whereisName(name)
   })
 

@@ -5,12 +5,12 @@
 import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import { hashName, type NameEntry, NameTable } from "../src/internal/names.js"
+import { hashName, NameTable, type NewEntry } from "../src/internal/names.js"
 
 const node = T.atom("n@h")
 const pid = new T.Pid(node, 1, 0, 1)
 const mon = new T.Ref(node, 1, [1, 2, 3])
-const entry = (name: T.Term): NameEntry => ({ name, pid, method: T.atom("none"), mon })
+const entry = (name: T.Term): NewEntry => ({ name, pid, method: T.atom("none"), mon })
 
 const arbAtom = FastCheck.constantFrom("a", "b", "ok", "Zed", "é").map(T.atom)
 const { term: arbTerm } = FastCheck.letrec<{ term: T.Term }>((tie) => ({

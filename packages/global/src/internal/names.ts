@@ -7,13 +7,20 @@
  */
 import * as Etf from "@effect-otp/dist/Etf"
 import * as T from "@effect-otp/process/Term"
+import * as Option from "effect/Option"
 
-/** A registered name as `global_names` holds it. */
-export interface NameEntry {
+/** A registration, as `NameTable.add` takes it. */
+export interface NewEntry {
   readonly name: T.Term
   readonly pid: T.Pid
   readonly method: T.Term
   readonly mon: T.Ref
+}
+
+/** A registered name as `global_names` holds it. */
+export interface NameEntry extends NewEntry {
+  /** `Option.some(pid)`, built once: what `whereis_name` answers */
+  readonly found: Option.Option<T.Pid>
 }
 
 const SEED = crypto.getRandomValues(new Int32Array(1))[0]!
@@ -135,8 +142,10 @@ export class NameTable {
     return this.pids.find(hashName(pid), (e) => T.equals(e.pid, pid)) !== undefined
   }
 
-  /** Adds `entry`, which must not be in the table (delete the name first). */
-  add(entry: NameEntry): void {
+  /** Adds a registration, whose name must not be in the table (delete the name first). */
+  add(registration: NewEntry): void {
+    const { method, mon, name, pid } = registration
+    const entry: NameEntry = { name, pid, method, mon, found: Option.some(pid) }
     const h = hashName(entry.name)
     const b = this.buckets.get(h)
     if (b === undefined) this.buckets.set(h, entry)
