@@ -160,8 +160,7 @@ describe("global on MemoryCluster", () => {
             if (pred(m)) return m
           }
         })
-      const isCast = (tag: string) => (m: T.Tuple) =>
-        T.isTagged(m, "$gen_cast", 2) && T.isTagged(m.elements[1], tag)
+      const isCast = (tag: string) => (m: T.Tuple) => T.isTagged(m, "$gen_cast", 2) && T.isTagged(m.elements[1], tag)
       yield* NetKernel.connect(bn).pipe(Effect.provide(a))
       const init = (yield* withTime(next(isCast("init_connect")))).elements[1] as T.Tuple
       const aTag = (init.elements[1] as T.Tuple).elements[1]!
