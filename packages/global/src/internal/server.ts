@@ -213,7 +213,7 @@ export const multiCall = (
 ): Effect.Effect<MultiCallResult, never, InProcess> =>
   Effect.gen(function*() {
     const self = yield* Process.self
-    const kept = st.registrarPid !== undefined && self === st.registrarPid ? st.registrarMonitors : undefined
+    const kept = st.registrarPid !== undefined && T.equals(self, st.registrarPid) ? st.registrarMonitors : undefined
     const tag = yield* Process.makeRef
     /** node => its monitor, while its answer is due */
     const pending = new Map<Atom, T.Ref>()
