@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { NetworkImpl } from "../src/internal/testing/network.js"
+import type { TcpCarrier } from "../src/internal/transport/tcp.js"
 import * as Transport from "../src/Transport.js"
 
 /** Reads until `n` bytes have arrived. */
@@ -79,9 +80,13 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
         expect(got).toEqual([9, 9])
       }).pipe(Effect.provide(layer)))
 
-    it.scoped("the dialling end's chunks stay whole after later reads (kept without copying, across pauses)", () =>
+    it.scoped.each(["dialling", "accepting"] as const)(
+      "the %s end's chunks stay whole after later reads (kept without copying, across pauses)",
+      (end) =>
       Effect.gen(function*() {
-        const { client, server } = yield* connected
+        const ends = yield* connected
+        // `client` reads what `server` writes
+        const [client, server] = end === "dialling" ? [ends.client, ends.server] : [ends.server, ends.client]
         // several slabs' worth, in writes of many sizes, each byte numbered mod 251
         const sizes = [1, 7, 300, 4096, 65536, 70000, 128 * 1024, 3, 200_000, 17]
         let total = 0
@@ -113,7 +118,8 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
           for (let k = 0; k < c.length; k++, n++) if (bad < 0 && c[k] !== n % 251) bad = n
         }
         expect([n, bad]).toEqual([total, -1])
-      }).pipe(Effect.provide(layer)))
+      }).pipe(Effect.provide(layer))
+    )
 
     it.scoped("closing one end: the other sees `peer`, reads fail with Closed, writes fail", () =>
       Effect.gen(function*() {
@@ -177,6 +183,42 @@ describe("Transport", () => {
       const got = yield* Fiber.join(reading)
       expect(got.length).toBe(2_000_000)
       for (let i = 0; i < 20; i++) expect(got[i * 100_000]).toBe(i)
+    }))
+
+  it.scoped("tcp: both ends read into slabs; bytes the dialler sent before the accept all arrive, in order", () =>
+    Effect.gen(function*() {
+      const t = Transport.tcpTransport
+      const listener = yield* t.listen({ host: "127.0.0.1", port: 0 })
+      const client = yield* t.connect({ host: "127.0.0.1", port: listener.port })
+      // written while the accepted socket waits in the queue, paused (small enough for the
+      // kernel's buffers: the write completes although nothing reads yet)
+      const early = Uint8Array.from({ length: 20_000 }, (_, i) => i % 251)
+      yield* client.write(early)
+      yield* client.write(new Uint8Array([7, 8, 9]))
+      const server = yield* listener.accept
+      expect((client as TcpCarrier).readsIntoSlabs).toBe(true)
+      expect((server as TcpCarrier).readsIntoSlabs).toBe(true)
+      const got = yield* readN(server, early.length + 3)
+      expect(got.slice(early.length)).toEqual([7, 8, 9])
+      expect(got.slice(0, early.length).every((b, i) => b === i % 251)).toBe(true)
+      yield* server.write(new Uint8Array([1, 2]))
+      expect(yield* readN(client, 2)).toEqual([1, 2])
+      expect(server.remoteAddress?.host).toBe("127.0.0.1")
+    }))
+
+  it.scoped("tcp: a dialler that closes before its connection is accepted: the accepted carrier sees `peer`", () =>
+    Effect.gen(function*() {
+      const t = Transport.tcpTransport
+      const listener = yield* t.listen({ host: "127.0.0.1", port: 0 })
+      const clientScope = yield* Scope.make()
+      const client = yield* Scope.extend(t.connect({ host: "127.0.0.1", port: listener.port }), clientScope)
+      yield* client.write(new Uint8Array([5]))
+      yield* Scope.close(clientScope, Exit.void)
+      const server = yield* listener.accept
+      expect(yield* readN(server, 1)).toEqual([5])
+      expect((yield* server.closed).by).toBe("peer")
+      const r = yield* Effect.either(server.read)
+      expect(Either.isLeft(r) && r.left.reason).toBe("Closed")
     }))
 
   it.scoped("memory pairs honour the framing hint", () =>

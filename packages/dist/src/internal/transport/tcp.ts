@@ -22,7 +22,8 @@ const READ_ROOM = 64 * 1024
  * is dropped for a fresh one once less than `READ_ROOM` is left (a view still held keeps
  * its slab alive: at most 2x for a shared binary, which is at least 64 KiB). Instead of the
  * stream path's 64 KiB allocation, shrink and `Buffer` per read, and its `push`/`emit`/`nextTick`.
- * Only dialled sockets: node 20's `net.Server` takes no `onread` for accepted ones.
+ * Dialled sockets get it from `net.connect`; accepted ones through `adoptAccepted` (node 20's
+ * `net.Server` takes no `onread`).
  */
 class ReadSlab {
   private buf = Buffer.allocUnsafeSlow(READ_SLAB)
@@ -52,11 +53,13 @@ export class TcpCarrier extends BaseCarrier {
   readonly framing: 2 | 4 = 2
   private error: unknown = undefined
 
-  /** The socket's `onread` callback, for a socket dialled with `slab` (see `connect`). */
+  /** The socket's `onread` callback, for a socket read with `slab` (see `connect`, `adoptAccepted`). */
   readonly onRead: (n: number, room: Uint8Array) => void
+  /** Its bytes are read into slabs (`ReadSlab`), not through "data" events. @internal */
+  readonly readsIntoSlabs: boolean
 
   /**
-   * `slab`: the socket was dialled with `onread` reading into it (its bytes come through
+   * `slab`: the socket was made with `onread` reading into it (its bytes come through
    * `onRead`); without it, through "data" events.
    */
   constructor(private readonly socket: net.Socket, report?: DefectReporter, slab?: ReadSlab) {
@@ -66,6 +69,7 @@ export class TcpCarrier extends BaseCarrier {
     this.remoteAddress = socket.remoteAddress !== undefined && socket.remotePort !== undefined
       ? { host: socket.remoteAddress, port: socket.remotePort }
       : undefined
+    this.readsIntoSlabs = slab !== undefined
     this.onRead = slab === undefined
       ? () => {}
       : this.guard("read", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
@@ -141,6 +145,67 @@ export class TcpCarrier extends BaseCarrier {
 /** @internal */
 export const addressText = (host: string | undefined, port: number | undefined) => `${host ?? "*"}:${port ?? 0}`
 
+/** What `adoptAccepted` needs of an accepted socket's private libuv handle. */
+interface StreamHandle {
+  readStart(): number
+  readStop(): number
+  useUserBuffer(buffer: Uint8Array): void
+}
+
+const isStreamHandle = (u: unknown): u is StreamHandle =>
+  typeof u === "object" && u !== null && typeof (u as StreamHandle).readStart === "function" &&
+  typeof (u as StreamHandle).readStop === "function" && typeof (u as StreamHandle).useUserBuffer === "function"
+
+/**
+ * The carrier of an accepted socket, reading into slabs (`ReadSlab`) as a dialled one does.
+ * `net.Server` (node 20) has no `onread` option, so the socket is accepted paused
+ * (`pauseOnConnect`: nothing read yet) and its handle moves to a socket made with `onread`
+ * (the `net.Socket` constructor takes a `handle` and `onread`, as the server's and
+ * `net.connect`'s own sockets are made); the first socket is left without a handle and
+ * never used again. The carrier exists before the new socket's first read can be
+ * delivered (reads arrive from the event loop, after this returns). When the socket does
+ * not have that shape (another node version), or the move fails, it is read through
+ * "data" events instead, as before.
+ */
+const adoptAccepted = (socket: net.Socket, report: DefectReporter): TcpCarrier => {
+  const holder = socket as unknown as { _handle?: unknown }
+  const handle = holder._handle
+  if (!socket.destroyed && isStreamHandle(handle)) {
+    let carrier: TcpCarrier | undefined
+    const slab = new ReadSlab()
+    holder._handle = null
+    let adopted: net.Socket | undefined
+    try {
+      adopted = new net.Socket({
+        handle,
+        readable: true,
+        writable: true,
+        onread: {
+          buffer: slab.room,
+          callback: (n: number, room: Uint8Array) => {
+            if (carrier !== undefined) carrier.onRead(n, room)
+            else adopted?.destroy()
+            return true
+          }
+        }
+      } as net.SocketConstructorOpts)
+    } catch {
+      holder._handle = handle
+      adopted = undefined
+    }
+    if (adopted !== undefined) {
+      // until the carrier listens, an error must not become an uncaught exception
+      adopted.on("error", () => {})
+      carrier = new TcpCarrier(adopted, report, slab)
+      return carrier
+    }
+  }
+  // accepted paused (`pauseOnConnect`): the "data" path starts it
+  const carrier = new TcpCarrier(socket, report)
+  socket.resume()
+  return carrier
+}
+
 const connect = (address: Address): Effect.Effect<Carrier, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
     // interruptible: the returned canceler destroys a socket that is still connecting
@@ -188,7 +253,8 @@ const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError,
     const server = yield* Effect.acquireRelease(
       Effect.async<net.Server, TransportError>((resume) => {
         const server = net.createServer(
-          { noDelay: true, pauseOnConnect: false },
+          // paused: `adoptAccepted` moves the socket's handle to one that reads into slabs
+          { noDelay: true, pauseOnConnect: true },
           guarded((socket: net.Socket) => {
             // Until a carrier wraps it, an error must not become an uncaught exception.
             socket.on("error", () => {})
@@ -229,7 +295,7 @@ const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError,
     const address = addressText(bound.address, bound.port)
     const accept: Effect.Effect<Carrier, TransportError, Scope.Scope> = Effect.acquireRelease(
       // interruptible: a pending accept must not hold up the scope that waits for it
-      Effect.interruptible(Effect.map(queue.take(address), (socket) => new TcpCarrier(socket, report))),
+      Effect.interruptible(Effect.map(queue.take(address), (socket) => adoptAccepted(socket, report))),
       (carrier) => carrier.close
     )
     return { host: bound.address, port: bound.port, accept }
