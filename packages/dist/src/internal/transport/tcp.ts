@@ -72,7 +72,7 @@ export class TcpCarrier extends BaseCarrier {
     this.readsIntoSlabs = slab !== undefined
     this.onRead = slab === undefined
       ? () => {}
-      : this.guard("read", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
+      : this.guard("data", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
     if (slab === undefined) {
       socket.on(
         "data",
