@@ -83,42 +83,42 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
     it.scoped.each(["dialling", "accepting"] as const)(
       "the %s end's chunks stay whole after later reads (kept without copying, across pauses)",
       (end) =>
-      Effect.gen(function*() {
-        const ends = yield* connected
-        // `client` reads what `server` writes
-        const [client, server] = end === "dialling" ? [ends.client, ends.server] : [ends.server, ends.client]
-        // several slabs' worth, in writes of many sizes, each byte numbered mod 251
-        const sizes = [1, 7, 300, 4096, 65536, 70000, 128 * 1024, 3, 200_000, 17]
-        let total = 0
-        for (let i = 0; i < 8; i++) for (const s of sizes) total += s
-        const kept: Array<Uint8Array> = []
-        let got = 0
-        client.unsafeOnData((c) => {
-          kept.push(c)
-          got += c.length
-        })
-        let at = 0
-        for (let i = 0; i < 8; i++) {
-          for (const s of sizes) {
-            const b = new Uint8Array(s)
-            for (let k = 0; k < s; k++) b[k] = (at + k) % 251
-            at += s
-            yield* server.write(b)
+        Effect.gen(function*() {
+          const ends = yield* connected
+          // `client` reads what `server` writes
+          const [client, server] = end === "dialling" ? [ends.client, ends.server] : [ends.server, ends.client]
+          // several slabs' worth, in writes of many sizes, each byte numbered mod 251
+          const sizes = [1, 7, 300, 4096, 65536, 70000, 128 * 1024, 3, 200_000, 17]
+          let total = 0
+          for (let i = 0; i < 8; i++) for (const s of sizes) total += s
+          const kept: Array<Uint8Array> = []
+          let got = 0
+          client.unsafeOnData((c) => {
+            kept.push(c)
+            got += c.length
+          })
+          let at = 0
+          for (let i = 0; i < 8; i++) {
+            for (const s of sizes) {
+              const b = new Uint8Array(s)
+              for (let k = 0; k < s; k++) b[k] = (at + k) % 251
+              at += s
+              yield* server.write(b)
+            }
+            if (i === 3) {
+              client.pause()
+              yield* server.write(new Uint8Array(0))
+              client.resume()
+            }
           }
-          if (i === 3) {
-            client.pause()
-            yield* server.write(new Uint8Array(0))
-            client.resume()
+          yield* until(() => got === total)
+          let n = 0
+          let bad = -1
+          for (const c of kept) {
+            for (let k = 0; k < c.length; k++, n++) if (bad < 0 && c[k] !== n % 251) bad = n
           }
-        }
-        yield* until(() => got === total)
-        let n = 0
-        let bad = -1
-        for (const c of kept) {
-          for (let k = 0; k < c.length; k++, n++) if (bad < 0 && c[k] !== n % 251) bad = n
-        }
-        expect([n, bad]).toEqual([total, -1])
-      }).pipe(Effect.provide(layer))
+          expect([n, bad]).toEqual([total, -1])
+        }).pipe(Effect.provide(layer))
     )
 
     it.scoped("closing one end: the other sees `peer`, reads fail with Closed, writes fail", () =>
