@@ -38,7 +38,8 @@ import {
   currentFiber,
   isLiveClock,
   isSuccessExit as fastIsSuccessExit,
-  makeFixedAsync
+  makeFixedAsync,
+  makeSync2
 } from "./internal/effectInternals.js"
 import * as exits from "./internal/exits.js"
 import * as handler from "./internal/handler.js"
@@ -191,7 +192,24 @@ const selfOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessImpl => {
 const selfIn = (ctx: Context.Context<never>): ProcessImpl | undefined =>
   contextGet(ctx, table.Self) as ProcessImpl | undefined
 const runtimeOf = (ctx: Context.Context<never>): internal.RuntimeImpl =>
-  (contextGet(ctx, internal.ProcessRuntime) ?? Context.unsafeGet(ctx, internal.ProcessRuntime)) as internal.RuntimeImpl
+  (runtimeIn(ctx) ?? Context.unsafeGet(ctx, internal.ProcessRuntime)) as internal.RuntimeImpl
+
+/** the context `runtimeIn` was last asked about, and its answer */
+let lastContext: Context.Context<never> | undefined = undefined
+let lastRuntime: internal.ProcessRuntimeShape | undefined = undefined
+
+/**
+ * The `ProcessRuntime` in a fiber's context, or `undefined`: a context is immutable and a
+ * fiber keeps its own from step to step, so the last answer is kept for the last context
+ * (a send or a cast asks twice per message: when its Effect is built and when it runs).
+ */
+const runtimeIn = (ctx: Context.Context<never>): internal.ProcessRuntimeShape | undefined => {
+  if (ctx !== lastContext) {
+    lastRuntime = contextGet(ctx, internal.ProcessRuntime)
+    lastContext = ctx
+  }
+  return lastRuntime
+}
 
 const withSelf = <A, E, R>(f: (p: ProcessImpl) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Self> =>
   Effect.withFiberRuntime((fiber) => f(selfOf(fiber)))
@@ -446,8 +464,13 @@ export const makeRef: Effect.Effect<Ref, never, internal.ProcessRuntime> = Effec
  * @since 0.1.0
  * @category messages
  */
-export const send = (to: SendTarget, message: unknown): Effect.Effect<void, SendError, internal.ProcessRuntime> =>
-  Effect.withFiberRuntime((fiber) => {
+export const send = (to: SendTarget, message: unknown): Effect.Effect<void, SendError, internal.ProcessRuntime> => {
+  if (to instanceof Pid) {
+    // built in a process fiber for a pid of its node (the usual send): one run-loop step
+    const built = unsafeCurrentRuntime()
+    if (built !== undefined && built.isLocal(to)) return sendStep(to, message)
+  }
+  return Effect.withFiberRuntime((fiber) => {
     const ctx = fiber.currentContext
     const rt = runtimeOf(ctx)
     const dest = toDestination(to)
@@ -457,6 +480,34 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
     }
     return rt.send(dest, message, selfIn(ctx)?.pid)
   })
+}
+
+/**
+ * The body of `unsafeSendLocal`'s step: sent by the runtime of the fiber running it, which
+ * delivers to a local pid at once (an idle handler process handles it now, see `serve`)
+ * and routes any other pid, as a send from synchronous code does.
+ */
+const sendNow = (to: Pid, message: unknown): void => {
+  const fiber = currentFiber()
+  if (fiber === undefined) throw new Error("Process.unsafeSendLocal: run outside a fiber")
+  runtimeOf(fiber.currentContext).unsafeSendFromFiber(to, message)
+}
+
+const sendStep: (to: Pid, message: unknown) => Effect.Effect<void> = makeSync2(sendNow)
+
+/**
+ * An Effect that sends `message` to `to`, a pid of the node whose fiber runs it, in one
+ * run-loop step with nothing allocated but the Effect itself: what `send` to a local pid
+ * is, minus its error channel (a send to a local pid never fails; a dead pid drops the
+ * message). Run by a fiber of another node in the same JavaScript process, that node routes
+ * it as its `unsafeSend` does (errors ignored). For hot paths that already know the pid is
+ * local (a cast to a local server).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const unsafeSendLocal = (to: Pid, message: unknown): Effect.Effect<void, never, internal.ProcessRuntime> =>
+  sendStep(to, message)
 
 /**
  * The `ProcessRuntime` of the fiber running now, or `undefined` (no fiber runs, or it has
@@ -469,7 +520,7 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
  */
 export const unsafeCurrentRuntime = (): internal.ProcessRuntimeShape | undefined => {
   const fiber = currentFiber()
-  return fiber === undefined ? undefined : contextGet(fiber.currentContext, internal.ProcessRuntime)
+  return fiber === undefined ? undefined : runtimeIn(fiber.currentContext)
 }
 
 /**

@@ -25,7 +25,9 @@ describe("effectInternals", () => {
       asyncOp: true,
       clockScheduler: true,
       currentFiberSlot: true,
-      successProto: true
+      successProto: true,
+      syncOp: true,
+      maxOpsByRefs: true
     })
   })
 
@@ -88,6 +90,48 @@ describe("effectInternals", () => {
       }))
   }
 
+  for (const mode of ["fast", "fallback"] as const) {
+    it.effect(`makeSync2 (${mode}): each Effect runs f with its own arguments, each time it runs, never when built`, () =>
+      Effect.gen(function*() {
+        const calls: Array<readonly [string, number]> = []
+        const step = internals.makeSync2((a: string, b: number) => {
+          calls.push([a, b])
+          return `${a}${b}`
+        }, mode === "fallback" ? "fallback" : undefined)
+        const x = step("x", 1)
+        const y = step("y", 2)
+        expect(calls).toEqual([])
+        expect(yield* x).toBe("x1")
+        expect(yield* Effect.map(y, (s) => s + "!")).toBe("y2!")
+        expect(yield* x).toBe("x1")
+        expect(calls).toEqual([["x", 1], ["y", 2], ["x", 1]])
+        // a throwing body is a defect, as with Effect.sync
+        const boom = internals.makeSync2((_a: number, _b: number): number => {
+          throw new Error("boom")
+        }, mode === "fallback" ? "fallback" : undefined)
+        const exit = yield* Effect.exit(boom(1, 2))
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Die").toBe(true)
+        if (mode === "fast") expect(internals.syncOp2((a: number, b: number) => a + b)).toBeDefined()
+      }))
+  }
+
+  it.effect("maxOpsOf: the fiber's currentMaxOpsBeforeYield, also after it changes (by refs and by the API)", () =>
+    Effect.gen(function*() {
+      const read = Effect.withFiberRuntime((fiber) =>
+        Effect.succeed([internals.maxOpsByRefs(fiber), internals.maxOpsByApi(fiber), internals.maxOpsOf(fiber)])
+      )
+      const initial = yield* FiberRef.get(FiberRef.currentMaxOpsBeforeYield)
+      expect(yield* read).toEqual([initial, initial, initial])
+      expect(yield* Effect.locally(read, FiberRef.currentMaxOpsBeforeYield, 5000)).toEqual([5000, 5000, 5000])
+      expect(yield* read).toEqual([initial, initial, initial])
+      yield* FiberRef.set(FiberRef.currentMaxOpsBeforeYield, 3000)
+      expect(yield* read).toEqual([3000, 3000, 3000])
+      // another fiber with other FiberRefs in between
+      const other = yield* Effect.fork(Effect.locally(read, FiberRef.currentMaxOpsBeforeYield, 7000))
+      expect(yield* Fiber.join(other)).toEqual([7000, 7000, 7000])
+      expect(yield* read).toEqual([3000, 3000, 3000])
+    }))
+
   it.effect("clockScheduler: the live clock's scheduler (fast); undefined with the fallback", () =>
     Effect.gen(function*() {
       const live = Clock.make()
@@ -109,7 +153,9 @@ describe("effectInternals", () => {
         asyncOp: false,
         clockScheduler: false,
         currentFiberSlot: false,
-        successProto: false
+        successProto: false,
+        syncOp: false,
+        maxOpsByRefs: false
       })
       expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")

@@ -277,11 +277,7 @@ export const send = (target: Target, message: unknown): Effect.Effect<void, neve
     // pushes the message. Were it run by a fiber of another runtime (another node in this
     // JavaScript process), that runtime's `unsafeSend` routes it (a cast never fails).
     const built = Process.unsafeCurrentRuntime()
-    if (built !== undefined && built.isLocal(target)) {
-      return Effect.sync(() => {
-        ;(Process.unsafeCurrentRuntime() ?? built).unsafeSend(target, message)
-      })
-    }
+    if (built !== undefined && built.isLocal(target)) return Process.unsafeSendLocal(target, message)
     // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
     return Effect.withFiberRuntime((fiber) => {
       const rt: ProcessRuntimeShape = Context.unsafeGet(

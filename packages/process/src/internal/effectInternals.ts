@@ -19,6 +19,11 @@
  *   values), falling back to `Exit.isExit` + `Exit.isSuccess` for anything else.
  * - `currentFiber`: the fiber running now, read from the global slot effect keeps it in
  *   (no `Option` per read), falling back to `Fiber.getCurrentFiber`.
+ * - `makeSync2`: effect's private `Sync` primitive carrying its two arguments in the op's
+ *   unused slots, with one shared thunk (one object per Effect instead of an op, a closure
+ *   and its context), falling back to `Effect.sync`.
+ * - `maxOpsOf`: a fiber's `currentMaxOpsBeforeYield`, remembered for the fiber's private
+ *   FiberRefs object (replaced whenever a FiberRef changes), falling back to a read per call.
  *
  * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
  * these hacks out when something misbehaves after an effect upgrade).
@@ -150,6 +155,56 @@ export const makeFixedAsync = <A>(
 ): Effect.Effect<A> =>
   (force === undefined && !forced ? fixedAsyncOp(register) : undefined) ?? Effect.async<A>(register)
 
+// --- Sync ---------------------------------------------------------------------
+
+/** `makeSync2` through the `Sync` primitive (see `makeSync2`); `undefined` if it has another shape. */
+export const syncOp2 = <A, B, R>(f: (a: A, b: B) => R): ((a: A, b: B) => Effect.Effect<R>) | undefined => {
+  const probe = Effect.sync(() => 0) as unknown as
+    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
+    | undefined
+  if (probe === undefined || probe._op !== "Sync" || typeof probe.constructor !== "function") return undefined
+  const Op = probe.constructor
+  const fresh = new Op("Sync")
+  if (
+    fresh._op !== "Sync" || !Effect.isEffect(fresh) || !("effect_instruction_i0" in fresh) ||
+    fresh.effect_instruction_i1 !== undefined || fresh.effect_instruction_i2 !== undefined
+  ) {
+    return undefined
+  }
+  // the run loop calls `op.effect_instruction_i0()`: the op is the thunk's `this`
+  function thunk(this: Record<string, unknown>): R {
+    return f(this.effect_instruction_i1 as A, this.effect_instruction_i2 as B)
+  }
+  return (a, b) => {
+    const op = new Op("Sync")
+    op.effect_instruction_i0 = thunk
+    op.effect_instruction_i1 = a
+    op.effect_instruction_i2 = b
+    return op as unknown as Effect.Effect<R>
+  }
+}
+
+const syncShapeOk = !forced && ((): boolean => {
+  const make = syncOp2((a: number, b: number) => a * 10 + b)
+  if (make === undefined) return false
+  try {
+    return Effect.runSync(make(4, 2)) === 42 && Effect.runSync(Effect.map(make(1, 3), (n) => n + 1)) === 14
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * `(a, b) => Effect.sync(() => f(a, b))` with nothing allocated per Effect but the Effect
+ * itself (see the module doc). `force: "fallback"` takes the fallback (for its test).
+ * @internal
+ */
+export const makeSync2 = <A, B, R>(
+  f: (a: A, b: B) => R,
+  force?: "fallback"
+): (a: A, b: B) => Effect.Effect<R> =>
+  (force === undefined && syncShapeOk ? syncOp2(f) : undefined) ?? ((a, b) => Effect.sync(() => f(a, b)))
+
 // --- Clock --------------------------------------------------------------------
 
 /** A clock's private scheduler getter (effect's live `Clock` has one), if any. @internal */
@@ -250,6 +305,61 @@ export const currentFiber: () => Fiber.RuntimeFiber<unknown, unknown> | undefine
   ? currentFiberBySlot
   : currentFiberByApi
 
+// --- Max ops before yield -------------------------------------------------------
+
+/** the FiberRefs object `lastMaxOps` was read from */
+let lastRefs: unknown = undefined
+let lastMaxOps = 0
+
+/** `maxOpsOf` through the fiber's private FiberRefs object (see `maxOpsOf`). @internal */
+export const maxOpsByRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number => {
+  const refs = (fiber as unknown as { readonly _fiberRefs?: unknown })._fiberRefs
+  if (refs !== lastRefs || refs === undefined) {
+    lastRefs = refs
+    lastMaxOps = fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+  }
+  return lastMaxOps
+}
+
+/** `maxOpsOf` with the public API: a FiberRef read per call. @internal */
+export const maxOpsByApi = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+  fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+
+const maxOpsShapeOk = !forced && ((): boolean => {
+  try {
+    const read = Effect.withFiberRuntime<readonly [number, boolean]>((fiber) =>
+      Effect.succeed([
+        maxOpsByRefs(fiber),
+        typeof (fiber as unknown as { readonly _fiberRefs?: unknown })._fiberRefs === "object"
+      ])
+    )
+    const [plain, locally, again] = Effect.runSync(Effect.all([
+      read,
+      Effect.locally(read, FiberRef.currentMaxOpsBeforeYield, 100_000),
+      read
+    ]))
+    // the default, as `Effect.runSync` reads it (no FiberRef set)
+    const initial = Effect.runSync(FiberRef.get(FiberRef.currentMaxOpsBeforeYield))
+    return plain[1] && plain[0] === initial && locally[0] === 100_000 && again[0] === initial && initial !== 100_000
+  } catch {
+    return false
+  } finally {
+    lastRefs = undefined
+  }
+})()
+
+/**
+ * A fiber's `currentMaxOpsBeforeYield` (what the scheduler compares its op count with at
+ * every run-loop step): read again only when the fiber's FiberRefs object differs from the
+ * last one asked about. Effect replaces that object whenever one of the fiber's FiberRefs
+ * changes, and a fiber runs many steps in a row, so this is a field read per step instead
+ * of two map lookups.
+ * @internal
+ */
+export const maxOpsOf: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => number = maxOpsShapeOk
+  ? maxOpsByRefs
+  : maxOpsByApi
+
 // --- Report -------------------------------------------------------------------
 
 /**
@@ -263,11 +373,15 @@ export const shapes: {
   readonly clockScheduler: boolean
   readonly currentFiberSlot: boolean
   readonly successProto: boolean
+  readonly syncOp: boolean
+  readonly maxOpsByRefs: boolean
 } = {
   contextUnsafeMap: contextShapeOk,
   fiberRefsLocals: fiberRefsShapeOk,
   asyncOp: !forced && fixedAsyncOp(() => {}) !== undefined,
   clockScheduler: liveScheduler !== undefined,
   currentFiberSlot: fiberSlotOk,
-  successProto: successProto !== undefined
+  successProto: successProto !== undefined,
+  syncOp: syncShapeOk,
+  maxOpsByRefs: maxOpsShapeOk
 }

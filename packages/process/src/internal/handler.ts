@@ -48,14 +48,78 @@ export const wake = (p: ProcessImpl): void => {
 }
 
 /**
- * A caller that is about to wait for the answer delivered a message to idle handler
- * process `p`: `p` handles it now, on the caller's stack, instead of in a task of its own
- * (a direct hand-off: the caller would only park until that task ran).
+ * How many handler processes are handling messages on a sender's stack now (`drainNow`),
+ * one inside another: a handler that sends to another idle handler process, which sends to
+ * a third… Beyond `MAX_NESTED` the next one gets a task of its own, so that a chain of
+ * handler processes never grows the stack without bound.
+ */
+let nested = 0
+const MAX_NESTED = 8
+
+/**
+ * A message from a process fiber's step came to idle handler process `p` (a call's request
+ * whose caller waits for the answer next, a cast, a send): `p` handles it now, on the
+ * sender's stack, instead of in a task of its own. For a call that is a direct hand-off
+ * (the caller would only park until that task ran); for a cast or a send it is the work
+ * that task would do, done while the message is fresh. The process's semantics are those
+ * of a drain in its own task: messages in arrival order, links, monitors and exit signals
+ * as usual, the handler's own Effect (one that is not an `Exit`) on a fiber of its own.
  * @internal
  */
 export const drainNow = (p: ProcessImpl): void => {
+  if (nested === MAX_NESTED) return wake(p)
   p.hstate = HState.Scheduled
-  drain(p)
+  nested++
+  try {
+    drain(p)
+  } finally {
+    nested--
+  }
+}
+
+/**
+ * `drainNow` for a message that was not queued, to an idle handler process with an empty
+ * mailbox (it would be the next, and only, message handled): handled as it comes, then
+ * whatever came meanwhile. The caller checked that `p` is idle, its mailbox empty, and that
+ * it decodes nothing (see `ProcessImpl.deliverNow`).
+ * @internal
+ */
+export const handleNow = (p: ProcessImpl, message: unknown): void => {
+  if (nested === MAX_NESTED) {
+    p.push(message)
+    return wake(p)
+  }
+  p.hstate = HState.Running
+  nested++
+  try {
+    if (!handled(p, handleOne(p.serving!, message))) return
+    p.hstate = HState.Scheduled
+    drain(p)
+  } finally {
+    nested--
+  }
+}
+
+/** The handler's Effect for a message (a throwing handler dies). */
+const handleOne = (handle: Handle, message: unknown): Effect.Effect<unknown, unknown, any> => {
+  try {
+    return handle(message)
+  } catch (e) {
+    return Exit.die(e)
+  }
+}
+
+/**
+ * Applies the handler's Effect for a message of running handler process `p`: `true` when
+ * it was a success `Exit` (the next message may come); else `p` ends with that `Exit`, or
+ * runs the Effect on a fiber.
+ */
+const handled = (p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): boolean => {
+  if (isSuccessExit(effect)) return true
+  p.hstate = HState.Idle
+  if (Exit.isExit(effect)) p.rt.endIdle(p, effect)
+  else run(p, effect)
+  return false
 }
 
 /** Handles the waiting messages (see the module doc). */
@@ -65,20 +129,7 @@ const drain = (p: ProcessImpl): void => {
   const handle = p.serving!
   for (let n = 0; p.size > 0 && p.killReason === undefined; n++) {
     if (n === BUDGET) return wake(p)
-    const message = p.removeAt(0)
-    let effect: Effect.Effect<unknown, unknown, any>
-    try {
-      effect = handle(message)
-    } catch (e) {
-      effect = Exit.die(e)
-    }
-    if (isSuccessExit(effect)) continue
-    if (Exit.isExit(effect)) {
-      p.hstate = HState.Idle
-      return p.rt.endIdle(p, effect)
-    }
-    p.hstate = HState.Idle
-    return run(p, effect)
+    if (!handled(p, handleOne(handle, p.removeAt(0)))) return
   }
   p.hstate = HState.Idle
   // an exit signal came while the handler ran: it ends the process now

@@ -89,13 +89,18 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
     }
   }
   /**
-   * `deliver` from a caller that waits for the answer next (a call): an idle handler
-   * process handles the message at once, on the caller's stack (`handler.drainNow`).
+   * `deliver` from a process fiber's step (a call's request whose caller waits for the
+   * answer next, a cast, a send): an idle handler process handles the message at once, on
+   * the sender's stack (`handler.drainNow`).
    */
   deliverNow(message: unknown): void {
-    if (this.accept(message) && this.serving !== undefined && this.fiber === undefined && this.hstate === 0) {
-      this.rt.drainHandlerNow(this)
+    if (this.serving === undefined || this.fiber !== undefined || this.hstate !== 0) {
+      this.accept(message)
+      return
     }
+    // idle with an empty mailbox: the message is the next one handled, queued or not
+    if (this.size === 0 && this.decode === undefined && !this.dead) this.rt.handleNow(this, message)
+    else if (this.accept(message)) this.rt.drainHandlerNow(this)
   }
   /** Decodes (when the process declared a schema) and queues a message; `false` when it is dropped. */
   private accept(message: unknown): boolean {

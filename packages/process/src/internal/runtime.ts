@@ -345,9 +345,13 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   wakeHandler(p: ProcessImpl): void {
     handler.wake(p)
   }
-  /** A call's request came to an idle handler process: it handles it now (see handler.ts). */
+  /** A message from a process fiber's step came to an idle handler process: it handles it now (see handler.ts). */
   drainHandlerNow(p: ProcessImpl): void {
     handler.drainNow(p)
+  }
+  /** The same for a message not queued, to an idle handler process with an empty mailbox (see handler.ts). */
+  handleNow(p: ProcessImpl, message: unknown): void {
+    handler.handleNow(p, message)
   }
 
   private readonly ending: Array<readonly [ProcessImpl, Exit.Exit<unknown, unknown>]> = []
@@ -439,6 +443,15 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     if (to.node === this.node) return this.unsafeSend(to.name, message)
     this.enqueue(new Sig.Message({ from: undefined, to, message }))
     return true
+  }
+
+  /**
+   * `unsafeSend` to a pid from a process fiber's step (`Process.unsafeSendLocal`): a local
+   * idle handler process handles the message at once (`ProcessImpl.deliverNow`).
+   */
+  unsafeSendFromFiber(to: Pid, message: unknown): void {
+    if (this.isLocal(to)) this.procs.get(to)?.deliverNow(message)
+    else this.enqueue(new Sig.Message({ from: undefined, to, message }))
   }
 
   /**

@@ -12,6 +12,7 @@
 import type * as RuntimeFiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Scheduler from "effect/Scheduler"
+import { maxOpsOf } from "./effectInternals.js"
 
 const macrotask: (f: () => void) => void = typeof setImmediate === "function"
   ? (f) => {
@@ -37,7 +38,8 @@ export class ProcessScheduler implements Scheduler.Scheduler {
   }
 
   shouldYield(fiber: RuntimeFiber.RuntimeFiber<unknown, unknown>): number | false {
-    return fiber.currentOpCount > fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+    // asked at every run-loop step: the limit is remembered per FiberRefs (see `maxOpsOf`)
+    return fiber.currentOpCount > maxOpsOf(fiber)
       ? fiber.getFiberRef(FiberRef.currentSchedulingPriority)
       : false
   }
