@@ -537,3 +537,150 @@ describe("GenServer", () => {
       expect(yield* GenServer.call(server, "get")).toBe(30)
     })))
 })
+
+/**
+ * A log of casts: cast `{From, N}` appends `N` to `From`'s list; `block` waits for the `gate`
+ * (the server is busy on a fiber meanwhile); `crash` fails; `{relay, N}` casts `{relay, N - 1}`
+ * to the peer (set by a call with its pid) until 0, which completes `done`. Call `get` answers
+ * the lists and the number of relays handled.
+ */
+interface LogState {
+  readonly log: Map<string, Array<number>>
+  readonly gate?: Deferred.Deferred<void> | undefined
+  readonly done?: Deferred.Deferred<void> | undefined
+  readonly peer?: T.Pid | undefined
+  readonly relayed: number
+}
+const CastLog = GenServer.make({
+  name: "cast_log",
+  init: (args: { readonly gate?: Deferred.Deferred<void>; readonly done?: Deferred.Deferred<void> }) =>
+    Effect.succeed({ state: { log: new Map(), gate: args.gate, done: args.done, relayed: 0 } as LogState }),
+  handleCall: (req: T.Term, _from, s: LogState) =>
+    req instanceof T.Pid
+      ? Effect.succeed({ reply: T.atoms.ok, state: { ...s, peer: req } })
+      : Effect.succeed({ reply: T.tuple(...[...s.log.values()].map((l) => [...l]), s.relayed), state: s }),
+  handleCast: (msg: T.Term, s: LogState) => {
+    if (msg === T.atom("block")) return Effect.as(Deferred.await(s.gate!), { state: s })
+    if (msg === T.atom("crash")) return Effect.fail(T.atom("cast_crash"))
+    if (msg instanceof T.Tuple && msg.elements[0] === T.atom("relay")) {
+      const n = msg.elements[1] as number
+      const next = { ...s, relayed: s.relayed + 1 }
+      // an Effect, not an Exit: the server runs it on a fiber, whose cast reaches the idle peer
+      return n === 0 ? Effect.as(Deferred.succeed(s.done!, undefined), { state: next }) : Effect.as(
+        GenServer.cast(s.peer!, T.tuple(T.atom("relay"), n - 1)),
+        { state: next }
+      )
+    }
+    const [from, n] = (msg as T.Tuple).elements
+    const key = String(from)
+    const list = s.log.get(key) ?? []
+    list.push(n as number)
+    s.log.set(key, list)
+    return Effect.succeed({ state: s })
+  }
+})
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+describe("GenServer casts", () => {
+  it.effect("a burst of casts, then a call: the call sees every cast applied, in order", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const server = yield* GenServer.start(CastLog, {})
+      for (let i = 0; i < 20_000; i++) yield* GenServer.cast(server.pid, T.tuple(me, i))
+      expect(yield* GenServer.call(server.pid, T.atom("get"))).toEqual(T.tuple(range(20_000), 0))
+      // casts and calls interleaved
+      for (let i = 20_000; i < 20_010; i++) {
+        yield* GenServer.cast(server.pid, T.tuple(me, i))
+        const r = (yield* GenServer.call(server.pid, T.atom("get"))) as T.Tuple
+        expect((r.elements[0] as Array<number>).length).toBe(i + 1)
+      }
+    })))
+
+  it.effect("bursts from several processes: each one's casts in its order, all applied", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(CastLog, {})
+      const n = 3000
+      const senders = yield* Effect.forEach([1, 2, 3], () =>
+        spawnCall(Effect.gen(function*() {
+          const self = yield* Process.self
+          for (let i = 0; i < n; i++) {
+            yield* GenServer.cast(server.pid, T.tuple(self, i))
+            if (i % 211 === 0) yield* Effect.yieldNow()
+          }
+          // this process's casts arrive before its call
+          return yield* GenServer.call(server.pid, T.atom("get"))
+        })))
+      for (const done of senders) yield* Deferred.await(done)
+      const all = (yield* GenServer.call(server.pid, T.atom("get"))) as T.Tuple
+      expect(all.elements.slice(0, 3)).toEqual([range(n), range(n), range(n)])
+    })))
+
+  it.effect("a cast to a busy server waits its turn; order is kept across the busy spell", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const gate = yield* Deferred.make<void>()
+      const server = yield* GenServer.start(CastLog, { gate })
+      yield* GenServer.cast(server.pid, T.tuple(me, 0))
+      yield* GenServer.cast(server.pid, T.atom("block"))
+      for (let i = 1; i < 100; i++) yield* GenServer.cast(server.pid, T.tuple(me, i))
+      // the server is on its fiber, waiting: the casts wait in its mailbox
+      const info = Option.getOrThrow(yield* Process.processInfo(server.pid))
+      expect(info.messageQueueLen).toBe(99)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* GenServer.call(server.pid, T.atom("get"))).toEqual(T.tuple(range(100), 0))
+    })))
+
+  it.effect("a handleCast that fails mid-burst ends the server with its reason; the sender's later casts are dropped", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      yield* Process.trapExit(true)
+      const server = yield* GenServer.startLink(CastLog, {})
+      const ref = yield* Process.monitor(server.pid)
+      for (let i = 0; i < 500; i++) yield* GenServer.cast(server.pid, T.tuple(me, i))
+      yield* GenServer.cast(server.pid, T.atom("crash"))
+      // casts never fail, even to a server that is gone
+      for (let i = 500; i < 1000; i++) yield* GenServer.cast(server.pid, T.tuple(me, i))
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, ref))
+      expect(down.elements[4]).toBe(T.atom("cast_crash"))
+      const exit = yield* Process.receive(Process.isExitMessage)
+      expect(exit.elements[1]).toEqual(server.pid)
+      expect(exit.elements[2]).toBe(T.atom("cast_crash"))
+      expect((yield* Effect.flip(GenServer.call(server.pid, T.atom("get"))))._tag).toBe("NoProc")
+    })))
+
+  it.effect("re-entrancy: two servers casting to each other from their callbacks", () =>
+    inProcess(Effect.gen(function*() {
+      const done = yield* Deferred.make<void>()
+      const a = yield* GenServer.start(CastLog, { done })
+      const b = yield* GenServer.start(CastLog, { done })
+      yield* GenServer.call(a.pid, b.pid)
+      yield* GenServer.call(b.pid, a.pid)
+      yield* GenServer.cast(a.pid, T.tuple(T.atom("relay"), 1001))
+      // a gets 1001, 999, ..., 1 and b 1000, ..., 0, where the relay ends
+      yield* Deferred.await(done)
+      const relayed = (pid: T.Pid) =>
+        Effect.map(GenServer.call(pid, T.atom("get")), (r) => (r as T.Tuple).elements[0])
+      expect(yield* relayed(a.pid)).toBe(501)
+      expect(yield* relayed(b.pid)).toBe(501)
+    })))
+
+  it.effect("while suspended by sys, casts wait; after resume they are applied in order", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const server = yield* GenServer.start(CastLog, {})
+      const sys = (msg: T.Term) =>
+        Effect.flatMap(Effect.sync(() => rt.unsafeMakeRef()), (tag) =>
+          Effect.zipRight(
+            Process.send(server.pid, T.tuple(T.atom("system"), T.tuple(me, tag), msg)),
+            Process.receive((m) => m instanceof T.Tuple && T.equals(m.elements[0]!, tag))
+          ))
+      yield* GenServer.cast(server.pid, T.tuple(me, 0))
+      yield* sys(T.atom("suspend"))
+      for (let i = 1; i < 50; i++) yield* GenServer.cast(server.pid, T.tuple(me, i))
+      expect(Option.getOrThrow(yield* Process.processInfo(server.pid)).messageQueueLen).toBe(49)
+      yield* sys(T.atom("resume"))
+      expect(yield* GenServer.call(server.pid, T.atom("get"))).toEqual(T.tuple(range(50), 0))
+    })))
+})

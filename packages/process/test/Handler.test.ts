@@ -213,3 +213,171 @@ describe("Process handler mode", () => {
       expect((yield* ProcessRuntime.ProcessRuntime).unsafeProcessCount()).toBe(1)
     })))
 })
+
+/** `{From, N}` where `From` is a pid and `N` a number: a numbered message and its sender. */
+const numbered = (m: unknown): m is Term.Tuple =>
+  m instanceof Term.Tuple && m.elements.length === 2 && m.elements[0] instanceof Term.Pid &&
+  typeof m.elements[1] === "number"
+
+/**
+ * `spawnHandler`, returned once the process serves and is idle: it answers a first
+ * `{ready, From}` synchronously, and is idle again when that answer is here.
+ */
+const spawnIdle = (handle: (m: unknown) => Effect.Effect<unknown, unknown, ProcessRuntime.ProcessRuntime>) =>
+  Effect.gen(function*() {
+    const rt = yield* ProcessRuntime.ProcessRuntime
+    const me = yield* Process.self
+    const pid = yield* Process.spawnHandler((m) => {
+      if (m instanceof Term.Tuple && m.elements[0] === atom("ready")) {
+        rt.unsafeSend(m.elements[1] as Term.Pid, tuple(atom("ready"), m.elements[2]!))
+        return Effect.void
+      }
+      return handle(m)
+    })
+    const tag = rt.unsafeMakeRef()
+    yield* Process.send(pid, tuple(atom("ready"), me, tag))
+    yield* Process.receive((m) => m instanceof Term.Tuple && m.elements[0] === atom("ready") && m.elements[1] === tag)
+    expect((yield* entry(pid))!.fiber).toBeUndefined()
+    return pid
+  })
+
+describe("Process handler mode: messages from process fibers, handled on the sender's stack", () => {
+  it.effect("a send from a process to an idle handler process is handled before the send returns", () =>
+    inProcess(Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const pid = yield* spawnIdle((m) => {
+        seen.push(m)
+        return Effect.void
+      })
+      yield* Process.send(pid, 1)
+      expect(seen).toEqual([1])
+      yield* Process.send(pid, 2)
+      yield* Process.send(pid, 3)
+      expect(seen).toEqual([1, 2, 3])
+      const p = yield* entry(pid)
+      expect(p!.fiber).toBeUndefined()
+      expect(p!.size).toBe(0)
+    })))
+
+  it.effect("bursts from two senders: each sender's messages in its order, through idle, queued and busy turns", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const n = 5000
+      const seen: Array<readonly [string, number]> = []
+      // every 700th message is handled on a fiber: later ones queue meanwhile
+      const pid = yield* spawnIdle((m) => {
+        if (!numbered(m)) return Process.send(me, atom("done"))
+        const i = m.elements[1] as number
+        seen.push([(m.elements[0] as Term.Pid).toString(), i])
+        return i % 700 === 0 ? Effect.yieldNow() : Effect.void
+      })
+      const sender = Effect.gen(function*() {
+        const self = yield* Process.self
+        for (let i = 0; i < n; i++) {
+          yield* Process.send(pid, tuple(self, i))
+          if (i % 97 === 0) yield* Effect.yieldNow()
+        }
+        yield* Process.send(pid, atom("end"))
+      })
+      const a = yield* Process.spawn(sender)
+      const b = yield* Process.spawn(sender)
+      yield* Process.receive((m) => m === atom("done"))
+      yield* Process.receive((m) => m === atom("done"))
+      expect(seen.length).toBe(2 * n)
+      for (const who of [a, b]) {
+        const mine = seen.filter(([from]) => from === who.toString()).map(([, i]) => i)
+        expect(mine).toEqual(Array.from({ length: n }, (_, i) => i))
+      }
+      // both senders had turns while the other was sending (a burst does not hold the scheduler)
+      const firstOfB = seen.findIndex(([from]) => from === b.toString())
+      const lastOfA = seen.map(([from]) => from).lastIndexOf(a.toString())
+      expect(firstOfB).toBeLessThan(lastOfA)
+    })))
+
+  it.effect("a long burst from one process does not starve another process", () =>
+    inProcess(Effect.gen(function*() {
+      let ticks = 0
+      yield* Process.spawn(Effect.forever(Effect.sync(() => ticks++)))
+      let count = 0
+      const pid = yield* spawnIdle(() => {
+        count++
+        return Effect.void
+      })
+      const before = ticks
+      for (let i = 0; i < 50_000; i++) yield* Process.send(pid, i)
+      expect(count).toBe(50_000)
+      expect(ticks).toBeGreaterThan(before)
+    })))
+
+  it.effect("a handler failing mid-burst ends the process with its reason; the sender goes on, later sends dropped", () =>
+    inProcess(Effect.gen(function*() {
+      yield* Process.trapExit(true)
+      let handled = 0
+      const pid = yield* spawnIdle((m) => {
+        if (m === 500) return Effect.fail(atom("boom"))
+        handled++
+        return Effect.void
+      })
+      yield* Process.link(pid)
+      const ref = yield* Process.monitor(pid)
+      for (let i = 0; i < 1000; i++) yield* Process.send(pid, i)
+      expect(yield* downReason(ref)).toBe(atom("boom"))
+      expect(handled).toBe(500)
+      const exit = yield* Process.receive(Process.isExitMessage)
+      expect(exit.elements[1]).toEqual(pid)
+      expect(exit.elements[2]).toBe(atom("boom"))
+      expect(yield* Process.isAlive(pid)).toBe(false)
+    })))
+
+  it.effect("re-entrancy: two handler processes sending to each other from their handlers' fibers", () =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const rounds = 2000
+      const got = { a: [] as Array<number>, b: [] as Array<number> }
+      const peer: { a?: Term.Pid; b?: Term.Pid } = {}
+      const player = (name: "a" | "b") => (m: unknown) => {
+        if (typeof m !== "number") return Effect.void
+        got[name].push(m)
+        if (m === rounds) return Process.send(me, atom("over"))
+        // an Effect, not an Exit: the handler runs on a fiber of its process, which sends to the other
+        return Process.send(name === "a" ? peer.b! : peer.a!, m + 1)
+      }
+      peer.a = yield* spawnIdle(player("a"))
+      peer.b = yield* spawnIdle(player("b"))
+      yield* Process.send(peer.a, 0)
+      yield* Process.receive((m) => m === atom("over"))
+      expect(got.a).toEqual(Array.from({ length: rounds / 2 + 1 }, (_, i) => 2 * i))
+      expect(got.b).toEqual(Array.from({ length: rounds / 2 }, (_, i) => 2 * i + 1))
+    })))
+
+  it.effect("a chain of handlers each sending on from a fiber step nests a bounded depth, then takes turns", () =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const length = 40
+      let depth = 0
+      let deepest = 0
+      const order: Array<number> = []
+      const pids: Array<Term.Pid> = []
+      for (let i = length - 1; i >= 0; i--) {
+        const next = pids[0]
+        pids.unshift(
+          yield* spawnIdle((m) => {
+            depth++
+            deepest = Math.max(deepest, depth)
+            order.push(i)
+            // a fiber of its own, run synchronously inside the handler: its send is a process fiber's step
+            const on = next === undefined ? Process.send(me, atom("end")) : Process.send(next, m)
+            Effect.runSync(Effect.provideService(on, ProcessRuntime.ProcessRuntime, rt))
+            depth--
+            return Effect.void
+          })
+        )
+      }
+      yield* Process.send(pids[0]!, atom("go"))
+      yield* Process.receive((m) => m === atom("end"))
+      expect(order).toEqual(Array.from({ length }, (_, i) => i))
+      expect(deepest).toBeGreaterThan(1)
+      expect(deepest).toBeLessThan(length / 2)
+    })))
+})
