@@ -34,6 +34,7 @@ import type * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import {
+  chargeOps,
   contextGet,
   currentFiber,
   isLiveClock,
@@ -486,11 +487,16 @@ export const send = (to: SendTarget, message: unknown): Effect.Effect<void, Send
  * The body of `unsafeSendLocal`'s step: sent by the runtime of the fiber running it, which
  * delivers to a local pid at once (an idle handler process handles it now, see `serve`)
  * and routes any other pid, as a send from synchronous code does.
+ *
+ * A message left waiting in a mailbox counts as two ops against the sender's time slice
+ * (what a send cost before it was one step): a sender that outpaces its receiver yields
+ * as often as then, instead of filling the receiver's mailbox twice as fast as the
+ * receiver empties it between their turns.
  */
 const sendNow = (to: Pid, message: unknown): void => {
   const fiber = currentFiber()
   if (fiber === undefined) throw new Error("Process.unsafeSendLocal: run outside a fiber")
-  runtimeOf(fiber.currentContext).unsafeSendFromFiber(to, message)
+  if (runtimeOf(fiber.currentContext).unsafeSendFromFiber(to, message)) chargeOps(fiber, 1)
 }
 
 const sendStep: (to: Pid, message: unknown) => Effect.Effect<void> = makeSync2(sendNow)

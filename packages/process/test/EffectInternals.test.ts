@@ -27,7 +27,8 @@ describe("effectInternals", () => {
       currentFiberSlot: true,
       successProto: true,
       syncOp: true,
-      maxOpsByRefs: true
+      maxOpsByRefs: true,
+      chargeOps: true
     })
   })
 
@@ -132,6 +133,25 @@ describe("effectInternals", () => {
       expect(yield* read).toEqual([3000, 3000, 3000])
     }))
 
+  it.effect("chargeOps: the running fiber's op count grows by n (a fiber yields sooner)", () =>
+    Effect.gen(function*() {
+      const [before, after] = yield* Effect.withFiberRuntime<readonly [number, number]>((fiber) => {
+        const before = fiber.currentOpCount
+        internals.chargeOps(fiber, 100)
+        return Effect.succeed([before, fiber.currentOpCount] as const)
+      })
+      expect(after).toBe(before + 100)
+      // charged past the limit: the fiber yields at its next step, and runs on after
+      const initial = yield* FiberRef.get(FiberRef.currentMaxOpsBeforeYield)
+      let other = 0
+      yield* Effect.fork(Effect.sync(() => other++))
+      yield* Effect.withFiberRuntime((fiber) => {
+        internals.chargeOps(fiber, initial)
+        return Effect.void
+      })
+      yield* Effect.sync(() => expect(other).toBe(1))
+    }))
+
   it.effect("clockScheduler: the live clock's scheduler (fast); undefined with the fallback", () =>
     Effect.gen(function*() {
       const live = Clock.make()
@@ -155,7 +175,8 @@ describe("effectInternals", () => {
         currentFiberSlot: false,
         successProto: false,
         syncOp: false,
-        maxOpsByRefs: false
+        maxOpsByRefs: false,
+        chargeOps: false
       })
       expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")

@@ -24,6 +24,8 @@
  *   and its context), falling back to `Effect.sync`.
  * - `maxOpsOf`: a fiber's `currentMaxOpsBeforeYield`, remembered for the fiber's private
  *   FiberRefs object (replaced whenever a FiberRef changes), falling back to a read per call.
+ * - `chargeOps`: adds to the op count of a fiber's time slice (a plain field behind the
+ *   public getter), falling back to nothing (the fiber then yields later).
  *
  * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
  * these hacks out when something misbehaves after an effect upgrade).
@@ -360,6 +362,41 @@ export const maxOpsOf: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => number =
   ? maxOpsByRefs
   : maxOpsByApi
 
+// --- Op count -------------------------------------------------------------------
+
+/** `chargeOps` through the fiber's op counter field. @internal */
+export const chargeOpsByField = (fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number): void => {
+  ;(fiber as unknown as { currentOpCount: number }).currentOpCount += n
+}
+
+const chargeShapeOk = !forced && ((): boolean => {
+  try {
+    return Effect.runSync(Effect.withFiberRuntime<boolean>((fiber) => {
+      const field = Object.getOwnPropertyDescriptor(fiber, "currentOpCount")
+      if (field === undefined || field.writable !== true || typeof field.value !== "number") {
+        return Effect.succeed(false)
+      }
+      const before = fiber.currentOpCount
+      chargeOpsByField(fiber, 5)
+      const after = fiber.currentOpCount
+      chargeOpsByField(fiber, -5)
+      return Effect.succeed(after === before + 5 && fiber.currentOpCount === before)
+    }))
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * Counts `n` more run-loop ops against the time slice of `fiber`, the fiber running now
+ * (the scheduler makes it yield after `maxOpsOf(fiber)` ops): for a step that does the work
+ * of several, so that it yields as often as those would have.
+ * @internal
+ */
+export const chargeOps: (fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number) => void = chargeShapeOk
+  ? chargeOpsByField
+  : () => {}
+
 // --- Report -------------------------------------------------------------------
 
 /**
@@ -375,6 +412,7 @@ export const shapes: {
   readonly successProto: boolean
   readonly syncOp: boolean
   readonly maxOpsByRefs: boolean
+  readonly chargeOps: boolean
 } = {
   contextUnsafeMap: contextShapeOk,
   fiberRefsLocals: fiberRefsShapeOk,
@@ -383,5 +421,6 @@ export const shapes: {
   currentFiberSlot: fiberSlotOk,
   successProto: successProto !== undefined,
   syncOp: syncShapeOk,
-  maxOpsByRefs: maxOpsShapeOk
+  maxOpsByRefs: maxOpsShapeOk,
+  chargeOps: chargeShapeOk
 }

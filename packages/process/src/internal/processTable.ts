@@ -91,16 +91,14 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   /**
    * `deliver` from a process fiber's step (a call's request whose caller waits for the
    * answer next, a cast, a send): an idle handler process handles the message at once, on
-   * the sender's stack (`handler.drainNow`).
+   * the sender's stack (`handler.drainNow`). `true` when the message waits in the mailbox.
    */
-  deliverNow(message: unknown): void {
-    if (this.serving === undefined || this.fiber !== undefined || this.hstate !== 0) {
-      this.accept(message)
-      return
-    }
+  deliverNow(message: unknown): boolean {
+    if (this.serving === undefined || this.fiber !== undefined || this.hstate !== 0) return this.accept(message)
     // idle with an empty mailbox: the message is the next one handled, queued or not
     if (this.size === 0 && this.decode === undefined && !this.dead) this.rt.handleNow(this, message)
     else if (this.accept(message)) this.rt.drainHandlerNow(this)
+    return false
   }
   /** Decodes (when the process declared a schema) and queues a message; `false` when it is dropped. */
   private accept(message: unknown): boolean {

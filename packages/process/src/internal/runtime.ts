@@ -447,11 +447,17 @@ export class RuntimeImpl implements ProcessRuntimeShape {
 
   /**
    * `unsafeSend` to a pid from a process fiber's step (`Process.unsafeSendLocal`): a local
-   * idle handler process handles the message at once (`ProcessImpl.deliverNow`).
+   * idle handler process handles the message at once (`ProcessImpl.deliverNow`). `true`
+   * when the message waits in a mailbox (or went to the router), `false` when it was
+   * handled at once or dropped.
    */
-  unsafeSendFromFiber(to: Pid, message: unknown): void {
-    if (this.isLocal(to)) this.procs.get(to)?.deliverNow(message)
-    else this.enqueue(new Sig.Message({ from: undefined, to, message }))
+  unsafeSendFromFiber(to: Pid, message: unknown): boolean {
+    if (!this.isLocal(to)) {
+      this.enqueue(new Sig.Message({ from: undefined, to, message }))
+      return true
+    }
+    const p = this.procs.get(to)
+    return p !== undefined && p.deliverNow(message)
   }
 
   /**
