@@ -93,6 +93,11 @@ export const handleNow = (p: ProcessImpl, message: unknown): void => {
   nested++
   try {
     if (!handled(p, handleOne(p.serving!, message))) return
+    // the usual case: nothing came meanwhile
+    if (p.size === 0 && p.killReason === undefined) {
+      p.hstate = HState.Idle
+      return
+    }
     p.hstate = HState.Scheduled
     drain(p)
   } finally {
