@@ -659,8 +659,7 @@ describe("GenServer casts", () => {
       yield* GenServer.cast(a.pid, T.tuple(T.atom("relay"), 1001))
       // a gets 1001, 999, ..., 1 and b 1000, ..., 0, where the relay ends
       yield* Deferred.await(done)
-      const relayed = (pid: T.Pid) =>
-        Effect.map(GenServer.call(pid, T.atom("get")), (r) => (r as T.Tuple).elements[0])
+      const relayed = (pid: T.Pid) => Effect.map(GenServer.call(pid, T.atom("get")), (r) => (r as T.Tuple).elements[0])
       expect(yield* relayed(a.pid)).toBe(501)
       expect(yield* relayed(b.pid)).toBe(501)
     })))
