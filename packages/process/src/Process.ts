@@ -462,6 +462,10 @@ export const makeRef: Effect.Effect<Ref, never, internal.ProcessRuntime> = Effec
  * `to` may be an alias (a `Ref`): the message goes to the process that created it while
  * the alias is active (over the distribution as ALIAS_SEND), and is dropped otherwise.
  *
+ * Built in a process fiber for a pid of its node, the send is one run-loop step (see
+ * `unsafeSendLocal`): an idle handler process (see `serve`) handles the message before
+ * that step ends.
+ *
  * @since 0.1.0
  * @category messages
  */

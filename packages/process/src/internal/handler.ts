@@ -2,8 +2,11 @@
  * Handler mode: a process that holds no fiber while idle (as Akka and Ergo actors).
  *
  * A process enters it with `Process.serve(handle)`: its fiber ends, and from then on each
- * message, in arrival order, is given to `handle`. When a message arrives at an idle
- * handler process, a task on the process scheduler drains the mailbox:
+ * message, in arrival order, is given to `handle`. When a message from a process fiber's
+ * step (a send, a cast, a call's request) arrives at an idle handler process, the process
+ * handles it at once on the sender's stack (`drainNow`, `handleNow`; nesting bounded);
+ * when any other message arrives (from the network, a timer, a handler), a task on the
+ * process scheduler drains the mailbox. Either way:
  * - `handle(message)` returning an `Exit` (`Effect.succeed`, `Effect.void`, `Effect.fail`…)
  *   is applied at once, with no fiber at all: success goes on to the next message, a
  *   failure ends the process with that exit, as a process fiber's failure would;
