@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { ERLC_CACHE_ENV } from "./erl.js"
 import { host } from "./tsnode.js"
 
 export interface CertFiles {
@@ -134,31 +135,74 @@ const makeIntermediate = (dir: string, name: string, ca: string, cn: string) => 
   ])
 }
 
-/** Makes the PKI synchronously in a fresh temp directory. */
-export const makePki = (): Pki => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-tls-"))
+/** The file names of a PKI directory (relative to it). */
+const layout = (dir: string): Omit<Pki, "dir"> => {
+  const files = (name: string): CertFiles => ({
+    certfile: path.join(dir, `${name}.pem`),
+    keyfile: path.join(dir, `${name}.key`)
+  })
+  return {
+    cacert: path.join(dir, "ca.pem"),
+    cacert2: path.join(dir, "ca2.pem"),
+    node: files("node"),
+    expired: files("expired"),
+    wrongCa: files("wrongca"),
+    otherHost: files("otherhost"),
+    chained: { certfile: path.join(dir, "chained-full.pem"), keyfile: path.join(dir, "chained.key") }
+  }
+}
+
+/** Generates every key and certificate into `dir` (two dozen `openssl` runs, about 0.6 CPU-s). */
+const generate = (dir: string): void => {
   const names = `DNS:${host},DNS:localhost,IP:127.0.0.1`
   makeCa(dir, "ca", "effect-otp test CA")
   makeCa(dir, "ca2", "effect-otp other CA")
-  return {
-    dir,
-    cacert: path.join(dir, "ca.pem"),
-    cacert2: path.join(dir, "ca2.pem"),
-    node: makeLeaf(dir, "node", "ca", names, "2"),
-    expired: makeLeaf(dir, "expired", "ca", names, "-1"),
-    wrongCa: makeLeaf(dir, "wrongca", "ca2", names, "2"),
-    otherHost: makeLeaf(dir, "otherhost", "ca", "DNS:other.invalid", "2"),
-    chained: (() => {
-      makeIntermediate(dir, "ica", "ca", "effect-otp intermediate CA")
-      const leaf = makeLeaf(dir, "chained", "ica", names, "2")
-      const full = path.join(dir, "chained-full.pem")
-      fs.writeFileSync(
-        full,
-        Buffer.concat([fs.readFileSync(leaf.certfile), fs.readFileSync(path.join(dir, "ica.pem"))])
-      )
-      return { certfile: full, keyfile: leaf.keyfile }
-    })()
+  makeLeaf(dir, "node", "ca", names, "2")
+  makeLeaf(dir, "expired", "ca", names, "-1")
+  makeLeaf(dir, "wrongca", "ca2", names, "2")
+  makeLeaf(dir, "otherhost", "ca", "DNS:other.invalid", "2")
+  makeIntermediate(dir, "ica", "ca", "effect-otp intermediate CA")
+  const leaf = makeLeaf(dir, "chained", "ica", names, "2")
+  fs.writeFileSync(
+    path.join(dir, "chained-full.pem"),
+    Buffer.concat([fs.readFileSync(leaf.certfile), fs.readFileSync(path.join(dir, "ica.pem"))])
+  )
+}
+
+/**
+ * The run's generated PKI, in the run's cache directory (`ERLC_CACHE_ENV`, which also holds
+ * the run's `erlc` output): the first file that needs it makes it (a file making it at the
+ * same time keeps its own or ours: the rename is atomic). `undefined` outside vitest's
+ * global setup.
+ */
+const runPki = (): string | undefined => {
+  const cache = process.env[ERLC_CACHE_ENV]
+  if (cache === undefined || !fs.existsSync(cache)) return undefined
+  const dir = path.join(cache, "pki")
+  if (!fs.existsSync(dir)) {
+    const work = fs.mkdtempSync(path.join(cache, "tmp-pki-"))
+    generate(work)
+    try {
+      fs.renameSync(work, dir)
+    } catch {
+      fs.rmSync(work, { recursive: true, force: true })
+    }
   }
+  return dir
+}
+
+/**
+ * Makes the PKI synchronously in a fresh temp directory. Within a vitest run the keys and
+ * certificates are generated once per run (about 0.6 CPU-s of `openssl` each time) and
+ * copied into each fresh directory: every PKI still has a directory of its own, which
+ * its user may write optfiles into and remove.
+ */
+export const makePki = (): Pki => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-otp-tls-"))
+  const shared = runPki()
+  if (shared === undefined) generate(dir)
+  else fs.cpSync(shared, dir, { recursive: true })
+  return { dir, ...layout(dir) }
 }
 
 /** `makePki` whose directory is removed with the scope. */
