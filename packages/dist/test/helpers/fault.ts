@@ -25,9 +25,10 @@ export interface ChildNode {
 }
 
 /**
- * Starts `faultPeer.ts <name> <cookie>` with tsx and waits for `@@ready`; killed (by pid)
- * when the scope closes. With `execArgv` (say `--max-old-space-size=192`), node runs the
- * file itself (`node <execArgv> --import tsx`), so `pid` is the node process.
+ * Starts `faultPeer.ts <name> <cookie>` (`node <execArgv> --import scripts/ts-loader.mjs`,
+ * the repository's TypeScript loader for test processes) and waits for `@@ready`; killed
+ * (by pid) when the scope closes. `pid` is the node process itself (no wrapper process), so
+ * a `kill` is a `kill -9` of the node. `execArgv`: node flags, say `--max-old-space-size=192`.
  */
 export const startTsPeer = (
   name: string,
@@ -37,9 +38,14 @@ export const startTsPeer = (
   Effect.acquireRelease(
     Effect.async<ChildNode, Error>((resume) => {
       const script = join(here, "faultPeer.ts")
-      const argv = options.execArgv === undefined
-        ? [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), script, name, cookie]
-        : [...options.execArgv, "--import", "tsx", script, name, cookie]
+      const argv = [
+        ...(options.execArgv ?? []),
+        "--import",
+        join(repoRoot, "scripts", "ts-loader.mjs"),
+        script,
+        name,
+        cookie
+      ]
       const child = spawn(process.execPath, argv, { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] })
       let out = ""
       let err = ""
