@@ -7,8 +7,22 @@ import { fileURLToPath } from "node:url"
 import { erlAvailable as erlRuns, uniqueName } from "../../../dist/test/helpers/erl.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
+/** The development entry point: it registers `tsx` and imports `src/bin.ts`. */
 export const BIN = path.resolve(here, "../../bin/effect-otp.mjs")
 export const REPO = path.resolve(here, "../../../..")
+
+/**
+ * How the tests start the shell: `src/bin.ts`, what `BIN` runs, under the repository's
+ * TypeScript loader for test processes (`scripts/ts-loader.mjs`), which loads it with about
+ * half the CPU time of `tsx` (a second less per shell, and the tests start dozens). One test
+ * (`--noshell` in Command.test.ts) starts `BIN` itself.
+ */
+export const shellArgv = (args: ReadonlyArray<string>): Array<string> => [
+  "--import",
+  path.join(REPO, "scripts", "ts-loader.mjs"),
+  path.resolve(here, "../../src/bin.ts"),
+  ...args
+]
 
 const children = new Set<ChildProcessWithoutNullStreams>()
 
@@ -35,7 +49,7 @@ export interface Result {
 /** Runs the command to completion with the given stdin. */
 export const run = (args: ReadonlyArray<string>, input = "", env: NodeJS.ProcessEnv = {}): Promise<Result> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, shellArgv(args), { cwd: REPO, env: { ...process.env, ...env } })
     children.add(child)
     let stdout = ""
     let stderr = ""
@@ -62,7 +76,7 @@ export class Shell {
     readonly args: ReadonlyArray<string>,
     readonly prefix: string,
     env: NodeJS.ProcessEnv = {},
-    command: readonly [string, ReadonlyArray<string>] = [process.execPath, [BIN, ...args]]
+    command: readonly [string, ReadonlyArray<string>] = [process.execPath, shellArgv(args)]
   ) {
     this.child = spawn(command[0], command[1], { cwd: REPO, env: { ...process.env, ...env } })
     children.add(this.child)
