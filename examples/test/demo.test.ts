@@ -1,5 +1,5 @@
 /**
- * `npm run demo` end to end: runs `npx tsx examples/src/demo.ts` as a child process on a
+ * `npm run demo` end to end: runs `tsx examples/src/demo.ts` as a child process on a
  * private epmd port (so the demo hosts its own embedded epmd), with suffixed node names
  * and its own cookie, then checks the transcript, the exit code, that every node's OS
  * process is gone and that no demo name is left in any epmd.
@@ -9,11 +9,19 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import { freePort, runProcess } from "./helpers/script.js"
+import * as path from "node:path"
+import { erlProbe } from "../../packages/dist/test/helpers/erlProbe.js"
+import { freePort, root, runProcess } from "./helpers/script.js"
 
-/** Runs the demo (`npm run demo`'s command); interrupts it (SIGINT, by pid) past the default 100 s. */
+/**
+ * Runs the demo (`npm run demo`'s command: `tsx` from `node_modules/.bin`, without the CPU
+ * second of an `npx` in front); interrupts it (SIGINT, by pid) past the default 100 s.
+ */
 const runDemo = (env: Record<string, string>) =>
-  runProcess("npx", ["tsx", "examples/src/demo.ts"], { env, timeoutSignal: "SIGINT" })
+  runProcess(path.join(root, "node_modules", ".bin", "tsx"), ["examples/src/demo.ts"], {
+    env,
+    timeoutSignal: "SIGINT"
+  })
 
 /** Running, not a zombie waiting to be reaped. */
 const isRunning = (pid: number): boolean => {
@@ -31,7 +39,8 @@ const isRunning = (pid: number): boolean => {
 }
 
 const hasEpmd = spawnSync("epmd", ["-help"]).error === undefined
-const erlInstalled = spawnSync("erl", ["-noshell", "-eval", "halt()."], { timeout: 30_000 }).status === 0
+// the test run's probe (made once by the vitest global setup), not an erl of our own
+const erlInstalled = erlProbe().ok
 if (!erlInstalled) {
   if (process.env.CI) throw new Error("erl is required under CI (the demo's part 2)")
   console.warn(
