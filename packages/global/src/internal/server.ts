@@ -451,6 +451,15 @@ const cancelLocker = (st: State, node: Atom, s: Session) =>
     return resolver === undefined ? cancel : Effect.zipRight(Fiber.interruptFork(resolver), cancel)
   })
 
+/** `node`'s connect session, if any, goes (OTP's `reset_node_state`), with the locker's part and its resolver. */
+const dropSession = (st: State, node: Atom) =>
+  Effect.suspend(() => {
+    const s = st.sessions.get(node)
+    if (s === undefined) return Effect.void
+    st.sessions.delete(node)
+    return cancelLocker(st, node, s)
+  })
+
 /**
  * `restart_connect`: drop the session (and the locker's), and connect again with a new tag if
  * still up. As OTP's `cancel_locker`, a session the peer had answered (`pending`) gets a
@@ -525,9 +534,7 @@ const nodedown = (st: State, node: Atom) =>
     st.pending.delete(node)
     st.synced.delete(node)
     st.preConnect.delete(node)
-    const s = st.sessions.get(node)
-    st.sessions.delete(node)
-    if (s !== undefined) yield* cancelLocker(st, node, s)
+    yield* dropSession(st, node)
     yield* syncDone(st, node)
   })
 
@@ -780,12 +787,8 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
       if (!(node instanceof T.Atom)) return
       st.synced.add(node)
       st.pending.delete(node)
-      const s = st.sessions.get(node)
-      if (s !== undefined) {
-        st.sessions.delete(node)
-        yield* cancelLocker(st, node, s)
-      }
       st.preConnect.delete(node)
+      yield* dropSession(st, node)
       return yield* syncDone(st, node)
     }
     yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
