@@ -1263,6 +1263,21 @@ export const monitor = (target: Target, options?: MonitorOptions): Effect.Effect
   withSelf((p) => monitors.monitor(p.rt, p, toDestination(target), options?.alias))
 
 /**
+ * `monitor(pid)` for code that holds the calling process's handle (a `serve` handler,
+ * which runs with no fiber): the monitor is in place when it returns, and its `MONITOR_P`
+ * written on an up connection (queued in order while one is set up). As `monitor`, a
+ * target that is not alive, or a node that cannot be reached, gives the `'DOWN'`
+ * (`noproc`, `noconnection`).
+ *
+ * @since 0.1.0
+ * @category monitors
+ */
+export const unsafeMonitor = (self: ProcessHandle, target: Pid): Ref => {
+  const p = self as ProcessImpl
+  return monitors.unsafeMonitor(p.rt, p, target)
+}
+
+/**
  * `erlang:alias()`: a new alias of the calling process, a `Ref` that any process (here
  * or on another node) can `send` to; the message lands in this process's mailbox while
  * the alias is active, and is dropped once it is not. `{ reply: true }` is
@@ -1302,6 +1317,25 @@ export const demonitor = (
   ref: Ref,
   options?: { readonly flush?: boolean }
 ): Effect.Effect<boolean, never, Self> => withSelf((p) => monitors.demonitor(p.rt, p, ref, options?.flush === true))
+
+/**
+ * `demonitor` for code that holds the calling process's handle (a `serve` handler, which
+ * runs with no fiber), synchronously: `true` if the monitor was active; `flush: true` also
+ * removes its `'DOWN'` from the mailbox.
+ *
+ * @since 0.1.0
+ * @category monitors
+ */
+export const unsafeDemonitor = (
+  self: ProcessHandle,
+  ref: Ref,
+  options?: { readonly flush?: boolean }
+): boolean => {
+  const p = self as ProcessImpl
+  const active = monitors.unsafeDemonitor(p.rt, p, ref)
+  if (options?.flush === true) p.removeWhere((m) => monitors.isDown(m, ref))
+  return active
+}
 
 /**
  * `exit(reason)` ends the current process with `reason` (a failure with `ProcessExit`,

@@ -7,7 +7,7 @@
 import * as NetKernel from "@effect-otp/dist/NetKernel"
 import type { RpcShape } from "@effect-otp/dist/Rpc"
 import * as Process from "@effect-otp/process/Process"
-import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
+import { ProcessRuntime, type ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import * as T from "@effect-otp/process/Term"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -128,6 +128,12 @@ export interface State {
   tagCounter: bigint
   lockerPid?: T.Pid
   registrarPid?: T.Pid
+  /**
+   * The name server's process and its runtime, once it runs: it serves its messages with
+   * no fiber (`Process.serve`), and the calls of a registration are handled synchronously.
+   */
+  gns?: Process.ProcessHandle
+  gnsRuntime?: ProcessRuntimeShape
   /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `multiCall`). */
   readonly registrarMonitors: Map<Atom, T.Ref>
   /** `{global_name_server, N}` by node (built once). */
@@ -326,18 +332,23 @@ const unlockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
 // ---------------------------------------------------------------------------------- names and locks
 
 // The calls a registration makes on every node (`set_lock`, `register`, `del_lock`) are
-// built from plain combinators, not generators: they run several times per register_name.
+// handled synchronously by the name server's handler (no fiber, no Effect): they run
+// several times per register_name, on every node. Each runs in the name server's process.
 
-const deleteName = (st: State, name: Term): Effect.Effect<void, never, InProcess> => {
+const deleteNameNow = (st: State, name: Term): void => {
   const old = st.names.delete(name)
-  return old === undefined ? Effect.void : Process.demonitor(old.mon, { flush: true })
+  if (old !== undefined) Process.unsafeDemonitor(st.gns!, old.mon, { flush: true })
 }
 
-const insertName = (st: State, name: Term, pid: T.Pid, method: Term): Effect.Effect<void, never, InProcess> =>
-  Effect.zipRight(
-    deleteName(st, name),
-    Effect.map(Process.monitor(pid), (mon) => st.names.add({ name, pid, method, mon }))
-  )
+const insertNameNow = (st: State, name: Term, pid: T.Pid, method: Term): void => {
+  deleteNameNow(st, name)
+  st.names.add({ name, pid, method, mon: Process.unsafeMonitor(st.gns!, pid) })
+}
+
+const deleteName = (st: State, name: Term): Effect.Effect<void> => Effect.sync(() => deleteNameNow(st, name))
+
+const insertName = (st: State, name: Term, pid: T.Pid, method: Term): Effect.Effect<void> =>
+  Effect.sync(() => insertNameNow(st, name, pid, method))
 
 /** `lock_still_set(FromPid)`: a `register` from a pid that does not hold the `global` lock here is dropped. */
 const lockStillSet = (st: State, from: T.Pid): boolean => {
@@ -346,55 +357,50 @@ const lockStillSet = (st: State, from: T.Pid): boolean => {
   return g.holders.some((h) => T.equals(h.pid, from))
 }
 
-const setLock = (st: State, id: Term, from: T.Pid): Effect.Effect<boolean, never, InProcess> => {
-  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return Effect.succeed(false)
+const setLock = (st: State, id: Term, from: T.Pid): boolean => {
+  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return false
   const [resource, reqId] = id.elements as [Term, Term]
   const lock = st.locks.find((l) => T.equals(l.resource, resource))
   if (lock === undefined) {
-    return Effect.map(Process.monitor(from), (mon) => {
-      st.locks.push({ resource, reqId, holders: [{ pid: from, mon }] })
-      return true
-    })
-  }
-  if (!T.equals(lock.reqId, reqId)) return Effect.succeed(false)
-  if (lock.holders.some((h) => T.equals(h.pid, from))) return Effect.succeed(true)
-  return Effect.map(Process.monitor(from), (mon) => {
-    lock.holders.push({ pid: from, mon })
+    st.locks.push({ resource, reqId, holders: [{ pid: from, mon: Process.unsafeMonitor(st.gns!, from) }] })
     return true
-  })
+  }
+  if (!T.equals(lock.reqId, reqId)) return false
+  if (lock.holders.some((h) => T.equals(h.pid, from))) return true
+  lock.holders.push({ pid: from, mon: Process.unsafeMonitor(st.gns!, from) })
+  return true
 }
 
-const delLock = (st: State, id: Term, from: T.Pid): Effect.Effect<void, never, InProcess> => {
-  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return Effect.void
+const delLock = (st: State, id: Term, from: T.Pid): void => {
+  if (!(id instanceof T.Tuple) || id.elements.length !== 2) return
   const [resource, reqId] = id.elements as [Term, Term]
   const i = st.locks.findIndex((l) => T.equals(l.resource, resource) && T.equals(l.reqId, reqId))
-  if (i < 0) return Effect.void
+  if (i < 0) return
   const lock = st.locks[i]!
   const h = lock.holders.findIndex((x) => T.equals(x.pid, from))
-  if (h < 0) return Effect.void
+  if (h < 0) return
   const [held] = lock.holders.splice(h, 1)
   if (lock.holders.length === 0) {
     st.locks.splice(i, 1)
     if (resource === A.global) st.globalLockDownedLast = false
   }
-  return Process.demonitor(held!.mon, { flush: true })
+  Process.unsafeDemonitor(st.gns!, held!.mon, { flush: true })
 }
 
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
-const handleDown = (st: State, ref: T.Ref) =>
-  Effect.sync(() => {
-    st.names.deleteByMonitor(ref)
-    for (let i = st.locks.length - 1; i >= 0; i--) {
-      const lock = st.locks[i]!
-      const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
-      if (h < 0) continue
-      lock.holders.splice(h, 1)
-      if (lock.holders.length === 0) {
-        st.locks.splice(i, 1)
-        if (lock.resource === A.global) st.globalLockDownedLast = true
-      }
+const handleDown = (st: State, ref: T.Ref): void => {
+  st.names.deleteByMonitor(ref)
+  for (let i = st.locks.length - 1; i >= 0; i--) {
+    const lock = st.locks[i]!
+    const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
+    if (h < 0) continue
+    lock.holders.splice(h, 1)
+    if (lock.holders.length === 0) {
+      st.locks.splice(i, 1)
+      if (lock.resource === A.global) st.globalLockDownedLast = true
     }
-  })
+  }
+}
 
 /** `do_ops`: `{insert, {Name, Pid, Method}}` and `{delete, Name}`. */
 const doOps = (st: State, ops: ReadonlyArray<Term>) =>
@@ -794,41 +800,59 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
     yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
   })
 
-/** The calls (`{'$gen_call', {Pid, Tag}, Req}`). */
-const handleCall = (st: State, from: T.Tuple, req: Term): Effect.Effect<void, never, InProcess> => {
+/**
+ * The calls (`{'$gen_call', {Pid, Tag}, Req}`), handled at once; the result is the reply's
+ * send (`Effect.void` when it went out at once).
+ */
+const handleCall = (st: State, from: T.Tuple, req: Term): Effect.Effect<void> => {
   const fromPid = el(from, 0)
   if (!(fromPid instanceof T.Pid)) return Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
-  if (T.isTagged(req, A.setLock, 2)) {
-    return Effect.flatMap(setLock(st, el(req, 1), fromPid), (ok) => Process.reply(from, T.boolean(ok)))
-  }
+  const reply = (value: Term) => Process.replyFrom(st.gnsRuntime!, st.gns!.pid, from, value)
+  if (T.isTagged(req, A.setLock, 2)) return reply(T.boolean(setLock(st, el(req, 1), fromPid)))
   if (T.isTagged(req, A.delLock, 2)) {
-    return Effect.zipRight(delLock(st, el(req, 1), fromPid), Process.reply(from, T.atoms.true))
+    delLock(st, el(req, 1), fromPid)
+    return reply(T.atoms.true)
   }
   if ((T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid) {
     const name = el(req, 1)
-    return insertName(st, name, el(req, 2) as T.Pid, el(req, 3)).pipe(
-      Effect.zipRight(Effect.suspend(() => lockStillSet(st, fromPid) ? Effect.void : deleteName(st, name))),
-      Effect.zipRight(Process.reply(from, A.yes))
-    )
+    insertNameNow(st, name, el(req, 2) as T.Pid, el(req, 3))
+    if (!lockStillSet(st, fromPid)) deleteNameNow(st, name)
+    return reply(A.yes)
   }
   if (T.isTagged(req, A.unregister, 2)) {
-    return Effect.zipRight(deleteName(st, el(req, 1)), Process.reply(from, A.ok))
+    deleteNameNow(st, el(req, 1))
+    return reply(A.ok)
   }
   return Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
 }
 
-/** The `global_name_server` loop. */
+/**
+ * The `global_name_server`: after its start (node monitoring, a nodeup for each node up
+ * now) it serves its messages with no fiber (`Process.serve`). The calls and DOWNs are
+ * handled synchronously; any other message's Effect runs on a fiber of the process, as
+ * in a receive loop (the messages after it wait for it).
+ */
 export const serverLoop = (st: State) =>
   Effect.gen(function*() {
+    st.gns = yield* Process.Self
+    st.gnsRuntime = yield* ProcessRuntime
     yield* NetKernel.monitorNodes()
     for (const n of yield* NetKernel.nodes("visible")) yield* nodeup(st, n)
-    while (true) {
-      const msg = (yield* Process.receive()) as Term
-      yield* Effect.suspend(() => dispatch(st, msg)).pipe(
-        Effect.catchAllDefect((d) => Effect.logError(`global_name_server: ${String(d)} on ${T.format(msg)}`))
-      )
-    }
+    return yield* Process.serve((msg) => serveOne(st, msg as Term))
   })
+
+const serveOne = (st: State, msg: Term): Effect.Effect<void, never, any> => {
+  let effect: Effect.Effect<void, never, any>
+  try {
+    effect = dispatch(st, msg)
+  } catch (d) {
+    effect = Effect.die(d)
+  }
+  return Process.isSuccessExit(effect) ? effect : Effect.catchAllDefect(
+    effect,
+    (d) => Effect.logError(`global_name_server: ${String(d)} on ${T.format(msg)}`)
+  )
+}
 
 /** One message to the server (a plain function: the calls of a registration need no generator). */
 const dispatch = (st: State, msg: Term): Effect.Effect<void, never, any> => {
@@ -839,7 +863,10 @@ const dispatch = (st: State, msg: Term): Effect.Effect<void, never, any> => {
   if (T.isTagged(msg, A.genCast, 2)) return handleCast(st, el(msg, 1))
   if (T.isTagged(msg, A.nodeup) && el(msg, 1) instanceof T.Atom) return nodeup(st, el(msg, 1) as Atom)
   if (T.isTagged(msg, A.nodedown) && el(msg, 1) instanceof T.Atom) return netNodedown(st, el(msg, 1) as Atom)
-  if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) return handleDown(st, el(msg, 1) as T.Ref)
+  if (T.isTagged(msg, A.down, 5) && el(msg, 1) instanceof T.Ref) {
+    handleDown(st, el(msg, 1) as T.Ref)
+    return Effect.void
+  }
   if (T.isTagged(msg, A.initConnectAck, 4) && el(msg, 1) instanceof T.Atom) {
     return initConnectAck(st, el(msg, 1) as Atom, el(msg, 2), el(msg, 3))
   }

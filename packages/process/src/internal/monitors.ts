@@ -206,6 +206,30 @@ export const unsafeDemonitor = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref): bool
   return true
 }
 
+/**
+ * `monitor(target)` from `p`, synchronously: a local target as `monitor`; another node's
+ * pid is held at once and its `MONITOR_P` written now on an up connection (a monitor that
+ * cannot be encoded or routed gives the `'DOWN'` with `noconnection`, as `monitor`), or
+ * queued in order for the router while the connection is set up (which gives that
+ * `'DOWN'` if it fails).
+ * @internal
+ */
+export const unsafeMonitor = (rt: RuntimeImpl, p: ProcessImpl, target: Pid): Ref => {
+  const ref = rt.unsafeMakeRef()
+  const key = rt.monitorKey(ref)
+  if (rt.isLocal(target)) {
+    monitorLocal(rt, p, ref, key, rt.lookup(target), target, target, undefined)
+    return ref
+  }
+  holdRemote(rt, p, ref, key, target, target, undefined)
+  const signal = new Sig.Monitor({ from: p.pid, to: target, ref })
+  const now = rt.router.unsafeRoute
+  const routed = now === undefined ? false : now(signal)
+  if (routed === false) rt.enqueue(signal)
+  else if (routed !== undefined) unrouted(rt, p, ref, key, target)
+  return ref
+}
+
 /** A `MONITOR_P` from another node: `DOWN{noproc}` for an unknown target. @internal */
 export const onMonitor = (rt: RuntimeImpl, signal: Sig.Monitor): void => {
   const to = signal.to
