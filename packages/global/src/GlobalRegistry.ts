@@ -33,7 +33,6 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -301,7 +300,7 @@ const make = (options: Options | undefined) =>
       if (running === undefined) throw new Error(notRunningMessage)
       return internal.whereName(running.st, toName(name))?.found ?? Option.none()
     }
-    const whereisName = (name: Name) => Effect.sync(() => whereSync(name))
+    const whereisName = (name: Name) => whereStep(whereSync, name)
 
     const sync = use(({ st }) =>
       Effect.gen(function*() {
@@ -436,14 +435,21 @@ export const unregisterName = (name: Name): Effect.Effect<void, never, GlobalReg
  * @category names
  */
 export const whereisName = (name: Name): Effect.Effect<Option.Option<T.Pid>, never, GlobalRegistry> =>
-  Effect.withFiberRuntime((fiber) => {
-    // one step: the service straight from the fiber's context, then a table lookup
-    const g = fiber.currentContext.unsafeMap.get(registryKey) as GlobalRegistryShape | undefined
-    if (g === undefined) return Effect.dieMessage("GlobalRegistry: not in the context")
-    return "whereSync" in g
-      ? Exit.succeed((g as ServiceImpl).whereSync(name))
-      : g.whereisName(name)
-  })
+  whereInContext(name, undefined)
+
+/** `whereSync(name)` as one run-loop step: the Effect is one object, no closure (`Process.unsafeMakeSync2`). */
+const whereStep = Process.unsafeMakeSync2((whereSync: ServiceImpl["whereSync"], name: Name) => whereSync(name))
+
+/**
+ * `whereisName` in one run-loop step: the service straight from the running fiber's context
+ * (this module's own service has a synchronous lookup), then a table lookup.
+ */
+const whereInContext = Process.unsafeMakeSync2((name: Name, _: undefined): Option.Option<T.Pid> => {
+  const g = Process.unsafeCurrentContext()?.unsafeMap.get(registryKey) as GlobalRegistryShape | undefined
+  if (g === undefined) throw new Error("GlobalRegistry: not in the context")
+  // another implementation of the service: its own lookup, local and synchronous as OTP's
+  return "whereSync" in g ? (g as ServiceImpl).whereSync(name) : Effect.runSync(g.whereisName(name))
+})
 
 /**
  * `global:registered_names/0`.

@@ -116,7 +116,18 @@ describe("global on MemoryCluster", () => {
       const where = (ctx: typeof a, name: string) => GlobalRegistry.whereisName(name).pipe(Effect.provide(ctx))
       const pa = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
       const pk = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      // one lookup Effect, run at each point: it reads the table when it runs
+      const lookupOne = where(a, "one")
+      const viaService = GlobalRegistry.GlobalRegistry.pipe(
+        Effect.flatMap((g) => Effect.succeed(g.whereisName("one"))),
+        Effect.provide(a)
+      )
+      const serviceLookupOne = (yield* viaService).pipe(Effect.provide(a))
+      expect(yield* lookupOne).toEqual(Option.none())
+      expect(yield* serviceLookupOne).toEqual(Option.none())
       expect(yield* register(a, "one", pa)).toBe(true)
+      expect(yield* lookupOne).toEqual(Option.some(pa))
+      expect(yield* serviceLookupOne).toEqual(Option.some(pa))
       expect(yield* register(a, "kept", pk)).toBe(true)
       expect(yield* register(a, "two", pa)).toBe(false)
       expect(yield* register(b, "two", pa)).toBe(false)
@@ -132,6 +143,7 @@ describe("global on MemoryCluster", () => {
         expect(yield* where(ctx, "one")).toEqual(Option.none())
         expect(yield* where(ctx, "kept")).toEqual(Option.some(pk))
       }
+      expect(yield* lookupOne).toEqual(Option.none())
       const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
       expect(yield* register(b, "three", pb)).toBe(true)
       expect(yield* register(a, "four", pk)).toBe(false)

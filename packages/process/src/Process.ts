@@ -534,6 +534,27 @@ export const unsafeCurrentRuntime = (): internal.ProcessRuntimeShape | undefined
 }
 
 /**
+ * The context of the fiber running now (inside an `Effect.sync` body, a `makeSync2`
+ * function…), or `undefined` when no fiber runs: for synchronous code on a hot path that
+ * reads a service without an Effect step of its own.
+ *
+ * @since 0.1.0
+ * @category runtime
+ */
+export const unsafeCurrentContext = (): Context.Context<never> | undefined => currentFiber()?.currentContext
+
+/**
+ * `(a, b) => Effect.sync(() => f(a, b))` for hot paths: each Effect is one object (effect's
+ * `Sync` primitive carrying `a` and `b`, with one shared thunk) and runs in one run-loop
+ * step, with no closure allocated per Effect. Falls back to `Effect.sync` where effect's
+ * primitives have another shape.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unsafeMakeSync2 = <A, B, R>(f: (a: A, b: B) => R): (a: A, b: B) => Effect.Effect<R> => makeSync2(f)
+
+/**
  * The options of `sendWith` (`erlang:send/3`'s): `noconnect` does not connect to a node
  * that is not connected (the result is then `"noconnect"` and nothing is sent);
  * `nosuspend` does not wait for a busy connection (the result is then `"nosuspend"` and
