@@ -277,9 +277,10 @@ const callOne = (
 ) =>
   Effect.suspend(() => {
     const mon = kept?.get(node)
-    const send = Effect.ignore(
-      Process.send(gnsAt(st, node), T.tuple(A.genCall, T.tuple(self, T.tuple(tag, node)), req))
-    )
+    const msg = T.tuple(A.genCall, T.tuple(self, T.tuple(tag, node)), req)
+    const send = node === st.node && st.gnsRuntime !== undefined
+      ? sendLocalLater(st.gnsRuntime, msg)
+      : Effect.ignore(Process.send(gnsAt(st, node), msg))
     if (mon !== undefined) {
       pending.set(node, mon)
       return send
@@ -291,6 +292,20 @@ const callOne = (
       }),
       send
     )
+  })
+
+/**
+ * The request to our own name server, sent once the requests to the other nodes are on
+ * the wire: their writes go out at the end of the current step (a microtask), and a send
+ * to our server now would have it answer, and the caller take the answer, first (the
+ * process scheduler runs every process that can run before any microtask). The call is
+ * monitored already, and nothing else goes from the caller to our server meanwhile.
+ */
+const sendLocalLater = (rt: ProcessRuntimeShape, msg: Term) =>
+  Effect.sync(() => {
+    queueMicrotask(() => {
+      rt.unsafeSend(A.gns, msg)
+    })
   })
 
 /**
