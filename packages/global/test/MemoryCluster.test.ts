@@ -199,4 +199,47 @@ describe("global on MemoryCluster", () => {
       expect(Option.map(call, T.format)).toEqual(Option.none())
       yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
     }))
+
+  it.scoped("the name server answers malformed lock calls, ignores calls it cannot serve, and goes on", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a"])
+      const a = yield* globalOn(cluster, "a")
+      const gns = T.atom("global_name_server")
+      const genCall = T.atom("$gen_call")
+      const lockId = T.tuple(T.atom("res"), T.atom("req"))
+      const other = T.tuple(T.atom("res"), T.atom("other"))
+      const answers = yield* Process.run(Effect.gen(function*() {
+        const me = yield* Process.self
+        const call = (req: T.Term) =>
+          Effect.gen(function*() {
+            const tag = yield* Process.makeRef
+            yield* Process.send(gns, T.tuple(genCall, T.tuple(me, tag), req))
+            const m = yield* Process.receive((x): x is T.Tuple =>
+              x instanceof T.Tuple && x.elements.length === 2 && T.equals(x.elements[0]!, tag)
+            )
+            return m.elements[1]
+          })
+        // no answer to these (a bad From, a register without a pid): logged, and the server takes the next call
+        yield* Process.send(gns, T.tuple(genCall, T.atom("junk"), T.tuple(T.atom("set_lock"), lockId)))
+        yield* Process.send(gns, T.tuple(genCall, T.tuple(T.atom("junk"), 1), T.tuple(T.atom("set_lock"), lockId)))
+        yield* Process.send(
+          gns,
+          T.tuple(genCall, T.tuple(me, T.atom("t")), T.tuple(T.atom("register"), T.atom("n"), T.atom("no_pid"), 0))
+        )
+        return [
+          yield* call(T.tuple(T.atom("set_lock"), T.atom("not_a_lock_id"))),
+          yield* call(T.tuple(T.atom("del_lock"), T.atom("not_a_lock_id"))),
+          yield* call(T.tuple(T.atom("set_lock"), lockId)),
+          yield* call(T.tuple(T.atom("set_lock"), other)),
+          yield* call(T.tuple(T.atom("del_lock"), lockId)),
+          yield* call(T.tuple(T.atom("set_lock"), other)),
+          yield* call(T.tuple(T.atom("del_lock"), other))
+        ]
+      })).pipe(Effect.provide(a))
+      const { false: no, true: yes } = T.atoms
+      expect(answers).toEqual([no, yes, yes, no, yes, yes, yes])
+      const p = yield* Process.spawn(Process.receive()).pipe(Effect.provide(a))
+      expect(yield* withTime(GlobalRegistry.registerName("after_junk", p).pipe(Effect.provide(a)))).toBe(true)
+      expect(yield* GlobalRegistry.whereisName("after_junk").pipe(Effect.provide(a))).toEqual(Option.some(p))
+    }))
 })
