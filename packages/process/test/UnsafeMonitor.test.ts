@@ -160,6 +160,18 @@ describe("Process.unsafeMonitor of another node's process", () => {
     })))
 })
 
+describe("Process.unsafeMonitor on a node that is not alive", () => {
+  it.effect("another node's process: the 'DOWN' with noconnection at once, as monitor", () =>
+    inProcess(Effect.gen(function*() {
+      const self = yield* Process.Self
+      const ref = Process.unsafeMonitor(self, new Term.Pid(atom("b@host"), 7, 0, 1))
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, ref))
+      expect(down.elements[4]).toBe(atom("noconnection"))
+      const me = yield* Process.self
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toHaveLength(0)
+    })))
+})
+
 class Probe extends Context.Tag("UnsafeMonitor.test/Probe")<Probe, { readonly n: number }>() {}
 
 describe("Process.unsafeMakeSync2 / unsafeCurrentContext", () => {

@@ -4,7 +4,11 @@
  * another node's process is a `MONITOR_P` / `DEMONITOR_P` / `MONITOR_P_EXIT` exchange.
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Sig from "../Signal.js"
 import { Atom, atoms, Pid, Ref, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
@@ -224,9 +228,16 @@ export const unsafeMonitor = (rt: RuntimeImpl, p: ProcessImpl, target: Pid): Ref
   holdRemote(rt, p, ref, key, target, target, undefined)
   const signal = new Sig.Monitor({ from: p.pid, to: target, ref })
   const now = rt.router.unsafeRoute
-  const routed = now === undefined ? false : now(signal)
-  if (routed === false) rt.enqueue(signal)
-  else if (routed !== undefined) unrouted(rt, p, ref, key, target)
+  if (now !== undefined) {
+    const routed = now(signal)
+    // not taken (no up connection yet): queued in order; a connection that fails gives the 'DOWN'
+    if (routed === false) rt.enqueue(signal)
+    else if (routed !== undefined) unrouted(rt, p, ref, key, target)
+    return ref
+  }
+  // a router with no fast path (a node that is not alive refuses it): routed now, a refusal is the 'DOWN'
+  const exit = Runtime.runSyncExit(rt.baseRuntime)(rt.router.route(signal))
+  if (Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause))) unrouted(rt, p, ref, key, target)
   return ref
 }
 
