@@ -87,6 +87,22 @@ export const hashName = (t: T.Term): number => {
   return mix(h, bytes.length)
 }
 
+/**
+ * `=:=` on names, the common case first: tuples whose elements are the same atoms and
+ * small integers (`{bench, 7}`) compare element by element with `===` before `T.equals`.
+ */
+const sameName = (a: T.Term, b: T.Term): boolean => {
+  if (a === b) return true
+  if (a instanceof T.Tuple && b instanceof T.Tuple) {
+    const x = a.elements
+    const y = b.elements
+    if (x.length !== y.length) return false
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && !T.equals(x[i]!, y[i]!)) return false
+    return true
+  }
+  return T.equals(a, b)
+}
+
 /** A hash of a monitor ref that `=:=` refs share (high zero words do not count). */
 const refHash = (r: T.Ref): number => {
   let n = r.ids.length
@@ -133,8 +149,8 @@ export class NameTable {
   get(name: T.Term): NameEntry | undefined {
     const b = this.buckets.get(hashName(name))
     if (b === undefined) return undefined
-    if (!Array.isArray(b)) return b.name === name || T.equals(b.name, name) ? b : undefined
-    return b.find((e) => T.equals(e.name, name))
+    if (!Array.isArray(b)) return sameName(b.name, name) ? b : undefined
+    return b.find((e) => sameName(e.name, name))
   }
 
   /** Whether `pid` holds a name. */
