@@ -279,6 +279,23 @@ describe("Etf decode", () => {
     expect(view[4]).toBe(9)
   })
 
+  it("small binaries are copies whatever the input's type and however many a term holds", () => {
+    // a list of 20 binaries of each size 1..80 (the first few of a term are copied another way than the rest)
+    const sizes = Array.from({ length: 80 }, (_, i) => i + 1)
+    for (const size of sizes) {
+      const list = Array.from({ length: 20 }, (_, i) => new Uint8Array(size).fill(i + 1))
+      const encoded = Etf.encode(list)
+      for (const input of [new Uint8Array(encoded), Buffer.from(encoded)]) {
+        const decoded = ok(input) as ReadonlyArray<Uint8Array>
+        input.fill(0, 1)
+        decoded.forEach((b, i) => {
+          expect(b.length).toBe(size)
+          expect(b.every((x) => x === i + 1)).toBe(true)
+        })
+      }
+    }
+  })
+
   it("maps: any keys, duplicate keys are rejected", () => {
     const m = ok(bytes(131, 116, 0, 0, 0, 2, 104, 1, 97, 1, 97, 2, 116, 0, 0, 0, 0, 97, 3)) as Term.TermMap
     expect(m.get(Term.tuple(1))).toBe(2)
