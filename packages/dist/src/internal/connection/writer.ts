@@ -42,6 +42,23 @@ export interface OutboundWriterOptions {
   readonly onWriteError: (error: TransportError) => void
 }
 
+/** Control messages that carry a message to a process (`Frame.message` is the message). */
+const isMessage = (control: ControlMessage): boolean => {
+  switch (control._tag) {
+    case "Send":
+    case "SendSender":
+    case "RegSend":
+    case "AliasSend":
+    case "SendTT":
+    case "SendSenderTT":
+    case "RegSendTT":
+    case "AliasSendTT":
+      return true
+    default:
+      return false
+  }
+}
+
 export class OutboundWriter {
   private readonly carrier: Carrier
   private readonly busyLimit: number
@@ -157,6 +174,9 @@ export class OutboundWriter {
       throw e
     }
     let n: number
+    // a message that is the only frame queued on an idle connection goes out at once (a
+    // ping-pong's reply waits for nothing else); anything else waits for the end of the step
+    const alone = first === 0 && at === 0 && message !== undefined && isMessage(control)
     if (chunks.length > first) {
       const head = chunks[first]!
       n = head.length - at - 4 + out.pos - out.base
@@ -169,7 +189,7 @@ export class OutboundWriter {
       n = out.pos - out.base - at - 4
       out.putU32(out.base + at, n)
     }
-    this.queued(n)
+    this.queued(n, alone)
     return true
   }
 
@@ -212,7 +232,7 @@ export class OutboundWriter {
     }
   }
 
-  private queued(n: number): void {
+  private queued(n: number, now = false): void {
     if (n > 0) this.queuedFrames++
     else this.queuedTicks++
     this.pendingOut += n + 4
@@ -224,8 +244,10 @@ export class OutboundWriter {
       if (this.unflushed >= FLUSH_AT) this.flushNow()
       else if (this.directPending) return
       else if (this.directWrite !== undefined && this.wakeWriter !== undefined) {
+        // frames queued later in this step go out together at its end
         this.directPending = true
         queueMicrotask(this.flushDirect)
+        if (now && !this.writeDirect()) this.wake()
         return
       }
     }
@@ -240,9 +262,11 @@ export class OutboundWriter {
 
   /**
    * The first frame queued while the writer is idle goes out at the end of the sender's
-   * synchronous step (a microtask, no hop through the writer fiber: what a ping-pong waits
-   * for), together with every frame queued in that step: a call's DEMONITOR_P, the next
-   * call's MONITOR_P and its request are one write, and the peer wakes once.
+   * synchronous step (a microtask, no hop through the writer fiber), together with every
+   * frame queued in that step: a call's DEMONITOR_P, the next call's MONITOR_P and its
+   * request are one write, and the peer wakes once. A message queued alone goes out at
+   * once (what a ping-pong waits for: the sender's own suspension is off the round trip),
+   * and the frames after it in the step wait for this microtask.
    */
   private readonly flushDirect = (): void => {
     this.directPending = false
