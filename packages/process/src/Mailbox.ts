@@ -43,7 +43,20 @@ export class Mailbox {
   waitFrom = 0
   /** @internal set by `find`: the value of the last match */
   lastMatch: unknown = undefined
-  private waitEffect: Effect.Effect<void> | undefined = undefined
+  /**
+   * @internal what a mailbox seldom needs (drain watchers, the timed-receive timer, …),
+   * allocated on first use: a parked process carries one field for it, not one per item
+   */
+  x: MailboxExtra | undefined = undefined
+
+  /** @internal `x`, allocated when first needed (`makeExtra` lets a subclass carry more) */
+  extra(): MailboxExtra {
+    return this.x ?? (this.x = this.makeExtra())
+  }
+  /** @internal */
+  protected makeExtra(): MailboxExtra {
+    return new MailboxExtra()
+  }
 
   /**
    * Number of messages waiting.
@@ -52,11 +65,6 @@ export class Mailbox {
   get size(): number {
     return this.items === undefined ? 0 : this.items.length - this.head
   }
-
-  /** callbacks waiting for the mailbox to drain (see `onDrained`), with their low-water marks */
-  private drainWatch: Array<{ readonly low: number; readonly resume: () => void }> | undefined = undefined
-  /** the highest low-water mark in `drainWatch`; -1 when nothing waits */
-  private drainAt = -1
 
   /**
    * Calls `resume` once at most `low` messages wait (at once if that is so now), or when
@@ -69,13 +77,15 @@ export class Mailbox {
       resume()
       return
     }
-    if (this.drainWatch === undefined) this.drainWatch = []
-    this.drainWatch.push({ low, resume })
-    if (low > this.drainAt) this.drainAt = low
+    const x = this.extra()
+    if (x.drainWatch === undefined) x.drainWatch = []
+    x.drainWatch.push({ low, resume })
+    if (low > x.drainAt) x.drainAt = low
   }
 
   private drained(all: boolean): void {
-    const watch = this.drainWatch!
+    const x = this.x!
+    const watch = x.drainWatch!
     const size = this.size
     const keep: Array<{ readonly low: number; readonly resume: () => void }> = []
     const ready: Array<() => void> = []
@@ -87,8 +97,8 @@ export class Mailbox {
         if (w.low > at) at = w.low
       }
     }
-    this.drainWatch = keep.length > 0 ? keep : undefined
-    this.drainAt = at
+    x.drainWatch = keep.length > 0 ? keep : undefined
+    x.drainAt = at
     for (const r of ready) r()
   }
 
@@ -157,7 +167,8 @@ export class Mailbox {
     } else {
       items.splice(abs, 1)
     }
-    if (this.drainAt >= 0 && this.size <= this.drainAt) this.drained(false)
+    const x = this.x
+    if (x !== undefined && x.drainAt >= 0 && this.size <= x.drainAt) this.drained(false)
     return m
   }
 
@@ -171,7 +182,8 @@ export class Mailbox {
     const rest = kept.filter((m) => !predicate(m))
     this.items = rest
     this.head = 0
-    if (this.drainAt >= 0 && this.size <= this.drainAt) this.drained(false)
+    const x = this.x
+    if (x !== undefined && x.drainAt >= 0 && this.size <= x.drainAt) this.drained(false)
     return kept.length - rest.length
   }
 
@@ -191,10 +203,12 @@ export class Mailbox {
     this.items = undefined
     this.head = 0
     this.waiter = undefined
-    if (this.drainWatch !== undefined) this.drained(true)
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
+    const x = this.x
+    if (x === undefined) return
+    if (x.drainWatch !== undefined) this.drained(true)
+    if (x.timer !== undefined) {
+      clearTimeout(x.timer)
+      x.timer = undefined
     }
   }
 
@@ -205,8 +219,9 @@ export class Mailbox {
    */
   wait(scanned: number): Effect.Effect<void> {
     this.waitFrom = scanned
-    if (this.waitEffect === undefined) {
-      this.waitEffect = Effect.async<void>((resume) => {
+    const x = this.extra()
+    if (x.waitEffect === undefined) {
+      x.waitEffect = Effect.async<void>((resume) => {
         if (this.size > this.waitFrom) resume(WAKE)
         else {
           this.wake = WAKE
@@ -214,15 +229,12 @@ export class Mailbox {
         }
       })
     }
-    return this.waitEffect
+    return x.waitEffect
   }
 
-  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds (when `timer` is set) */
-  private timerAt = 0
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** @internal the armed timer fired (`onTimer`) */
   timerFired(): void {
-    this.timer = undefined
+    this.x!.timer = undefined
     const w = this.waiter
     if (w !== undefined) {
       this.waiter = undefined
@@ -252,13 +264,14 @@ export class Mailbox {
    * @internal
    */
   armTimer(deadline: number, now: number): void {
-    if (this.timer === undefined || this.timerAt > deadline) {
-      if (this.timer !== undefined) clearTimeout(this.timer)
-      this.timerAt = deadline
+    const x = this.extra()
+    if (x.timer === undefined || x.timerAt > deadline) {
+      if (x.timer !== undefined) clearTimeout(x.timer)
+      x.timerAt = deadline
       // the mailbox as the timer's argument: no closure per mailbox
-      this.timer = setTimeout(onTimer, deadline - now, this)
+      x.timer = setTimeout(onTimer, deadline - now, this)
     } else {
-      ;(this.timer as { ref?: () => unknown }).ref?.()
+      ;(x.timer as { ref?: () => unknown }).ref?.()
     }
   }
 
@@ -267,8 +280,26 @@ export class Mailbox {
    * @internal
    */
   releaseTimer(): void {
-    if (this.timer !== undefined) (this.timer as { unref?: () => unknown }).unref?.()
+    const t = this.x?.timer
+    if (t !== undefined) (t as { unref?: () => unknown }).unref?.()
   }
+}
+
+/**
+ * What a mailbox seldom needs, in one object allocated on first use (`Mailbox.extra`).
+ * @since 0.1.0
+ * @internal
+ */
+export class MailboxExtra {
+  /** callbacks waiting for the mailbox to drain (see `onDrained`), with their low-water marks */
+  drainWatch: Array<{ readonly low: number; readonly resume: () => void }> | undefined = undefined
+  /** the highest low-water mark in `drainWatch`; -1 when nothing waits */
+  drainAt = -1
+  /** when the armed timer (see `waitTimed`) fires, in the clock's milliseconds (when `timer` is set) */
+  timerAt = 0
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** `wait`'s Effect, built once per mailbox */
+  waitEffect: Effect.Effect<void> | undefined = undefined
 }
 
 const onTimer = (mailbox: Mailbox): void => mailbox.timerFired()

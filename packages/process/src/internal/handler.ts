@@ -149,8 +149,8 @@ const run = (p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): void
   p.rt.startFiber(
     p,
     Runtime.make({
-      context: Context.add(p.startContext!, Self, p),
-      fiberRefs: p.startRefs!,
+      context: Context.add(p.start!.context, Self, p),
+      fiberRefs: p.start!.refs,
       runtimeFlags: Runtime.defaultRuntimeFlags
     }),
     Effect.as(effect, SERVE)

@@ -10,7 +10,7 @@ import * as Either from "effect/Either"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as ParseResult from "effect/ParseResult"
-import { Mailbox } from "../Mailbox.js"
+import { Mailbox, MailboxExtra } from "../Mailbox.js"
 import { Atom, atoms, Pid } from "../Term.js"
 import type { Term } from "../Term.js"
 import type { AliasKey } from "./aliases.js"
@@ -44,17 +44,12 @@ export const samePid = (a: Pid, b: Pid): boolean =>
 export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
 
 /**
- * A process: its mailbox (inherited, so one object per process), its fiber and its
- * relations. Link, monitor, alias and timer tables are allocated on first use (and
- * dropped when they empty: an idle process keeps no empty tables).
+ * What a process seldom needs (a name, links, monitors, aliases, timers, a schema, a
+ * pending call), with its mailbox's (`MailboxExtra`): one object allocated on first use.
  * @internal
  */
-export class ProcessImpl extends Mailbox implements ProcessHandle {
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+export class ProcessExtra extends MailboxExtra {
   name: Atom | undefined = undefined
-  trapExit = false
-  dead = false
-  killReason: Term | undefined = undefined
   /** local links (links.ts) */
   links: Set<ProcessImpl> | undefined = undefined
   /** links to processes of other nodes, by `pidKey` (links.ts) */
@@ -69,18 +64,118 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   aliases: Set<AliasKey> | undefined = undefined
   /** keys of the timers bound to it (timers.ts: cancelled when it dies) */
   timers: Set<AliasKey> | undefined = undefined
-  /** the spawner's context (without `Self`) and the FiberRefs the process started with */
-  startContext: Context.Context<any> | undefined = undefined
-  startRefs: FiberRefs.FiberRefs | undefined = undefined
+  /** the call this process waits for the answer of (Process.ts `callWait`) */
+  pendingCall: unknown = undefined
+}
+
+/**
+ * The spawner's context (without `Self`) and the FiberRefs a process started with (what a
+ * handler's fiber runs with): one object shared by the processes of one spawn loop.
+ * @internal
+ */
+export interface ProcessStart {
+  readonly context: Context.Context<any>
+  readonly refs: FiberRefs.FiberRefs
+}
+
+/**
+ * A process: its mailbox (inherited, so one object per process), its fiber and its
+ * relations. What most processes never use lives in `x` (a `ProcessExtra`), allocated on
+ * first use; the accessors below read and write it as if it were fields. An idle process
+ * is one object of a few fields (memory per process is a benchmark row).
+ * @internal
+ */
+export class ProcessImpl extends Mailbox implements ProcessHandle {
+  declare x: ProcessExtra | undefined
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  trapExit = false
+  dead = false
+  killReason: Term | undefined = undefined
+  /** what a handler's fiber starts with (see `ProcessStart`) */
+  start: ProcessStart | undefined = undefined
   /** handler mode (handler.ts): what handles each message, once the process serves */
   serving: ((message: unknown) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
   /** handler mode: idle, drain scheduled, or draining (handler.ts `HState`) */
   hstate = 0
-  /** the call this process waits for the answer of (Process.ts `callWait`) */
-  pendingCall: unknown = undefined
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
     super()
   }
+  protected override makeExtra(): ProcessExtra {
+    return new ProcessExtra()
+  }
+  /** `x`, allocated when first needed */
+  ext(): ProcessExtra {
+    return this.extra() as ProcessExtra
+  }
+
+  get name(): Atom | undefined {
+    return this.x?.name
+  }
+  set name(v: Atom | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().name = v
+  }
+  /** local links (links.ts) */
+  get links(): Set<ProcessImpl> | undefined {
+    return this.x?.links
+  }
+  set links(v: Set<ProcessImpl> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().links = v
+  }
+  /** links to processes of other nodes, by `pidKey` (links.ts) */
+  get remoteLinks(): Map<string, RemoteLink> | undefined {
+    return this.x?.remoteLinks
+  }
+  set remoteLinks(v: Map<string, RemoteLink> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().remoteLinks = v
+  }
+  /** monitors this process holds (monitors.ts) */
+  get monitors(): Map<MonitorKey, Held> | undefined {
+    return this.x?.monitors
+  }
+  set monitors(v: Map<MonitorKey, Held> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().monitors = v
+  }
+  /** monitors held on this process (monitors.ts) */
+  get monitoredBy(): Map<MonitorKey, Watch> | undefined {
+    return this.x?.monitoredBy
+  }
+  set monitoredBy(v: Map<MonitorKey, Watch> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().monitoredBy = v
+  }
+  get decode(): ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined {
+    return this.x?.decode
+  }
+  set decode(v: ((u: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().decode = v
+  }
+  get keepUndecodable(): boolean {
+    return this.x !== undefined && this.x.keepUndecodable
+  }
+  set keepUndecodable(v: boolean) {
+    if (v || this.x !== undefined) this.ext().keepUndecodable = v
+  }
+  /** keys of its active aliases (aliases.ts) */
+  get aliases(): Set<AliasKey> | undefined {
+    return this.x?.aliases
+  }
+  set aliases(v: Set<AliasKey> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().aliases = v
+  }
+  /** keys of the timers bound to it (timers.ts: cancelled when it dies) */
+  get timers(): Set<AliasKey> | undefined {
+    return this.x?.timers
+  }
+  set timers(v: Set<AliasKey> | undefined) {
+    if (v !== undefined || this.x !== undefined) this.ext().timers = v
+  }
+  /** the call this process waits for the answer of (Process.ts `callWait`) */
+  get pendingCall(): unknown {
+    return this.x?.pendingCall
+  }
+  set pendingCall(v: unknown) {
+    if (v !== undefined || this.x !== undefined) this.ext().pendingCall = v
+  }
+
   /** Delivers a message (decoding it when the process declared a schema). */
   deliver(message: unknown): void {
     // an idle handler process: drain its mailbox soon

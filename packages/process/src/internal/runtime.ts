@@ -34,6 +34,7 @@ import * as links from "./links.js"
 import * as monitors from "./monitors.js"
 import type { MonitorKey } from "./monitors.js"
 import { atomOf, ProcessImpl, ProcessTable, RegisterError, Self } from "./processTable.js"
+import type { ProcessStart } from "./processTable.js"
 import { schedulerFor } from "./scheduler.js"
 import { processRuntimeKey, refWords } from "./term.js"
 import { TimerTable } from "./timers.js"
@@ -308,6 +309,9 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     return out
   }
 
+  /** The last `ProcessStart` made (the processes of a spawn loop share it). */
+  private lastStart: ProcessStart | undefined = undefined
+
   /** Starts the process fiber with the spawner's context (plus `Self`) and FiberRefs. */
   private start(
     p: ProcessImpl,
@@ -316,8 +320,11 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     fiberRefs: FiberRefs.FiberRefs
   ): void {
     const refs = this.processRefs(fiberRefs)
-    p.startContext = context
-    p.startRefs = refs
+    let start = this.lastStart
+    if (start === undefined || start.context !== context || start.refs !== refs) {
+      start = this.lastStart = { context, refs }
+    }
+    p.start = start
     this.startFiber(
       p,
       Runtime.make({
