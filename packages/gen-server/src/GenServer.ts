@@ -72,8 +72,8 @@ import type * as Process from "@effect-otp/process/Process"
 import type { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import type { Term } from "@effect-otp/process/Term"
-import { Atom } from "@effect-otp/process/Term"
-import type { Pid, Ref, Tuple } from "@effect-otp/process/Term"
+import { Atom, Pid } from "@effect-otp/process/Term"
+import type { Ref, Tuple } from "@effect-otp/process/Term"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
@@ -726,9 +726,12 @@ export const cast: {
   <Cast>(ref: ServerRef<any, any, Cast>, request: Cast): Effect.Effect<void, BadRequest, ProcessRuntime>
   (target: Target, request: Term): Effect.Effect<void, BadRequest, ProcessRuntime>
 } = (ref: ServerRef<any, any, any> | Target, request: unknown): any =>
-  ref instanceof types.ServerRef
+  // a pid first (the usual target): no `ServerRef` check (see `client.castRaw`)
+  ref instanceof Pid
+    ? client.castRaw(ref, request as Term)
+    : ref instanceof types.ServerRef
     ? client.cast(ref.target, ref.protocol.cast, request)
-    : client.cast(ref, raw.cast, request as Term)
+    : client.castRaw(ref, request as Term)
 
 /**
  * Answers a call later (after `handleCall` returned no reply), as `gen_server:reply/2`.

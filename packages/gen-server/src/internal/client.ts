@@ -14,7 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { Codec } from "./codec.js"
-import { CodecFailure, decoder, encoder } from "./codec.js"
+import { CodecFailure, decoder, encoder, isIdentity } from "./codec.js"
 import * as prim from "./prim.js"
 import type { Protocol, Target } from "./types.js"
 import { BadReply, BadRequest, CallTimeout, NoConnection, NoProc, ServerExited, SysError, Via } from "./types.js"
@@ -271,25 +271,28 @@ const onReply = <Rep>(decodeReply: Codec, reply: unknown): Effect.Effect<Rep, Ba
 
 /** @internal */
 export const send = (target: Target, message: unknown): Effect.Effect<void, never, ProcessRuntime> => {
+  if (target instanceof T.Pid) return sendPid(target, message)
   if (target instanceof Via) return target.registry.send(target.name, message)
-  if (target instanceof T.Pid) {
-    // Built in a fiber whose runtime has the pid (the usual cast): one synchronous step that
-    // pushes the message. Were it run by a fiber of another runtime (another node in this
-    // JavaScript process), that runtime's `unsafeSend` routes it (a cast never fails).
-    const built = Process.unsafeCurrentRuntime()
-    if (built !== undefined && built.isLocal(target)) return Process.unsafeSendLocal(target, message)
-    // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
-    return Effect.withFiberRuntime((fiber) => {
-      const rt: ProcessRuntimeShape = Context.unsafeGet(
-        fiber.currentContext as Context.Context<ProcessRuntime>,
-        ProcessRuntime
-      )
-      if (!rt.isLocal(target)) return Effect.ignore(Process.send(target, message))
-      rt.unsafeSend(target, message)
-      return Effect.void
-    })
-  }
   return Effect.ignore(Process.send(target, message))
+}
+
+/** `send` to a pid. @internal */
+export const sendPid = (target: T.Pid, message: unknown): Effect.Effect<void, never, ProcessRuntime> => {
+  // Built in a fiber whose runtime has the pid (the usual cast): one synchronous step that
+  // pushes the message. Were it run by a fiber of another runtime (another node in this
+  // JavaScript process), that runtime's `unsafeSend` routes it (a cast never fails).
+  const built = Process.unsafeCurrentRuntime()
+  if (built !== undefined && built.isLocal(target)) return Process.unsafeSendLocal(target, message)
+  // a local pid: pushed at once (what `Process.send` does too, minus its error channel)
+  return Effect.withFiberRuntime((fiber) => {
+    const rt: ProcessRuntimeShape = Context.unsafeGet(
+      fiber.currentContext as Context.Context<ProcessRuntime>,
+      ProcessRuntime
+    )
+    if (!rt.isLocal(target)) return Effect.ignore(Process.send(target, message))
+    rt.unsafeSend(target, message)
+    return Effect.void
+  })
 }
 
 /** @internal gen_server:cast: `{'$gen_cast', Request}`, the request encoded by `schema` */
@@ -298,9 +301,21 @@ export const cast = <Cast>(
   schema: Schema.Schema<Cast, any, never>,
   request: Cast
 ): Effect.Effect<void, BadRequest, ProcessRuntime> => {
-  const wire = encoder(schema)(request)
+  const encode = encoder(schema)
+  if (isIdentity(encode)) return castRaw(target, request as T.Term)
+  const wire = encode(request)
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
   return send(target, new T.Tuple([atoms.genCast, wire as T.Term]))
+}
+
+/**
+ * gen_server:cast of a raw term (nothing to encode, so it never fails). A pid is checked
+ * first: each `instanceof` costs several ns on a path of a few hundred (issue 11's cast row).
+ * @internal
+ */
+export const castRaw = (target: Target, request: T.Term): Effect.Effect<void, never, ProcessRuntime> => {
+  const message = new T.Tuple([atoms.genCast, request])
+  return target instanceof T.Pid ? sendPid(target, message) : send(target, message)
 }
 
 /** @internal */

@@ -16,7 +16,10 @@ export type Codec = (u: unknown) => unknown
 
 const identity: Codec = (u) => u
 
-const isIdentity = (schema: Schema.Schema.Any): boolean => {
+/** @internal the codec of a raw-term schema (it never fails: callers skip the `CodecFailure` check) */
+export const isIdentity = (codec: Codec): boolean => codec === identity
+
+const isIdentitySchema = (schema: Schema.Schema.Any): boolean => {
   const tag = schema.ast._tag
   return tag === "UnknownKeyword" || tag === "AnyKeyword"
 }
@@ -41,14 +44,14 @@ const entry = (schema: Schema.Schema.Any) => {
 
 /** @internal wire → value; a `CodecFailure` when it does not decode */
 export const decoder = (schema: Schema.Schema<any, any, never>): Codec => {
-  if (isIdentity(schema)) return identity
+  if (isIdentitySchema(schema)) return identity
   const e = entry(schema)
   return e.decode ??= wrap(Schema.decodeUnknownEither(schema))
 }
 
 /** @internal value → wire; a `CodecFailure` when it does not encode */
 export const encoder = (schema: Schema.Schema<any, any, never>): Codec => {
-  if (isIdentity(schema)) return identity
+  if (isIdentitySchema(schema)) return identity
   const e = entry(schema)
   return e.encode ??= wrap(Schema.encodeUnknownEither(schema))
 }

@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { EnterLoopOptions, GenServer, StartOptions } from "../GenServer.js"
 import { atoms, inProcess, toMillis } from "./client.js"
-import { CodecFailure, decoder, encoder } from "./codec.js"
+import { CodecFailure, decoder, encoder, isIdentity } from "./codec.js"
 import * as prim from "./prim.js"
 import { AlreadyStarted, InitFailed, InitIgnored, Server, Via } from "./types.js"
 
@@ -85,6 +85,8 @@ class Ctx {
   lastMessage: unknown = undefined
   readonly decodeRequest: (u: unknown) => unknown
   readonly decodeCast: (u: unknown) => unknown
+  /** casts are raw terms (`decodeCast` is the identity, it never fails) */
+  readonly castRaw: boolean
   readonly encodeReply: (u: unknown) => unknown
   readonly encodeState: ((u: unknown) => unknown) | undefined
   constructor(
@@ -96,6 +98,7 @@ class Ctx {
   ) {
     this.decodeRequest = decoder(def.request)
     this.decodeCast = decoder(def.cast)
+    this.castRaw = isIdentity(this.decodeCast)
     this.encodeReply = encoder(def.reply)
     this.encodeState = def.spec.state === undefined ? undefined : encoder(def.spec.state)
   }
@@ -252,8 +255,8 @@ const sendReply = (c: Ctx, from: T.Tuple, value: unknown): Effect.Effect<void, u
 }
 
 const handleCast = (c: Ctx, request: unknown): Effect.Effect<void, unknown, any> => {
-  const msg = c.decodeCast(request)
-  if (msg instanceof CodecFailure) {
+  const msg = c.castRaw ? request : c.decodeCast(request)
+  if (!c.castRaw && msg instanceof CodecFailure) {
     return Effect.logWarning(
       `${c.label} ${show(c.name ?? c.self)}: dropped a cast that does not decode: ${msg.message}`
     )
