@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import { vi } from "vitest"
 import * as internals from "../src/internal/effectInternals.js"
 
@@ -28,7 +29,8 @@ describe("effectInternals", () => {
       successProto: true,
       syncOp: true,
       maxOpsByRefs: true,
-      chargeOps: true
+      chargeOps: true,
+      ownedFiber: true
     })
   })
 
@@ -162,6 +164,28 @@ describe("effectInternals", () => {
       expect(internals.isLiveClock(yield* Effect.clock)).toBe(false)
     }))
 
+  it.effect("forkOwned: the fiber runs with the context and FiberRefs given, its owner is told its exit (both paths)", () =>
+    Effect.gen(function*() {
+      const refs = yield* Effect.getFiberRefs
+      for (const force of [undefined, "fallback"] as const) {
+        const told: Array<readonly [string, Exit.Exit<unknown, unknown>]> = []
+        const fork = internals.forkOwnedWith<string>((owner, exit) => told.push([owner, exit]), force)
+        const ctx = Context.make(Svc, { n: 41 }) as Context.Context<never>
+        const ok = fork("a", ctx, refs, Runtime.defaultRuntimeFlags, Effect.map(Svc, (s) => s.n + 1))
+        expect(ok.unsafePoll()).toBeNull() // not started at once (as runFork's `immediate: false`)
+        expect(yield* Fiber.await(ok)).toEqual(Exit.succeed(42))
+        const bad = fork("b", ctx, refs, Runtime.defaultRuntimeFlags, Effect.fail("boom"))
+        expect(yield* Fiber.await(bad)).toEqual(Exit.fail("boom"))
+        const stuck = fork("c", ctx, refs, Runtime.defaultRuntimeFlags, Effect.never)
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(stuck)
+        // the owner hears of each exit once, by the time an awaiter has
+        yield* Effect.yieldNow()
+        expect(told.map(([o, e]) => [o, e._tag])).toEqual([["a", "Success"], ["b", "Failure"], ["c", "Failure"]])
+        expect(Exit.isInterrupted(told[2]![1])).toBe(true)
+      }
+    }))
+
   it("the process runtime works with every fallback forced (EFFECT_OTP_EFFECT_INTERNALS=off)", async () => {
     vi.stubEnv("EFFECT_OTP_EFFECT_INTERNALS", "off")
     vi.resetModules()
@@ -176,7 +200,8 @@ describe("effectInternals", () => {
         successProto: false,
         syncOp: false,
         maxOpsByRefs: false,
-        chargeOps: false
+        chargeOps: false,
+        ownedFiber: false
       })
       expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")

@@ -26,6 +26,11 @@
  *   FiberRefs object (replaced whenever a FiberRef changes), falling back to a read per call.
  * - `chargeOps`: adds to the op count of a fiber's time slice (a plain field behind the
  *   public getter), falling back to nothing (the fiber then yields later).
+ * - `forkOwnedWith`: a fiber of effect's private `FiberRuntime` class, subclassed to carry
+ *   its owner and to tell it the exit (no observer closure per fiber), started as
+ *   `Runtime.runFork(…, { immediate: false })` starts one but not added to the global
+ *   roots set (`Fiber.roots`; a process's fiber is owned by the process table): about 200
+ *   bytes less per waiting process. Falls back to `Runtime.runFork` and an observer.
  *
  * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
  * these hacks out when something misbehaves after an effect upgrade).
@@ -41,6 +46,9 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as RuntimeFlags from "effect/RuntimeFlags"
+import * as Supervisor from "effect/Supervisor"
 
 /** every fallback forced (see the module doc) */
 const forced = typeof process !== "undefined" && process.env?.["EFFECT_OTP_EFFECT_INTERNALS"] === "off"
@@ -397,6 +405,115 @@ export const chargeOps: (fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number)
   ? chargeOpsByField
   : () => {}
 
+// --- Owned fibers ---------------------------------------------------------------
+
+/** Starts `effect` on a fiber owned by `owner` (see `forkOwnedWith`). @internal */
+export type ForkOwned<O> = (
+  owner: O,
+  context: Context.Context<never>,
+  fiberRefs: FiberRefs.FiberRefs,
+  runtimeFlags: RuntimeFlags.RuntimeFlags,
+  effect: Effect.Effect<unknown, unknown, any>
+) => Fiber.RuntimeFiber<unknown, unknown>
+
+/** `forkOwnedWith` through the public API: `Runtime.runFork` and an observer closure. @internal */
+export const forkOwnedByApi =
+  <O>(onExit: (owner: O, exit: Exit.Exit<unknown, unknown>) => void): ForkOwned<O> =>
+  (owner, context, fiberRefs, runtimeFlags, effect) => {
+    const fiber = Runtime.runFork(
+      Runtime.make({ context, fiberRefs, runtimeFlags }),
+      effect as Effect.Effect<unknown, unknown, never>,
+      { immediate: false }
+    )
+    fiber.addObserver((exit) => onExit(owner, exit))
+    return fiber
+  }
+
+type FiberClass = new(
+  id: FiberId.Runtime,
+  refs: FiberRefs.FiberRefs,
+  flags: RuntimeFlags.RuntimeFlags
+) => Fiber.RuntimeFiber<unknown, unknown> & {
+  setExitValue(exit: Exit.Exit<unknown, unknown>): void
+  resume(effect: Effect.Effect<unknown, unknown, any>): void
+}
+
+/** effect's `FiberRuntime` class, from a fiber's prototype; `undefined` if it has another shape. */
+const fiberClass = (): FiberClass | undefined => {
+  try {
+    const probe = Effect.runFork(Effect.void)
+    const ctor = Object.getPrototypeOf(probe)?.constructor as FiberClass | undefined
+    if (typeof ctor !== "function" || ctor.length !== 3) return undefined
+    const proto = ctor.prototype as Record<string, unknown>
+    if (typeof proto["setExitValue"] !== "function" || typeof proto["resume"] !== "function") return undefined
+    const observers = (probe as unknown as { readonly _observers?: unknown })._observers
+    return Array.isArray(observers) ? ctor : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** `forkOwnedWith` through a subclass of `Base` (see the module doc). @internal */
+export const forkOwnedBySubclass = <O>(
+  Base: FiberClass,
+  onExit: (owner: O, exit: Exit.Exit<unknown, unknown>) => void
+): ForkOwned<O> => {
+  class OwnedFiber extends Base {
+    owner: O | undefined = undefined
+    override setExitValue(exit: Exit.Exit<unknown, unknown>): void {
+      super.setExitValue(exit)
+      // after the observers added at fork time (none here) and later (awaiters), as the
+      // observer of the fallback, added last at fork time, is called
+      onExit(this.owner as O, exit)
+    }
+  }
+  return (owner, context, fiberRefs, runtimeFlags, effect) => {
+    // what `Runtime.runFork` does, minus `Fiber.roots`
+    const id = FiberId.unsafeMake()
+    const refs = FiberRefs.updateManyAs(fiberRefs, {
+      entries: [[FiberRef.currentContext, [[id, context]]]],
+      forkAs: id
+    })
+    const fiber = new OwnedFiber(id, refs, runtimeFlags)
+    fiber.owner = owner
+    const supervisor = fiber.currentSupervisor
+    if (supervisor !== Supervisor.none) {
+      supervisor.onStart(context, effect as Effect.Effect<unknown, unknown, never>, Option.none(), fiber)
+      fiber.addObserver((exit) => supervisor.onEnd(exit, fiber))
+    }
+    fiber.resume(effect)
+    return fiber
+  }
+}
+
+const fiberClassFound = forced ? undefined : fiberClass()
+
+const forkShapeOk = fiberClassFound !== undefined && ((): boolean => {
+  try {
+    // a fiber forked (it runs later, and ends with nothing to tell) that has the private fields used
+    const fork = forkOwnedBySubclass<undefined>(fiberClassFound, () => {})
+    const fiber = fork(undefined, Context.empty(), FiberRefs.empty(), Runtime.defaultRuntimeFlags, Effect.void)
+    return fiber instanceof fiberClassFound && fiber.unsafePoll() === null &&
+      Array.isArray((fiber as unknown as { readonly _observers?: unknown })._observers)
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * Starts `effect` on a fiber (with `context` and `fiberRefs`, not yet running: as
+ * `Runtime.runFork(…, { immediate: false })`) whose exit is told to `onExit` with `owner`.
+ * `force: "fallback"` takes the fallback (for its test).
+ * @internal
+ */
+export const forkOwnedWith = <O>(
+  onExit: (owner: O, exit: Exit.Exit<unknown, unknown>) => void,
+  force?: "fallback"
+): ForkOwned<O> =>
+  force === undefined && forkShapeOk && fiberClassFound !== undefined
+    ? forkOwnedBySubclass(fiberClassFound, onExit)
+    : forkOwnedByApi(onExit)
+
 // --- Report -------------------------------------------------------------------
 
 /**
@@ -413,6 +530,7 @@ export const shapes: {
   readonly syncOp: boolean
   readonly maxOpsByRefs: boolean
   readonly chargeOps: boolean
+  readonly ownedFiber: boolean
 } = {
   contextUnsafeMap: contextShapeOk,
   fiberRefsLocals: fiberRefsShapeOk,
@@ -422,5 +540,6 @@ export const shapes: {
   successProto: successProto !== undefined,
   syncOp: syncShapeOk,
   maxOpsByRefs: maxOpsShapeOk,
-  chargeOps: chargeShapeOk
+  chargeOps: chargeShapeOk,
+  ownedFiber: forkShapeOk
 }

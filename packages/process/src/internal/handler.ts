@@ -19,13 +19,10 @@
  * monitors fire before `kill` returns), a busy one through its fiber's interruption.
  * @internal
  */
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
 import { isSuccessExit } from "./effectInternals.js"
 import type { ProcessImpl } from "./processTable.js"
-import { Self } from "./processTable.js"
 import { processScheduler } from "./scheduler.js"
 
 /** What a handler process does with each message. @internal */
@@ -146,15 +143,7 @@ const drain = (p: ProcessImpl): void => {
 
 /** Runs a handler's Effect on a fresh process fiber. */
 const run = (p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): void => {
-  p.rt.startFiber(
-    p,
-    Runtime.make({
-      context: Context.add(p.start!.context, Self, p),
-      fiberRefs: p.start!.refs,
-      runtimeFlags: Runtime.defaultRuntimeFlags
-    }),
-    Effect.as(effect, SERVE)
-  )
+  p.rt.startFiber(p, Effect.as(effect, SERVE))
 }
 
 /**

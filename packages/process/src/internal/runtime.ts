@@ -27,7 +27,7 @@ import { Atom, atoms, makeLocalNode, Pid, Ref } from "../Term.js"
 import type { LocalNode, Term, Tuple } from "../Term.js"
 import { AliasTable } from "./aliases.js"
 import type { AliasKey } from "./aliases.js"
-import { sameRefs } from "./effectInternals.js"
+import { forkOwnedWith, sameRefs } from "./effectInternals.js"
 import * as exits from "./exits.js"
 import * as handler from "./handler.js"
 import * as links from "./links.js"
@@ -117,6 +117,15 @@ export class SendError extends Data.TaggedError("SendError")<{
 }
 
 const spawnFiberId = FiberId.make(0, 0) as FiberId.Runtime
+
+/** A process fiber ended: the process ends, unless the fiber handed over to the handler (`SERVE`). */
+const fiberExit = (p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void => {
+  if (p.serving !== undefined && p.killReason === undefined && Exit.isSuccess(exit) && exit.value === handler.SERVE) {
+    handler.fiberDone(p)
+  } else p.rt.onExit(p, exit)
+}
+
+const forkOwned = forkOwnedWith(fiberExit)
 const refText = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
 
 /** The error of a send to another node that the sender sees (others drop the message, as in Erlang). */
@@ -325,27 +334,17 @@ export class RuntimeImpl implements ProcessRuntimeShape {
       start = this.lastStart = { context, refs }
     }
     p.start = start
-    this.startFiber(
-      p,
-      Runtime.make({
-        context: Context.add(context, Self, p),
-        fiberRefs: refs,
-        runtimeFlags: Runtime.defaultRuntimeFlags
-      }),
-      effect
-    )
+    this.startFiber(p, effect)
   }
 
-  /** Runs a fiber of `p`: the process ends with it, unless it hands over to the handler (`SERVE`). */
-  startFiber(p: ProcessImpl, runtime: Runtime.Runtime<any>, effect: Effect.Effect<unknown, unknown, any>): void {
-    const fiber = Runtime.runFork(runtime, effect, { immediate: false })
-    p.fiber = fiber
-    fiber.addObserver((exit) => {
-      if (
-        p.serving !== undefined && p.killReason === undefined && Exit.isSuccess(exit) && exit.value === handler.SERVE
-      ) handler.fiberDone(p)
-      else this.onExit(p, exit)
-    })
+  /**
+   * Runs a fiber of `p` (its spawner's context plus `Self`, the FiberRefs it started with):
+   * the process ends with it, unless it hands over to the handler (`SERVE`). The fiber tells
+   * its owner its exit (`forkOwned`: no closure per fiber).
+   */
+  startFiber(p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): void {
+    const start = p.start!
+    p.fiber = forkOwned(p, Context.add(start.context, Self, p), start.refs, Runtime.defaultRuntimeFlags, effect)
   }
 
   /** A message came to an idle handler process (see handler.ts). */
