@@ -299,16 +299,15 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   /**
    * The spawner's FiberRefs as a process starts with them: only the current values (no
    * history: a process is never joined, and the history kept every ancestor's context
-   * alive), the context left to `start`, and our scheduler (see `schedulerFor`).
+   * alive), no context (`start` gives each process its own: with none here, the fiber's
+   * FiberRefs hold that one alone, a one-entry stack, not a copy grown by a spread), and our
+   * scheduler (see `schedulerFor`).
    */
   private processRefs(refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
     if (this.refsIn !== undefined && sameRefs(refs, this.refsIn)) return this.refsOut!
     const locals = new Map<FiberRef.FiberRef<any>, Arr.NonEmptyReadonlyArray<readonly [FiberId.Single, any]>>()
     for (const ref of FiberRefs.fiberRefs(refs)) {
-      locals.set(ref, [[
-        spawnFiberId,
-        ref === FiberRef.currentContext ? Context.empty() : FiberRefs.getOrDefault(refs, ref)
-      ]])
+      if (ref !== FiberRef.currentContext) locals.set(ref, [[spawnFiberId, FiberRefs.getOrDefault(refs, ref)]])
     }
     const scheduler = schedulerFor(FiberRefs.getOrDefault(refs, FiberRef.currentScheduler))
     if (scheduler !== undefined) locals.set(FiberRef.currentScheduler, [[spawnFiberId, scheduler]])
