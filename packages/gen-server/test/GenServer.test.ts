@@ -200,6 +200,29 @@ describe("GenServer", () => {
     )
   })
 
+  it.effect("a cast handled at once that crashes: the report's last message is {'$gen_cast', Request}", () => {
+    const logs: Array<string> = []
+    return inProcess(
+      Effect.gen(function*() {
+        const Fragile = GenServer.make({
+          init: (_: void) => Effect.succeed({ state: 0 }),
+          handleCast: (req: T.Term, n: number) =>
+            req === T.atom("crash") ? Effect.fail(T.atom("boom")) : Effect.succeed({ state: n })
+        })
+        const server = yield* GenServer.start(Fragile, undefined)
+        const mref = yield* Process.monitor(server.pid)
+        // idle (no fiber): the casts are handled at once, on this process's stack
+        yield* until(Process.processInfo(server.pid), (o) => Option.isSome(o) && o.value.status === "waiting")
+        yield* GenServer.cast(server.pid, T.atom("fine"))
+        yield* GenServer.cast(server.pid, T.atom("crash"))
+        const down = yield* Process.receive((m) => Process.isDownMessage(m, mref))
+        expect(down.elements[4]).toBe(T.atom("boom"))
+        expect(logs.some((l) => l.includes("Last message in was {'$gen_cast',crash}"))).toBe(true)
+      }),
+      logs
+    )
+  })
+
   it.effect("a server calling itself exits with calling_self, as in OTP", () =>
     inProcess(Effect.gen(function*() {
       const Selfish = GenServer.make({

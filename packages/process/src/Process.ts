@@ -390,16 +390,37 @@ const serveExit: Effect.Effect<never> = Effect.succeed(handler.SERVE) as unknown
  * handler process ends it at once, one that is running its handler on a fiber through
  * that fiber's interruption.
  *
+ * `handle` may also be a `Handler` object: its `handle` method takes each message, and
+ * its optional `handleTagged` takes the messages `{tag, Payload}` sent with a sender of
+ * `unsafeTaggedSender(tag)`, as their payload, when they are handled at once (the tuple
+ * is then never built).
+ *
  * @since 0.1.0
  * @category handlers
  */
 export const serve = <R>(
-  handle: (message: unknown) => Effect.Effect<unknown, unknown, R>
+  handle: ((message: unknown) => Effect.Effect<unknown, unknown, R>) | Handler<R>
 ): Effect.Effect<never, never, Self | Exclude<R, Self>> =>
   withSelf((p) => {
-    p.serving = handle as handler.Handle
+    p.serving = handle as handler.Serving
     return serveExit
   })
+
+/**
+ * A handler (see `serve`) as an object: `handle` takes each message (called as a method).
+ * With `tag` and `handleTagged`, a message `{tag, Payload}` from a sender of
+ * `unsafeTaggedSender(tag)` that is handled at once (the process idle, its mailbox empty,
+ * no schema) is given to `handleTagged(Payload)` instead, with no tuple built: it must do
+ * exactly what `handle` does with that tuple (which it gets in every other case).
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export interface Handler<R = never> {
+  readonly handle: (message: unknown) => Effect.Effect<unknown, unknown, R>
+  readonly tag?: Atom | undefined
+  readonly handleTagged?: ((payload: unknown) => Effect.Effect<unknown, unknown, R>) | undefined
+}
 
 /**
  * Whether an Effect is already a success `Exit` (`Effect.succeed(…)`, `Effect.void`): what
@@ -419,7 +440,7 @@ export const isSuccessExit: (u: unknown) => u is Exit.Success<unknown, unknown> 
  * @category handlers
  */
 export const spawnHandler = <R>(
-  handle: (message: unknown) => Effect.Effect<unknown, unknown, R>,
+  handle: ((message: unknown) => Effect.Effect<unknown, unknown, R>) | Handler<R>,
   options?: SpawnOptions
 ): Effect.Effect<Pid, RegisterError, internal.ProcessRuntime | Exclude<R, Self>> =>
   spawn(serve(handle), options as SpawnOptions & { readonly name: string }) as any
@@ -504,6 +525,25 @@ const sendNow = (to: Pid, message: unknown): void => {
 }
 
 const sendStep: (to: Pid, message: unknown) => Effect.Effect<void> = makeSync2(sendNow)
+
+/**
+ * `unsafeSendLocal` of the message `{tag, Payload}` (`(to, payload) => unsafeSendLocal(to,
+ * {tag, payload})`), for hot paths (a gen_server cast is `{'$gen_cast', Request}`): when
+ * the destination is an idle handler process whose `Handler` takes `tag` (see `Handler`),
+ * the payload goes straight to its `handleTagged` and the tuple is never built; anyone
+ * else gets the tuple. Make one sender per tag, once.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const unsafeTaggedSender = (
+  tag: Atom
+): (to: Pid, payload: unknown) => Effect.Effect<void, never, internal.ProcessRuntime> =>
+  makeSync2((to: Pid, payload: unknown): void => {
+    const fiber = currentFiber()
+    if (fiber === undefined) throw new Error("Process.unsafeTaggedSender: run outside a fiber")
+    if (runtimeOf(fiber.currentContext).unsafeSendTaggedFromFiber(to, tag, payload)) chargeOps(fiber, 1)
+  })
 
 /**
  * An Effect that sends `message` to `to`, a pid of the node whose fiber runs it, in one

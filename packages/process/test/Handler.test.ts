@@ -3,6 +3,7 @@
  * idle, whose links, monitors, exit signals, trap_exit and registry work as any process's.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -379,5 +380,64 @@ describe("Process handler mode: messages from process fibers, handled on the sen
       expect(order).toEqual(Array.from({ length }, (_, i) => i))
       expect(deepest).toBeGreaterThan(1)
       expect(deepest).toBeLessThan(length / 2)
+    })))
+
+  it.effect("a Handler object: {Tag, Payload} from unsafeTaggedSender is handleTagged(Payload) when handled at once, else handle gets the tuple, in order", () =>
+    inProcess(Effect.gen(function*() {
+      const t = atom("t")
+      const send = Process.unsafeTaggedSender(t)
+      const seen: Array<string> = []
+      const release = yield* Deferred.make<void>()
+      const h: Process.Handler = {
+        handle: (m) => {
+          seen.push(`handle ${Term.format(m as Term.Term)}`)
+          // `slow` keeps the process busy (on a fiber) until released
+          return m === atom("slow") ? Deferred.await(release) : Effect.void
+        },
+        tag: t,
+        handleTagged: (x) => {
+          seen.push(`tagged ${Term.format(x as Term.Term)}`)
+          return Effect.void
+        }
+      }
+      const pid = yield* Process.spawnHandler(h)
+      // until its fiber has handed over to the handler, and the mailbox is drained
+      const idle = (pid: Term.Pid) =>
+        Effect.gen(function*() {
+          const p = yield* entry(pid)
+          while (p!.fiber !== undefined || p!.size > 0) yield* Effect.yieldNow()
+        })
+      yield* idle(pid)
+      yield* send(pid, 1) // idle: at once, as its payload
+      yield* Process.send(pid, tuple(t, 2)) // a plain send: the tuple
+      yield* send(pid, 3)
+      yield* Process.send(pid, atom("slow"))
+      yield* send(pid, 4) // busy: queued, the tuple
+      yield* send(pid, 5)
+      yield* Deferred.succeed(release, undefined)
+      yield* idle(pid)
+      yield* send(pid, 6) // idle again
+      expect(seen).toEqual([
+        "tagged 1",
+        "handle {t,2}",
+        "tagged 3",
+        "handle slow",
+        "handle {t,4}",
+        "handle {t,5}",
+        "tagged 6"
+      ])
+      // another tag, a function handler, a dead pid: the tuple, or nothing
+      yield* Process.unsafeTaggedSender(atom("u"))(pid, 7)
+      const got: Array<unknown> = []
+      const fn = yield* Process.spawnHandler((m) => {
+        got.push(Term.format(m as Term.Term))
+        return Effect.void
+      })
+      yield* idle(fn)
+      yield* send(fn, 8)
+      yield* Process.exit(fn, atom("kill"))
+      yield* send(fn, 9)
+      expect(seen.at(-1)).toBe("handle {u,7}")
+      expect(got).toEqual(["{t,8}"])
     })))
 })

@@ -305,8 +305,11 @@ export const cast = <Cast>(
   if (isIdentity(encode)) return castRaw(target, request as T.Term)
   const wire = encode(request)
   if (wire instanceof CodecFailure) return Effect.fail(new BadRequest({ message: wire.message }))
-  return send(target, new T.Tuple([atoms.genCast, wire as T.Term]))
+  return castRaw(target, wire as T.Term)
 }
+
+/** `{'$gen_cast', Request}` to a local pid, the tuple built only if needed (see `Process.unsafeTaggedSender`) */
+const castStep = Process.unsafeTaggedSender(atoms.genCast)
 
 /**
  * gen_server:cast of a raw term (nothing to encode, so it never fails). A pid is checked
@@ -314,8 +317,14 @@ export const cast = <Cast>(
  * @internal
  */
 export const castRaw = (target: Target, request: T.Term): Effect.Effect<void, never, ProcessRuntime> => {
-  const message = new T.Tuple([atoms.genCast, request])
-  return target instanceof T.Pid ? sendPid(target, message) : send(target, message)
+  if (target instanceof T.Pid) {
+    // built in a fiber whose runtime has the pid (the usual cast): as `sendPid`, and an idle
+    // server takes the request as it comes (`Ctx.handleTagged`)
+    const built = Process.unsafeCurrentRuntime()
+    if (built !== undefined && built.isLocal(target)) return castStep(target, request)
+    return sendPid(target, new T.Tuple([atoms.genCast, request]))
+  }
+  return send(target, new T.Tuple([atoms.genCast, request]))
 }
 
 /** @internal */

@@ -76,13 +76,22 @@ export const isNormalExit = (r: T.Term): boolean =>
 
 const show = (u: unknown): string => T.isTerm(u) ? T.format(u) : String(u)
 
-/** The loop's state: mutable, one per server. */
-class Ctx {
+/** `Ctx.lastMessage` of a cast taken as its request (`handleTagged`): the request is `lastCast`. */
+const castPending: unique symbol = Symbol("castPending")
+
+/**
+ * The loop's state: mutable, one per server. It is also the server's `Process.Handler`
+ * (no closure per server): `handle` takes each message, `handleTagged` a cast's request
+ * when the cast is handled at once (`{'$gen_cast', Request}` is then never built).
+ */
+class Ctx implements Process.Handler<any> {
   state: any = undefined
   timeoutMs: number | undefined = undefined
   suspended = false
   terminated = false
+  /** the message being handled (OTP's crash report shows it); `castPending`: a cast of `lastCast` */
   lastMessage: unknown = undefined
+  lastCast: unknown = undefined
   readonly decodeRequest: (u: unknown) => unknown
   readonly decodeCast: (u: unknown) => unknown
   /** casts are raw terms (`decodeCast` is the identity, it never fails) */
@@ -104,6 +113,23 @@ class Ctx {
   }
   get label(): string {
     return this.def.spec.name ?? "gen_server"
+  }
+  /** each message (see `Process.serve`) */
+  handle(message: unknown): Loop {
+    return handled(this, dispatch(this, message))
+  }
+  /** casts, `{'$gen_cast', Request}`, are taken as their request (see `Process.Handler`) */
+  get tag(): T.Atom {
+    return atoms.genCast
+  }
+  handleTagged(request: unknown): Loop {
+    this.lastMessage = castPending
+    this.lastCast = request
+    return handled(this, handleCast(this, request))
+  }
+  /** the message being handled, as it came */
+  message(): unknown {
+    return this.lastMessage === castPending ? new T.Tuple([atoms.genCast, this.lastCast as T.Term]) : this.lastMessage
   }
   stateTerm(): T.Term {
     return this.shown(this.state)
@@ -152,7 +178,7 @@ const terminate = (c: Ctx, reason: T.Term): Effect.Effect<never, unknown, any> =
   return Effect.flatMap(run, (final) => {
     if (isNormalExit(final)) return exitWith(final)
     // the report shows what formatStatus makes of the state, message and reason (OTP's error_info)
-    const f = formatStatus(c, { state: c.state, message: c.lastMessage, reason: final, log: [] })
+    const f = formatStatus(c, { state: c.state, message: c.message(), reason: final, log: [] })
     return Effect.zipRight(
       Effect.logError(
         `** Generic server ${show(c.name ?? c.self)} (${c.label}) terminating \n` +
@@ -438,17 +464,18 @@ const receiveLoop = (c: Ctx): Loop =>
 /** The message is handled: an idle server keeps nothing of it. */
 const idle = (c: Ctx): Effect.Effect<void> => {
   c.lastMessage = undefined
+  c.lastCast = undefined
   return Effect.void
 }
 
 /**
- * The server's handler (see `Process.serve`): the server holds no fiber while idle, and a
- * message whose callbacks decide synchronously (their Effects are `Exit`s: `Effect.succeed`)
- * is handled with no fiber at all. Otherwise the step runs on a fiber, and so do the
- * `receive` steps of a pending timeout or a suspension (`receiveLoop`).
+ * A message's Effect in the server's handler (`Ctx.handle`, see `Process.serve`): the
+ * server holds no fiber while idle, and a message whose callbacks decide synchronously
+ * (their Effects are `Exit`s: `Effect.succeed`) is handled with no fiber at all. Otherwise
+ * the step runs on a fiber, and so do the `receive` steps of a pending timeout or a
+ * suspension (`receiveLoop`).
  */
-const handler = (c: Ctx) => (message: unknown): Loop => {
-  const e = dispatch(c, message)
+const handled = (c: Ctx, e: Loop): Loop => {
   if (Process.isSuccessExit(e)) {
     return inReceive(c) ? Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)) : idle(c)
   }
@@ -459,8 +486,8 @@ const handler = (c: Ctx) => (message: unknown): Loop => {
 /** A started server after its init: `receive` first if init set a timeout, then served with no fiber. */
 const serveLoop = (c: Ctx): Loop =>
   inReceive(c)
-    ? Effect.zipRight(Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)), Process.serve(handler(c)))
-    : Process.serve(handler(c))
+    ? Effect.zipRight(Effect.catchAllCause(receiveLoop(c), (cause) => onFailure(c, cause)), Process.serve(c))
+    : Process.serve(c)
 
 /**
  * The server loop on the process's own fiber, for enter_loop: the process is the caller's,

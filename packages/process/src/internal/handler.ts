@@ -21,12 +21,27 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { Tuple } from "../Term.js"
+import type { Atom, Term } from "../Term.js"
 import { isSuccessExit } from "./effectInternals.js"
 import type { ProcessImpl } from "./processTable.js"
 import { processScheduler } from "./scheduler.js"
 
 /** What a handler process does with each message. @internal */
 export type Handle = (message: unknown) => Effect.Effect<unknown, unknown, any>
+
+/**
+ * A handler as an object (see `Process.Handler`): `handle(message)`, and optionally the
+ * messages `{tag, Payload}` taken as their payload (`handleTagged`). @internal
+ */
+export interface HandlerObject {
+  readonly handle: Handle
+  readonly tag?: Atom | undefined
+  readonly handleTagged?: Handle | undefined
+}
+
+/** What a handler process runs for each message (`ProcessImpl.serving`). @internal */
+export type Serving = Handle | HandlerObject
 
 /**
  * The value a process fiber ends with to hand the process over to its handler (`serve`),
@@ -92,23 +107,57 @@ export const handleNow = (p: ProcessImpl, message: unknown): void => {
   p.hstate = HState.Running
   nested++
   try {
-    if (!handled(p, handleOne(p.serving!, message))) return
-    // the usual case: nothing came meanwhile
-    if (p.size === 0 && p.killReason === undefined) {
-      p.hstate = HState.Idle
-      return
-    }
-    p.hstate = HState.Scheduled
-    drain(p)
+    handledNow(p, handleOne(p.serving!, message))
   } finally {
     nested--
   }
 }
 
-/** The handler's Effect for a message (a throwing handler dies). */
-const handleOne = (handle: Handle, message: unknown): Effect.Effect<unknown, unknown, any> => {
+/**
+ * `handleNow` for a message `{h.tag, payload}` to an idle handler process whose handler `h`
+ * takes such messages as their payload (`handleTagged`): the tuple is never built. The
+ * caller checked what `handleNow`'s caller checks, and that `h` has `handleTagged`.
+ * @internal
+ */
+export const handleTaggedNow = (p: ProcessImpl, h: HandlerObject, payload: unknown): void => {
+  if (nested === MAX_NESTED) {
+    p.push(new Tuple([h.tag!, payload as Term]))
+    return wake(p)
+  }
+  p.hstate = HState.Running
+  nested++
   try {
-    return handle(message)
+    handledNow(p, handleTaggedOne(h, payload))
+  } finally {
+    nested--
+  }
+}
+
+/** The rest of `handleNow`: the Effect applied, then whatever came meanwhile. */
+const handledNow = (p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): void => {
+  if (!handled(p, effect)) return
+  // the usual case: nothing came meanwhile
+  if (p.size === 0 && p.killReason === undefined) {
+    p.hstate = HState.Idle
+    return
+  }
+  p.hstate = HState.Scheduled
+  drain(p)
+}
+
+/** `handleTagged`'s Effect for a payload (a throwing handler dies). */
+const handleTaggedOne = (h: HandlerObject, payload: unknown): Effect.Effect<unknown, unknown, any> => {
+  try {
+    return h.handleTagged!(payload)
+  } catch (e) {
+    return Exit.die(e)
+  }
+}
+
+/** The handler's Effect for a message (a throwing handler dies). */
+const handleOne = (serving: Serving, message: unknown): Effect.Effect<unknown, unknown, any> => {
+  try {
+    return typeof serving === "function" ? serving(message) : serving.handle(message)
   } catch (e) {
     return Exit.die(e)
   }
@@ -131,10 +180,10 @@ const handled = (p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): 
 const drain = (p: ProcessImpl): void => {
   if (p.dead || p.fiber !== undefined || p.hstate !== HState.Scheduled) return
   p.hstate = HState.Running
-  const handle = p.serving!
+  const serving = p.serving!
   for (let n = 0; p.size > 0 && p.killReason === undefined; n++) {
     if (n === BUDGET) return wake(p)
-    if (!handled(p, handleOne(handle, p.removeAt(0)))) return
+    if (!handled(p, handleOne(serving, p.removeAt(0)))) return
   }
   p.hstate = HState.Idle
   // an exit signal came while the handler ran: it ends the process now

@@ -5,15 +5,15 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as ParseResult from "effect/ParseResult"
 import { Mailbox, MailboxExtra } from "../Mailbox.js"
-import { Atom, atoms, Pid } from "../Term.js"
+import { Atom, atoms, Pid, Tuple } from "../Term.js"
 import type { Term } from "../Term.js"
 import type { AliasKey } from "./aliases.js"
+import type { Serving } from "./handler.js"
 import type { RemoteLink } from "./links.js"
 import type { Held, MonitorKey, Watch } from "./monitors.js"
 import type { RuntimeImpl } from "./runtime.js"
@@ -94,7 +94,7 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   /** what a handler's fiber starts with (see `ProcessStart`) */
   start: ProcessStart | undefined = undefined
   /** handler mode (handler.ts): what handles each message, once the process serves */
-  serving: ((message: unknown) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
+  serving: Serving | undefined = undefined
   /** handler mode: idle, drain scheduled, or draining (handler.ts `HState`) */
   hstate = 0
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
@@ -194,6 +194,22 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
     if (this.size === 0 && this.decode === undefined && !this.dead) this.rt.handleNow(this, message)
     else if (this.accept(message)) this.rt.drainHandlerNow(this)
     return false
+  }
+  /**
+   * `deliverNow` of `{tag, payload}`: an idle handler process whose handler takes such
+   * messages as their payload (`HandlerObject.handleTagged`) handles it at once with no
+   * tuple built; any other process gets the tuple, as `deliverNow` gives it.
+   */
+  deliverTaggedNow(tag: Atom, payload: unknown): boolean {
+    const h = this.serving
+    if (
+      h !== undefined && typeof h !== "function" && h.tag === tag && h.handleTagged !== undefined &&
+      this.fiber === undefined && this.hstate === 0 && this.size === 0 && this.decode === undefined && !this.dead
+    ) {
+      this.rt.handleTaggedNow(this, h, payload)
+      return false
+    }
+    return this.deliverNow(new Tuple([tag, payload as Term]))
   }
   /** Decodes (when the process declared a schema) and queues a message; `false` when it is dropped. */
   private accept(message: unknown): boolean {

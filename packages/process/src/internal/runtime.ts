@@ -23,8 +23,8 @@ import type { RouterShape, SendOptions, SendResult } from "../Router.js"
 import { defaultRouter } from "../Router.js"
 import * as Sig from "../Signal.js"
 import type { Destination, Signal } from "../Signal.js"
-import { Atom, atoms, makeLocalNode, Pid, Ref } from "../Term.js"
-import type { LocalNode, Term, Tuple } from "../Term.js"
+import { Atom, atoms, makeLocalNode, Pid, Ref, Tuple } from "../Term.js"
+import type { LocalNode, Term } from "../Term.js"
 import { AliasTable } from "./aliases.js"
 import type { AliasKey } from "./aliases.js"
 import { forkOwnedWith, sameRefs } from "./effectInternals.js"
@@ -358,6 +358,10 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   handleNow(p: ProcessImpl, message: unknown): void {
     handler.handleNow(p, message)
   }
+  /** The same for a message `{h.tag, payload}` taken as its payload, with no tuple (see handler.ts). */
+  handleTaggedNow(p: ProcessImpl, h: handler.HandlerObject, payload: unknown): void {
+    handler.handleTaggedNow(p, h, payload)
+  }
 
   private readonly ending: Array<readonly [ProcessImpl, Exit.Exit<unknown, unknown>]> = []
   private endingNow = false
@@ -463,6 +467,19 @@ export class RuntimeImpl implements ProcessRuntimeShape {
     }
     const p = this.procs.get(to)
     return p !== undefined && p.deliverNow(message)
+  }
+
+  /**
+   * `unsafeSendFromFiber` of `{tag, payload}`: the tuple is built only when someone is to
+   * see it (see `ProcessImpl.deliverTaggedNow`).
+   */
+  unsafeSendTaggedFromFiber(to: Pid, tag: Atom, payload: unknown): boolean {
+    if (!this.isLocal(to)) {
+      this.enqueue(new Sig.Message({ from: undefined, to, message: new Tuple([tag, payload as Term]) }))
+      return true
+    }
+    const p = this.procs.get(to)
+    return p !== undefined && p.deliverTaggedNow(tag, payload)
   }
 
   /**
