@@ -56,8 +56,8 @@
  * effect), debug options.
  *
  * Performance: a server started with `start`/`startLink`/`startMonitor` runs in the process's
- * handler mode (`Process.serve`): an idle server holds no fiber (about 700 B: the process entry
- * and its loop state), and a message whose callbacks return `Effect.succeed(...)` is handled
+ * handler mode (`Process.serve`): an idle server holds no fiber (about 480 B: the process entry
+ * and its loop state, which is also its handler), and a message whose callbacks return `Effect.succeed(...)` is handled
  * with no fiber at all; other callbacks, a pending timeout and a suspension run on a fiber of
  * the server as before. `enterLoop` keeps the loop on the caller's own fiber. A local call (to a
  * pid or a local name, from a process) is one step of the caller's fiber (`Process.unsafeCallLocal`:
