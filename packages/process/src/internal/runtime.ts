@@ -339,7 +339,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   /**
    * Runs a fiber of `p` (its spawner's context plus `Self`, the FiberRefs it started with):
    * the process ends with it, unless it hands over to the handler (`SERVE`). The fiber tells
-   * its owner its exit (`forkOwned`: no closure per fiber).
+   * its owner its exit (`forkOwned`).
    */
   startFiber(p: ProcessImpl, effect: Effect.Effect<unknown, unknown, any>): void {
     const start = p.start!
