@@ -44,8 +44,8 @@ export const samePid = (a: Pid, b: Pid): boolean =>
 export const atomOf = (name: string | Atom): Atom => typeof name === "string" ? Atom.make(name) : name
 
 /**
- * What a process seldom needs (a name, links, monitors, aliases, timers, a schema, a
- * pending call), with its mailbox's (`MailboxExtra`): one object allocated on first use.
+ * What a process seldom needs (a name, links, monitors, aliases, timers, a schema), with
+ * its mailbox's (`MailboxExtra`): one object allocated on first use.
  * @internal
  */
 export class ProcessExtra extends MailboxExtra {
@@ -64,8 +64,6 @@ export class ProcessExtra extends MailboxExtra {
   aliases: Set<AliasKey> | undefined = undefined
   /** keys of the timers bound to it (timers.ts: cancelled when it dies) */
   timers: Set<AliasKey> | undefined = undefined
-  /** the call this process waits for the answer of (Process.ts `callWait`) */
-  pendingCall: unknown = undefined
 }
 
 /**
@@ -97,6 +95,8 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   serving: Serving | undefined = undefined
   /** handler mode: idle, drain scheduled, or draining (handler.ts `HState`) */
   hstate = 0
+  /** the call this process waits for the answer of (Process.ts `callWait`): a field, as a call reads and writes it at every step */
+  pendingCall: unknown = undefined
   constructor(readonly rt: RuntimeImpl, readonly pid: Pid) {
     super()
   }
@@ -167,13 +167,6 @@ export class ProcessImpl extends Mailbox implements ProcessHandle {
   }
   set timers(v: Set<AliasKey> | undefined) {
     if (v !== undefined || this.x !== undefined) this.ext().timers = v
-  }
-  /** the call this process waits for the answer of (Process.ts `callWait`) */
-  get pendingCall(): unknown {
-    return this.x?.pendingCall
-  }
-  set pendingCall(v: unknown) {
-    if (v !== undefined || this.x !== undefined) this.ext().pendingCall = v
   }
 
   /** Delivers a message (decoding it when the process declared a schema). */
