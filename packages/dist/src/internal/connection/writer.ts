@@ -11,7 +11,7 @@ import type { Term } from "@effect-otp/process/Term"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { Carrier } from "../../Transport.js"
-import { type ControlMessage, encodeFrameInto } from "../control/codec.js"
+import { carriesMessage, type ControlMessage, encodeFrameInto } from "../control/codec.js"
 import { Writer } from "../etf/encode.js"
 import { TransportError } from "../transport/error.js"
 
@@ -40,23 +40,6 @@ export interface OutboundWriterOptions {
   readonly runSync: (effect: Effect.Effect<void>) => void
   /** the carrier failed: the connection closes */
   readonly onWriteError: (error: TransportError) => void
-}
-
-/** Control messages that carry a message to a process (`Frame.message` is the message). */
-const isMessage = (control: ControlMessage): boolean => {
-  switch (control._tag) {
-    case "Send":
-    case "SendSender":
-    case "RegSend":
-    case "AliasSend":
-    case "SendTT":
-    case "SendSenderTT":
-    case "RegSendTT":
-    case "AliasSendTT":
-      return true
-    default:
-      return false
-  }
 }
 
 export class OutboundWriter {
@@ -176,7 +159,7 @@ export class OutboundWriter {
     let n: number
     // a message that is the only frame queued on an idle connection goes out at once (a
     // ping-pong's reply waits for nothing else); anything else waits for the end of the step
-    const alone = first === 0 && at === 0 && message !== undefined && isMessage(control)
+    const alone = first === 0 && at === 0 && message !== undefined && carriesMessage(control._tag)
     if (chunks.length > first) {
       const head = chunks[first]!
       n = head.length - at - 4 + out.pos - out.base

@@ -259,6 +259,9 @@ export const opOf = (tag: ControlMessage["_tag"]): number => byTag.get(tag)!.op
 /** Whether the op carries a second term (message, exit reason or spawn arguments). */
 export const hasPayload = (tag: ControlMessage["_tag"]): boolean => byTag.get(tag)!.payload !== "none"
 
+/** Whether the op carries a message to a process (SEND, REG_SEND, ALIAS_SEND and their variants). */
+export const carriesMessage = (tag: ControlMessage["_tag"]): boolean => byTag.get(tag)!.payload === "message"
+
 const EMPTY_ATOM = Atom.make("")
 const MAX_ID = (1n << 64n) - 1n
 
