@@ -178,11 +178,11 @@ export class NameTable {
     if (b === undefined) return undefined
     let e: NameEntry | undefined
     if (!Array.isArray(b)) {
-      if (!T.equals(b.name, name)) return undefined
+      if (!sameName(b.name, name)) return undefined
       this.buckets.delete(h)
       e = b
     } else {
-      const i = b.findIndex((x) => T.equals(x.name, name))
+      const i = b.findIndex((x) => sameName(x.name, name))
       if (i < 0) return undefined
       e = b.splice(i, 1)[0]!
       if (b.length === 1) this.buckets.set(h, b[0]!)
