@@ -716,7 +716,7 @@ class LocalCall {
   }
   demonitor(): void {
     const mref = this.mref
-    if (!monitors.unsafeDemonitor(this.p.rt, this.p, mref)) this.p.removeWhere((x) => monitors.isDown(x, mref))
+    if (!monitors.unsafeDemonitor(this.p.rt, this.p, mref)) monitors.flushDown(this.p, mref)
   }
   /** waits for the reply or the 'DOWN' (at most `timeoutMs` by the `Clock`) */
   wait(timeoutMs: number | undefined): Effect.Effect<Tuple | undefined> {
@@ -1394,7 +1394,7 @@ export const unsafeDemonitor = (
 ): boolean => {
   const p = self as ProcessImpl
   const active = monitors.unsafeDemonitor(p.rt, p, ref)
-  if (options?.flush === true) p.removeWhere((m) => monitors.isDown(m, ref))
+  if (options?.flush === true) monitors.flushDown(p, ref)
   return active
 }
 

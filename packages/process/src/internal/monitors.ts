@@ -51,6 +51,11 @@ export const isDown = (u: unknown, ref?: Ref): u is Tuple =>
   u instanceof Tuple && u.elements.length === 5 && u.elements[0] === atoms.DOWN &&
   (ref === undefined || (u.elements[1] instanceof Ref && equals(u.elements[1], ref)))
 
+/** Drops the `'DOWN'` of monitor `ref` from `p`'s mailbox (`demonitor`'s `flush`). @internal */
+export const flushDown = (p: ProcessImpl, ref: Ref): void => {
+  p.removeWhere((m) => isDown(m, ref))
+}
+
 // An idle process keeps no empty tables (a served call leaves none behind).
 const unwatched = (t: ProcessImpl, key: MonitorKey): void => {
   const m = t.monitoredBy
@@ -192,7 +197,7 @@ export const demonitor = (rt: RuntimeImpl, p: ProcessImpl, ref: Ref, flush: bool
     const signal = unwatch(p, held, key)
     if (signal !== undefined) effect = Effect.ignore(rt.router.route(signal))
   }
-  if (flush) p.removeWhere((m) => isDown(m, ref))
+  if (flush) flushDown(p, ref)
   return Effect.as(effect, held !== undefined)
 }
 
