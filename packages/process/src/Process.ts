@@ -39,6 +39,7 @@ import {
   currentFiber,
   isLiveClock,
   isSuccessExit as fastIsSuccessExit,
+  makeEagerSync2,
   makeFixedAsync,
   makeSync2
 } from "./internal/effectInternals.js"
@@ -539,7 +540,7 @@ const sendStep: (to: Pid, message: unknown) => Effect.Effect<void> = makeSync2(s
 export const unsafeTaggedSender = (
   tag: Atom
 ): (to: Pid, payload: unknown) => Effect.Effect<void, never, internal.ProcessRuntime> =>
-  makeSync2((to: Pid, payload: unknown): void => {
+  makeEagerSync2((to: Pid, payload: unknown): void => {
     const fiber = currentFiber()
     if (fiber === undefined) throw new Error("Process.unsafeTaggedSender: run outside a fiber")
     if (runtimeOf(fiber.currentContext).unsafeSendTaggedFromFiber(to, tag, payload)) chargeOps(fiber, 1)

@@ -13,6 +13,8 @@ import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
 import { vi } from "vitest"
 import * as internals from "../src/internal/effectInternals.js"
 
@@ -30,7 +32,8 @@ describe("effectInternals", () => {
       syncOp: true,
       maxOpsByRefs: true,
       chargeOps: true,
-      ownedFiber: true
+      ownedFiber: true,
+      eagerSyncOp: true
     })
   })
 
@@ -118,6 +121,108 @@ describe("effectInternals", () => {
       }))
   }
 
+  for (const mode of ["fast", "fallback"] as const) {
+    const force = mode === "fallback" ? "fallback" as const : undefined
+    it.effect(`makeEagerSync2 (${mode}): runs f with its arguments each time it runs or is yielded, never when built; a throw is a defect`, () =>
+      Effect.gen(function*() {
+        const calls: Array<readonly [string, number]> = []
+        const step = internals.makeEagerSync2((a: string, b: number) => {
+          calls.push([a, b])
+        }, force)
+        const x = step("x", 1)
+        const y = step("y", 2)
+        expect(calls).toEqual([])
+        yield* x
+        yield* Effect.map(y, () => 0)
+        yield* x
+        yield* Effect.zipRight(Effect.void, y)
+        expect(calls).toEqual([["x", 1], ["y", 2], ["x", 1], ["y", 2]])
+        // in a fiber (the fast path): at once, one op counted, nothing to yield
+        const [ran, charged, done] = yield* Effect.withFiberRuntime<readonly [number, number, boolean]>((fiber) =>
+          Effect.sync(() => {
+            const before = fiber.currentOpCount
+            const i = step("w", 4)[Symbol.iterator]()
+            return [calls.length, fiber.currentOpCount - before, i.next().done === true] as const
+          })
+        )
+        expect([ran, charged, done]).toEqual(mode === "fast" ? [5, 1, true] : [4, 0, false])
+        // a throwing body is a defect, yielded or not; the generator does not go on
+        const boom = internals.makeEagerSync2((_a: number, _b: number): void => {
+          throw new Error("boom")
+        }, force)
+        let after = false
+        const exit = yield* Effect.exit(Effect.gen(function*() {
+          yield* boom(1, 2)
+          after = true
+        }))
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Die").toBe(after === false)
+        const exit2 = yield* Effect.exit(Effect.asVoid(boom(1, 2)))
+        expect(Exit.isFailure(exit2) && exit2.cause._tag === "Die").toBe(true)
+      }))
+  }
+
+  it.effect("makeEagerSync2: a fiber yielding it in a loop lets others run at the very steps the plain op does", () =>
+    Effect.gen(function*() {
+      const initial = yield* FiberRef.get(FiberRef.currentMaxOpsBeforeYield)
+      const turnsWith = (force: "fallback" | undefined) =>
+        Effect.gen(function*() {
+          let steps = 0
+          const step = internals.makeEagerSync2((_a: number, _b: number) => {
+            steps++
+          }, force)
+          const turns: Array<number> = []
+          const other = yield* Effect.fork(
+            Effect.forever(Effect.zipRight(Effect.sync(() => turns.push(steps)), Effect.yieldNow()))
+          )
+          yield* Effect.yieldNow()
+          for (let i = 0; i < initial * 5; i++) yield* step(i, 0)
+          yield* Fiber.interrupt(other)
+          // the other fiber's turns during the loop
+          return turns.filter((s) => s > 0 && s < initial * 5)
+        })
+      const eager = yield* turnsWith(undefined)
+      const plain = yield* turnsWith("fallback")
+      // it yields at the very same steps as the plain op
+      expect(eager.length).toBeGreaterThanOrEqual(2)
+      expect(eager).toEqual(plain)
+    }))
+
+  it.effect("makeEagerSync2: an interruption that comes during a step stops the fiber before the next one", () =>
+    Effect.gen(function*() {
+      let steps = 0
+      const step = internals.makeEagerSync2((fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number) => {
+        if (++steps === n) fiber.unsafeInterruptAsFork(fiber.id())
+      })
+      const f = yield* Effect.fork(Effect.gen(function*() {
+        const me = yield* Effect.withFiberRuntime<Fiber.RuntimeFiber<unknown, unknown>>((fiber) =>
+          Effect.succeed(fiber)
+        )
+        for (let i = 0; i < 1000; i++) yield* step(me, 10)
+      }))
+      const exit = yield* Fiber.await(f)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(steps).toBe(10)
+    }))
+
+  it.effect("makeEagerSync2: with op supervision on, a yielded step is a run-loop step", () =>
+    Effect.gen(function*() {
+      let steps = 0
+      const step = internals.makeEagerSync2((_a: number, _b: number) => {
+        steps++
+      })
+      const atOnce = yield* Effect.withRuntimeFlagsPatch(
+        Effect.withFiberRuntime<boolean>(() =>
+          Effect.sync(() => {
+            step(1, 2)[Symbol.iterator]()
+            return steps === 1
+          })
+        ),
+        RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)
+      )
+      expect(atOnce).toBe(false)
+      expect(steps).toBe(0)
+    }))
+
   it.effect("maxOpsOf: the fiber's currentMaxOpsBeforeYield, also after it changes (by refs and by the API)", () =>
     Effect.gen(function*() {
       const read = Effect.withFiberRuntime((fiber) =>
@@ -201,7 +306,8 @@ describe("effectInternals", () => {
         syncOp: false,
         maxOpsByRefs: false,
         chargeOps: false,
-        ownedFiber: false
+        ownedFiber: false,
+        eagerSyncOp: false
       })
       expect(fresh.isLiveClock(Clock.make())).toBe(false)
       const Process = await import("../src/Process.js")

@@ -49,7 +49,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import type * as RuntimeFlags from "effect/RuntimeFlags"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Supervisor from "effect/Supervisor"
 
 /** every fallback forced (see the module doc) */
@@ -407,6 +407,124 @@ export const chargeOps: (fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number)
   ? chargeOpsByField
   : () => {}
 
+// --- Eager sync ----------------------------------------------------------------
+
+/** what a `yield*` of an eager op that ran at once gets: an iterator that is done (shared) */
+const doneResult: IteratorReturnResult<undefined> = Object.freeze({ done: true as const, value: undefined })
+const doneIterator = Object.freeze({ next: (): IteratorReturnResult<undefined> => doneResult })
+
+/** effect's `OpSupervision` runtime flag (`RuntimeFlags.OpSupervision`: every op is told to the supervisor) */
+const opSupervision = RuntimeFlags.OpSupervision as unknown as number
+
+/** The private fields of a fiber that `makeEagerSync2` reads. */
+interface FiberFields {
+  readonly _queue?: { readonly length: number }
+  readonly currentRuntimeFlags: number
+  currentOpCount: number
+}
+
+/**
+ * Whether fiber `f` may run an op's work right now, inside its generator, as its run loop
+ * would run it as its next step: nothing waits in its message queue (an interruption is
+ * handled before any further op), no supervisor watches each op, and its time slice has
+ * room for one more op (which is counted, so that it yields as often as the run loop would
+ * have made it).
+ */
+const runNow = (f: FiberFields, maxOps: number): boolean => {
+  if (f._queue!.length !== 0 || (f.currentRuntimeFlags & opSupervision) !== 0 || f.currentOpCount >= maxOps) {
+    return false
+  }
+  f.currentOpCount++
+  return true
+}
+
+/** `makeEagerSync2` through a subclass of the `Sync` primitive; `undefined` if it has another shape. */
+export const eagerSyncOp2 = <A, B>(f: (a: A, b: B) => void): ((a: A, b: B) => Effect.Effect<void>) | undefined => {
+  const probe = Effect.sync(() => 0) as unknown as
+    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
+    | undefined
+  if (probe === undefined || probe._op !== "Sync" || typeof probe.constructor !== "function") return undefined
+  const Op = probe.constructor as new(op: string) => Record<string, unknown> & Iterable<unknown>
+  if (typeof (Op.prototype as Record<PropertyKey, unknown>)[Symbol.iterator] !== "function") return undefined
+  // the run loop calls `op.effect_instruction_i0()`: the op is the thunk's `this`
+  function thunk(this: Record<string, unknown>): void {
+    f(this.effect_instruction_i1 as A, this.effect_instruction_i2 as B)
+  }
+  class EagerSync extends Op {
+    constructor() {
+      super("Sync")
+    }
+    override [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+      const fiber = currentFiberBySlot()
+      if (fiber !== undefined && runNow(fiber as unknown as FiberFields, maxOpsOf(fiber))) {
+        try {
+          f(this.effect_instruction_i1 as A, this.effect_instruction_i2 as B)
+        } catch (e) {
+          // as the run loop would end it: a defect, the generator left where it is
+          return (Exit.die(e) as unknown as Iterable<unknown>)[Symbol.iterator]()
+        }
+        return doneIterator
+      }
+      return super[Symbol.iterator]()
+    }
+  }
+  return (a, b) => {
+    const op = new EagerSync()
+    op.effect_instruction_i0 = thunk
+    op.effect_instruction_i1 = a
+    op.effect_instruction_i2 = b
+    return op as unknown as Effect.Effect<void>
+  }
+}
+
+const eagerShapeOk = !forced && syncShapeOk && fiberSlotOk && maxOpsShapeOk && ((): boolean => {
+  try {
+    const seen: Array<number> = []
+    const make = eagerSyncOp2((a: number, b: number) => {
+      seen.push(a * 10 + b)
+    })
+    if (make === undefined) return false
+    const fields = Effect.runSync(Effect.withFiberRuntime((fiber) => {
+      const f = fiber as unknown as FiberFields
+      return Effect.succeed(
+        Array.isArray(f._queue) && typeof f.currentOpCount === "number" && typeof f.currentRuntimeFlags === "number"
+      )
+    }))
+    if (!fields) return false
+    // as an op (map), and as an iterator inside a fiber (at once, one op counted, done)
+    Effect.runSync(Effect.map(make(1, 1), () => 0))
+    const now = Effect.runSync(Effect.withFiberRuntime<boolean>((fiber) =>
+      Effect.sync(() => {
+        const before = fiber.currentOpCount
+        const it = make(4, 2)[Symbol.iterator]()
+        const ran = seen.length === 2 && fiber.currentOpCount === before + 1
+        return ran && it.next().done === true
+      })
+    ))
+    return now && seen[0] === 11 && seen[1] === 42
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * `makeSync2` for a step that returns nothing, whose Effect also runs at once when a
+ * generator (`Effect.gen`) `yield*`s it: its `[Symbol.iterator]` does the step's work then
+ * and there, on the fiber running the generator, and the `yield*` is done, with no run-loop
+ * step (as effect's generator adapter already takes a yielded `Exit` without one). Only
+ * when the run loop would do the same as its next step: nothing waits in the fiber's
+ * message queue (an interruption comes first), no op supervisor, room left in the fiber's
+ * time slice (the op is counted: the fiber yields as often as before). Anywhere else
+ * (outside a fiber, in `Effect.map`, `pipe`…) it is the plain `Sync` op. A step that throws
+ * is a defect, as in the run loop. `force: "fallback"` takes the fallback (`makeSync2`).
+ * @internal
+ */
+export const makeEagerSync2 = <A, B>(
+  f: (a: A, b: B) => void,
+  force?: "fallback"
+): (a: A, b: B) => Effect.Effect<void> =>
+  (force === undefined && eagerShapeOk ? eagerSyncOp2(f) : undefined) ?? makeSync2(f, force)
+
 // --- Owned fibers ---------------------------------------------------------------
 
 /** Starts `effect` on a fiber owned by `owner` (see `forkOwnedWith`). @internal */
@@ -523,6 +641,7 @@ export const shapes: {
   readonly maxOpsByRefs: boolean
   readonly chargeOps: boolean
   readonly ownedFiber: boolean
+  readonly eagerSyncOp: boolean
 } = {
   contextUnsafeMap: contextShapeOk,
   fiberRefsLocals: fiberRefsShapeOk,
@@ -533,5 +652,6 @@ export const shapes: {
   syncOp: syncShapeOk,
   maxOpsByRefs: maxOpsShapeOk,
   chargeOps: chargeShapeOk,
-  ownedFiber: forkShapeOk
+  ownedFiber: forkShapeOk,
+  eagerSyncOp: eagerShapeOk
 }
