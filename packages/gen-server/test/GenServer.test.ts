@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -603,6 +604,17 @@ const CastLog = GenServer.make({
   }
 })
 
+/** Counts the numbers cast to it (call `get`); a pid cast to it is killed (from a fiber of the server's). */
+const Tally = GenServer.make({
+  name: "tally",
+  init: () => Effect.succeed({ state: 0 }),
+  handleCall: (_req: T.Term, _from, n: number) => Effect.succeed({ reply: n, state: n }),
+  handleCast: (msg: T.Term, n: number) =>
+    msg instanceof T.Pid
+      ? Effect.as(Process.exit(msg, T.atom("kill")), { state: n })
+      : Effect.succeed({ state: n + (msg as number) })
+})
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 describe("GenServer casts", () => {
@@ -685,6 +697,39 @@ describe("GenServer casts", () => {
       const relayed = (pid: T.Pid) => Effect.map(GenServer.call(pid, T.atom("get")), (r) => (r as T.Tuple).elements[0])
       expect(yield* relayed(a.pid)).toBe(501)
       expect(yield* relayed(b.pid)).toBe(501)
+    })))
+
+  it.effect("a long burst of casts from one process does not starve another process", () =>
+    inProcess(Effect.gen(function*() {
+      let ticks = 0
+      yield* Process.spawn(Effect.forever(Effect.sync(() => ticks++)))
+      const server = yield* GenServer.start(Tally, undefined)
+      const before = ticks
+      for (let i = 0; i < 50_000; i++) yield* GenServer.cast(server.pid, 1)
+      expect(ticks).toBeGreaterThan(before)
+      expect(yield* GenServer.call(server.pid, T.atom("get"))).toBe(50_000)
+    })))
+
+  it.effect("a server that kills the sender from a cast: the sender stops within a time slice, its casts applied in order until then", () =>
+    inProcess(Effect.gen(function*() {
+      const server = yield* GenServer.start(Tally, undefined)
+      const maxOps = yield* FiberRef.get(FiberRef.currentMaxOpsBeforeYield)
+      let sent = 0
+      const sender = yield* Process.spawn(Effect.gen(function*() {
+        const self = yield* Process.self
+        for (let i = 0; i < 100_000; i++) {
+          // cast 100 asks the server to kill this process (on a fiber of the server's)
+          yield* GenServer.cast(server.pid, i === 100 ? self : 1)
+          sent++
+        }
+      }))
+      const ref = yield* Process.monitor(sender)
+      const down = yield* Process.receive((m) => Process.isDownMessage(m, ref))
+      expect(down.elements[4]).toBe(T.atom("killed"))
+      expect(sent).toBeGreaterThan(100)
+      expect(sent).toBeLessThan(100 + maxOps)
+      // every cast sent before the kill was applied, the kill's own cast included
+      expect(yield* GenServer.call(server.pid, T.atom("get"))).toBe(sent - 1)
     })))
 
   it.effect("while suspended by sys, casts wait; after resume they are applied in order", () =>

@@ -534,6 +534,11 @@ const sendStep: (to: Pid, message: unknown) => Effect.Effect<void> = makeSync2(s
  * the payload goes straight to its `handleTagged` and the tuple is never built; anyone
  * else gets the tuple. Make one sender per tag, once.
  *
+ * Its Effect, `yield*`ed in `Effect.gen` by a process fiber, sends at once, inside the
+ * generator, when the fiber's run loop would run it as its next step (nothing waiting in
+ * the fiber's queue, such as an interruption; room left in its time slice, where it counts
+ * as one op): the same send, with no run-loop step.
+ *
  * @since 0.1.0
  * @category messages
  */
