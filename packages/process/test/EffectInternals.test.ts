@@ -132,6 +132,8 @@ describe("effectInternals", () => {
         const x = step("x", 1)
         const y = step("y", 2)
         expect(calls).toEqual([])
+        expect(Effect.isEffect(x)).toBe(true)
+        expect(x.toJSON()).toMatchObject({ _id: "Effect", _op: "Sync" })
         yield* x
         yield* Effect.map(y, () => 0)
         yield* x

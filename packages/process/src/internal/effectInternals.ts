@@ -438,43 +438,59 @@ const runNow = (f: FiberFields, maxOps: number): boolean => {
   return true
 }
 
-/** `makeEagerSync2` through a subclass of the `Sync` primitive; `undefined` if it has another shape. */
+/**
+ * `makeEagerSync2` through effect's `Sync` primitive; `undefined` if it has another shape.
+ * Each Effect is a two-field object (its arguments) whose prototype, above the `Sync`
+ * primitive's, holds what every such op shares (`_op`, the thunk, the Effect type id):
+ * 40 bytes instead of the primitive's 72, and a plain constructor.
+ */
 export const eagerSyncOp2 = <A, B>(f: (a: A, b: B) => void): ((a: A, b: B) => Effect.Effect<void>) | undefined => {
-  const probe = Effect.sync(() => 0) as unknown as
-    | { _op?: unknown; constructor: new(op: string) => Record<string, unknown> }
-    | undefined
+  const probe = Effect.sync(() => 0) as unknown as Record<PropertyKey, unknown> | undefined
   if (probe === undefined || probe._op !== "Sync" || typeof probe.constructor !== "function") return undefined
-  const Op = probe.constructor as new(op: string) => Record<string, unknown> & Iterable<unknown>
-  if (typeof (Op.prototype as Record<PropertyKey, unknown>)[Symbol.iterator] !== "function") return undefined
-  // the run loop calls `op.effect_instruction_i0()`: the op is the thunk's `this`
-  function thunk(this: Record<string, unknown>): void {
-    f(this.effect_instruction_i1 as A, this.effect_instruction_i2 as B)
-  }
-  class EagerSync extends Op {
-    constructor() {
-      super("Sync")
-    }
-    override [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
+  const base = Object.getPrototypeOf(probe) as Record<PropertyKey, unknown>
+  const variance = probe[Effect.EffectTypeId]
+  if (typeof base[Symbol.iterator] !== "function" || variance === undefined) return undefined
+  const iterate = base[Symbol.iterator] as (this: unknown) => Iterator<unknown, unknown, unknown>
+  class EagerSync {
+    constructor(readonly a: A, readonly b: B) {}
+    [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
       const fiber = currentFiberBySlot()
       if (fiber !== undefined && runNow(fiber as unknown as FiberFields, maxOpsOf(fiber))) {
         try {
-          f(this.effect_instruction_i1 as A, this.effect_instruction_i2 as B)
+          f(this.a, this.b)
         } catch (e) {
           // as the run loop would end it: a defect, the generator left where it is
           return (Exit.die(e) as unknown as Iterable<unknown>)[Symbol.iterator]()
         }
         return doneIterator
       }
-      return super[Symbol.iterator]()
+      return iterate.call(this)
     }
   }
-  return (a, b) => {
-    const op = new EagerSync()
-    op.effect_instruction_i0 = thunk
-    op.effect_instruction_i1 = a
-    op.effect_instruction_i2 = b
-    return op as unknown as Effect.Effect<void>
+  // the run loop calls `op.effect_instruction_i0()`: the op is the thunk's `this`
+  function thunk(this: EagerSync): void {
+    f(this.a, this.b)
   }
+  Object.setPrototypeOf(EagerSync.prototype, base)
+  Object.defineProperties(EagerSync.prototype, {
+    _op: { value: "Sync", enumerable: true },
+    effect_instruction_i0: { value: thunk, enumerable: true },
+    effect_instruction_i1: {
+      get(this: EagerSync) {
+        return this.a
+      },
+      enumerable: true
+    },
+    effect_instruction_i2: {
+      get(this: EagerSync) {
+        return this.b
+      },
+      enumerable: true
+    },
+    trace: { value: undefined, enumerable: true },
+    [Effect.EffectTypeId]: { value: variance }
+  })
+  return (a, b) => new EagerSync(a, b) as unknown as Effect.Effect<void>
 }
 
 const eagerShapeOk = !forced && syncShapeOk && fiberSlotOk && maxOpsShapeOk && ((): boolean => {
