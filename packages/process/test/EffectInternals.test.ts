@@ -133,7 +133,7 @@ describe("effectInternals", () => {
         const y = step("y", 2)
         expect(calls).toEqual([])
         expect(Effect.isEffect(x)).toBe(true)
-        expect(x.toJSON()).toMatchObject({ _id: "Effect", _op: "Sync" })
+        expect((x as unknown as { toJSON(): unknown }).toJSON()).toMatchObject({ _id: "Effect", _op: "Sync" })
         yield* x
         yield* Effect.map(y, () => 0)
         yield* x
