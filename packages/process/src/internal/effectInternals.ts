@@ -431,7 +431,8 @@ interface FiberFields {
  * have made it).
  */
 const runNow = (f: FiberFields, maxOps: number): boolean => {
-  if (f._queue!.length !== 0 || (f.currentRuntimeFlags & opSupervision) !== 0 || f.currentOpCount >= maxOps) {
+  // (a fiber of another copy of effect, without the fields read here, never runs it now)
+  if (f._queue?.length !== 0 || (f.currentRuntimeFlags & opSupervision) !== 0 || !(f.currentOpCount < maxOps)) {
     return false
   }
   f.currentOpCount++
