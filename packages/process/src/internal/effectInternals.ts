@@ -34,6 +34,13 @@
  *   observer closure, another 100 bytes): the run loop then sees two hidden classes of
  *   fiber, and a local gen_server call measured 8% slower. Falls back to `Runtime.runFork`.
  *
+ * - `makeEagerSync2`: an Effect that is effect's `Sync` primitive for the run loop (its
+ *   prototype sits above the primitive's), and whose `[Symbol.iterator]` does the step's
+ *   work at once when a generator on a fiber `yield*`s it and the fiber's run loop would run
+ *   it as its next step (reading the fiber's private `_queue`, `currentRuntimeFlags` and
+ *   `currentOpCount`, and counting the op there): no run-loop step per `yield*`. Falls back
+ *   to `makeSync2` (a run-loop step each time).
+ *
  * `EFFECT_OTP_EFFECT_INTERNALS=off` in the environment forces every fallback (to rule
  * these hacks out when something misbehaves after an effect upgrade).
  * @internal
