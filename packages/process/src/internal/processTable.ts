@@ -242,10 +242,19 @@ export class ProcessTable {
     return new Pid(node, id, this.serial, creation)
   }
 
+  /** the pid `get` last found, and its process (still in the table: `remove` forgets it) */
+  private lastPid: Pid | undefined = undefined
+  private lastProc: ProcessImpl | undefined = undefined
+
   /** The live process of a pid already known to be local. */
   get(pid: Pid): ProcessImpl | undefined {
+    // the same pid as last time (a burst of sends or casts to one process): no map lookup
+    if (pid === this.lastPid) return this.lastProc
     const p = this.byId.get(pid.id)
-    return p !== undefined && samePid(p.pid, pid) ? p : undefined
+    if (p === undefined || !samePid(p.pid, pid)) return undefined
+    this.lastPid = pid
+    this.lastProc = p
+    return p
   }
 
   add(p: ProcessImpl): void {
@@ -254,6 +263,10 @@ export class ProcessTable {
 
   /** Removes a dead process and its name. */
   remove(p: ProcessImpl): void {
+    if (this.lastProc === p) {
+      this.lastPid = undefined
+      this.lastProc = undefined
+    }
     this.byId.delete(p.pid.id)
     if (p.name !== undefined && this.registry.get(p.name) === p) this.registry.delete(p.name)
   }
