@@ -9,7 +9,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const benchDir = path.dirname(fileURLToPath(import.meta.url))
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** `bench/`, also when this module runs compiled from `bench/build/`. */
+export const benchDir = path.basename(here) === "build" ? path.dirname(here) : here
 export const repoRoot = path.resolve(benchDir, "..")
 
 export type Result = Readonly<Record<string, number>>

@@ -1,8 +1,14 @@
 /**
- * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server|startup|global]`
+ * `npm run bench [-- --quick] [--runs N] [--only local|dist|etf|gen-server|startup|global] [--source]`
  *
  * Runs every workload in a fresh OS process, our figure beside Erlang/OTP's measured in
  * the same run (when `erl` is installed), median (min–max) over the runs.
+ *
+ * The workloads run on the compiled packages (`tsc -b bench/tsconfig.json`, so `packages/X/build/esm`,
+ * loaded through `bench/built.mjs`), which is the code the published `@effect-otp/*` packages hold.
+ * `--source` runs them on the TypeScript sources through tsx instead: tsx compiles with esbuild's
+ * `keepNames`, which names every closure with a call when it is created, a cost the published
+ * packages do not have.
  */
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -25,7 +31,10 @@ const hasErl = !flag("--no-erl") && erlAvailable()
 const erlDir = hasErl ? compileErlang() : undefined
 const rand = () => crypto.randomBytes(4).toString("hex")
 
-const nodeArgs = ["--expose-gc", "--max-old-space-size=12000", "--import", "tsx"]
+const source = flag("--source")
+const nodeArgs = ["--expose-gc", "--max-old-space-size=12000", "--import", source ? "tsx" : "./bench/built.mjs"]
+/** The worker script `name` (`bench/<name>.ts`), as run: compiled unless `--source`. */
+const script = (name: string) => source ? `bench/${name}.ts` : `bench/build/${name}.js`
 
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
@@ -50,7 +59,7 @@ const pick = (rs: ReadonlyArray<Result>, key: string, scale = 1): Stat | undefin
 // ---------------------------------------------------------------------------------- local
 
 const tsLocal = (kase: string, n: number) => async () =>
-  parseResult(await run("node", [...nodeArgs, "bench/local.ts", kase, String(n)], { timeoutMs: 600_000 }))
+  parseResult(await run("node", [...nodeArgs, script("local"), kase, String(n)], { timeoutMs: 600_000 }))
 
 const erlLocal = (kase: string, n: number) => async () =>
   erlDir === undefined ? undefined : parseResult(
@@ -157,11 +166,11 @@ const startErlServer = async (flags: ReadonlyArray<string> = []): Promise<Server
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
-/** A TS server node running `script` (`bench/dist.ts` unless told). */
-const startTsServer = async (script = "bench/dist.ts"): Promise<Server> => {
+/** A TS server node running `worker` (`bench/dist.ts` unless told). */
+const startTsServer = async (worker = script("dist")): Promise<Server> => {
   const name = `b_${rand()}`
   const cookie = `c_${rand()}`
-  const s = await start("node", [...nodeArgs, script, "server", name, cookie], /ready/)
+  const s = await start("node", [...nodeArgs, worker, "server", name, cookie], /ready/)
   return { node: `${name}@${os.hostname()}`, cookie, stop: s.stop }
 }
 
@@ -188,11 +197,11 @@ const erlClientWith = (flags: ReadonlyArray<string>): Client => (server, kase, a
 
 const erlClient: Client = erlClientWith([])
 
-/** A TS client node running `script`'s client cases. */
-const tsClientOf = (script: string): Client => (server, kase, args) =>
+/** A TS client node running `worker`'s client cases. */
+const tsClientOf = (worker: string): Client => (server, kase, args) =>
   run("node", [
     ...nodeArgs,
-    script,
+    worker,
     "client",
     `a_${rand()}`,
     server.cookie,
@@ -201,7 +210,7 @@ const tsClientOf = (script: string): Client => (server, kase, args) =>
     ...args.map(String)
   ], { timeoutMs: 600_000 })
 
-const tsClient: Client = tsClientOf("bench/dist.ts")
+const tsClient: Client = tsClientOf(script("dist"))
 
 interface DistCounts {
   readonly ping: number
@@ -364,7 +373,7 @@ const etf = async (): Promise<void> => {
     }
     await run("erl", ["-noshell", "-pa", erlDir, "-run", "bench_etf", "gen", dir], { timeoutMs: 120_000 })
     const ts = await repeat("ts etf", async () => {
-      const out = await run("node", [...nodeArgs, "bench/etf.ts", dir], { timeoutMs: 600_000 })
+      const out = await run("node", [...nodeArgs, script("etf"), dir], { timeoutMs: 600_000 })
       return collect(out)
     })
     const erl = await repeat("erl etf", async () => {
@@ -484,7 +493,7 @@ const startup = async (): Promise<void> => {
 // ---------------------------------------------------------------------------------- gen_server (issue 11 §5)
 
 const tsGs = (kase: string, n: number) => async () =>
-  parseResult(await run("node", [...nodeArgs, "bench/genServer.ts", "local", kase, String(n)], { timeoutMs: 900_000 }))
+  parseResult(await run("node", [...nodeArgs, script("genServer"), "local", kase, String(n)], { timeoutMs: 900_000 }))
 
 const erlGs = (module: "bench_local" | "bench_gen_server", kase: string, n: number) => async () =>
   erlDir === undefined ? undefined : parseResult(
@@ -494,9 +503,9 @@ const erlGs = (module: "bench_local" | "bench_gen_server", kase: string, n: numb
   )
 
 /** A TS node with rpc and a gen_server registered as `gs` (`ping` -> `pong`), as `bench_dist server`. */
-const startTsGsServer = () => startTsServer("bench/genServer.ts")
+const startTsGsServer = () => startTsServer(script("genServer"))
 
-const tsGsClient: Client = tsClientOf("bench/genServer.ts")
+const tsGsClient: Client = tsClientOf(script("genServer"))
 
 const remoteCalls = async (label: string, startServer: () => Promise<Server>, client: Client, n: number) => {
   log(`gen-server: ${label}`)
@@ -620,7 +629,7 @@ const globalRun = (kind: "ts" | "erl", n: number) => async (): Promise<Result | 
   const peerNames = [`gp_${rand()}`, `gq_${rand()}`]
   const peers = await Promise.all(peerNames.map((name) =>
     kind === "ts"
-      ? start("node", [...nodeArgs, "bench/global.ts", "peer", name, cookie], /peer ready/)
+      ? start("node", [...nodeArgs, script("global"), "peer", name, cookie], /peer ready/)
       : start(
         "erl",
         ["-sname", name, "-setcookie", cookie, "-noshell", "-pa", erlDir!, "-run", "bench_global", "peer"],
@@ -631,7 +640,7 @@ const globalRun = (kind: "ts" | "erl", n: number) => async (): Promise<Result | 
     const nodes = peerNames.map((p) => `${p}@${os.hostname()}`)
     const me = `gm_${rand()}`
     const out = kind === "ts"
-      ? await run("node", [...nodeArgs, "bench/global.ts", "main", me, cookie, ...nodes, String(n)], {
+      ? await run("node", [...nodeArgs, script("global"), "main", me, cookie, ...nodes, String(n)], {
         timeoutMs: 600_000
       })
       : await run(
@@ -700,6 +709,12 @@ const main = async () => {
       `${os.cpus().length} cpus, loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`
   )
   if (!hasErl) console.log("erl not found: Erlang/OTP figures are shown as — (install erlang-base to compare)")
+  if (source) console.log("--source: our workloads run on the TypeScript sources through tsx")
+  else if (only !== "startup") {
+    log("compiling the packages and the workloads: tsc -b bench/tsconfig.json")
+    await run("npx", ["tsc", "-b", "bench/tsconfig.json"], { timeoutMs: 900_000 })
+    console.log("our workloads run on the compiled packages (packages/*/build/esm), as published")
+  }
   if (only === undefined || only === "local") await local()
   if (only === undefined || only === "dist") await dist()
   if (only === undefined || only === "etf") await etf()
