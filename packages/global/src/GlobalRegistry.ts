@@ -122,18 +122,17 @@ export type ResolveFn = (
 const standardMethod = (f: string): T.Term => new T.Export(T.atom("global"), T.atom(f), 3)
 
 /** The term a registration carries for `method`; a function is kept in this node's table. */
-const methodTerm = (st: internal.State, method: ResolveMethod | undefined): Effect.Effect<T.Term> =>
-  Effect.sync(() => {
-    if (method === undefined || method === "randomExitName") return internal.randomExitName
-    if (method === "randomNotifyName") return standardMethod("random_notify_name")
-    if (method === "notifyAllName") return standardMethod("notify_all_name")
-    if (typeof method === "function") {
-      const id = st.resolvers.size === 0 ? 1 : Math.max(...st.resolvers.keys()) + 1
-      st.resolvers.set(id, method)
-      return T.tuple(userTag, st.node, id)
-    }
-    return method as T.Term
-  })
+const methodTerm = (st: internal.State, method: ResolveMethod | undefined): T.Term => {
+  if (method === undefined || method === "randomExitName") return internal.randomExitName
+  if (method === "randomNotifyName") return standardMethod("random_notify_name")
+  if (method === "notifyAllName") return standardMethod("notify_all_name")
+  if (typeof method === "function") {
+    const id = st.resolvers.size === 0 ? 1 : Math.max(...st.resolvers.keys()) + 1
+    st.resolvers.set(id, method)
+    return T.tuple(userTag, st.node, id)
+  }
+  return method as T.Term
+}
 
 /**
  * The service.
@@ -230,7 +229,7 @@ const make = (options: Options | undefined) =>
         const kernel = yield* NetKernel.NetKernel
         const st = internal.makeState(kernel.node, options?.connectAll ?? kernel.connectAll)
         const locker = yield* Process.spawnScoped(internal.lockerLoop(st))
-        const registrar = yield* Process.spawnScoped(internal.registrarLoop(st))
+        const registrar = yield* Process.spawnScoped(internal.registrar(st))
         st.lockerPid = locker
         st.registrarPid = registrar
         // global:resolve_it/4 through rpc, on the node's one rpc server
@@ -261,14 +260,14 @@ const make = (options: Options | undefined) =>
      * for its result: the job goes straight into the registrar's mailbox and the registrar
      * resumes the caller, whatever the caller's context.
      */
-    const onRegistrar = <A>(run: (st: internal.State, nodes: ReadonlyArray<T.Atom>) => Effect.Effect<A, never, any>) =>
+    const onRegistrar = <A>(run: (st: internal.State, nodes: ReadonlyArray<T.Atom>) => internal.RegistrarWork) =>
       Effect.suspend(() => {
         const r = running
         if (r === undefined) return notRunning
         return Effect.async<A>((resume) => {
           const job: internal.RegistrarJob = {
             _tag: "RegistrarJob",
-            run: (nodes) => run(r.st, nodes),
+            run,
             done: resume as (result: Effect.Effect<unknown>) => void
           }
           if (!r.runtime.unsafeSend(r.registrar, job)) resume(notRunning)
@@ -276,24 +275,22 @@ const make = (options: Options | undefined) =>
       })
 
     const registerName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
-      onRegistrar((st, nodes) =>
-        Effect.gen(function*() {
-          const n = toName(name)
-          if (internal.whereName(st, n) !== undefined || st.names.hasPid(pid)) return false
-          yield* internal.registerOn(st, nodes, n, pid, yield* methodTerm(st, method))
-          return true
-        })
-      )
+      onRegistrar<boolean>((st) => {
+        const n = toName(name)
+        if (internal.whereName(st, n) !== undefined || st.names.hasPid(pid)) {
+          return { request: undefined, result: false }
+        }
+        return { request: internal.registerRequest(n, pid, methodTerm(st, method)), result: true }
+      })
 
     const reRegisterName = (name: Name, pid: T.Pid, method?: ResolveMethod) =>
-      Effect.asVoid(
-        onRegistrar((st, nodes) =>
-          Effect.flatMap(methodTerm(st, method), (m) => internal.registerOn(st, nodes, toName(name), pid, m))
-        )
-      )
+      onRegistrar<void>((st) => ({
+        request: internal.registerRequest(toName(name), pid, methodTerm(st, method)),
+        result: undefined
+      }))
 
     const unregisterName = (name: Name) =>
-      Effect.asVoid(onRegistrar((st, nodes) => internal.unregisterOn(st, nodes, toName(name))))
+      onRegistrar<void>(() => ({ request: internal.unregisterRequest(toName(name)), result: undefined }))
 
     // a local lookup, as in OTP's ets:lookup: no process, no services, no Effect
     const whereSync = (name: Name): Option.Option<T.Pid> => {

@@ -11,6 +11,7 @@ import * as T from "@effect-otp/process/Term"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
@@ -147,6 +148,92 @@ describe("global on MemoryCluster", () => {
       const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
       expect(yield* register(b, "three", pb)).toBe(true)
       expect(yield* register(a, "four", pk)).toBe(false)
+    }))
+
+  it.scoped("registrars of three nodes at once: each name registered once, the same table on every node", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b", "c"])
+      const ctxs = [yield* globalOn(cluster, "a"), yield* globalOn(cluster, "b"), yield* globalOn(cluster, "c")]
+      const [a, b, c] = ctxs as [typeof ctxs[0], typeof ctxs[0], typeof ctxs[0]]
+      yield* NetKernel.connect(cluster.node("b").name).pipe(Effect.provide(a))
+      yield* NetKernel.connect(cluster.node("c").name).pipe(Effect.provide(a))
+      for (const ctx of ctxs) yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(ctx)))
+      for (const ctx of ctxs) {
+        expect(yield* GlobalRegistry.GlobalRegistry.pipe(Effect.flatMap((g) => g.knownNodes), Effect.provide(ctx)))
+          .toHaveLength(2)
+      }
+      // every node registers 5 names of its own and races the others for `contended`: the
+      // registrars contend for the boss's lock, the losers delete what they took, back off, retry
+      const jobs = ctxs.flatMap((ctx, i) =>
+        [0, 1, 2, 3, 4, 5].map((k) =>
+          Effect.gen(function*() {
+            const pid = yield* Process.spawn(Process.receive())
+            const name = k === 5 ? "contended" : `n${i}_${k}`
+            return { name, pid, ok: yield* GlobalRegistry.registerName(name, pid) }
+          }).pipe(Effect.provide(ctx))
+        )
+      )
+      const results = yield* withTimeSteps(Effect.all(jobs, { concurrency: "unbounded" }), 600)
+      expect(results.filter((r) => r.name === "contended" && r.ok)).toHaveLength(1)
+      expect(results.filter((r) => r.name !== "contended" && !r.ok)).toEqual([])
+      const winner = results.find((r) => r.name === "contended" && r.ok)!.pid
+      for (const ctx of [a, b, c]) {
+        yield* withTime(flushServer.pipe(Effect.provide(ctx)))
+        const names = (yield* GlobalRegistry.registeredNames.pipe(Effect.provide(ctx))).map((n) => T.format(n))
+        expect(names.sort()).toEqual(
+          ["contended", ...[0, 1, 2].flatMap((i) => [0, 1, 2, 3, 4].map((k) => `n${i}_${k}`))].sort()
+        )
+        expect(yield* GlobalRegistry.whereisName("contended").pipe(Effect.provide(ctx))).toEqual(Option.some(winner))
+        for (const r of results.filter((r) => r.ok)) {
+          expect(yield* GlobalRegistry.whereisName(r.name).pipe(Effect.provide(ctx))).toEqual(Option.some(r.pid))
+        }
+      }
+    }))
+
+  it.scoped("a registrar refused by a node behind the boss deletes the locks it took, backs off, and registers once the node is free", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster.make(["a", "b", "c"])
+      const [a, b] = [yield* globalOn(cluster, "a"), yield* globalOn(cluster, "b")]
+      yield* globalOn(cluster, "c")
+      const [an, bn, cn] = [cluster.node("a").name, cluster.node("b").name, cluster.node("c").name]
+      yield* NetKernel.connect(bn).pipe(Effect.provide(a))
+      yield* NetKernel.connect(cn).pipe(Effect.provide(a))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
+      yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
+      // a process of a holds `global` on a alone (c, the boss, stays free)
+      const locked = yield* Deferred.make<boolean>()
+      const holder = yield* Process.spawn(Effect.gen(function*() {
+        const self = yield* Process.self
+        yield* Deferred.succeed(locked, yield* GlobalRegistry.setLock([T.atom("global"), self], [an], 0))
+        yield* Process.receive()
+        yield* GlobalRegistry.delLock([T.atom("global"), self], [an])
+        yield* Process.receive()
+      })).pipe(Effect.provide(a))
+      expect(yield* withTime(Deferred.await(locked))).toBe(true)
+      // b's registrar locks c, then b, is refused by a: it gives back b and c, and retries
+      const pb = yield* Process.spawn(Process.receive()).pipe(Effect.provide(b))
+      const reg = yield* Effect.fork(GlobalRegistry.registerName("behind_boss", pb).pipe(Effect.provide(b)))
+      // while it backs off, another requester can take the `global` lock on b and c
+      const probe = (id: string) =>
+        Process.run(Effect.gen(function*() {
+          const ok = yield* GlobalRegistry.setLock([T.atom("global"), T.atom(id)], [bn, cn], 0)
+          if (ok) yield* GlobalRegistry.delLock([T.atom("global"), T.atom(id)], [bn, cn])
+          return ok
+        })).pipe(Effect.provide(b))
+      let free = false
+      for (let i = 0; i < 50 && !free; i++) {
+        yield* TestClock.adjust("10 millis")
+        free = yield* withTime(probe("probe"))
+      }
+      expect(free).toBe(true)
+      yield* Process.send(holder, T.atom("release")).pipe(Effect.provide(a))
+      expect(yield* withTimeSteps(Fiber.join(reg), 600)).toBe(true)
+      for (const ctx of [a, b]) {
+        yield* withTime(flushServer.pipe(Effect.provide(ctx)))
+        expect(yield* GlobalRegistry.whereisName("behind_boss").pipe(Effect.provide(ctx))).toEqual(Option.some(pb))
+      }
+      // and no lock of its registrar is left anywhere
+      expect(yield* withTime(probe("after"))).toBe(true)
     }))
 
   it.scoped("in_sync cancels our connect session with its sender: the locker no longer tries to lock with it", () =>

@@ -692,6 +692,24 @@ export const replyFrom = (
     : Effect.catchAll(sent, (e) => Effect.logWarning(`reply to ${String(from)} dropped: ${e.message}`))
 }
 
+/**
+ * `send` from process `self` for code that holds its runtime and its own pid (a handler,
+ * see `serve`, runs with no fiber), as `replyFrom` sends a reply: a message to this node
+ * is delivered at once, one to another node is written at once on an up connection, and
+ * the result is then `Effect.void` itself (an `Exit`). Otherwise (a connection being set
+ * up, a busy one, a send error) it is the Effect that finishes the send, for the handler
+ * to return.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const unsafeSendFrom = (
+  runtime: internal.ProcessRuntimeShape,
+  self: Pid | undefined,
+  to: SendTarget,
+  message: unknown
+): Effect.Effect<void, SendError> => (runtime as internal.RuntimeImpl).send(toDestination(to), message, self)
+
 /** `{Tag, Reply}` whose tag is `[alias|Mref]` or `[[alias|Mref]|_]` (a gen call's reply) */
 const isReplyFor = (m: unknown, mref: Ref): m is Tuple => {
   if (!(m instanceof Tuple) || m.elements.length !== 2) return false

@@ -134,7 +134,7 @@ export interface State {
    */
   gns?: Process.ProcessHandle
   gnsRuntime?: ProcessRuntimeShape
-  /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `multiCall`). */
+  /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `Registrar`). */
   readonly registrarMonitors: Map<Atom, T.Ref>
   /** `{global_name_server, N}` by node (built once). */
   readonly gnsTargets: Map<Atom, T.Tuple>
@@ -206,11 +206,7 @@ const syncDone = (st: State, node: Atom) =>
  * `gen_server:multi_call(Nodes, global_name_server, Req, infinity)` from the calling
  * process, OTP 25's way: monitor `{global_name_server, N}`, send `{'$gen_call',
  * {Self, {Tag, N}}, Req}` (one `Tag` ref per call), take `{{Tag, N}, Reply}` or the DOWN
- * (the node is then bad).
- *
- * The registrar keeps its monitors of the name servers from one call to the next
- * (`registrarMonitors`; a DOWN drops one): the same messages and replies, without a
- * MONITOR_P/DEMONITOR_P pair per node and call, each of which wakes the other node once more.
+ * (the node is then bad). (The registrar makes its own calls: see `Registrar`.)
  */
 export const multiCall = (
   st: State,
@@ -219,7 +215,6 @@ export const multiCall = (
 ): Effect.Effect<MultiCallResult, never, InProcess> =>
   Effect.gen(function*() {
     const self = yield* Process.self
-    const kept = st.registrarPid !== undefined && T.equals(self, st.registrarPid) ? st.registrarMonitors : undefined
     const tag = yield* Process.makeRef
     /** node => its monitor, while its answer is due */
     const pending = new Map<Atom, T.Ref>()
@@ -227,9 +222,9 @@ export const multiCall = (
     let local = false
     for (const node of nodes) {
       if (node === st.node) local = true
-      else yield* callOne(st, node, kept, tag, self, req, pending)
+      else yield* callOne(st, node, tag, self, req, pending)
     }
-    if (local) yield* callOne(st, st.node, kept, tag, self, req, pending)
+    if (local) yield* callOne(st, st.node, tag, self, req, pending)
     const replies = new Map<Atom, Term>()
     const bad: Array<Atom> = []
     const isAnswer = (m: unknown): m is T.Tuple => {
@@ -250,13 +245,12 @@ export const multiCall = (
         const node = (el(m, 0) as T.Tuple).elements[1] as Atom
         const mon = pending.get(node)!
         pending.delete(node)
-        if (kept === undefined) yield* Process.demonitor(mon, { flush: true })
+        yield* Process.demonitor(mon, { flush: true })
         replies.set(node, el(m, 1))
       } else {
         for (const [node, mon] of pending) {
           if (!T.equals(mon, el(m, 1))) continue
           pending.delete(node)
-          kept?.delete(node)
           bad.push(node)
           break
         }
@@ -265,29 +259,22 @@ export const multiCall = (
     return { replies, bad }
   })
 
-/** One node's part of `multiCall`: its monitor (kept, or a new one) and the request. */
+/** One node's part of `multiCall`: its monitor and the request. */
 const callOne = (
   st: State,
   node: Atom,
-  kept: Map<Atom, T.Ref> | undefined,
   tag: T.Ref,
   self: T.Pid,
   req: Term,
   pending: Map<Atom, T.Ref>
 ) =>
   Effect.suspend(() => {
-    const mon = kept?.get(node)
     const msg = T.tuple(A.genCall, T.tuple(self, T.tuple(tag, node)), req)
     const send = node === st.node && st.gnsRuntime !== undefined
       ? sendLocalLater(st.gnsRuntime, msg)
       : Effect.ignore(Process.send(gnsAt(st, node), msg))
-    if (mon !== undefined) {
-      pending.set(node, mon)
-      return send
-    }
     return Effect.zipRight(
       Effect.map(Process.monitor(gnsAt(st, node)), (m) => {
-        kept?.set(node, m)
         pending.set(node, m)
       }),
       send
@@ -325,13 +312,6 @@ const lockInSteps = (st: State, lockId: Term, steps: ReadonlyArray<ReadonlyArray
       }
     }
     return true
-  })
-
-/** `lock_nodes_safely` / `set_lock_known`: `[Boss]`, then the rest; `true` when all said `true`. */
-const lockNodes = (st: State, lockId: Term, nodes: ReadonlyArray<Atom>) =>
-  Effect.suspend(() => {
-    const boss = maxAtom(nodes)
-    return lockInSteps(st, lockId, [[boss], nodes.filter((n) => n !== boss)])
   })
 
 /** `del_lock` on every node but the boss, then on the boss. */
@@ -815,6 +795,10 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
     yield* Effect.logWarning(`global_name_server: unexpected cast ${T.format(msg)}`)
   })
 
+/** The name server's answer to a call (no closure per call: this runs for every call on every node). */
+const reply = (st: State, from: T.Tuple, value: Term): Effect.Effect<void> =>
+  Process.replyFrom(st.gnsRuntime!, st.gns!.pid, from, value)
+
 /**
  * The calls (`{'$gen_call', {Pid, Tag}, Req}`), handled at once; the result is the reply's
  * send (`Effect.void` when it went out at once).
@@ -822,21 +806,20 @@ const handleCast = (st: State, msg: Term): Effect.Effect<void, never, any> =>
 const handleCall = (st: State, from: T.Tuple, req: Term): Effect.Effect<void> => {
   const fromPid = el(from, 0)
   if (!(fromPid instanceof T.Pid)) return Effect.logWarning(`global_name_server: bad From ${T.format(from)}`)
-  const reply = (value: Term) => Process.replyFrom(st.gnsRuntime!, st.gns!.pid, from, value)
-  if (T.isTagged(req, A.setLock, 2)) return reply(T.boolean(setLock(st, el(req, 1), fromPid)))
+  if (T.isTagged(req, A.setLock, 2)) return reply(st, from, T.boolean(setLock(st, el(req, 1), fromPid)))
   if (T.isTagged(req, A.delLock, 2)) {
     delLock(st, el(req, 1), fromPid)
-    return reply(T.atoms.true)
+    return reply(st, from, T.atoms.true)
   }
   if ((T.isTagged(req, A.register, 4) || T.isTagged(req, A.registerExt, 5)) && el(req, 2) instanceof T.Pid) {
     const name = el(req, 1)
     insertNameNow(st, name, el(req, 2) as T.Pid, el(req, 3))
     if (!lockStillSet(st, fromPid)) deleteNameNow(st, name)
-    return reply(A.yes)
+    return reply(st, from, A.yes)
   }
   if (T.isTagged(req, A.unregister, 2)) {
     deleteNameNow(st, el(req, 1))
-    return reply(A.ok)
+    return reply(st, from, A.ok)
   }
   return Effect.logWarning(`global_name_server: unexpected call ${T.format(req)}`)
 }
@@ -1061,71 +1044,268 @@ export const lockerLoop = (st: State): Effect.Effect<never, never, InProcess> =>
 
 // ---------------------------------------------------------------------------------- registrar
 
-/**
- * A job for the registrar, run under `{global, RegistrarPid}` on every known node; `done`
- * gets its result.
- */
-export interface RegistrarJob {
-  readonly _tag: "RegistrarJob"
-  readonly run: (nodes: ReadonlyArray<Atom>) => Effect.Effect<unknown, never, any>
-  readonly done: (result: Effect.Effect<unknown>) => void
+/** What a registrar job does under the lock on `nodes`: the call it makes on every node (none: no call), and its result. */
+export interface RegistrarWork {
+  readonly request: Term | undefined
+  readonly result: unknown
 }
 
 /**
- * `trans_all_known`: lock `{global, Self}` on the boss, then on every known node (and
- * check `known` did not grow), run the job, unlock; on failure back off and retry.
+ * A job for the registrar, run under `{global, RegistrarPid}` on every known node: `run`
+ * (synchronous) says what to call on them; `done` gets the result once the lock is gone.
  */
-export const transAllKnown = (st: State, job: RegistrarJob["run"]) =>
+export interface RegistrarJob {
+  readonly _tag: "RegistrarJob"
+  readonly run: (st: State, nodes: ReadonlyArray<Atom>) => RegistrarWork
+  readonly done: (result: Effect.Effect<unknown>) => void
+}
+
+/** `{register, Name, Pid, Method}`: what `register_name` and `re_register_name` call on every node. */
+export const registerRequest = (name: Term, pid: T.Pid, method: Term): Term => T.tuple(A.register, name, pid, method)
+
+/** `{unregister, Name}`: what `unregister_name` calls on every node. */
+export const unregisterRequest = (name: Term): Term => T.tuple(A.unregister, name)
+
+/** One call of the registrar's current round: `request` to `{global_name_server, node}`, and its answer. */
+interface Call {
+  readonly node: Atom
+  readonly tag: T.Ref
+  readonly request: Term
+  due: boolean
+  /** the answer; `undefined` from a node whose name server went down (a bad node of the multi_call) */
+  answer: Term | undefined
+}
+
+/** The rounds of `trans_all_known` (each one multi_call, or two to disjoint ends), and of its undoing after a refusal. */
+const Step = { LockBoss: 0, LockRest: 1, Work: 2, UnlockBoss: 3, UndoRest: 4, UndoBoss: 5 } as const
+
+const isJob = (m: unknown): m is RegistrarJob =>
+  typeof m === "object" && m !== null && (m as RegistrarJob)._tag === "RegistrarJob"
+
+/**
+ * The registrar (OTP's `loop_the_registrar` running `trans_all_known`), one job at a time:
+ * `set_lock {global, Self}` on the boss, then on the other known nodes (and `known` must not
+ * have grown), the job's call on every node, `del_lock` on every node but the boss, then on
+ * the boss; a refusal deletes the locks taken, backs off as OTP (`random_sleep`) and starts
+ * over. Its calls are OTP's multi_calls (`{'$gen_call', {Self, {Tag, Node}}, Req}`, a tag per
+ * multi_call, each name server monitored: a DOWN makes it a bad node), from this process.
+ *
+ * It is a handler process (`Process.serve`) driven by its messages, with no fiber: a job
+ * sends the first round, and the answer that completes a round sends the next, from the
+ * socket's read callback, with no fiber parked and resumed per round. Only the first call
+ * to a node (its monitor) and the backoff's sleep run as Effects, on a fiber of the process.
+ *
+ * The job's own call goes out with the `del_lock` of the nodes but the boss right behind it
+ * (one round, not two): each node gets the same calls in the same order as from OTP's
+ * registrar (its `register` before its `del_lock`), and the boss, which every taker of a
+ * `global` lock locks first, is unlocked last, once every other node has answered both. A
+ * node may then drop our lock before another node has handled the job's call; nobody can
+ * lock a node for `global` meanwhile without the boss.
+ */
+class Registrar {
+  private readonly queue: Array<RegistrarJob> = []
+  private job: RegistrarJob | undefined = undefined
+  private nodes: ReadonlyArray<Atom> = []
+  private boss: Atom
+  private times = 0
+  private step: number = Step.LockBoss
+  private calls: Array<Call> = []
+  private due = 0
+  /** the nodes that said `true` to our `set_lock` in this attempt */
+  private locked: Array<Atom> = []
+  private outcome: Effect.Effect<unknown> = Effect.void
+  /** sends that did not finish at once (see `Process.unsafeSendFrom`), for the handler's Effect */
+  private later: Array<Effect.Effect<void, unknown>> = []
+  private readonly setLockReq: Term
+  private readonly delLockReq: Term
+
+  constructor(readonly st: State, readonly rt: ProcessRuntimeShape, readonly self: T.Pid) {
+    this.boss = st.node
+    const id = T.tuple(A.global, self)
+    this.setLockReq = T.tuple(A.setLock, id)
+    this.delLockReq = T.tuple(A.delLock, id)
+  }
+
+  /** One message (the `Process.Handler`'s method). */
+  handle(msg: unknown): Effect.Effect<unknown, never, any> {
+    if (isJob(msg)) {
+      this.queue.push(msg)
+      return this.job === undefined ? this.next() : Effect.void
+    }
+    if (!(msg instanceof T.Tuple)) return Effect.void
+    const e = msg.elements
+    let answered = false
+    if (e.length === 2) {
+      // {{Tag, Node}, Answer}
+      const t = e[0]
+      if (!(t instanceof T.Tuple) || t.elements.length !== 2) return Effect.void
+      const node = t.elements[1]
+      for (const c of this.calls) {
+        if (c.due && c.node === node && T.equals(c.tag, t.elements[0]!)) {
+          c.due = false
+          c.answer = e[1]
+          this.due--
+          answered = true
+          break
+        }
+      }
+    } else if (Process.isDownMessage(msg)) {
+      // a name server we monitor went away: a bad node for the calls still due
+      for (const [node, ref] of this.st.registrarMonitors) {
+        if (!Process.isDownMessage(msg, ref)) continue
+        this.st.registrarMonitors.delete(node)
+        for (const c of this.calls) {
+          if (c.due && c.node === node) {
+            c.due = false
+            this.due--
+            answered = true
+          }
+        }
+      }
+    }
+    return answered && this.due === 0 ? this.advance() : Effect.void
+  }
+
+  private next(): Effect.Effect<unknown, never, any> {
+    this.job = this.queue.shift()
+    if (this.job === undefined) return Effect.void
+    this.times = 0
+    return this.lock()
+  }
+
+  /** `set_lock_known`: the boss of `[node()|Known]` first. */
+  private lock(): Effect.Effect<unknown, never, any> {
+    this.nodes = [this.st.node, ...knownList(this.st)]
+    this.boss = maxAtom(this.nodes)
+    this.locked = []
+    return this.round(Step.LockBoss, [this.boss], this.setLockReq)
+  }
+
+  private rest(): Array<Atom> {
+    return this.nodes.filter((n) => n !== this.boss)
+  }
+
+  /** A round's answers are all in: the next round. */
+  private advance(): Effect.Effect<unknown, never, any> {
+    switch (this.step) {
+      case Step.LockBoss: {
+        if (this.calls[0]!.answer !== T.atoms.true) return this.refused()
+        this.locked.push(this.boss)
+        return this.round(Step.LockRest, this.rest(), this.setLockReq)
+      }
+      case Step.LockRest: {
+        let all = true
+        for (const c of this.calls) {
+          if (c.answer === T.atoms.true) this.locked.push(c.node)
+          else all = false
+        }
+        if (!all || !knownList(this.st).every((n) => this.nodes.includes(n))) return this.refused()
+        let work: RegistrarWork
+        try {
+          work = this.job!.run(this.st, this.nodes)
+          this.outcome = Exit.succeed(work.result)
+        } catch (d) {
+          work = { request: undefined, result: undefined }
+          this.outcome = Exit.die(d)
+        }
+        return this.round(Step.Work, this.nodes, work.request, this.rest(), this.delLockReq)
+      }
+      case Step.Work:
+        return this.round(Step.UnlockBoss, [this.boss], this.delLockReq)
+      case Step.UnlockBoss: {
+        const job = this.job!
+        const outcome = this.outcome
+        this.outcome = Effect.void
+        job.done(outcome)
+        return this.next()
+      }
+      case Step.UndoRest:
+        return this.round(Step.UndoBoss, this.locked.includes(this.boss) ? [this.boss] : [], this.delLockReq)
+      default:
+        return this.backoff()
+    }
+  }
+
+  /** A `set_lock` said `false` (or its node went down), or `known` grew: delete the locks taken, back off, retry. */
+  private refused(): Effect.Effect<unknown, never, any> {
+    return this.round(Step.UndoRest, this.locked.filter((n) => n !== this.boss), this.delLockReq)
+  }
+
+  /** `random_sleep(Times)`: up to 125 ms × 2^Times (8 s at most), then the lock again. */
+  private backoff(): Effect.Effect<unknown, never, any> {
+    const cap = Math.min(125 * 2 ** Math.min(this.times, 6), 8000)
+    this.times++
+    this.calls = []
+    return Effect.flatMap(
+      Random.nextIntBetween(0, cap),
+      (ms) => Effect.zipRight(Effect.sleep(ms), Effect.suspend(() => this.lock()))
+    )
+  }
+
+  /**
+   * Sends a round: `request` to each of `nodes` (one multi_call, one tag), then `request2`
+   * to each of `nodes2` (another); with no call in it, the round is over at once.
+   */
+  private round(
+    step: number,
+    nodes: ReadonlyArray<Atom>,
+    request: Term | undefined,
+    nodes2: ReadonlyArray<Atom> = [],
+    request2?: Term
+  ): Effect.Effect<unknown, never, any> {
+    this.step = step
+    const calls: Array<Call> = []
+    if (request !== undefined && nodes.length > 0) {
+      const tag = this.rt.unsafeMakeRef()
+      for (const node of nodes) calls.push({ node, tag, request, due: true, answer: undefined })
+    }
+    if (request2 !== undefined && nodes2.length > 0) {
+      const tag = this.rt.unsafeMakeRef()
+      for (const node of nodes2) calls.push({ node, tag, request: request2, due: true, answer: undefined })
+    }
+    this.calls = calls
+    this.due = calls.length
+    if (calls.length === 0) return this.advance()
+    const kept = this.st.registrarMonitors
+    let unmonitored: Array<Atom> | undefined
+    for (const c of calls) {
+      if (!kept.has(c.node) && !unmonitored?.includes(c.node)) (unmonitored ??= []).push(c.node)
+    }
+    if (unmonitored === undefined) return this.send()
+    // the first call to a node: monitor its name server (kept from then on, until a DOWN)
+    return Effect.zipRight(
+      Effect.forEach(unmonitored, (node) =>
+        Effect.map(Process.monitor(gnsAt(this.st, node)), (ref) => {
+          kept.set(node, ref)
+        }), { discard: true }),
+      Effect.suspend(() => this.send())
+    )
+  }
+
+  /** The round's calls: other nodes first, our own name server last (its answer is the quickest). */
+  private send(): Effect.Effect<unknown, never, any> {
+    for (const c of this.calls) if (c.node !== this.st.node) this.call(c)
+    for (const c of this.calls) if (c.node === this.st.node) this.call(c)
+    if (this.later.length === 0) return Effect.void
+    const later = this.later
+    this.later = []
+    return Effect.forEach(later, (e) => Effect.ignore(e), { discard: true })
+  }
+
+  private call(c: Call): void {
+    const msg = T.tuple(A.genCall, T.tuple(this.self, T.tuple(c.tag, c.node)), c.request)
+    const sent = Process.unsafeSendFrom(this.rt, this.self, gnsAt(this.st, c.node), msg)
+    if (sent !== Effect.void) this.later.push(sent)
+  }
+}
+
+/** The registrar process: serves its jobs and the answers to its calls (see `Registrar`). */
+export const registrar = (st: State) =>
   Effect.gen(function*() {
     const self = yield* Process.self
-    const id = T.tuple(A.global, self)
-    for (let times = 0;; times++) {
-      const nodes = [st.node, ...knownList(st)]
-      const ok = yield* lockNodes(st, id, nodes)
-      if (ok && knownList(st).every((n) => nodes.includes(n))) {
-        const result = yield* job(nodes)
-        yield* unlockNodes(st, id, nodes)
-        return result
-      }
-      if (ok) yield* unlockNodes(st, id, nodes)
-      const cap = Math.min(125 * 2 ** Math.min(times, 6), 8000)
-      yield* Effect.sleep(yield* Random.nextIntBetween(0, cap))
-    }
+    const rt = yield* ProcessRuntime
+    return yield* Process.serve(new Registrar(st, rt, self))
   })
-
-/** The registrar loop: `RegistrarJob` messages, one at a time. */
-export const registrarLoop = (st: State) =>
-  Effect.gen(function*() {
-    while (true) {
-      const msg = yield* Process.receive()
-      if (Process.isDownMessage(msg)) {
-        // a name server we keep a monitor of went away between two jobs
-        for (const [n, ref] of st.registrarMonitors) {
-          if (Process.isDownMessage(msg, ref)) st.registrarMonitors.delete(n)
-        }
-        continue
-      }
-      const job = msg as RegistrarJob
-      if (typeof msg !== "object" || msg === null || job._tag !== "RegistrarJob") continue
-      job.done(Exit.succeed(yield* transAllKnown(st, job.run)))
-    }
-  })
-
-/** `register` on every node (from the registrar, which holds the lock). */
-export const registerOn = (
-  st: State,
-  nodes: ReadonlyArray<Atom>,
-  name: Term,
-  pid: T.Pid,
-  method: Term
-): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.register, name, pid, method))
-
-/** `unregister` on every node (from the registrar). */
-export const unregisterOn = (
-  st: State,
-  nodes: ReadonlyArray<Atom>,
-  name: Term
-): Effect.Effect<MultiCallResult, never, InProcess> => multiCall(st, nodes, T.tuple(A.unregister, name))
 
 // ---------------------------------------------------------------------------------- set_lock / del_lock
 
