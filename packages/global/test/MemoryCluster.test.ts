@@ -87,14 +87,15 @@ describe("global on MemoryCluster", () => {
       yield* NetKernel.connect(cn).pipe(Effect.provide(a))
       yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(a)))
       yield* withTime(GlobalRegistry.sync.pipe(Effect.provide(b)))
-      // a process of a takes the `global` lock on every node, then a dies abruptly
+      // a process of a takes the `global` lock on every node (a second time: the name servers
+      // keep a `global` holder's monitor after its del_lock), then a dies abruptly
       const locked = yield* Deferred.make<boolean>()
       yield* Process.spawn(Effect.gen(function*() {
         const self = yield* Process.self
-        yield* Deferred.succeed(
-          locked,
-          yield* GlobalRegistry.setLock([T.atom("global"), self], [cluster.node("a").name, bn, cn], 0)
-        )
+        const all = [cluster.node("a").name, bn, cn]
+        const first = yield* GlobalRegistry.setLock([T.atom("global"), self], all, 0)
+        yield* GlobalRegistry.delLock([T.atom("global"), self], all)
+        yield* Deferred.succeed(locked, first && (yield* GlobalRegistry.setLock([T.atom("global"), self], all, 0)))
         yield* Process.receive()
       })).pipe(Effect.provide(a))
       expect(yield* withTime(Deferred.await(locked))).toBe(true)

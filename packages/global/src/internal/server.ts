@@ -134,6 +134,8 @@ export interface State {
    */
   gns?: Process.ProcessHandle
   gnsRuntime?: ProcessRuntimeShape
+  /** The monitors of the holders of `global` locks, kept until their DOWN (see `holderMonitor`). */
+  readonly lockMonitors: Array<{ readonly pid: T.Pid; readonly mon: T.Ref }>
   /** The registrar's monitors of `{global_name_server, N}`, kept between its calls (see `Registrar`). */
   readonly registrarMonitors: Map<Atom, T.Ref>
   /** `{global_name_server, N}` by node (built once). */
@@ -160,6 +162,7 @@ export const makeState = (node: Atom, connectAll: boolean): State => ({
   xCreation: (1n << 59n) + (BigInt(Math.floor(Math.random() * 2 ** 30)) << 32n) + BigInt(Date.now() % 2 ** 31),
   globalLockDownedLast: false,
   tagCounter: -576460752303423488n,
+  lockMonitors: [],
   registrarMonitors: new Map(),
   gnsTargets: new Map(),
   resolvers: new Map()
@@ -352,17 +355,33 @@ const lockStillSet = (st: State, from: T.Pid): boolean => {
   return g.holders.some((h) => T.equals(h.pid, from))
 }
 
+/**
+ * The monitor of a new lock holder. A holder of a `global` lock (a registrar or a locker:
+ * one of each per node, for the node's life) keeps its monitor after its `del_lock`, until
+ * its DOWN (`lockMonitors`): a registrar locks every node several times per registration,
+ * and OTP's monitor and demonitor per lock are two more frames each time (MONITOR_P,
+ * DEMONITOR_P) for the holder's node to handle. A DOWN of a pid that holds no lock frees
+ * nothing; any other resource's holder is monitored per lock, as in OTP.
+ */
+const holderMonitor = (st: State, resource: Term, pid: T.Pid): T.Ref => {
+  if (resource !== A.global) return Process.unsafeMonitor(st.gns!, pid)
+  for (const k of st.lockMonitors) if (T.equals(k.pid, pid)) return k.mon
+  const mon = Process.unsafeMonitor(st.gns!, pid)
+  st.lockMonitors.push({ pid, mon })
+  return mon
+}
+
 const setLock = (st: State, id: Term, from: T.Pid): boolean => {
   if (!(id instanceof T.Tuple) || id.elements.length !== 2) return false
   const [resource, reqId] = id.elements as [Term, Term]
   const lock = st.locks.find((l) => T.equals(l.resource, resource))
   if (lock === undefined) {
-    st.locks.push({ resource, reqId, holders: [{ pid: from, mon: Process.unsafeMonitor(st.gns!, from) }] })
+    st.locks.push({ resource, reqId, holders: [{ pid: from, mon: holderMonitor(st, resource, from) }] })
     return true
   }
   if (!T.equals(lock.reqId, reqId)) return false
   if (lock.holders.some((h) => T.equals(h.pid, from))) return true
-  lock.holders.push({ pid: from, mon: Process.unsafeMonitor(st.gns!, from) })
+  lock.holders.push({ pid: from, mon: holderMonitor(st, resource, from) })
   return true
 }
 
@@ -379,12 +398,15 @@ const delLock = (st: State, id: Term, from: T.Pid): void => {
     st.locks.splice(i, 1)
     if (resource === A.global) st.globalLockDownedLast = false
   }
-  Process.unsafeDemonitor(st.gns!, held!.mon, { flush: true })
+  // a `global` lock's holder keeps its monitor (see `holderMonitor`)
+  if (resource !== A.global) Process.unsafeDemonitor(st.gns!, held!.mon, { flush: true })
 }
 
 /** A DOWN for one of our monitors: a registered pid or a lock holder went away. */
 const handleDown = (st: State, ref: T.Ref): void => {
   st.names.deleteByMonitor(ref)
+  const k = st.lockMonitors.findIndex((x) => T.equals(x.mon, ref))
+  if (k >= 0) st.lockMonitors.splice(k, 1)
   for (let i = st.locks.length - 1; i >= 0; i--) {
     const lock = st.locks[i]!
     const h = lock.holders.findIndex((x) => T.equals(x.mon, ref))
