@@ -438,10 +438,11 @@ export const whereisName = (name: Name): Effect.Effect<Option.Option<T.Pid>, nev
 const whereStep = Process.unsafeMakeSync2((whereSync: ServiceImpl["whereSync"], name: Name) => whereSync(name))
 
 /**
- * `whereisName` in one run-loop step: the service straight from the running fiber's context
- * (this module's own service has a synchronous lookup), then a table lookup.
+ * `whereisName` in one step, run at once when a generator yields it (`Process.unsafeMakeEagerSync2`):
+ * the service straight from the running fiber's context (this module's own service has a
+ * synchronous lookup), then a table lookup.
  */
-const whereInContext = Process.unsafeMakeSync2((name: Name, _: undefined): Option.Option<T.Pid> => {
+const whereInContext = Process.unsafeMakeEagerSync2((name: Name, _: undefined): Option.Option<T.Pid> => {
   const g = Process.unsafeCurrentContext()?.unsafeMap.get(registryKey) as GlobalRegistryShape | undefined
   if (g === undefined) throw new Error("GlobalRegistry: not in the context")
   // another implementation of the service: its own lookup, local and synchronous as OTP's

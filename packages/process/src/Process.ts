@@ -601,6 +601,21 @@ export const unsafeCurrentContext = (): Context.Context<never> | undefined => cu
 export const unsafeMakeSync2 = <A, B, R>(f: (a: A, b: B) => R): (a: A, b: B) => Effect.Effect<R> => makeSync2(f)
 
 /**
+ * `unsafeMakeSync2` whose Effect, when an `Effect.gen` generator `yield*`s it on a fiber,
+ * runs `f` at once inside the generator, with no run-loop step, wherever the run loop would
+ * run it as its very next step: nothing waits in the fiber's message queue (an interruption
+ * comes first), no op supervisor, room left in the fiber's time slice (the step counts as
+ * one op, so the fiber yields as often as before). Anywhere else it is the one-step Effect
+ * of `unsafeMakeSync2`. For synchronous hot paths that a process runs in a loop (a lookup,
+ * a send); `f` must not block, and a throw is a defect.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unsafeMakeEagerSync2 = <A, B, R>(f: (a: A, b: B) => R): (a: A, b: B) => Effect.Effect<R> =>
+  makeEagerSync2(f)
+
+/**
  * The options of `sendWith` (`erlang:send/3`'s): `noconnect` does not connect to a node
  * that is not connected (the result is then `"noconnect"` and nothing is sent);
  * `nosuspend` does not wait for a busy connection (the result is then `"nosuspend"` and

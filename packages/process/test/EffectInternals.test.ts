@@ -163,6 +163,26 @@ describe("effectInternals", () => {
       }))
   }
 
+  for (const mode of ["fast", "fallback"] as const) {
+    const force = mode === "fallback" ? "fallback" as const : undefined
+    it.effect(`makeEagerSync2 (${mode}): a step's result is the value of its yield*, of its Effect, and of each run`, () =>
+      Effect.gen(function*() {
+        let n = 0
+        const step = internals.makeEagerSync2((a: string, b: number) => `${a}${b}:${++n}`, force)
+        const nothing = internals.makeEagerSync2((_a: number, _b: number): string | undefined => undefined, force)
+        expect(yield* step("a", 1)).toBe("a1:1")
+        expect(yield* Effect.map(step("b", 2), (s) => s.toUpperCase())).toBe("B2:2")
+        const c = step("c", 3)
+        expect([yield* c, yield* c]).toEqual(["c3:3", "c3:4"])
+        expect(yield* nothing(1, 2)).toBeUndefined()
+        // in a fiber (the fast path): the iterator is done at once, with the value
+        const first = yield* Effect.withFiberRuntime<IteratorResult<unknown>>(() =>
+          Effect.sync(() => step("d", 4)[Symbol.iterator]().next())
+        )
+        expect(first).toEqual(mode === "fast" ? { done: true, value: "d4:5" } : { done: false, value: expect.anything() })
+      }))
+  }
+
   it.effect("makeEagerSync2: a fiber yielding it in a loop lets others run at the very steps the plain op does", () =>
     Effect.gen(function*() {
       const initial = yield* FiberRef.get(FiberRef.currentMaxOpsBeforeYield)

@@ -420,6 +420,15 @@ export const chargeOps: (fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number)
 const doneResult: IteratorReturnResult<undefined> = Object.freeze({ done: true as const, value: undefined })
 const doneIterator = Object.freeze({ next: (): IteratorReturnResult<undefined> => doneResult })
 
+/** what a `yield*` of an eager op that ran at once and returned `value` gets: one object, its own iterator and result */
+class DoneWith<R> implements IteratorReturnResult<R> {
+  readonly done = true as const
+  constructor(readonly value: R) {}
+  next(): IteratorReturnResult<R> {
+    return this
+  }
+}
+
 /** effect's `OpSupervision` runtime flag (`RuntimeFlags.OpSupervision`: every op is told to the supervisor) */
 const opSupervision = RuntimeFlags.OpSupervision as unknown as number
 
@@ -452,7 +461,7 @@ const runNow = (f: FiberFields, maxOps: number): boolean => {
  * primitive's, holds what every such op shares (`_op`, the thunk, the Effect type id):
  * 40 bytes instead of the primitive's 72, and a plain constructor.
  */
-export const eagerSyncOp2 = <A, B>(f: (a: A, b: B) => void): ((a: A, b: B) => Effect.Effect<void>) | undefined => {
+export const eagerSyncOp2 = <A, B, R>(f: (a: A, b: B) => R): ((a: A, b: B) => Effect.Effect<R>) | undefined => {
   const probe = Effect.sync(() => 0) as unknown as Record<PropertyKey, unknown> | undefined
   if (probe === undefined || probe._op !== "Sync" || typeof probe.constructor !== "function") return undefined
   const base = Object.getPrototypeOf(probe) as Record<PropertyKey, unknown>
@@ -464,20 +473,21 @@ export const eagerSyncOp2 = <A, B>(f: (a: A, b: B) => void): ((a: A, b: B) => Ef
     [Symbol.iterator](): Iterator<unknown, unknown, unknown> {
       const fiber = currentFiberBySlot()
       if (fiber !== undefined && runNow(fiber as unknown as FiberFields, maxOpsOf(fiber))) {
+        let r: R
         try {
-          f(this.a, this.b)
+          r = f(this.a, this.b)
         } catch (e) {
           // as the run loop would end it: a defect, the generator left where it is
           return (Exit.die(e) as unknown as Iterable<unknown>)[Symbol.iterator]()
         }
-        return doneIterator
+        return r === undefined ? doneIterator : new DoneWith(r)
       }
       return iterate.call(this)
     }
   }
   // the run loop calls `op.effect_instruction_i0()`: the op is the thunk's `this`
-  function thunk(this: EagerSync): void {
-    f(this.a, this.b)
+  function thunk(this: EagerSync): R {
+    return f(this.a, this.b)
   }
   Object.setPrototypeOf(EagerSync.prototype, base)
   Object.defineProperties(EagerSync.prototype, {
@@ -498,7 +508,7 @@ export const eagerSyncOp2 = <A, B>(f: (a: A, b: B) => void): ((a: A, b: B) => Ef
     trace: { value: undefined, enumerable: true },
     [Effect.EffectTypeId]: { value: variance }
   })
-  return (a, b) => new EagerSync(a, b) as unknown as Effect.Effect<void>
+  return (a, b) => new EagerSync(a, b) as unknown as Effect.Effect<R>
 }
 
 const eagerShapeOk = !forced && syncShapeOk && fiberSlotOk && maxOpsShapeOk && ((): boolean => {
@@ -532,7 +542,7 @@ const eagerShapeOk = !forced && syncShapeOk && fiberSlotOk && maxOpsShapeOk && (
 })()
 
 /**
- * `makeSync2` for a step that returns nothing, whose Effect also runs at once when a
+ * `makeSync2` whose Effect also runs at once when a
  * generator (`Effect.gen`) `yield*`s it: its `[Symbol.iterator]` does the step's work then
  * and there, on the fiber running the generator, and the `yield*` is done, with no run-loop
  * step (as effect's generator adapter already takes a yielded `Exit` without one). Only
@@ -543,10 +553,10 @@ const eagerShapeOk = !forced && syncShapeOk && fiberSlotOk && maxOpsShapeOk && (
  * is a defect, as in the run loop. `force: "fallback"` takes the fallback (`makeSync2`).
  * @internal
  */
-export const makeEagerSync2 = <A, B>(
-  f: (a: A, b: B) => void,
+export const makeEagerSync2 = <A, B, R>(
+  f: (a: A, b: B) => R,
   force?: "fallback"
-): (a: A, b: B) => Effect.Effect<void> =>
+): (a: A, b: B) => Effect.Effect<R> =>
   (force === undefined && eagerShapeOk ? eagerSyncOp2(f) : undefined) ?? makeSync2(f, force)
 
 // --- Owned fibers ---------------------------------------------------------------
