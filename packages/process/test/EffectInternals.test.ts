@@ -179,7 +179,9 @@ describe("effectInternals", () => {
         const first = yield* Effect.withFiberRuntime<IteratorResult<unknown>>(() =>
           Effect.sync(() => step("d", 4)[Symbol.iterator]().next())
         )
-        expect(first).toEqual(mode === "fast" ? { done: true, value: "d4:5" } : { done: false, value: expect.anything() })
+        expect(first).toEqual(
+          mode === "fast" ? { done: true, value: "d4:5" } : { done: false, value: expect.anything() }
+        )
       }))
   }
 
