@@ -25,42 +25,46 @@ const notsup = Atom.make("notsup")
 /** The `onFrame` of a connection to `peer`. */
 export const makeDispatch = (deps: DispatchDeps) => {
   const { handlers, runtime } = deps
-  return (peer: Atom) => (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
-    const decoded = Control.decodeFrameSharing(payload, deps.limits)
-    if (decoded._tag === "Left") return Effect.fail(decoded.left)
-    const { control, message } = decoded.right
-    const inbound = Signals.toInbound(control, message)
-    switch (inbound._tag) {
-      case "Deliver": {
-        const to = inbound.to
-        if (handlers.hasAliasHandlers && to._tag === "Ref" && handlers.offerAlias(to, inbound.message)) {
+  return (peer: Atom) => {
+    const deliver = (to: Pid | Atom | Ref, message: Term | undefined): Effect.Effect<void> =>
+      handlers.hasAliasHandlers && to._tag === "Ref" && handlers.offerAlias(to, message)
+        ? Effect.void
+        : deps.deliver(to, message, peer.name)
+    return (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
+      const decoded = Control.decodeReceived(payload, deps.limits)
+      if (decoded instanceof Control.ControlError) return Effect.fail(decoded)
+      const { control, message } = decoded
+      // a message (most frames): delivered with no `Inbound` built
+      const to = Signals.messageTarget(control)
+      if (to !== undefined) return deliver(to, message)
+      const inbound = Signals.toInbound(control, message)
+      switch (inbound._tag) {
+        case "Deliver":
+          return deliver(inbound.to, inbound.message)
+        case "Signal":
+          runtime.unsafeDeliver(inbound.signal)
           return Effect.void
+        case "Down":
+          if (!handlers.offerDown(inbound.signal)) runtime.unsafeDeliver(inbound.signal)
+          return Effect.void
+        case "SpawnRequest": {
+          const served = handlers.offerSpawnRequest(peer, inbound.request, inbound.args)
+          if (served !== undefined) return served
+          const c = inbound.request
+          return Effect.ignore(deps.sendControl(peer, {
+            _tag: "SpawnReply",
+            reqId: c.reqId,
+            to: c.from,
+            flags: 0,
+            result: notsup
+          }))
         }
-        return deps.deliver(to, inbound.message, peer.name)
+        case "SpawnReply":
+          handlers.offerSpawnReply(inbound.reply)
+          return Effect.void
+        case "Ignore":
+          return Effect.void
       }
-      case "Signal":
-        runtime.unsafeDeliver(inbound.signal)
-        return Effect.void
-      case "Down":
-        if (!handlers.offerDown(inbound.signal)) runtime.unsafeDeliver(inbound.signal)
-        return Effect.void
-      case "SpawnRequest": {
-        const served = handlers.offerSpawnRequest(peer, inbound.request, inbound.args)
-        if (served !== undefined) return served
-        const c = inbound.request
-        return Effect.ignore(deps.sendControl(peer, {
-          _tag: "SpawnReply",
-          reqId: c.reqId,
-          to: c.from,
-          flags: 0,
-          result: notsup
-        }))
-      }
-      case "SpawnReply":
-        handlers.offerSpawnReply(inbound.reply)
-        return Effect.void
-      case "Ignore":
-        return Effect.void
     }
   }
 }

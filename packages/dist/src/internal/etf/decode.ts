@@ -215,6 +215,18 @@ class Decoder {
     return this.b.subarray(p, p + n)
   }
 
+  /** The version byte 131 of a term that may not be compressed. */
+  version(): void {
+    const p = this.p
+    if (p >= this.end) fail(p, "truncated: expected the version byte 131")
+    const v = this.b[p]
+    if (v !== T.VERSION) fail(p, `expected the version byte 131, found ${v}`)
+    this.p = p + 1
+    if (this.p < this.end && this.b[this.p] === T.COMPRESSED) {
+      refuse(this.p, "compressed term (tag 80) where it is not accepted (erts: bad_dist_ext)", "Compressed")
+    }
+  }
+
   enter(at: number): void {
     if (++this.depth > this.maxDepth) this.err(at, `nesting deeper than maxDepth (${this.maxDepth})`)
   }
@@ -241,6 +253,39 @@ class Decoder {
         this.need(n, "SMALL_ATOM_UTF8_EXT")
         return this.atomUtf8(n, start)
       }
+      case T.SMALL_TUPLE: {
+        this.need(1, "SMALL_TUPLE_EXT")
+        const n = b[this.p++]!
+        return this.tuple(n, start)
+      }
+      case T.NIL:
+        this.charge(H_NIL, start)
+        return []
+      case T.BINARY: {
+        this.need(4, "BINARY_EXT")
+        const n = this.u32()
+        this.need(n, "BINARY_EXT")
+        return this.bytes(n)
+      }
+      case T.NEW_PID:
+      case T.PID: {
+        const node = this.atom()
+        const size = tag === T.NEW_PID ? 12 : 9
+        this.need(size, "PID")
+        const id = this.u32()
+        const serial = this.u32()
+        const creation = tag === T.NEW_PID ? this.u32() : b[this.p++]!
+        this.charge(H_OBJECT, start)
+        return new Pid(node, id, serial, creation)
+      }
+    }
+    return this.termRest(tag, start)
+  }
+
+  /** `term` of the less common tags (`tag` at `start` read). */
+  termRest(tag: number, start: number): Term {
+    const b = this.b
+    switch (tag) {
       case T.ATOM_UTF8: {
         this.need(2, "ATOM_UTF8_EXT")
         const n = this.u16()
@@ -266,19 +311,11 @@ class Decoder {
         if (atom === undefined) return this.err(start, `ATOM_CACHE_REF ${i} without an atom cache entry`)
         return atom
       }
-      case T.SMALL_TUPLE: {
-        this.need(1, "SMALL_TUPLE_EXT")
-        const n = b[this.p++]!
-        return this.tuple(n, start)
-      }
       case T.LARGE_TUPLE: {
         this.need(4, "LARGE_TUPLE_EXT")
         const n = this.u32()
         return this.tuple(n, start)
       }
-      case T.NIL:
-        this.charge(H_NIL, start)
-        return []
       case T.STRING: {
         this.need(2, "STRING_EXT")
         const n = this.u16()
@@ -296,12 +333,6 @@ class Decoder {
         // each element and the tail take at least one byte
         if (n + 1 > this.end - this.p) this.err(start, `LIST_EXT of ${n} elements does not fit in the input`)
         return this.list(n, start)
-      }
-      case T.BINARY: {
-        this.need(4, "BINARY_EXT")
-        const n = this.u32()
-        this.need(n, "BINARY_EXT")
-        return this.bytes(n)
       }
       case T.MAP: {
         this.need(4, "MAP_EXT")
@@ -356,17 +387,6 @@ class Decoder {
         this.p = p + n
         out[n - 1] = out[n - 1]! & ((0xff << (8 - bits)) & 0xff)
         return new Bitstring(out, bits)
-      }
-      case T.NEW_PID:
-      case T.PID: {
-        const node = this.atom()
-        const size = tag === T.NEW_PID ? 12 : 9
-        this.need(size, "PID")
-        const id = this.u32()
-        const serial = this.u32()
-        const creation = tag === T.NEW_PID ? this.u32() : b[this.p++]!
-        this.charge(H_OBJECT, start)
-        return new Pid(node, id, serial, creation)
       }
       case T.NEW_PORT:
       case T.PORT:
@@ -721,6 +741,71 @@ let spent = 0
 
 /** The estimated heap bytes of the term the last successful `decodeAt` returned. @internal */
 export const lastTermBytes = (): number => spent
+
+/**
+ * What `decodePair` read: the first term, the second (`undefined` when the first ends
+ * the input) and where the second ended. One object, overwritten by every call.
+ * @internal
+ */
+export interface Pair {
+  first: Term
+  second: Term | undefined
+  end: number
+}
+
+const pair: Pair = { first: 0, second: undefined, end: 0 }
+
+/**
+ * The terms of a distribution frame: one term at `offset`, then a second one if any
+ * bytes follow it (each with its version byte when `versionByte`; compressed terms are
+ * refused). Both share one `maxTermBytes` budget, as one `decodeAt` of each with the
+ * budget the first left would; binaries from `shareFrom` bytes are views of `bytes`.
+ * Throws `DecodeError`. The answer is a shared object (see `Pair`), valid until the
+ * next call. @internal
+ */
+export function decodePair(
+  bytes: Uint8Array,
+  offset: number,
+  versionByte: boolean,
+  shareFrom: number,
+  maxTermBytes: number,
+  maxAtoms: number
+): Pair {
+  const d = shared
+  d.b = bytes
+  d.p = offset
+  d.end = bytes.length
+  d.base = 0
+  d.depth = 0
+  d.maxDepth = DEFAULT_MAX_DEPTH
+  d.copy = true
+  d.shareFrom = shareFrom
+  d.atomCache = undefined
+  d.cost = 0
+  d.maxCost = maxTermBytes
+  d.maxAtoms = maxAtoms
+  // (a Buffer's `slice` would be a view)
+  const slices = bytes.constructor === Uint8Array ? SLICES_PER_TERM : 0
+  try {
+    if (versionByte) d.version()
+    d.slices = slices
+    const first = d.term()
+    let second: Term | undefined
+    if (d.p < d.end) {
+      if (versionByte) d.version()
+      d.slices = slices
+      second = d.term()
+    }
+    pair.first = first
+    pair.second = second
+    pair.end = d.p
+    d.b = EMPTY
+    return pair
+  } catch (e) {
+    d.b = EMPTY
+    throw toDecodeError(e, d.base + d.p)
+  }
+}
 
 const EMPTY = new Uint8Array(0)
 
