@@ -210,15 +210,29 @@ export const makeDelivery = (options: DeliveryOptions) => {
   const low = Math.floor(cap / 2)
   const mailboxSize = runtime.unsafeMailboxSize
   const onDrained = runtime.unsafeOnMailboxDrained
-  const backlogWait = (to: Pid | Atom | Ref): Effect.Effect<void> => {
-    if (mailboxSize === undefined || onDrained === undefined || cap <= 0 || mailboxSize(to) <= cap) {
-      return Effect.void
-    }
-    return Effect.async<void>((resume) => {
-      onDrained(to, low, () => resume(Effect.void))
+  const deliverCounted = runtime.unsafeDeliverCounted
+  const waitDrained = (to: Pid | Atom | Ref): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
+      onDrained!(to, low, () => resume(Effect.void))
     })
+  const backlogWait = (to: Pid | Atom | Ref): Effect.Effect<void> =>
+    mailboxSize === undefined || onDrained === undefined || cap <= 0 || mailboxSize(to) <= cap
+      ? Effect.void
+      : waitDrained(to)
+  const unregistered = (to: Atom, peer: string): Effect.Effect<void> => {
+    const text = `message to unregistered name ${String(to)} from ${peer} dropped`
+    if (otpServices.has(to.name)) {
+      options.fork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
+    } else options.warn(text)
+    return Effect.void
   }
   return (to: Pid | Atom | Ref, message: Term | undefined, peer: string): Effect.Effect<void> => {
+    if (deliverCounted !== undefined && !(to instanceof Ref)) {
+      // one lookup for the delivery and the mailbox's size
+      const size = deliverCounted(to, message)
+      if (size > cap && cap > 0 && onDrained !== undefined) return waitDrained(to)
+      return size >= 0 || to instanceof Pid ? Effect.void : unregistered(to, peer)
+    }
     if (to instanceof Ref) {
       if (runtime.isLocal(new Pid(to.node, 0, 0, to.creation))) {
         runtime.unsafeSend(to, message)
@@ -234,10 +248,6 @@ export const makeDelivery = (options: DeliveryOptions) => {
       return Effect.void
     }
     if (runtime.unsafeSend(to, message)) return backlogWait(to)
-    const text = `message to unregistered name ${String(to)} from ${peer} dropped`
-    if (otpServices.has(to.name)) {
-      options.fork(Effect.logDebug(text).pipe(Effect.annotateLogs("module", "NetKernel")))
-    } else options.warn(text)
-    return Effect.void
+    return unregistered(to, peer)
   }
 }

@@ -88,6 +88,12 @@ export interface ProcessRuntimeShape {
    */
   readonly unsafeMailboxSize?: ((to: Pid | Atom | Ref) => number) | undefined
   /**
+   * A message from another node to a local pid or registered name, delivered as `unsafeSend`
+   * delivers it; answers how many messages then wait in the receiver's mailbox (for receive
+   * backpressure, with no second lookup), or -1 when there is no such local process.
+   */
+  readonly unsafeDeliverCounted?: ((to: Pid | Atom, message: unknown) => number) | undefined
+  /**
    * Calls `resume` once the mailbox of a local process (by pid, registered name or active
    * alias) holds at most `low` messages, or at once when it does now or there is no such
    * process; also when the process exits. Receive backpressure waits on this (no polling).
@@ -228,6 +234,12 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   unsafeWhereis = (name: Atom): Pid | undefined => this.procs.whereis(name)?.pid
   unsafeProcessCount = (): number => this.procs.size
   unsafeMailboxSize = (to: Pid | Atom | Ref): number => this.mailboxOf(to)?.size ?? 0
+  unsafeDeliverCounted = (to: Pid | Atom, message: unknown): number => {
+    const p = to instanceof Pid ? this.lookup(to) : this.procs.whereis(to)
+    if (p === undefined) return -1
+    p.deliver(message)
+    return p.size
+  }
   unsafeOnMailboxDrained = (to: Pid | Atom | Ref, low: number, resume: () => void): void => {
     const p = this.mailboxOf(to)
     if (p === undefined) resume()
