@@ -355,6 +355,25 @@ export const fromTerms = (
   frame: Uint8Array = NO_BYTES
 ): Either.Either<Frame, ControlError> => toEither(frameOf(control, message, frame))
 
+/**
+ * The op of a plain send's control tuple (REG_SEND 6, SEND 2, SEND_SENDER 22, ALIAS_SEND
+ * 33), checked as `frameOf`'s generic path would check it; 0 for anything else.
+ */
+const sendOp = (e: ReadonlyArray<Term>): number => {
+  switch (e[0]) {
+    case 6:
+      return e.length === 4 && e[1] instanceof Pid && e[3] instanceof Atom ? 6 : 0
+    case 2:
+      return e.length === 3 && e[2] instanceof Pid ? 2 : 0
+    case 22:
+      return e.length === 3 && e[1] instanceof Pid && e[2] instanceof Pid ? 22 : 0
+    case 33:
+      return e.length === 3 && e[1] instanceof Pid && e[2] instanceof Ref ? 33 : 0
+    default:
+      return 0
+  }
+}
+
 /** `fromTerms` without the `Either`: the frame, or the error. */
 const frameOf = (control: Term, message: Term | undefined, frame: Uint8Array): Frame | ControlError => {
   if (!(control instanceof Tuple) || control.elements.length === 0) {
@@ -365,18 +384,16 @@ const frameOf = (control: Term, message: Term | undefined, frame: Uint8Array): F
   // fewer steps, and one object shape per message)
   if (message !== undefined) {
     const e = control.elements
-    if (op === 6 && e.length === 4 && e[1] instanceof Pid && e[3] instanceof Atom) {
-      return { control: { _tag: "RegSend", from: e[1], toName: e[3] }, message }
-    }
-    if (op === 2 && e.length === 3 && e[2] instanceof Pid) {
-      return { control: { _tag: "Send", to: e[2] }, message }
-    }
-    if (op === 22 && e.length === 3 && e[1] instanceof Pid && e[2] instanceof Pid) {
-      return { control: { _tag: "SendSender", from: e[1], to: e[2] }, message }
-    }
-    // a gen call's reply
-    if (op === 33 && e.length === 3 && e[1] instanceof Pid && e[2] instanceof Ref) {
-      return { control: { _tag: "AliasSend", from: e[1], alias: e[2] }, message }
+    switch (sendOp(e)) {
+      case 6:
+        return { control: { _tag: "RegSend", from: e[1] as Pid, toName: e[3] as Atom }, message }
+      case 2:
+        return { control: { _tag: "Send", to: e[2] as Pid }, message }
+      case 22:
+        return { control: { _tag: "SendSender", from: e[1] as Pid, to: e[2] as Pid }, message }
+      // a gen call's reply
+      case 33:
+        return { control: { _tag: "AliasSend", from: e[1] as Pid, alias: e[2] as Ref }, message }
     }
   } else {
     // a gen call's monitor and demonitor
@@ -454,12 +471,46 @@ export const decodeFrameSharing = (payload: Uint8Array, limits?: FrameLimits): E
   toEither(decodeFrameWith(payload, SHARE_FROM, limits))
 
 /**
- * `decodeFrameSharing` without the `Either` (the connection's hot path): the frame, or
- * the error.
+ * What a frame read from a connection asks for (`decodeReceived`): a message for a local
+ * pid, registered name or alias (`to` and `message`: no `Frame` built), or any other
+ * control message (`frame`). One object, overwritten by every call.
  * @internal
  */
-export const decodeReceived = (payload: Uint8Array, limits?: FrameLimits): Frame | ControlError =>
-  decodeFrameWith(payload, SHARE_FROM, limits)
+export interface Received {
+  to: Pid | Atom | Ref | undefined
+  message: Term | undefined
+  frame: Frame | undefined
+}
+
+const received: Received = { to: undefined, message: undefined, frame: undefined }
+
+/**
+ * `decodeFrameSharing` for the connection's hot path: a plain send (SEND, REG_SEND,
+ * SEND_SENDER, ALIAS_SEND) as its destination and message, anything else as its `Frame`
+ * (see `Received`; valid until the next call), or the error.
+ * @internal
+ */
+export const decodeReceived = (payload: Uint8Array, limits?: FrameLimits): Received | ControlError => {
+  const terms = decodeTerms(payload, SHARE_FROM, limits)
+  if (terms instanceof ControlError) return terms
+  const { first, second } = terms
+  if (second !== undefined && first instanceof Tuple) {
+    const e = first.elements
+    const op = sendOp(e)
+    if (op !== 0) {
+      received.to = (op === 6 ? e[3] : e[2]) as Pid | Atom | Ref
+      received.message = second
+      received.frame = undefined
+      return received
+    }
+  }
+  const frame = frameOf(first, second, payload)
+  if (frame instanceof ControlError) return frame
+  received.to = undefined
+  received.message = undefined
+  received.frame = frame
+  return received
+}
 
 const SHARE_FROM = 64 * 1024
 
@@ -471,6 +522,16 @@ const decodeFrameWith = (
   shareFrom: number,
   limits: FrameLimits | undefined
 ): Frame | ControlError => {
+  const terms = decodeTerms(payload, shareFrom, limits)
+  return terms instanceof ControlError ? terms : frameOf(terms.first, terms.second, payload)
+}
+
+/** The terms of a frame payload (the shared `decodePair` answer), or the error. */
+const decodeTerms = (
+  payload: Uint8Array,
+  shareFrom: number,
+  limits: FrameLimits | undefined
+): decodeEtf.Pair | ControlError => {
   if (payload.length === 0) return frameError(payload, "Malformed", "empty frame", 0)
   let offset: number
   let versionByte: boolean
@@ -507,11 +568,10 @@ const decodeFrameWith = (
       limits?.maxTermBytes ?? decodeEtf.DEFAULT_MAX_TERM_BYTES,
       limits?.maxAtoms ?? decodeEtf.DEFAULT_MAX_ATOMS
     )
-    const { end, first, second } = terms
-    if (end !== payload.length) {
-      return frameError(payload, "Malformed", `${payload.length - end} bytes after the message`, end)
+    if (terms.end !== payload.length) {
+      return frameError(payload, "Malformed", `${payload.length - terms.end} bytes after the message`, terms.end)
     }
-    return frameOf(first, second, payload)
+    return terms
   } catch (e) {
     if (e instanceof DecodeError) return frameError(payload, limitReason(e), e.reason, e.offset)
     throw e

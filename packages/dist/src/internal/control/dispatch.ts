@@ -31,12 +31,11 @@ export const makeDispatch = (deps: DispatchDeps) => {
         ? Effect.void
         : deps.deliver(to, message, peer.name)
     return (payload: Uint8Array): Effect.Effect<void, Control.ControlError> => {
-      const decoded = Control.decodeReceived(payload, deps.limits)
-      if (decoded instanceof Control.ControlError) return Effect.fail(decoded)
-      const { control, message } = decoded
-      // a message (most frames): delivered with no `Inbound` built
-      const to = Signals.messageTarget(control)
-      if (to !== undefined) return deliver(to, message)
+      const received = Control.decodeReceived(payload, deps.limits)
+      if (received instanceof Control.ControlError) return Effect.fail(received)
+      // a message (most frames): delivered with no `Frame` or `Inbound` built
+      if (received.to !== undefined) return deliver(received.to, received.message)
+      const { control, message } = received.frame!
       const inbound = Signals.toInbound(control, message)
       switch (inbound._tag) {
         case "Deliver":

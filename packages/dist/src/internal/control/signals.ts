@@ -96,29 +96,6 @@ export type Inbound =
 
 const IGNORE: Inbound = { _tag: "Ignore" }
 
-/**
- * The local pid, registered name or alias a message-carrying control message (SEND,
- * REG_SEND, ALIAS_SEND and their variants) goes to, as `toInbound`'s "Deliver" has it;
- * `undefined` for every other control message. (No object built: a frame's hot path.)
- */
-export const messageTarget = (c: ControlMessage): Pid | Atom | Ref | undefined => {
-  switch (c._tag) {
-    case "Send":
-    case "SendTT":
-    case "SendSender":
-    case "SendSenderTT":
-      return c.to
-    case "RegSend":
-    case "RegSendTT":
-      return c.toName
-    case "AliasSend":
-    case "AliasSendTT":
-      return c.alias
-    default:
-      return undefined
-  }
-}
-
 /** What the control message `c` (with its payload term `message`) from a peer asks of this node. */
 export const toInbound = (c: ControlMessage, message: Term | undefined): Inbound => {
   switch (c._tag) {
