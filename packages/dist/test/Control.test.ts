@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Control from "../src/Control.js"
 import * as Etf from "../src/Etf.js"
+import * as Codec from "../src/internal/control/codec.js"
 
 const node = atom("a@box")
 const p1 = new Pid(node, 1, 0, 7)
@@ -199,5 +200,51 @@ describe("Control", () => {
     const bad = Control.encodeFrameEither({ _tag: "Send", to: p2 }, { not: "a term" } as unknown as Term)
     expect(Either.isLeft(bad) && bad.left.reason).toBe("NotEncodable")
     expect(Atom.make("x")).toBe(atom("x"))
+  })
+
+  it("plain sends (their own encoder) are the bytes of the generic layout, and a non-term still fails", () => {
+    const sends: ReadonlyArray<readonly [Control.ControlMessage, Term]> = [
+      [{ _tag: "Send", to: p2 }, tuple(atom("seq"), 100_000, new Uint8Array(64).fill(7))],
+      [{ _tag: "RegSend", from: p1, toName: atom("sink") }, [1, atom("a"), new Uint8Array(3)]],
+      [{ _tag: "SendSender", from: p1, to: p2 }, 1.5]
+    ]
+    for (const [control, message] of sends) {
+      expect(Array.from(Control.encodeFrame(control, message))).toEqual(
+        Array.from(raw(Control.toTuple(control), message))
+      )
+    }
+    // a field that is not a term fails as the generic path fails, and leaves the writer as it was
+    const w = new Etf.Writer(16)
+    w.u8(9)
+    const notPid = { _tag: "RegSend", from: { id: 1 }, toName: atom("x") } as unknown as Control.ControlMessage
+    expect(() => Control.encodeFrameInto(w, notPid, 1)).toThrow(Etf.EncodeError)
+    expect(Array.from(w.view())).toEqual([9])
+  })
+
+  it("a received frame: a plain send as its destination and message, any other as decodeFrame's frame or error", () => {
+    for (const [control, message] of cases) {
+      const bytes = Control.encodeFrame(control, message)
+      const r = Codec.decodeReceived(bytes)
+      if (r instanceof Codec.ControlError) throw r
+      const frame = Either.getOrThrow(Control.decodeFrame(bytes))
+      const to = control._tag === "Send" || control._tag === "SendSender"
+        ? control.to
+        : control._tag === "RegSend"
+        ? control.toName
+        : control._tag === "AliasSend"
+        ? control.alias
+        : undefined
+      expect(r.to).toEqual(to)
+      if (to !== undefined) {
+        expect(r.message).toEqual(message)
+        expect(r.frame).toBeUndefined()
+      } else expect(r.frame).toEqual(frame)
+    }
+    // a REG_SEND whose name is not an atom, a SEND without a message: decodeFrame's errors
+    for (const bytes of [raw(ctl(6, p1, atom(""), 42), 1), raw(ctl(2, atom(""), p2)), raw(ctl(6, p1, atom("")), 1)]) {
+      const r = Codec.decodeReceived(bytes)
+      expect(r).toBeInstanceOf(Codec.ControlError)
+      expect(r).toEqual(fail(bytes))
+    }
   })
 })
