@@ -116,6 +116,9 @@ const CACHE_SIZE = 1 << CACHE_BITS
 const cacheKeys: Array<Uint8Array | undefined> = new Array(CACHE_SIZE).fill(undefined)
 const cacheAtoms: Array<Atom | undefined> = new Array(CACHE_SIZE).fill(undefined)
 const CACHE_MAX_LEN = 48
+/** by length: the bytes of the atom last read with that length, and the atom */
+const lastKeys: Array<Uint8Array | undefined> = new Array(CACHE_MAX_LEN + 1).fill(undefined)
+const lastAtoms: Array<Atom | undefined> = new Array(CACHE_MAX_LEN + 1).fill(undefined)
 
 const fail = (offset: number, reason: string): never => {
   throw new DecodeError({ offset, reason })
@@ -468,6 +471,16 @@ class Decoder {
     const b = this.b
     const p = this.p
     if (n <= CACHE_MAX_LEN) {
+      // the atom last read with this length first (the names of a frame repeat): no hash
+      const last = lastKeys[n]
+      if (last !== undefined) {
+        let i = 0
+        while (i < n && last[i] === b[p + i]) i++
+        if (i === n) {
+          this.p = p + n
+          return lastAtoms[n]!
+        }
+      }
       let h = n
       for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + b[p + i]!) | 0
       const slot = (h ^ (h >>> CACHE_BITS)) & (CACHE_SIZE - 1)
@@ -477,12 +490,13 @@ class Decoder {
         while (i < n && key[i] === b[p + i]) i++
         if (i === n) {
           this.p = p + n
-          return cacheAtoms[slot]!
+          lastKeys[n] = key
+          return (lastAtoms[n] = cacheAtoms[slot]!)
         }
       }
       const atom = this.atomUtf8Slow(n, start)
-      cacheKeys[slot] = b.slice(p, p + n)
-      cacheAtoms[slot] = atom
+      lastKeys[n] = cacheKeys[slot] = b.slice(p, p + n)
+      lastAtoms[n] = cacheAtoms[slot] = atom
       return atom
     }
     return this.atomUtf8Slow(n, start)
@@ -532,14 +546,15 @@ class Decoder {
     return this.atomUtf8(n, start)
   }
 
-  tuple(n: number, start: number): Tuple {
+  tuple(n: number, start: number, reuse = false): Tuple {
     if (n > this.end - this.p) this.err(start, `tuple of arity ${n} does not fit in the input`)
     this.enter(start)
     this.charge(H_OBJECT + H_ARRAY + 8 * n, start)
-    const elements = new Array<Term>(n)
+    const reused = reuse && n < REUSED_ARITY
+    const elements = reused ? reusedElements[n]! : new Array<Term>(n)
     for (let i = 0; i < n; i++) elements[i] = this.term()
     this.depth--
-    return new Tuple(elements)
+    return reused ? reusedTuples[n]! : new Tuple(elements)
   }
 
   /**
@@ -755,13 +770,19 @@ export interface Pair {
 
 const pair: Pair = { first: 0, second: undefined, end: 0 }
 
+/** `decodePair`'s first term, when it is a tuple of fewer elements than this, is a reused one. */
+const REUSED_ARITY = 8
+const reusedElements: Array<Array<Term>> = Array.from({ length: REUSED_ARITY }, (_, n) => new Array<Term>(n))
+const reusedTuples: Array<Tuple> = reusedElements.map((elements) => new Tuple(elements))
+
 /**
  * The terms of a distribution frame: one term at `offset`, then a second one if any
  * bytes follow it (each with its version byte when `versionByte`; compressed terms are
  * refused). Both share one `maxTermBytes` budget, as one `decodeAt` of each with the
  * budget the first left would; binaries from `shareFrom` bytes are views of `bytes`.
  * Throws `DecodeError`. The answer is a shared object (see `Pair`), valid until the
- * next call. @internal
+ * next call, and so is the first term when it is a tuple of fewer than `REUSED_ARITY`
+ * elements (a control message: read, never kept). @internal
  */
 export function decodePair(
   bytes: Uint8Array,
@@ -789,7 +810,13 @@ export function decodePair(
   try {
     if (versionByte) d.version()
     d.slices = slices
-    const first = d.term()
+    const start = d.p
+    let first: Term
+    if (start + 1 < d.end && bytes[start] === T.SMALL_TUPLE) {
+      // a control message (read, never kept): the reused tuple of its arity
+      d.p = start + 2
+      first = d.tuple(bytes[start + 1]!, start, true)
+    } else first = d.term()
     let second: Term | undefined
     if (d.p < d.end) {
       if (versionByte) d.version()
