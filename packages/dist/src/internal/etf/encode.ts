@@ -190,14 +190,7 @@ export class Writer {
     // property load as `_tag` would be at this site)
     if (t instanceof Atom) return this.atom(t)
     if (t instanceof Tuple) return this.tuple(t)
-    if (t instanceof Uint8Array) {
-      this.ensure(5)
-      this.buf[this.pos] = T.BINARY
-      this.putU32(this.pos + 1, t.length)
-      this.pos += 5
-      if (this.spill !== undefined && t.length >= this.spillSize) return this.spill(t)
-      return this.bytes(t)
-    }
+    if (t instanceof Uint8Array) return this.binary(t)
     if (Array.isArray(t)) return this.list(t as ReadonlyArray<Term>)
     if (t instanceof TermMap) return this.map(t)
     if (t === null) return fail("not a term: null")
@@ -243,6 +236,16 @@ export class Writer {
         break
     }
     return fail(`not a term: ${describe(t)}`)
+  }
+
+  /** A BINARY_EXT (a large one spilled, see `spill`). @internal */
+  binary(t: Uint8Array): void {
+    this.ensure(5)
+    this.buf[this.pos] = T.BINARY
+    this.putU32(this.pos + 1, t.length)
+    this.pos += 5
+    if (this.spill !== undefined && t.length >= this.spillSize) return this.spill(t)
+    return this.bytes(t)
   }
 
   /** @internal */
@@ -428,6 +431,7 @@ export class Writer {
         this.pos = p
         return
       }
+      return this.binary(t)
     }
     return this.term(t)
   }
