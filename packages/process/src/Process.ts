@@ -173,6 +173,10 @@ export type Target = Pid | Atom | string | RemoteName | Tuple
  */
 export type SendTarget = Target | Ref
 
+/** the last `{Name, Node}` tuple sent to, and its `RemoteName` (a loop sending to one name builds it once) */
+let lastTuple: Tuple | undefined = undefined
+let lastRemote: RemoteName | undefined = undefined
+
 function toDestination(to: Target): Pid | Atom | RemoteName
 function toDestination(to: SendTarget): Destination
 function toDestination(to: SendTarget): Destination {
@@ -180,7 +184,13 @@ function toDestination(to: SendTarget): Destination {
   if (to instanceof Ref) return to
   if (to instanceof Tuple) {
     const [name, node] = to.elements
-    if (to.elements.length === 2 && name instanceof Atom && node instanceof Atom) return new RemoteName({ name, node })
+    if (to === lastTuple && to.elements.length === 2 && lastRemote!.name === name && lastRemote!.node === node) {
+      return lastRemote!
+    }
+    if (to.elements.length === 2 && name instanceof Atom && node instanceof Atom) {
+      lastTuple = to
+      return lastRemote = new RemoteName({ name, node })
+    }
     throw new TypeError(`not a process target: ${to.toString()}`)
   }
   return to
