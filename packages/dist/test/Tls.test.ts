@@ -14,6 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as DistNode from "../src/DistNode.js"
 import * as Epmd from "../src/Epmd.js"
+import type { TcpCarrier } from "../src/internal/transport/tcp.js"
 import * as NetKernel from "../src/NetKernel.js"
 import * as SslDistConf from "../src/SslDistConf.js"
 import * as Transport from "../src/Transport.js"
@@ -192,6 +193,8 @@ describe.skipIf(!opensslAvailable())("TLS transport", () => {
       ], { concurrency: 2 })
       expect(client.framing).toBe(4)
       expect(server.framing).toBe(4)
+      // TLS carriers write through the TLS socket's stream, never on its handle
+      expect([(client as TcpCarrier).writesDirect, (server as TcpCarrier).writesDirect]).toEqual([false, false])
       yield* client.write(new Uint8Array([0, 0, 0, 3, 1, 2, 3]))
       expect(Array.from(yield* server.read)).toEqual([0, 0, 0, 3, 1, 2, 3])
       yield* server.writev([new Uint8Array([9]), new Uint8Array([8, 7])])

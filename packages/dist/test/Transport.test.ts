@@ -6,7 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { NetworkImpl } from "../src/internal/testing/network.js"
-import type { TcpCarrier } from "../src/internal/transport/tcp.js"
+import { setDirectWrites, type TcpCarrier } from "../src/internal/transport/tcp.js"
 import * as Transport from "../src/Transport.js"
 
 /** Reads until `n` bytes have arrived. */
@@ -166,8 +166,28 @@ const suite = (name: string, layer: Layer.Layer<Transport.Transport>, host: stri
       }).pipe(Effect.provide(layer)))
   })
 
+/** Carriers made while `f` runs write through `socket.write` (node's stream path), not on the handle. */
+const streamWrites = <A, E, R>(f: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => setDirectWrites(false)),
+    () => f,
+    () => Effect.sync(() => setDirectWrites(true))
+  )
+
 describe("Transport", () => {
   suite("tcp", Transport.layerTcp, "127.0.0.1")
+  // the same, with the carriers writing through `socket.write` (the fallback of direct writes)
+  suite(
+    "tcp, stream writes",
+    Layer.merge(
+      Transport.layerTcp,
+      Layer.scopedDiscard(Effect.acquireRelease(
+        Effect.sync(() => setDirectWrites(false)),
+        () => Effect.sync(() => setDirectWrites(true))
+      ))
+    ),
+    "127.0.0.1"
+  )
   // the in-memory network of MemoryCluster
   suite("memory", Layer.sync(Transport.Transport, () => new NetworkImpl().attach("t", "memory").transport), "memory")
 
@@ -220,6 +240,50 @@ describe("Transport", () => {
       const r = yield* Effect.either(server.read)
       expect(Either.isLeft(r) && r.left.reason).toBe("Closed")
     }))
+
+  it.scoped.each(["direct", "stream"] as const)(
+    "tcp, %s writes: with the reader paused, a write the socket cannot take whole makes the writer wait for drain; every byte arrives, in order",
+    (mode) => {
+      const body = Effect.gen(function*() {
+        const t = Transport.tcpTransport
+        const listener = yield* t.listen({ host: "127.0.0.1", port: 0 })
+        const client = (yield* t.connect({ host: "127.0.0.1", port: listener.port })) as TcpCarrier
+        const server = (yield* listener.accept) as TcpCarrier
+        expect([client.writesDirect, server.writesDirect]).toEqual(mode === "direct" ? [true, true] : [false, false])
+        server.pause()
+        // chunks of 64 KiB, byte i of the stream is i mod 251, until the carrier asks to wait
+        // (the kernel's buffers are full while nothing reads: the direct write went async)
+        const CHUNK = 64 * 1024
+        let sent = 0
+        const next = (n: number) => {
+          const b = new Uint8Array(n)
+          for (let k = 0; k < n; k++) b[k] = (sent + k) % 251
+          sent += n
+          return b
+        }
+        let more: boolean | undefined = true
+        while (more === true && sent < 256 * 1024 * 1024) more = client.unsafeWritev([next(CHUNK)])
+        expect(more).toBe(false)
+        // a write now completes only after the socket drained: the reader must resume first
+        const waiting = yield* Effect.fork(client.writev([next(3), next(CHUNK)]))
+        let got = 0
+        let bad = -1
+        server.unsafeOnData((c) => {
+          for (let k = 0; k < c.length; k++, got++) if (bad < 0 && c[k] !== got % 251) bad = got
+        })
+        server.resume()
+        yield* Fiber.join(waiting)
+        yield* until(() => got === sent)
+        expect([got, bad]).toEqual([sent, -1])
+        // and the carrier writes at once again
+        expect(client.unsafeWritev([next(5)])).toBe(true)
+        yield* until(() => got === sent)
+        expect(bad).toBe(-1)
+      })
+      return mode === "direct" ? body : streamWrites(body)
+    },
+    30_000
+  )
 
   it.scoped("memory pairs honour the framing hint", () =>
     Effect.gen(function*() {

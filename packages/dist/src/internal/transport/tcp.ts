@@ -6,6 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
+import * as tls from "node:tls"
+import * as util from "node:util"
 import type { Address, Carrier, Listener, ListenOptions, Transport } from "../../Transport.js"
 import { AcceptQueue, BaseCarrier, type DefectReporter, defectText, guarded, reporterOf } from "./carrier.js"
 import { CarrierClosed, TransportError } from "./error.js"
@@ -48,6 +50,97 @@ const CONCAT_LIMIT = 256 * 1024
 /** ... when their chunks are this small on average. */
 const CONCAT_CHUNK = 16 * 1024
 
+/**
+ * A write request of node's stream binding (`WriteWrap`): the object a libuv write is
+ * tied to while it is under way. Node makes one per `socket.write`; a write that the
+ * kernel takes whole at once never touches it, so one is reused until a write goes async.
+ */
+interface WriteReq {
+  oncomplete: (status: number) => void
+  /** what the async write reads from, kept alive until it completes */
+  buffer: unknown
+}
+
+/** The libuv stream handle of a TCP socket (`socket._handle`), as node's `writeGeneric` uses it. */
+interface WritableHandle {
+  writeBuffer(req: WriteReq, data: Uint8Array): number
+  writev(req: WriteReq, chunks: Array<Uint8Array>, allBuffers: boolean): number
+}
+
+/** What direct writes need of `process.binding("stream_wrap")`. */
+interface StreamWrap {
+  readonly WriteWrap: new() => WriteReq
+  /** `[kLastWriteWasAsync]`: the last write left bytes for libuv to write later */
+  readonly streamBaseState: Int32Array
+  readonly kLastWriteWasAsync: number
+}
+
+const pendingDeprecation = (): boolean =>
+  process.execArgv.includes("--pending-deprecation") ||
+  (process.env.NODE_OPTIONS ?? "").includes("--pending-deprecation") ||
+  process.env.NODE_PENDING_DEPRECATION === "1"
+
+/**
+ * Node's stream binding, when this node has it in the shape `writeGeneric` uses (node 20);
+ * not under `--pending-deprecation`, where `process.binding` warns (DEP0111).
+ */
+const streamWrap: StreamWrap | undefined = (() => {
+  try {
+    const binding = (process as unknown as { binding?: (name: string) => unknown }).binding
+    if (typeof binding !== "function" || pendingDeprecation()) return undefined
+    const b = binding("stream_wrap") as Partial<StreamWrap> | undefined
+    return b !== undefined && typeof b.WriteWrap === "function" && b.streamBaseState instanceof Int32Array &&
+        typeof b.kLastWriteWasAsync === "number" && b.kLastWriteWasAsync < b.streamBaseState.length
+      ? b as StreamWrap
+      : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+let directWrites = true
+
+/**
+ * Whether carriers made from now on write on the socket's handle (the default, where
+ * node allows it) or through `socket.write`; for tests of both paths.
+ * @internal
+ */
+export const setDirectWrites = (on: boolean): void => {
+  directWrites = on
+}
+
+const isWritableHandle = (u: unknown): u is WritableHandle =>
+  typeof u === "object" && u !== null && typeof (u as WritableHandle).writeBuffer === "function" &&
+  typeof (u as WritableHandle).writev === "function"
+
+/** A failed libuv write as node reports it (`errnoException`). */
+const writeError = (status: number): Error => {
+  let code: string
+  try {
+    code = util.getSystemErrorName(status)
+  } catch {
+    code = String(status)
+  }
+  return Object.assign(new Error(`write ${code}`), { errno: status, code, syscall: "write" })
+}
+
+const totalOf = (chunks: ReadonlyArray<Uint8Array>): number => {
+  let total = 0
+  for (const c of chunks) total += c.length
+  return total
+}
+
+/** `chunks` copied into one buffer of `total` bytes */
+const concat = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
 export class TcpCarrier extends BaseCarrier {
   readonly remoteAddress: Address | undefined
   readonly framing: 2 | 4 = 2
@@ -57,6 +150,20 @@ export class TcpCarrier extends BaseCarrier {
   readonly onRead: (n: number, room: Uint8Array) => void
   /** Its bytes are read into slabs (`ReadSlab`), not through "data" events. @internal */
   readonly readsIntoSlabs: boolean
+  /**
+   * The socket's handle, written on directly (as node's `writeGeneric` does, without the
+   * Writable stream around it: no Buffer per chunk, no write request per write, no
+   * `nextTick` after it); undefined for the stream path (a TLS socket, another node).
+   */
+  private readonly handle: WritableHandle | undefined
+  /** the write request for the next direct write (see `WriteReq`) */
+  private req: WriteReq | undefined = undefined
+  /** direct writes that went async and have not completed */
+  private asyncWrites = 0
+  /** Whether writes go to the socket's handle directly. @internal */
+  get writesDirect(): boolean {
+    return this.handle !== undefined
+  }
 
   /**
    * `slab`: the socket was made with `onread` reading into it (its bytes come through
@@ -70,6 +177,12 @@ export class TcpCarrier extends BaseCarrier {
       ? { host: socket.remoteAddress, port: socket.remotePort }
       : undefined
     this.readsIntoSlabs = slab !== undefined
+    const handle = (socket as unknown as { _handle?: unknown })._handle
+    // TLS sockets keep the stream path: their handle is the TLS layer's, fed by the stream
+    this.handle = directWrites && streamWrap !== undefined && !(socket instanceof tls.TLSSocket) &&
+        isWritableHandle(handle)
+      ? handle
+      : undefined
     this.onRead = slab === undefined
       ? () => {}
       : this.guard("data", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
@@ -106,19 +219,69 @@ export class TcpCarrier extends BaseCarrier {
 
   protected writeChunks(chunks: ReadonlyArray<Uint8Array>): boolean {
     const socket = this.socket
-    if (chunks.length === 1) return socket.write(chunks[0]!)
-    let total = 0
-    for (const c of chunks) total += c.length
-    // many small chunks: one copy is cheaper than a write each; big ones go out as they are
+    const handle = this.handle
+    // the stream path also once the socket is destroyed (its handle is closed) or holds
+    // bytes of its own (which go first)
+    if (
+      handle === undefined || socket.destroyed || socket.writableLength > 0 ||
+      (socket as unknown as { _handle?: unknown })._handle !== handle
+    ) return this.streamWrite(chunks)
+    if (chunks.length === 1) return this.directWrite(handle, chunks[0]!)
+    const total = totalOf(chunks)
     if (total <= CONCAT_LIMIT && total < chunks.length * CONCAT_CHUNK) {
-      const out = Buffer.allocUnsafe(total)
-      let at = 0
-      for (const c of chunks) {
-        out.set(c, at)
-        at += c.length
-      }
-      return socket.write(out)
+      return this.directWrite(handle, concat(chunks, total))
     }
+    return this.directWrite(handle, chunks as Array<Uint8Array>)
+  }
+
+  /**
+   * One write on the handle: true when the kernel took it all, false when libuv writes
+   * the rest later (the writer then waits for `drained`, which comes when every such
+   * write is done). A failed write destroys the socket with node's error and throws it.
+   */
+  private directWrite(handle: WritableHandle, data: Uint8Array | Array<Uint8Array>): boolean {
+    const wrap = streamWrap!
+    const req = this.req ?? this.newReq(wrap)
+    const err = data instanceof Uint8Array ? handle.writeBuffer(req, data) : handle.writev(req, data, true)
+    if (err !== 0) {
+      this.req = undefined
+      const e = writeError(err)
+      this.socket.destroy(e)
+      throw e
+    }
+    if (wrap.streamBaseState[wrap.kLastWriteWasAsync] === 0) return true
+    // libuv holds this request (and reads `data`) until the write completes
+    req.buffer = data
+    this.req = undefined
+    this.asyncWrites++
+    return false
+  }
+
+  private newReq(wrap: StreamWrap): WriteReq {
+    const req = new wrap.WriteWrap()
+    req.oncomplete = this.writeDone
+    req.buffer = null
+    this.req = req
+    return req
+  }
+
+  /** An async direct write completed (node calls `oncomplete` with libuv's status). */
+  private readonly writeDone = this.guard("write", (status: number): void => {
+    this.asyncWrites--
+    if (status < 0) {
+      if (!this.socket.destroyed) this.socket.destroy(writeError(status))
+      return
+    }
+    if (this.asyncWrites === 0) this.drained()
+  })
+
+  /** `socket.write`, node's stream path. */
+  private streamWrite(chunks: ReadonlyArray<Uint8Array>): boolean {
+    const socket = this.socket
+    if (chunks.length === 1) return socket.write(chunks[0]!)
+    const total = totalOf(chunks)
+    // many small chunks: one copy is cheaper than a write each; big ones go out as they are
+    if (total <= CONCAT_LIMIT && total < chunks.length * CONCAT_CHUNK) return socket.write(concat(chunks, total))
     socket.cork()
     let more = true
     for (const c of chunks) more = socket.write(c)
