@@ -31,6 +31,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Predicate from "effect/Predicate"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import {
@@ -836,7 +837,7 @@ const callStep = (p: ProcessImpl, call: LocalCall, start: number): Effect.Effect
   }
   p.pendingCall = call
   p.waitFrom = -i - 1
-  return callPark
+  return callPark()
 }
 
 const callRescan: Effect.Effect<Tuple | undefined> = Effect.withFiberRuntime((fiber) => {
@@ -844,7 +845,7 @@ const callRescan: Effect.Effect<Tuple | undefined> = Effect.withFiberRuntime((fi
   return callStep(p, p.pendingCall as LocalCall, p.waitFrom)
 })
 
-// runs in the parking fiber, right after `callStep` returned `callPark`
+// runs in the parking fiber, right after `callStep` returned `callPark()`
 const callParkRegister = (resume: (effect: Effect.Effect<Tuple | undefined>) => void): void => {
   const p = selfOf(Option.getOrThrow(Fiber.getCurrentFiber()))
   if (p.size > p.waitFrom) resume(callRescan)
@@ -869,11 +870,38 @@ const abandonCall: Effect.Effect<void> = Effect.withFiberRuntime((fiber) => {
   return Effect.void
 })
 
-/** the one suspension of every call waiting for its answer (see `park`) */
-const callPark: Effect.Effect<Tuple | undefined> = Effect.onInterrupt(
-  makeFixedAsync(callParkRegister),
-  () => abandonCall
+/** the one suspension of every call waiting for its answer (see `park`), with nothing around it */
+const callParkWait: Effect.Effect<Tuple | undefined> = makeFixedAsync(callParkRegister)
+
+/** `abandonCall` when the wait was interrupted, then the same failure (as `Effect.onInterrupt`) */
+const abandonIfInterrupted = (cause: Cause.Cause<never>): Effect.Effect<never> =>
+  Cause.isInterruptedOnly(cause) ? Effect.zipRight(abandonCall, Effect.failCause(cause)) : Effect.failCause(cause)
+
+/**
+ * `Effect.onInterrupt(callParkWait, () => abandonCall)` for a caller that is interruptible,
+ * built once: `onInterrupt` builds its `uninterruptibleMask` (whose `restore` is
+ * `interruptible` for such a caller) and its handlers at every wait, about 1 µs per call.
+ */
+const callParkInterruptible: Effect.Effect<Tuple | undefined> = Effect.uninterruptible(
+  Effect.matchCauseEffect(Effect.interruptible(callParkWait), {
+    onFailure: abandonIfInterrupted,
+    onSuccess: Effect.succeed
+  })
 )
+
+/** the same for a fiber whose runtime flags cannot be read (another effect version) */
+const callParkAny: Effect.Effect<Tuple | undefined> = Effect.onInterrupt(callParkWait, () => abandonCall)
+
+/**
+ * The wait of a call (`callStep`), as `Effect.onInterrupt(wait, () => abandonCall)`: an
+ * interruptible caller parks interruptibly and an interruption ends the call (see
+ * `abandonCall`); a caller that cannot be interrupted parks with nothing around the wait.
+ */
+const callPark = (): Effect.Effect<Tuple | undefined> => {
+  const flags = (currentFiber() as { readonly currentRuntimeFlags?: unknown } | undefined)?.currentRuntimeFlags
+  if (typeof flags !== "number") return callParkAny
+  return RuntimeFlags.interruptible(flags as RuntimeFlags.RuntimeFlags) ? callParkInterruptible : callParkWait
+}
 
 /** `p` can handle a message at once, on the caller's stack: an idle handler process (see `serve`). */
 const isIdleHandler = (p: ProcessImpl | undefined): p is ProcessImpl =>

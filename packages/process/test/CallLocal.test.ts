@@ -4,7 +4,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -160,4 +162,36 @@ describe("Process.callLocal", () => {
   it.effect("an interrupted call leaves no monitor or alias: a late reply is dropped", () => interrupted(undefined))
   it.effect("... with a timeout on the TestClock", () => interrupted(60_000))
   it.live("... with a timeout on the live clock", () => interrupted(60_000))
+
+  // an uninterruptible caller's wait is not interruptible (as with `Effect.onInterrupt`):
+  // the call takes its reply, and the fiber ends interrupted after the region
+  const uninterruptible = (timeoutMs: number | undefined) =>
+    inProcess(Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const me = yield* Process.self
+      const go = atom("go")
+      const started = yield* Deferred.make<void>()
+      const got = yield* Deferred.make<unknown>()
+      const pid = yield* Process.spawn(Effect.gen(function*() {
+        const m = yield* Process.receive()
+        const [, from, req] = (m as Term.Tuple).elements
+        yield* Deferred.succeed(started, undefined)
+        yield* Process.receive((x) => x === go)
+        yield* Process.replyFrom(rt, undefined, from!, tuple(atom("ok"), req!))
+      }))
+      const fiber = yield* Effect.fork(Effect.uninterruptible(
+        Effect.flatMap(Process.callLocal(pid, request(me, atom("kept")), timeoutMs), (r) => Deferred.succeed(got, r))
+      ))
+      yield* Deferred.await(started)
+      // the interrupt reaches the fiber before the reply does (both are messages to it, in this order)
+      fiber.unsafeInterruptAsFork(FiberId.none)
+      yield* Process.send(pid, go)
+      // the reply `{Tag, {ok, kept}}`
+      expect(((yield* Deferred.await(got)) as Term.Tuple).elements[1]).toEqual(tuple(atom("ok"), atom("kept")))
+      expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+      expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([])
+    }))
+
+  it.effect("an uninterruptible call waits for its reply through an interruption", () => uninterruptible(undefined))
+  it.live("... with a timeout on the live clock", () => uninterruptible(60_000))
 })
