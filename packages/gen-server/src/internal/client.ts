@@ -7,9 +7,11 @@ import { ProcessRuntime } from "@effect-otp/process/ProcessRuntime"
 import type { ProcessRuntimeShape } from "@effect-otp/process/ProcessRuntime"
 import { RemoteName } from "@effect-otp/process/Signal"
 import * as T from "@effect-otp/process/Term"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
@@ -171,11 +173,18 @@ const doCallIn = (
   // one step too: MONITOR_P and the request written at once, then the reply or the 'DOWN'
   // (a request with no term form for another node ends the call at once)
   const r = Process.unsafeCallRemote(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
-  return Effect.flatMap(Effect.mapError(r, toBadRequest), (m) => settled(target, m, decodeReply))
+  // one frame for both outcomes (not `mapError` then `flatMap`: two frames, and a `succeed` between them)
+  return Effect.matchCauseEffect(r, { onFailure: badRequestOf, onSuccess: (m) => settled(target, m, decodeReply) })
 }
 
-/** a request with no term form for another node (no closure per call, see `doCallIn`) */
-const toBadRequest = (e: { readonly message: string }): BadRequest => new BadRequest({ message: e.message })
+/**
+ * A request with no term form for another node fails the call with `BadRequest`; any
+ * other cause (an interruption) passes as it is (`mapError`'s handling, with no closure per call).
+ */
+const badRequestOf = (cause: Cause.Cause<{ readonly message: string }>): Effect.Effect<never, BadRequest> => {
+  const e = Cause.failureOrCause(cause)
+  return Either.isLeft(e) ? Effect.fail(new BadRequest({ message: e.left.message })) : Effect.failCause(e.right)
+}
 
 /**
  * gen:do_call: an alias monitor, `{Label, {self(), [alias|Mref]}, Request}` sent with
