@@ -174,8 +174,15 @@ const doCallIn = (
   // (a request with no term form for another node ends the call at once)
   const r = Process.unsafeCallRemote(self, dest, (mref) => callMessage(label, me, mref, request), timeoutMs)
   // one frame for both outcomes (not `mapError` then `flatMap`: two frames, and a `succeed` between them)
-  return Effect.matchCauseEffect(r, { onFailure: badRequestOf, onSuccess: (m) => settled(target, m, decodeReply) })
+  return Effect.matchCauseEffect(r, remoteOutcome((m) => settled(target, m, decodeReply)))
 }
+
+/**
+ * The handlers of a remote call's frame. `onSuccess` comes in as an argument: a function
+ * written in an object literal gets the property's name, which a build that keeps names
+ * (tsx, esbuild's `keepNames`) sets with `Object.defineProperty` each time one is made.
+ */
+const remoteOutcome = <A>(onSuccess: A) => ({ onFailure: badRequestOf, onSuccess })
 
 /**
  * A request with no term form for another node fails the call with `BadRequest`; any
