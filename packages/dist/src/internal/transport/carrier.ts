@@ -84,11 +84,14 @@ export abstract class BaseCarrier implements Carrier {
    * our bytes, say) closes this carrier alone and is logged; it never escapes.
    */
   protected guard<A extends ReadonlyArray<unknown>>(what: string, f: (...a: A) => void): (...a: A) => void {
-    return guarded(f, (defect: unknown, ..._: A) => {
-      const where = this.remoteAddress ? ` with ${this.remoteAddress.host}:${this.remoteAddress.port}` : ""
-      this.report(`the connection${where} closed after a defect in its ${what} callback: ${defectText(defect)}`)
-      this.destroy(defect)
-    })
+    return guarded(f, (defect: unknown, ..._: A) => this.defectIn(what, defect))
+  }
+
+  /** A defect caught in this carrier's `what` callback: logged, and this carrier closes (see `guard`). */
+  protected defectIn(what: string, defect: unknown): void {
+    const where = this.remoteAddress ? ` with ${this.remoteAddress.host}:${this.remoteAddress.port}` : ""
+    this.report(`the connection${where} closed after a defect in its ${what} callback: ${defectText(defect)}`)
+    this.destroy(defect)
   }
 
   // --- called by implementations -------------------------------------------

@@ -183,9 +183,18 @@ export class TcpCarrier extends BaseCarrier {
         isWritableHandle(handle)
       ? handle
       : undefined
-    this.onRead = slab === undefined
-      ? () => {}
-      : this.guard("data", (n: number, room: Uint8Array) => this.deliver(slab.take(room, n)))
+    // as `guard("data", …)`, without its rest parameters (an array per read)
+    this.onRead = slab === undefined ? () => {} : (n: number, room: Uint8Array) => {
+      try {
+        this.deliver(slab.take(room, n))
+      } catch (defect) {
+        try {
+          this.defectIn("data", defect)
+        } catch {
+          // the report itself failed: nothing more can be done from an I/O callback
+        }
+      }
+    }
     if (slab === undefined) {
       socket.on(
         "data",
