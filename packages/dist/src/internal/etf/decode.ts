@@ -148,6 +148,31 @@ class Decoder {
   maxCost = DEFAULT_MAX_TERM_BYTES
   maxAtoms = DEFAULT_MAX_ATOMS
 
+  /** Sets the decoder up to read one input from `offset`, with these limits. */
+  start(
+    bytes: Uint8Array,
+    offset: number,
+    maxDepth: number,
+    copy: boolean,
+    shareFrom: number,
+    atomCache: ReadonlyArray<Atom | undefined> | undefined,
+    maxCost: number,
+    maxAtoms: number
+  ): void {
+    this.b = bytes
+    this.p = offset
+    this.end = bytes.length
+    this.base = 0
+    this.depth = 0
+    this.maxDepth = maxDepth
+    this.copy = copy
+    this.shareFrom = shareFrom
+    this.atomCache = atomCache
+    this.cost = 0
+    this.maxCost = maxCost
+    this.maxAtoms = maxAtoms
+  }
+
   err(at: number, reason: string): never {
     return fail(this.base + at, reason)
   }
@@ -713,20 +738,18 @@ export function decodeAt(
   options?: DecodeOptions
 ): { readonly term: Term; readonly end: number } {
   const d = shared
-  d.b = bytes
-  d.p = offset
-  d.end = bytes.length
-  d.base = 0
-  d.depth = 0
-  d.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH
-  d.copy = options?.copyBinaries ?? true
-  d.shareFrom = options?.shareBinariesFrom ?? Infinity
-  d.atomCache = options?.atomCache
-  d.cost = 0
+  d.start(
+    bytes,
+    offset,
+    options?.maxDepth ?? DEFAULT_MAX_DEPTH,
+    options?.copyBinaries ?? true,
+    options?.shareBinariesFrom ?? Infinity,
+    options?.atomCache,
+    options?.maxTermBytes ?? DEFAULT_MAX_TERM_BYTES,
+    options?.maxAtoms ?? DEFAULT_MAX_ATOMS
+  )
   // (a Buffer's `slice` would be a view)
   d.slices = bytes.constructor === Uint8Array ? SLICES_PER_TERM : 0
-  d.maxCost = options?.maxTermBytes ?? DEFAULT_MAX_TERM_BYTES
-  d.maxAtoms = options?.maxAtoms ?? DEFAULT_MAX_ATOMS
   try {
     if (!(offset >= 0 && offset <= bytes.length && Number.isInteger(offset))) fail(offset, "offset outside the input")
     if (options?.versionByte ?? true) {
@@ -793,18 +816,7 @@ export function decodePair(
   maxAtoms: number
 ): Pair {
   const d = shared
-  d.b = bytes
-  d.p = offset
-  d.end = bytes.length
-  d.base = 0
-  d.depth = 0
-  d.maxDepth = DEFAULT_MAX_DEPTH
-  d.copy = true
-  d.shareFrom = shareFrom
-  d.atomCache = undefined
-  d.cost = 0
-  d.maxCost = maxTermBytes
-  d.maxAtoms = maxAtoms
+  d.start(bytes, offset, DEFAULT_MAX_DEPTH, true, shareFrom, undefined, maxTermBytes, maxAtoms)
   // (a Buffer's `slice` would be a view)
   const slices = bytes.constructor === Uint8Array ? SLICES_PER_TERM : 0
   try {
