@@ -133,13 +133,16 @@ describe("Process.callLocal", () => {
 
   // Erlang cannot interrupt a call; Effect can (`Effect.timeout` around it, a fiber interrupted):
   // the interrupted call's monitor and alias go, so a reply that comes later is dropped.
-  const interrupted = (timeoutMs: number | undefined) =>
-    inProcess(Effect.gen(function*() {
+  const go = atom("go")
+
+  /**
+   * A server that takes one call, completes `started`, waits for `go`, replies `{ok, Req}`,
+   * then sends `done` to `me`.
+   */
+  const lateServer = (me: Term.Pid, started: Deferred.Deferred<void>) =>
+    Effect.gen(function*() {
       const rt = yield* ProcessRuntime.ProcessRuntime
-      const me = yield* Process.self
-      const go = atom("go")
-      const started = yield* Deferred.make<void>()
-      const pid = yield* Process.spawn(Effect.gen(function*() {
+      return yield* Process.spawn(Effect.gen(function*() {
         const m = yield* Process.receive()
         const [, from, req] = (m as Term.Tuple).elements
         yield* Deferred.succeed(started, undefined)
@@ -147,6 +150,13 @@ describe("Process.callLocal", () => {
         yield* Process.replyFrom(rt, undefined, from!, tuple(atom("ok"), req!))
         yield* Process.send(me, atom("done"))
       }))
+    })
+
+  const interrupted = (timeoutMs: number | undefined) =>
+    inProcess(Effect.gen(function*() {
+      const me = yield* Process.self
+      const started = yield* Deferred.make<void>()
+      const pid = yield* lateServer(me, started)
       const fiber = yield* Effect.fork(Process.callLocal(pid, request(me, atom("late")), timeoutMs))
       yield* Deferred.await(started)
       expect(Option.getOrThrow(yield* Process.processInfo(me)).monitors).toEqual([pid])
@@ -167,18 +177,10 @@ describe("Process.callLocal", () => {
   // the call takes its reply, and the fiber ends interrupted after the region
   const uninterruptible = (timeoutMs: number | undefined) =>
     inProcess(Effect.gen(function*() {
-      const rt = yield* ProcessRuntime.ProcessRuntime
       const me = yield* Process.self
-      const go = atom("go")
       const started = yield* Deferred.make<void>()
       const got = yield* Deferred.make<unknown>()
-      const pid = yield* Process.spawn(Effect.gen(function*() {
-        const m = yield* Process.receive()
-        const [, from, req] = (m as Term.Tuple).elements
-        yield* Deferred.succeed(started, undefined)
-        yield* Process.receive((x) => x === go)
-        yield* Process.replyFrom(rt, undefined, from!, tuple(atom("ok"), req!))
-      }))
+      const pid = yield* lateServer(me, started)
       const fiber = yield* Effect.fork(Effect.uninterruptible(
         Effect.flatMap(Process.callLocal(pid, request(me, atom("kept")), timeoutMs), (r) => Deferred.succeed(got, r))
       ))
