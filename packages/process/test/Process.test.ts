@@ -548,6 +548,36 @@ describe("ProcessRuntime (dist contract)", () => {
       expect(err.reason).toBe("NotAlive")
     }).pipe(Effect.provide(ProcessRuntime.layer), Logger.withMinimumLogLevel(LogLevel.None)))
 
+  it.effect("remote monitors are keyed by the whole ref: equal refs (high zero words) match, others do not", () =>
+    Effect.gen(function*() {
+      const rt = yield* ProcessRuntime.ProcessRuntime
+      const remote = new Term.Pid(other, 5, 0, 3)
+      const local = rt.unsafeSpawn(Process.receive())
+      const watchers = Effect.map(
+        Process.processInfo(local),
+        (i) => Option.getOrThrow(i).monitoredBy.length
+      )
+      const words = [0x3ffff, 0xfffffffe, 0x10001]
+      const refs = [
+        new Term.Ref(other, 3, words),
+        new Term.Ref(other, 4, words), // another creation
+        new Term.Ref(atom("c@host"), 3, words), // another node
+        new Term.Ref(other, 3, [0x3ffff, 0xfffffffe, 0x10002]),
+        new Term.Ref(other, 3, [0x3ffff, 0xfffffffe]),
+        new Term.Ref(other, 3, [1.5]) // no wire form: keyed by its text
+      ]
+      for (const ref of refs) yield* rt.deliver(new Signal.Monitor({ from: remote, to: local, ref }))
+      expect(yield* watchers).toBe(refs.length)
+      // the same ref with two high zero words (a 5-word NEWER_REFERENCE) removes the first one only
+      yield* rt.deliver(
+        new Signal.Demonitor({ from: remote, to: local, ref: new Term.Ref(other, 3, [...words, 0, 0]) })
+      )
+      expect(yield* watchers).toBe(refs.length - 1)
+      yield* rt.deliver(new Signal.Demonitor({ from: remote, to: local, ref: new Term.Ref(other, 3, [1.5]) }))
+      yield* rt.deliver(new Signal.Demonitor({ from: remote, to: local, ref: new Term.Ref(other, 3, [0x3ffff]) }))
+      expect(yield* watchers).toBe(refs.length - 2)
+    }).pipe(Effect.provide(ProcessRuntime.layer), Logger.withMinimumLogLevel(LogLevel.None)))
+
   it.effect("a remote exit signal kills a non-trapping local process; unsafe entry points", () =>
     Effect.gen(function*() {
       const rt = yield* ProcessRuntime.ProcessRuntime

@@ -17,7 +17,7 @@ import { ProcessImpl } from "./processTable.js"
 import type { RuntimeImpl } from "./runtime.js"
 import { equals } from "./term.js"
 
-/** A monitor table key: the counter of a ref made here (see `aliasKey`), the ref's text for others. @internal */
+/** A monitor table key: the counter of a ref made here (see `aliasKey`), a string of the ref's words and node for others (`RuntimeImpl.monitorKey`). @internal */
 export type MonitorKey = number | string
 
 /** A monitor a process holds. @internal */

@@ -132,7 +132,30 @@ const fiberExit = (p: ProcessImpl, exit: Exit.Exit<unknown, unknown>): void => {
 }
 
 const forkOwned = forkOwnedWith(fiberExit)
-const refText = (r: Ref): string => `${r.node.name}/${r.creation}/${refWords(r.ids)}`
+const fromCharCode = String.fromCharCode
+/**
+ * The monitor-table key of a ref made elsewhere: its words (without high zero words, so
+ * equal refs give equal keys) and creation as UTF-16 code units, then its node's name,
+ * with the word count (1 to 5) first, so no key is a prefix of another's. Unlike their
+ * decimal text, this converts no number to a string (each MONITOR_P and DEMONITOR_P
+ * builds one). A ref that no wire form has (a word or creation that is not a u32, more
+ * than 5 words, none) is keyed by its text after a NUL, which no other key starts with.
+ */
+const refKey = (r: Ref): string => {
+  const ids = r.ids
+  let n = ids.length
+  while (n > 1 && ids[n - 1] === 0) n--
+  const c = r.creation
+  if (n === 0 || n > 5 || c >>> 0 !== c) return refText(r)
+  let s = fromCharCode(n, c & 0xffff, c >>> 16)
+  for (let i = 0; i < n; i++) {
+    const w = ids[i]!
+    if (w >>> 0 !== w) return refText(r)
+    s += fromCharCode(w & 0xffff, w >>> 16)
+  }
+  return s + r.node.name
+}
+const refText = (r: Ref): string => `\0${r.node.name}/${r.creation}/${refWords(r.ids)}`
 
 /** The error of a send to another node that the sender sees (others drop the message, as in Erlang). */
 const senderError = (
@@ -208,7 +231,7 @@ export class RuntimeImpl implements ProcessRuntimeShape {
   }
   /** The key of a ref in the monitor tables. */
   monitorKey(ref: Ref): MonitorKey {
-    return this.aliasKey(ref) ?? refText(ref)
+    return this.aliasKey(ref) ?? refKey(ref)
   }
   /**
    * The counter of a ref made by this node (this incarnation, or before the node got its
