@@ -117,6 +117,20 @@ export class Exit extends Data.TaggedClass("Exit")<{
   readonly kind: "link" | "exit2"
 }> {}
 
+/** The fields of `Monitor` and `Demonitor`. */
+interface MonitorFields {
+  readonly from: Pid
+  readonly to: Pid | Atom | RemoteName
+  readonly ref: Ref
+}
+
+/** Sets `Monitor`'s or `Demonitor`'s fields one by one (see `fieldsSetBelow`). */
+const setMonitorFields = (self: Types.Mutable<MonitorFields>, args: MonitorFields): void => {
+  self.from = args.from
+  self.to = args.to
+  self.ref = args.ref
+}
+
 /**
  * `monitor(process, to)`. `to` is an `Atom` for a registered name on the receiving node,
  * or a `RemoteName` on the way out (the router picks the node from it).
@@ -124,21 +138,10 @@ export class Exit extends Data.TaggedClass("Exit")<{
  * @since 0.1.0
  * @category models
  */
-export class Monitor extends Data.TaggedClass("Monitor")<{
-  readonly from: Pid
-  readonly to: Pid | Atom | RemoteName
-  readonly ref: Ref
-}> {
-  constructor(args: {
-    readonly from: Pid
-    readonly to: Pid | Atom | RemoteName
-    readonly ref: Ref
-  }) {
+export class Monitor extends Data.TaggedClass("Monitor")<MonitorFields> {
+  constructor(args: MonitorFields) {
     super(fieldsSetBelow)
-    const self = this as Types.Mutable<Monitor>
-    self.from = args.from
-    self.to = args.to
-    self.ref = args.ref
+    setMonitorFields(this, args)
   }
 }
 
@@ -148,21 +151,10 @@ export class Monitor extends Data.TaggedClass("Monitor")<{
  * @since 0.1.0
  * @category models
  */
-export class Demonitor extends Data.TaggedClass("Demonitor")<{
-  readonly from: Pid
-  readonly to: Pid | Atom | RemoteName
-  readonly ref: Ref
-}> {
-  constructor(args: {
-    readonly from: Pid
-    readonly to: Pid | Atom | RemoteName
-    readonly ref: Ref
-  }) {
+export class Demonitor extends Data.TaggedClass("Demonitor")<MonitorFields> {
+  constructor(args: MonitorFields) {
     super(fieldsSetBelow)
-    const self = this as Types.Mutable<Demonitor>
-    self.from = args.from
-    self.to = args.to
-    self.ref = args.ref
+    setMonitorFields(this, args)
   }
 }
 
